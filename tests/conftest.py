@@ -1,0 +1,41 @@
+"""Shared test fixtures: a fresh profile per test, the conformance material in place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def conformance_dir() -> Path | None:
+    """../shared/conformance (or $COMPTOIR_CONFORMANCE_DIR), None where absent."""
+    env = os.environ.get("COMPTOIR_CONFORMANCE_DIR")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO.parent / "shared" / "conformance")
+    candidates.append(REPO.parent.parent / "shared" / "conformance")
+    for c in candidates:
+        if c.is_dir():
+            return c
+    return None
+
+
+@pytest.fixture
+def conformance() -> Path:
+    d = conformance_dir()
+    if d is None:
+        pytest.skip("conformance material absent: set COMPTOIR_CONFORMANCE_DIR or provide ../shared/conformance")
+    return d
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty profile folder for this test only."""
+    h = tmp_path / "home"
+    monkeypatch.setenv("COMPTOIR_HOME", str(h))
+    monkeypatch.setenv("COMPTOIR_LANG", "en")
+    return h

@@ -1,0 +1,91 @@
+"""The ``comptoir`` command: no arguments starts the desktop app, a subcommand runs headless.
+
+Each part of the code contributes its subcommands through a module with a
+``register(subparsers)`` function; handlers take the parsed arguments and return an
+exit code.  Errors are :class:`client.i18n.ComptoirError` rendered as one line in the
+user's language — never a traceback.  Exit codes: 0 success, 1 validation errors,
+2 bad usage or unreadable input, 3 server unreachable with work still queued.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from client.i18n import ComptoirError, tr
+
+# Modules of client/ that add subcommands (sync/ adds its own through the
+# "comptoir.commands" entry point group, so that client/ never imports sync/).
+COMMAND_MODULES = [
+    "client.cli_decl",
+]
+
+
+def default_home() -> Path:
+    """The profile folder: --home, then $COMPTOIR_HOME, then the platform's data dir."""
+    env = os.environ.get("COMPTOIR_HOME")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("comptoir", "comptoir"))
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise ComptoirError("error.usage", 2, detail=f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="comptoir", description=tr("cli.description"))
+    parser.add_argument("--home", type=Path, default=None, help=tr("cli.home_help"))
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            importlib.import_module(name).register(sub)
+        except ModuleNotFoundError as exc:  # a part not installed in this build
+            if exc.name != name:
+                raise
+    for ep in entry_points(group="comptoir.commands"):
+        try:
+            ep.load()(sub)
+        except ModuleNotFoundError:
+            continue
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(a for a in argv if not a.startswith("--home") and a != "--home") or argv in (["--home"],):
+        pass
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        args.home = (args.home or default_home()).expanduser().resolve()
+        if not args.command:
+            return _start_gui(args.home)
+        code = args.func(args)
+        return int(code or 0)
+    except ComptoirError as exc:
+        print(f"comptoir: {exc.render()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _start_gui(home: Path) -> int:
+    try:
+        gui = importlib.import_module("ui.app")
+    except ImportError as exc:
+        raise ComptoirError("error.gui_unavailable", 2, reason=str(exc)) from exc
+    return int(gui.main(home) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

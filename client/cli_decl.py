@@ -1,0 +1,600 @@
+"""Headless commands on declarations: init, schema, new, import, validate, list, show,
+history, export, copy, demo seed, seal, verify, journal verify, rekey.
+
+Every command reads untrusted input fully and checks it before the store is touched,
+so that a bad file leaves the store exactly as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import secrets as pysecrets
+import sys
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from client import states
+from client.i18n import ComptoirError, Message, tr
+from client.model import Declaration, json_schema
+from client.profile import Profile, init_profile, load_or_init, open_store, profile_exists
+from client.sealing import Sealer, SealRefused, validation_findings
+from client.store import Store
+
+MAX_INPUT_BYTES = 10 << 20  # a JSON declaration file; XML has its own bound
+MAX_JSON_DEPTH = 32
+
+
+# --------------------------------------------------------------------------- helpers
+
+class Session:
+    """The profile and its open store for one command."""
+
+    def __init__(self, home: Path) -> None:
+        self.profile: Profile = load_or_init(home)
+        self._secrets: Any = None
+        self.store: Store = open_store(self.profile, secrets=self.secrets)
+
+    @property
+    def secrets(self) -> Any:
+        if self._secrets is None:
+            from client.profile import secret_store
+
+            self._secrets = secret_store(self.profile)
+            warning = getattr(self._secrets, "last_warning", None)
+            if warning is not None:
+                print(f"comptoir: {warning.render()}", file=sys.stderr)
+        return self._secrets
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def new_lrn(rng: random.Random | None = None) -> str:
+    """A fresh LRN (DE 2/5, an..22): date, time and 4 random characters."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    pick = (rng or pysecrets.SystemRandom()).choice
+    return datetime.now(UTC).strftime("%y%m%d%H%M%S") + "".join(pick(alphabet) for _ in range(4))
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        v, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > limit:
+            return d
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return deepest
+
+
+def read_json_file(path: Path) -> Any:
+    """Read untrusted JSON: bounded in size and depth, one clear error otherwise."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_INPUT_BYTES:
+            raise ComptoirError("error.input_too_large", 2, path=str(path), size=size,
+                                limit=MAX_INPUT_BYTES)
+        raw = path.read_bytes()
+    except ComptoirError:
+        raise
+    except OSError as exc:
+        raise ComptoirError("error.file_unreadable", 2, path=str(path),
+                            reason=exc.strerror or str(exc)) from exc
+    try:
+        text = raw.decode("utf-8-sig")
+        value = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ComptoirError("error.json_malformed", 2, path=str(path), line=1,
+                            column=exc.start + 1, reason="not UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise ComptoirError("error.json_malformed", 2, path=str(path), line=exc.lineno,
+                            column=exc.colno, reason=exc.msg) from exc
+    except RecursionError as exc:
+        raise ComptoirError("error.json_too_deep", 2, path=str(path), limit=MAX_JSON_DEPTH) from exc
+    if _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise ComptoirError("error.json_too_deep", 2, path=str(path), limit=MAX_JSON_DEPTH)
+    return value
+
+
+def parse_declaration(value: Any, source: str) -> Declaration:
+    """A Declaration from parsed JSON, or one clear error naming the first bad field."""
+    if not isinstance(value, dict):
+        raise ComptoirError("error.declaration_invalid", 2, path=source, field="(root)",
+                            reason=tr("error.expected_object"))
+    try:
+        return Declaration.model_validate(value)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = _path_of(err.get("loc", ()))
+        reason = err.get("msg", "invalid")
+        if err.get("type") == "extra_forbidden":
+            reason = tr("error.unknown_field")
+        raise ComptoirError("error.declaration_invalid", 2, path=source, field=loc or "(root)",
+                            reason=reason) from exc
+
+
+def _path_of(loc: Iterable[Any]) -> str:
+    out = ""
+    for step in loc:
+        if isinstance(step, int):
+            out += f"[{step}]"
+        else:
+            out += ("." if out else "") + str(step)
+    return out
+
+
+def read_declarations(path: Path) -> list[Declaration]:
+    """The project's JSON form: one declaration object, or an array of them."""
+    value = read_json_file(path)
+    items = value if isinstance(value, list) else [value]
+    if len(items) > 10_000:
+        raise ComptoirError("error.input_too_large", 2, path=str(path), size=len(items),
+                            limit=10_000)
+    return [parse_declaration(v, f"{path}[{i}]" if isinstance(value, list) else str(path))
+            for i, v in enumerate(items)]
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        _write_file(output, text.encode("utf-8"))
+
+
+def _write_file(output: Path, data: bytes) -> None:
+    try:
+        tmp = output.with_name(output.name + ".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, output)
+    except OSError as exc:
+        raise ComptoirError("error.file_unwritable", 2, path=str(output),
+                            reason=exc.strerror or str(exc)) from exc
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
+
+
+def print_findings(findings: list[Any], out: Any = None) -> None:
+    out = out or sys.stdout
+    for f in findings:
+        sev = tr(f"severity.{f.severity}")
+        print(f"{sev} {f.code} DE {f.de} {f.path}: {f.message.render()}", file=out)
+
+
+# --------------------------------------------------------------------------- commands
+
+def cmd_init(args: argparse.Namespace) -> int:
+    home: Path = args.home
+    if profile_exists(home):
+        print(tr("init.exists", home=str(home)))
+        return 0
+    profile = init_profile(home, role=args.role, declarant_id=args.declarant)
+    if not args.no_key:
+        from client.keys import create_key
+        from client.profile import secret_store
+
+        create_key(home, secret_store(profile), alg=args.alg,
+                   subject=args.declarant or "Comptoir declarant")
+    print(tr("init.done", home=str(home), role=profile.role, device=profile.device_id))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(_dumps(json_schema()))
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    with Session(args.home) as s:
+        decl = Declaration(type=args.type, lrn=args.lrn or new_lrn())
+        if s.profile.declarant_id:
+            from client.model import Party
+
+            decl.declarant = Party(id=s.profile.declarant_id)
+        s.store.create(decl, s.profile.actor())
+        print(decl.id)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    files: list[Path] = args.files
+    xml = [f for f in files if f.suffix.lower() == ".xml"]
+    if xml:
+        return _import_xml(args, files)
+    # Read and check everything first: a bad file leaves the store untouched.
+    decls: list[Declaration] = []
+    for f in files:
+        decls.extend(read_declarations(f))
+    seen: set[str] = set()
+    with Session(args.home) as s:
+        for d in decls:
+            if d.id in seen or s.store.exists(d.id):
+                raise ComptoirError("import.duplicate_id", 2, id=d.id)
+            seen.add(d.id)
+        s.store.create_many(decls, s.profile.actor(), note="imported")
+    if args.json:
+        print(_dumps([{"id": d.id, "kind": "declaration", "lrn": d.lrn, "unmapped": []}
+                      for d in decls]))
+    else:
+        for d in decls:
+            print(tr("import.done", id=d.id, lrn=d.lrn or "-"))
+    return 0
+
+
+def _import_xml(args: argparse.Namespace, files: list[Path]) -> int:
+    from client.dms import import_dms_file
+
+    results = [import_dms_file(f) for f in files]  # parse all first
+    out: list[dict[str, Any]] = []
+    code = 0
+    with Session(args.home) as s:
+        for f, r in zip(files, results, strict=True):
+            entry: dict[str, Any] = {"file": str(f), "id": None, "kind": r.kind, "lrn": None,
+                                     "unmapped": list(r.unmapped),
+                                     "message": r.message.render() if r.message else None}
+            if r.declaration is not None:
+                d = r.declaration
+                if s.store.exists(d.id):
+                    raise ComptoirError("import.duplicate_id", 2, id=d.id)
+                s.store.create(d, s.profile.actor(), note=f"imported from {f.name}")
+                s.store.add_attachment(d.id, f.name, "application/xml", r.original)
+                entry.update(id=d.id, lrn=d.lrn)
+            else:
+                code = max(code, 1 if r.kind in ("notification",) else 2)
+            out.append(entry)
+    if args.json:
+        print(_dumps(out))
+    else:
+        for e in out:
+            if e["id"]:
+                print(tr("import.done_xml", file=e["file"], id=e["id"], lrn=e["lrn"] or "-",
+                         kind=e["kind"], unmapped=len(e["unmapped"])))
+            else:
+                print(f"{e['file']}: {e['message']}", file=sys.stderr)
+    return 0 if all(e["id"] for e in out) else code or 2
+
+
+def _load_target(s: Session | None, ref: str) -> tuple[Declaration | dict[str, Any], str | None]:
+    path = Path(ref)
+    if path.suffix.lower() == ".json" or (path.exists() and path.is_file()):
+        value = read_json_file(path)
+        return value, None
+    assert s is not None
+    decl_id = s.store.resolve_id(ref)
+    return s.store.get(decl_id).declaration, decl_id
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from client.validation import has_errors
+
+    path = Path(args.target)
+    if path.suffix.lower() == ".json" or path.is_file():
+        value = read_json_file(path)
+        if isinstance(value, dict):
+            findings = validation_findings(value, None)
+        else:
+            raise ComptoirError("error.declaration_invalid", 2, path=str(path), field="(root)",
+                                reason=tr("error.expected_object"))
+    else:
+        with Session(args.home) as s:
+            decl_id = s.store.resolve_id(args.target)
+            findings = validation_findings(s.store.get(decl_id).declaration, s.store, decl_id)
+    if args.json:
+        print(_dumps([f.to_json() for f in findings]))
+    else:
+        print_findings(findings)
+        if not findings:
+            print(tr("validate.clean"))
+    return 1 if has_errors(findings) else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    statuses = [args.status] if args.status else None
+    if args.status and args.status not in states.STATES:
+        raise ComptoirError("list.bad_status", 2, status=args.status,
+                            known=", ".join(states.STATES))
+    with Session(args.home) as s:
+        rows = s.store.list(statuses=statuses, search=args.search, limit=args.limit)
+    if args.json:
+        print(_dumps([r.to_json() for r in rows]))
+        return 0
+    for r in rows:
+        print(f"{r.id}  {r.type}  {tr('status.' + r.status):<20}  {r.lrn or '-':<22}  "
+              f"{r.mrn or '-':<18}  {r.updated_at}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with Session(args.home) as s:
+        decl_id = s.store.resolve_id(args.id)
+        st = s.store.get(decl_id)
+        receipts = s.store.receipts(decl_id)
+    if args.json:
+        print(_dumps({"id": decl_id, "status": st.status, "mrn": st.mrn,
+                      "created_at": st.created_at, "updated_at": st.updated_at,
+                      "sealed_at": st.sealed_at, "envelope_hash": st.envelope_hash,
+                      "receipts": [{"seq": r["seq"], "mrn": r["mrn"],
+                                    "received_at": r["received_at"]} for r in receipts],
+                      "declaration": st.declaration.to_json_dict()}))
+        return 0
+    d = st.declaration
+    print(tr("show.header", id=d.id, type=d.type, version=d.version,
+             status=tr("status." + st.status), lrn=d.lrn or "-", mrn=st.mrn or "-"))
+    print(_dumps(d.to_json_dict()))
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    with Session(args.home) as s:
+        decl_id = s.store.resolve_id(args.id)
+        entries = s.store.history(decl_id)
+    if args.json:
+        print(_dumps([e.__dict__ for e in entries]))
+        return 0
+    for e in entries:
+        frm = tr("status." + e.from_status) if e.from_status else "-"
+        print(tr("history.line", at=e.at, actor=e.actor, version=e.version, frm=frm,
+                 to=tr("status." + e.to_status), note=e.note or ""))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with Session(args.home) as s:
+        decl_id = s.store.resolve_id(args.id)
+        st = s.store.get(decl_id)
+        fmt = args.format
+        if fmt == "json":
+            _emit(_dumps(st.declaration.to_json_dict()), args.output)
+        elif fmt == "envelope":
+            entry = s.store.journal_entry(declaration_id=decl_id, version=st.declaration.version)
+            if entry is None:
+                raise ComptoirError("export.not_sealed", 2, id=decl_id)
+            _emit(_dumps(entry.envelope), args.output)
+        elif fmt == "dms-xml":
+            from client.dms import export_dms
+
+            data = export_dms(st.declaration)
+            if args.output is None:
+                sys.stdout.buffer.write(data)
+            else:
+                _write_file(args.output, data)
+        elif fmt in ("pdf", "fallback-pdf"):
+            _export_pdf(s, decl_id, st, fmt, args.output)
+    return 0
+
+
+def _export_pdf(s: Session, decl_id: str, st: Any, fmt: str, output: Path | None) -> None:
+    from client import printing
+    from client.i18n import language
+
+    if output is None:
+        raise ComptoirError("export.pdf_needs_output", 2)
+    if fmt == "pdf":
+        data = printing.render_pdf(st.declaration, status=st.status, mrn=st.mrn,
+                                   envelope_hash=st.envelope_hash, lang=language())
+    else:
+        entry = s.store.journal_entry(declaration_id=decl_id, version=st.declaration.version)
+        if entry is None:
+            raise ComptoirError("export.not_sealed", 2, id=decl_id)
+        from client.sealing import fallback_qr_payload, signature_fingerprint
+
+        data = printing.render_fallback_pdf(
+            st.declaration, envelope_hash=entry.envelope_hash,
+            signature_fingerprint=signature_fingerprint(entry.envelope),
+            sealed_at=entry.sealed_at, lang=language(),
+            qr_payload=fallback_qr_payload(entry.envelope))
+        s.store.mark_fallback_printed(decl_id, s.profile.actor())
+    _write_file(output, data)
+
+
+def cmd_copy(args: argparse.Namespace) -> int:
+    from client.model import new_declaration_id
+
+    with Session(args.home) as s:
+        src = s.store.get(s.store.resolve_id(args.id)).declaration
+        copy = src.model_copy(update={"id": new_declaration_id(), "version": 1,
+                                      "lrn": args.lrn or new_lrn(), "mrn": None,
+                                      "function": "original", "amends": None}, deep=True)
+        s.store.create(copy, s.profile.actor(), note=f"copied from {src.id}")
+        print(copy.id)
+    return 0
+
+
+def cmd_amend(args: argparse.Namespace) -> int:
+    with Session(args.home) as s:
+        decl = s.store.new_version(s.store.resolve_id(args.id), s.profile.actor(),
+                                   function="cancellation" if args.cancel else None)
+        print(tr("amend.done", id=decl.id, version=decl.version, function=decl.function))
+    return 0
+
+
+def cmd_ready(args: argparse.Namespace) -> int:
+    from client.validation import has_errors
+
+    with Session(args.home) as s:
+        decl_id = s.store.resolve_id(args.id)
+        findings = validation_findings(s.store.get(decl_id).declaration, s.store, decl_id)
+        if has_errors(findings):
+            print_findings(findings, sys.stderr)
+            return 1
+        s.store.transition(decl_id, states.READY, s.profile.actor())
+    return 0
+
+
+def cmd_demo_seed(args: argparse.Namespace) -> int:
+    from client.validation import sample_declaration
+
+    if args.count < 0 or args.count > 1_000_000:
+        raise ComptoirError("demo.bad_count", 2, count=args.count)
+    rng = random.Random(args.seed)
+    with Session(args.home) as s:
+        declarant = s.profile.declarant_id or "GB123456789000"
+        made = 0
+        while made < args.count:
+            n = min(500, args.count - made)
+            batch = []
+            for _ in range(n):
+                d = sample_declaration(rng, n_items=rng.randint(1, 6), declarant_id=declarant)
+                d.lrn = new_lrn(rng) + f"{made:06d}"[-6:]
+                d.lrn = d.lrn[:22]
+                batch.append(d)
+                made += 1
+            s.store.create_many(batch, s.profile.actor(), status=states.READY, note="demo seed")
+    print(tr("demo.seeded", count=args.count))
+    return 0
+
+
+def cmd_seal(args: argparse.Namespace) -> int:
+    if not args.id and not args.all_ready:
+        raise ComptoirError("seal.nothing", 2)
+    sealed = 0
+    refused = 0
+    with Session(args.home) as s:
+        ids = [s.store.resolve_id(args.id)] if args.id else \
+            s.store.list_ids(statuses=[states.READY], order_by="created_at", descending=False)
+        sealer = Sealer(s.profile, s.store, s.secrets) if ids else None
+        for decl_id in ids:
+            try:
+                assert sealer is not None
+                entry = sealer.seal(decl_id)
+            except SealRefused as exc:
+                refused += 1
+                print(f"comptoir: {exc.render()}", file=sys.stderr)
+                print_findings(exc.findings, sys.stderr)
+                continue
+            sealed += 1
+            if args.id:
+                print(tr("seal.done", id=decl_id, seq=entry.seq, hash=entry.envelope_hash[:16]))
+    if args.all_ready:
+        print(tr("seal.summary", sealed=sealed, refused=refused))
+    return 1 if refused else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from client.verify import verify_input
+
+    outcome = verify_input(args.home, args.target)
+    stream = sys.stdout if outcome.ok else sys.stderr
+    for line in outcome.lines:
+        print(line.render() if isinstance(line, Message) else str(line), file=stream)
+    return 0 if outcome.ok else 1
+
+
+def cmd_journal_verify(args: argparse.Namespace) -> int:
+    from client.journal import verify_journal
+
+    with Session(args.home) as s:
+        result = verify_journal(s.store)
+    if result.ok:
+        print(tr("journal.intact", count=result.count, head=(result.head or "-")[:16]))
+        return 0
+    print(f"comptoir: {result.problem.render()}", file=sys.stderr)
+    return 1
+
+
+def cmd_rekey(args: argparse.Namespace) -> int:
+    from client.profile import rekey
+
+    with Session(args.home) as s:
+        rekey(s.profile, s.store, secrets=s.secrets)
+    print(tr("rekey.done"))
+    return 0
+
+
+def register(sub: Any) -> None:
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_key: str) -> Any:
+        p = sub.add_parser(name, help=tr(help_key), description=tr(help_key))
+        p.set_defaults(func=func)
+        return p
+
+    p = add("init", cmd_init, "help.init")
+    p.add_argument("--role", choices=["trader", "officer"], default="trader")
+    p.add_argument("--declarant", help=tr("help.declarant"))
+    p.add_argument("--alg", choices=["ES256", "Ed25519"], default="ES256")
+    p.add_argument("--no-key", action="store_true", help=tr("help.no_key"))
+
+    add("schema", cmd_schema, "help.schema")
+
+    p = add("new", cmd_new, "help.new")
+    p.add_argument("--type", choices=["IM", "EX", "CO"], required=True)
+    p.add_argument("--lrn")
+
+    p = add("import", cmd_import, "help.import")
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--json", action="store_true")
+
+    p = add("validate", cmd_validate, "help.validate")
+    p.add_argument("target", help="ID|FILE")
+    p.add_argument("--json", action="store_true")
+
+    p = add("list", cmd_list, "help.list")
+    p.add_argument("--status")
+    p.add_argument("--search")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--json", action="store_true")
+
+    p = add("show", cmd_show, "help.show")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+
+    p = add("history", cmd_history, "help.history")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+
+    p = add("export", cmd_export, "help.export")
+    p.add_argument("id")
+    p.add_argument("--format", default="json",
+                   choices=["json", "envelope", "dms-xml", "pdf", "fallback-pdf"])
+    p.add_argument("-o", "--output", type=Path)
+
+    p = add("copy", cmd_copy, "help.copy")
+    p.add_argument("id")
+    p.add_argument("--lrn")
+
+    p = add("amend", cmd_amend, "help.amend")
+    p.add_argument("id")
+    p.add_argument("--cancel", action="store_true")
+
+    p = add("ready", cmd_ready, "help.ready")
+    p.add_argument("id")
+
+    demo = add("demo", lambda a: (_ for _ in ()).throw(
+        ComptoirError("error.usage", 2, detail="comptoir demo seed --count N")), "help.demo")
+    dsub = demo.add_subparsers(dest="demo_command", parser_class=type(demo))
+    p = dsub.add_parser("seed", help=tr("help.demo_seed"))
+    p.set_defaults(func=cmd_demo_seed)
+    p.add_argument("--count", type=int, default=20)
+    p.add_argument("--seed", type=int, default=None)
+
+    p = add("seal", cmd_seal, "help.seal")
+    p.add_argument("id", nargs="?")
+    p.add_argument("--all-ready", action="store_true")
+
+    p = add("verify", cmd_verify, "help.verify")
+    p.add_argument("target", help="FILE|TOKEN")
+
+    journal = add("journal", lambda a: (_ for _ in ()).throw(
+        ComptoirError("error.usage", 2, detail="comptoir journal verify")), "help.journal")
+    jsub = journal.add_subparsers(dest="journal_command", parser_class=type(journal))
+    p = jsub.add_parser("verify", help=tr("help.journal_verify"))
+    p.set_defaults(func=cmd_journal_verify)
+
+    add("rekey", cmd_rekey, "help.rekey")

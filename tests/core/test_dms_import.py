@@ -1,0 +1,161 @@
+"""WCO DMS import over the published HMRC samples and small own fixtures."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from client.dms import import_dms_bytes, import_dms_file
+from client.i18n import ComptoirError
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "interchange"
+
+
+def _samples(conformance: Path) -> list[Path]:
+    files = sorted((conformance / "hmrc-dms" / "samples").glob("*.xml"))
+    assert len(files) == 48
+    return files
+
+
+def test_every_sample_is_classified(conformance: Path) -> None:
+    kinds: dict[str, list[str]] = {}
+    malformed = []
+    for f in _samples(conformance):
+        try:
+            imp = import_dms_file(f)
+        except ComptoirError as exc:
+            assert exc.code == "xml.malformed"
+            assert exc.exit_code == 2
+            assert exc.message.params["line"] > 0 and exc.message.params["column"] > 0
+            assert "--" in exc.message.params["reason"] or "double-hyphen" in exc.message.params["reason"]
+            malformed.append(f.name)
+            continue
+        kinds.setdefault(imp.kind, []).append(f.name)
+        assert imp.original == f.read_bytes()
+        assert imp.message.render("en") and imp.message.render("fr")
+    assert malformed == ["TT_EX002a__TT_EX002a.xml"]
+    assert len(kinds["declaration"]) == 32
+    assert len(kinds["amendment"]) == 8
+    assert len(kinds["cancellation"]) == 2
+    assert len(kinds["notification"]) == 4
+    assert kinds["wrapped"] == ["TT_EX013b__TT_EX013b.xml"]
+    assert "unknown" not in kinds
+
+
+def test_originals_map_the_header_and_items(conformance: Path) -> None:
+    imp = import_dms_file(conformance / "hmrc-dms/samples/TT_IM001a__Step1_TT_IM001a.xml")
+    d = imp.declaration
+    assert imp.kind == "declaration" and imp.function_code == "9"
+    assert d is not None and d.function == "original"
+    assert (d.lrn, d.type, d.additional_type) == ("7847767E1WB6", "IM", "A")
+    assert d.total_items == 1 and d.total_packages == 50
+    assert d.declarant.id == "GB603202734852"
+    assert d.representative.status == "2"
+    assert d.exporter.name == "US Clipper Inc." and d.exporter.address.city == "New York"
+    assert d.importer.id == "GB553202734852"
+    assert d.goods_location == "GBAUWLALONBTW"
+    assert d.country_of_destination == "GB" and d.country_of_dispatch == "US"
+    assert d.delivery_terms.incoterm == "CIF" and d.delivery_terms.place == "GBWLA"
+    assert d.nature_of_transaction == "1"
+    assert d.transport.mode_at_border == "1" and d.transport.border_means_nationality == "US"
+    assert d.transport.container is True and d.transport.equipment_numbers == ["AD12345"]
+    assert [p.reference for p in d.previous_documents] == ["4GB553202734852-12345", "24GB34F7Y1O2CX8PT4"]
+    assert d.additional_documents[0].type == "DAN"
+    item = d.goods_items[0]
+    assert item.commodity_code == "8510900000"
+    assert item.procedure_code == "4000" and item.additional_procedure_codes == ["000"]
+    assert item.country_of_origin == "US"
+    assert item.gross_mass == Decimal("150") and item.net_mass == Decimal("100")
+    assert item.item_price == Decimal("1000") and d.invoice_currency == "GBP"
+    assert item.valuation_method == "1" and item.preference == "100"
+    assert [(t.tax_type, t.payment_method) for t in item.duty_tax_lines] == [("A00", "E"), ("B00", "E")]
+    assert item.packages[0].kind == "BX" and item.packages[0].number == 50
+    assert [doc.category + doc.type for doc in item.documents] == ["C506", "N935", "C505"]
+    assert item.documents[1].status == "AC"
+    # What the model does not hold is listed, never dropped.
+    unmapped = "\n".join(imp.unmapped)
+    assert "/MetaData/Declaration/AuthorisationHolder[1]/ID" in unmapped
+    assert "ValuationAdjustment/AdditionCode" in unmapped
+    assert "ObligationGuarantee/SecurityDetailsCode" in unmapped
+    assert "ArrivalTransportMeans/ID" in unmapped
+    assert not any("FunctionalReferenceID" in u or "Commodity/Description" in u for u in imp.unmapped)
+
+
+def test_amendment_and_cancellation(conformance: Path) -> None:
+    am = import_dms_file(conformance / "hmrc-dms/samples/TT_IM011a__TT_IM011a_Amendment.xml")
+    assert am.kind == "amendment" and am.function_code == "13"
+    assert am.declaration.function == "amendment"
+    assert am.declaration.mrn == "24GBA4ZYBWXU1BSA00"
+    assert any("Amendment/ChangeReasonCode" in u for u in am.unmapped)
+    cancel = import_dms_file(conformance / "hmrc-dms/samples/TT_IM011a__TT_IM011a_Cancellation.xml")
+    assert cancel.kind == "cancellation"
+    d = cancel.declaration
+    assert d.function == "cancellation" and d.mrn == "24GBA4ZYBWXU1BSA00" and d.lrn == "7849431M0ZUP"
+    assert d.declarant.id == "GB427168118378"
+    assert any("StatementDescription" in u for u in cancel.unmapped)
+
+
+def test_notification_sample_is_not_imported(conformance: Path) -> None:
+    imp = import_dms_file(conformance / "hmrc-dms/samples/TT_IM008a__04_DMSCLE.xml")
+    assert imp.kind == "notification" and imp.declaration is None and not imp.importable
+    assert imp.notification[0].status == "cleared"
+
+
+def test_wrapped_declaration_is_unwrapped(conformance: Path) -> None:
+    imp = import_dms_file(conformance / "hmrc-dms/samples/TT_EX013b__TT_EX013b.xml")
+    assert imp.kind == "wrapped" and imp.importable
+    assert imp.declaration.lrn == "U.78494313RFYI" and imp.declaration.type == "EX"
+    assert len(imp.declaration.goods_items) == 2
+    assert "/submitDeclarationRequest/requestCommon/conversationID" in imp.unmapped
+    assert "submitDeclarationRequest" in imp.message.render("en")
+
+
+def test_unknown_document_is_refused_with_a_message() -> None:
+    imp = import_dms_bytes(b"<invoice><total>3</total></invoice>", "inv.xml")
+    assert imp.kind == "unknown" and imp.declaration is None
+    assert "invoice" in imp.message.render("en")
+    odd = import_dms_bytes(b"<MetaData><Declaration><FunctionCode>42</FunctionCode></Declaration></MetaData>", "f.xml")
+    assert odd.kind == "unknown" and odd.function_code == "42"
+
+
+def test_own_fixture_and_attack_files() -> None:
+    imp = import_dms_file(FIX / "minimal_im.xml")
+    d = imp.declaration
+    assert (d.type, d.additional_type, d.invoice_currency, d.invoice_total) == ("IM", "Z", "EUR", Decimal("1250.50"))
+    assert d.goods_items[0].commodity_code == "6912001000"
+    assert sorted(imp.unmapped) == [
+        "/MetaData/Declaration/GoodsShipment/GovernmentAgencyGoodsItem/ValuationAdjustment/AdditionCode",
+        "/MetaData/Declaration/GoodsShipment/Warehouse/ID",
+        "/MetaData/Declaration/GoodsShipment/Warehouse/TypeCode",
+    ]
+    for name in ("billion_laughs.xml", "external_entity.xml"):
+        with pytest.raises(ComptoirError) as info:
+            import_dms_file(FIX / name)
+        assert info.value.code == "xml.doctype_refused" and info.value.exit_code == 2
+
+
+def test_value_out_of_model_bounds_is_a_clear_error() -> None:
+    xml = (FIX / "minimal_im.xml").read_bytes().replace(b"<GoodsItemQuantity>1<", b"<GoodsItemQuantity>5000<")
+    with pytest.raises(ComptoirError) as info:
+        import_dms_bytes(xml, "big.xml")
+    assert info.value.code == "dms.invalid_value" and "total_items" in info.value.render("en")
+
+
+def test_unmapped_median_and_speed(conformance: Path) -> None:
+    counts, times = [], []
+    for f in _samples(conformance):
+        data = f.read_bytes()
+        start = time.perf_counter()
+        try:
+            imp = import_dms_bytes(data, f.name)
+        except ComptoirError:
+            continue
+        times.append(time.perf_counter() - start)
+        if imp.declaration is not None:
+            counts.append(len(imp.unmapped))
+    assert statistics.median(counts) < 30
+    assert statistics.median(times) < 0.05

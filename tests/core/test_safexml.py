@@ -1,0 +1,79 @@
+"""Defused XML: bombs, external entities, huge and deep files are refused fast and cleanly."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from client.i18n import ComptoirError
+from client.safexml import parse_xml, read_bounded
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "interchange"
+
+
+def _refused(fn, code: str) -> ComptoirError:
+    start = time.perf_counter()
+    with pytest.raises(ComptoirError) as info:
+        fn()
+    elapsed = time.perf_counter() - start
+    assert info.value.code == code
+    assert info.value.exit_code == 2
+    assert elapsed < 0.5, f"took {elapsed:.3f}s"
+    return info.value
+
+
+def test_billion_laughs_refused_fast() -> None:
+    data = (FIX / "billion_laughs.xml").read_bytes()
+    err = _refused(lambda: parse_xml(data, source="bomb.xml"), "xml.doctype_refused")
+    assert "bomb.xml" in err.render("en")
+
+
+def test_external_entity_refused_and_file_not_read() -> None:
+    data = (FIX / "external_entity.xml").read_bytes()
+    err = _refused(lambda: parse_xml(data, source="xxe.xml"), "xml.doctype_refused")
+    assert "root:" not in err.render("en")
+
+
+def test_doctype_after_bom_and_without_entities_refused() -> None:
+    data = b'\xef\xbb\xbf<?xml version="1.0"?><!DOCTYPE a SYSTEM "http://example.invalid/a.dtd"><a/>'
+    _refused(lambda: parse_xml(data, source="dtd.xml"), "xml.doctype_refused")
+
+
+def test_200_mb_file_refused_without_reading(tmp_path: Path) -> None:
+    big = tmp_path / "big.xml"
+    with open(big, "wb") as fh:  # sparse: 200 MB on paper, no disk used
+        fh.write(b"<a>")
+        fh.truncate(200 << 20)
+    err = _refused(lambda: parse_xml(big, source=str(big)), "xml.too_large")
+    assert err.message.params["size"] == 200 << 20
+    _refused(lambda: read_bounded(big), "xml.too_large")
+
+
+def test_oversized_bytes_refused() -> None:
+    _refused(lambda: parse_xml(b"<a>" + b" " * 2000 + b"</a>", source="s", max_bytes=1000),
+             "xml.too_large")
+
+
+def test_depth_bounded() -> None:
+    deep = b"<a>" * 100 + b"</a>" * 100
+    _refused(lambda: parse_xml(deep, source="deep.xml"), "xml.too_deep")
+    assert parse_xml(b"<a>" * 60 + b"</a>" * 60, source="ok.xml") is not None
+    very_deep = b"<a>" * 5000 + b"</a>" * 5000  # beyond libxml2's own limit
+    _refused(lambda: parse_xml(very_deep, source="deeper.xml"), "xml.too_deep")
+
+
+def test_malformed_reports_line_and_column() -> None:
+    data = b"<a>\n  <b>text</c>\n</a>"
+    err = _refused(lambda: parse_xml(data, source="bad.xml"), "xml.malformed")
+    assert err.message.params["line"] == 2
+    assert err.message.params["column"] > 0
+    text = err.render("en")
+    assert "line 2" in text and "bad.xml" in text
+    assert "ligne 2" in err.render("fr")
+
+
+def test_well_formed_parses() -> None:
+    root = parse_xml(b"<r><x>1</x><!-- c --></r>", source="ok.xml")
+    assert root.findtext("x") == "1"

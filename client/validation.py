@@ -1,0 +1,662 @@
+"""Validation: a registry of rules that report, finding by finding, before anything is sent.
+
+Each rule has a stable code (``V-COUNTRY-UNKNOWN``), a severity (``error`` blocks
+sealing, ``warning`` does not), the WCO data element it concerns and a translated
+message (catalogue key ``validation.<code>``; the rule's own description is
+``validation.rule.<code>``).  A finding names the exact field by its stable path
+(``goods_items[2].country_of_origin``) so that the editor can jump to it.
+
+Validation runs offline against :mod:`client.refdata`, is cheap enough to run on every
+keystroke, and never raises on what it is given: a dict that is not a declaration
+yields ``V-STRUCTURE`` findings instead of an exception.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from client.i18n import Message
+from client.model import (
+    Address,
+    Declaration,
+    DeliveryTerms,
+    Document,
+    GoodsItem,
+    Packaging,
+    Party,
+    Representative,
+    Transport,
+    de_number,
+)
+from client.mrn import mrn_problem
+from client.refdata import INCOTERMS_2020, ReferenceData, default_reference_data
+
+Severity = Literal["error", "warning"]
+LrnTaken = Callable[[str, str, str | None], bool]
+MAX_STRUCTURE_FINDINGS = 100
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem at one field: what (code), how bad, which data element, where."""
+
+    code: str
+    severity: Severity
+    de: str
+    path: str
+    message: Message
+
+    def to_json(self, lang: str | None = None) -> dict[str, Any]:
+        return {"code": self.code, "severity": self.severity, "de": self.de,
+                "path": self.path, "message": self.message.render(lang),
+                "params": dict(self.message.params)}
+
+
+@dataclass
+class Context:
+    """What a rule sees: the parsed declaration, the reference data, the store lookup."""
+
+    decl: Declaration
+    ref: ReferenceData
+    lrn_taken: LrnTaken | None = None
+
+
+Hit = tuple[str, dict[str, Any]]  # (path, message params)
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    severity: Severity
+    de: str
+    description_key: str
+    check: Callable[[Context], Iterable[Hit]]
+
+
+RULES: list[Rule] = []
+
+
+def rule(code: str, severity: Severity, de: str, description_key: str | None = None
+         ) -> Callable[[Callable[[Context], Iterable[Hit]]], Callable[[Context], Iterable[Hit]]]:
+    """Register a rule: the function yields ``(path, params)`` for each problem it sees."""
+
+    def register(func: Callable[[Context], Iterable[Hit]]) -> Callable[[Context], Iterable[Hit]]:
+        RULES.append(Rule(code, severity, de, description_key or f"validation.rule.{code}", func))
+        return func
+
+    return register
+
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+@lru_cache(maxsize=1024)
+def _de_for_shape(shape: str) -> str | None:
+    return de_number(shape)
+
+
+def _de_for(path: str, fallback: str) -> str:
+    if not path:
+        return fallback
+    try:
+        return _de_for_shape(_INDEX.sub("[0]", path)) or fallback
+    except ValueError:
+        return fallback
+
+
+def _finding(r: Rule, path: str, params: dict[str, Any]) -> Finding:
+    return Finding(r.code, r.severity, _de_for(path, r.de), path,
+                   Message(f"validation.{r.code}", params))
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------------------------------
+# Structure (the input is not a declaration at all)
+# ---------------------------------------------------------------------------------------
+
+@rule("V-STRUCTURE", "error", "")
+def _structure(ctx: Context) -> Iterator[Hit]:
+    """Reported by :func:`validate` itself when the input does not parse."""
+    return iter(())
+
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _loc_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for step in loc:
+        if isinstance(step, int) and not isinstance(step, bool):
+            path += f"[{step}]"
+        elif isinstance(step, str) and _IDENT.fullmatch(step) and len(step) <= 64:
+            path += ("." if path else "") + step
+        else:
+            break  # a junk key: the path stops at the last field we can name
+    return path
+
+
+def _structure_findings(exc: ValidationError | None, what: str = "") -> list[Finding]:
+    r = RULES[0]
+    if exc is None:
+        return [_finding(r, "", {"field": "", "reason": "not_an_object", "value": what})]
+    out = []
+    for err in exc.errors(include_url=False, include_context=False)[:MAX_STRUCTURE_FINDINGS]:
+        loc = tuple(err.get("loc", ()))
+        path = _loc_path(loc)
+        field = ".".join(_short(str(s), 40) for s in loc)
+        out.append(_finding(r, path, {"field": field, "reason": str(err.get("type", "")),
+                                      "value": _short(err.get("input"))}))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers over the declaration
+# ---------------------------------------------------------------------------------------
+
+def _items(decl: Declaration) -> Iterator[tuple[str, GoodsItem]]:
+    for i, item in enumerate(decl.goods_items):
+        yield f"goods_items[{i}]", item
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _party_missing(party: Party | None) -> bool:
+    return party is None or (_blank(party.id) and _blank(party.name))
+
+
+_PARTIES = ("declarant", "exporter", "consignee", "importer", "representative", "seller", "buyer")
+
+# Mandatory data per declaration kind (UCC DA Annex B columns H1 / B1 / D1, as profiled
+# by the UK CDS samples).  A tuple means "at least one of these".
+_HEADER_MANDATORY: dict[str, tuple[str | tuple[str, ...], ...]] = {
+    "IM": ("lrn", "declarant", "importer", "country_of_dispatch", "invoice_currency",
+           "delivery_terms.incoterm", ("customs_office", "goods_location")),
+    "EX": ("lrn", "declarant", "exporter", "country_of_destination", "exit_office",
+           "goods_location"),
+    "transit": ("lrn", "declarant", "country_of_dispatch", "country_of_destination",
+                "customs_office", "transport.mode_at_border"),
+}
+_HEADER_MANDATORY["CO"] = _HEADER_MANDATORY["IM"]
+_ITEM_MANDATORY: dict[str, tuple[str, ...]] = {
+    "IM": ("description", "commodity_code", "country_of_origin", "procedure_code",
+           "net_mass", "gross_mass"),
+    "EX": ("description", "commodity_code", "procedure_code", "net_mass", "gross_mass"),
+    "transit": ("description", "gross_mass"),
+}
+_ITEM_MANDATORY["CO"] = _ITEM_MANDATORY["IM"]
+
+
+def _kind(decl: Declaration) -> str:
+    return "transit" if not _blank(decl.transit_type) else decl.type
+
+
+def _value(obj: Any, dotted: str) -> Any:
+    for step in dotted.split("."):
+        obj = getattr(obj, step, None)
+        if obj is None:
+            return None
+    return obj
+
+
+# ---------------------------------------------------------------------------------------
+# Rules
+# ---------------------------------------------------------------------------------------
+
+@rule("V-MANDATORY", "error", "")
+def _mandatory(ctx: Context) -> Iterator[Hit]:
+    d = ctx.decl
+    kind = _kind(d)
+    label = kind if kind == "transit" else d.type
+    for spec in _HEADER_MANDATORY.get(kind, ()):
+        if isinstance(spec, tuple):
+            if all(_blank(_value(d, s)) for s in spec):
+                yield spec[0], {"field": " / ".join(spec), "kind": label}
+            continue
+        value = _value(d, spec)
+        missing = _party_missing(value) if spec in _PARTIES else _blank(value)
+        if missing:
+            yield spec, {"field": spec, "kind": label}
+    if d.representative is not None and _blank(d.representative.status):
+        yield "representative.status", {"field": "representative.status", "kind": label}
+    if not d.goods_items:
+        yield "goods_items", {"field": "goods_items", "kind": label}
+    fields = _ITEM_MANDATORY.get(kind, ())
+    for base, item in _items(d):
+        for f in fields:
+            if _blank(getattr(item, f)):
+                yield f"{base}.{f}", {"field": f"{base}.{f}", "kind": label}
+
+
+def _country_fields(d: Declaration) -> Iterator[tuple[str, Any]]:
+    yield "country_of_dispatch", d.country_of_dispatch
+    yield "country_of_destination", d.country_of_destination
+    for name in _PARTIES:
+        party = getattr(d, name)
+        if party is not None and party.address is not None:
+            yield f"{name}.address.country", party.address.country
+    if d.transport is not None:
+        yield "transport.border_means_nationality", d.transport.border_means_nationality
+    for base, item in _items(d):
+        yield f"{base}.country_of_origin", item.country_of_origin
+        pref = item.preferential_origin
+        # DE 5/16 also takes numeric country-group codes (e.g. 1013): check countries only.
+        if isinstance(pref, str) and pref.isalpha():
+            yield f"{base}.preferential_origin", pref
+
+
+@rule("V-COUNTRY-UNKNOWN", "error", "5/14")
+def _countries(ctx: Context) -> Iterator[Hit]:
+    for path, value in _country_fields(ctx.decl):
+        if not _blank(value) and not ctx.ref.is_country(value):
+            yield path, {"value": _short(value)}
+
+
+@rule("V-CURRENCY-UNKNOWN", "error", "4/10")
+def _currency(ctx: Context) -> Iterator[Hit]:
+    value = ctx.decl.invoice_currency
+    if not _blank(value) and not ctx.ref.is_currency(value):
+        yield "invoice_currency", {"value": _short(value)}
+
+
+@rule("V-INCOTERM-RETIRED", "error", "4/1")
+def _incoterm_retired(ctx: Context) -> Iterator[Hit]:
+    terms = ctx.decl.delivery_terms
+    term = ctx.ref.incoterm(terms.incoterm) if terms is not None else None
+    if term is not None and term.retired:
+        yield "delivery_terms.incoterm", {"value": term.code,
+                                          "replacement": " / ".join(term.replaced_by)}
+
+
+@rule("V-INCOTERM-UNKNOWN", "error", "4/1")
+def _incoterm_unknown(ctx: Context) -> Iterator[Hit]:
+    terms = ctx.decl.delivery_terms
+    if terms is not None and not _blank(terms.incoterm) and ctx.ref.incoterm(terms.incoterm) is None:
+        yield "delivery_terms.incoterm", {"value": _short(terms.incoterm),
+                                          "allowed": " ".join(INCOTERMS_2020)}
+
+
+_COMMODITY = re.compile(r"[0-9]{6}(?:[0-9]{2}|[0-9]{4})")
+
+
+@rule("V-COMMODITY-FORMAT", "error", "6/14")
+def _commodity_format(ctx: Context) -> Iterator[Hit]:
+    for base, item in _items(ctx.decl):
+        code = item.commodity_code
+        if not _blank(code) and not _COMMODITY.fullmatch(code):
+            yield f"{base}.commodity_code", {"value": _short(code)}
+
+
+@rule("V-COMMODITY-UNKNOWN-HS6", "warning", "6/14")
+def _commodity_known(ctx: Context) -> Iterator[Hit]:
+    for base, item in _items(ctx.decl):
+        code = item.commodity_code
+        if isinstance(code, str) and _COMMODITY.fullmatch(code) and not ctx.ref.is_hs(code[:6]):
+            yield f"{base}.commodity_code", {"value": code, "hs6": code[:6]}
+
+
+@rule("V-TRANSPORT-MODE", "error", "7/4")
+def _transport_mode(ctx: Context) -> Iterator[Hit]:
+    t = ctx.decl.transport
+    if t is None:
+        return
+    for name in ("mode_at_border", "mode_inland"):
+        value = getattr(t, name)
+        if not _blank(value) and not ctx.ref.is_transport_mode(value):
+            yield f"transport.{name}", {"value": _short(value)}
+
+
+_PROCEDURE = re.compile(r"[0-9]{4}")
+_ADDITIONAL_PROCEDURE = re.compile(r"[A-Z0-9]{3}")
+
+
+@rule("V-PROCEDURE-FORMAT", "error", "1/10")
+def _procedure(ctx: Context) -> Iterator[Hit]:
+    for base, item in _items(ctx.decl):
+        code = item.procedure_code
+        if not _blank(code) and not _PROCEDURE.fullmatch(code):
+            yield f"{base}.procedure_code", {"value": _short(code)}
+
+
+@rule("V-ADDITIONAL-PROCEDURE-FORMAT", "error", "1/11")
+def _additional_procedure(ctx: Context) -> Iterator[Hit]:
+    for base, item in _items(ctx.decl):
+        for j, code in enumerate(item.additional_procedure_codes):
+            if not isinstance(code, str) or not _ADDITIONAL_PROCEDURE.fullmatch(code):
+                yield f"{base}.additional_procedure_codes[{j}]", {"value": _short(code)}
+
+
+@rule("V-MASS-NET-GT-GROSS", "error", "6/1")
+def _masses(ctx: Context) -> Iterator[Hit]:
+    for base, item in _items(ctx.decl):
+        net, gross = item.net_mass, item.gross_mass
+        if net is not None and gross is not None and net > gross:
+            yield f"{base}.net_mass", {"net": str(net), "gross": str(gross)}
+
+
+@rule("V-TOTAL-ITEMS", "error", "1/9")
+def _total_items(ctx: Context) -> Iterator[Hit]:
+    d = ctx.decl
+    if d.total_items is not None and d.total_items != len(d.goods_items):
+        yield "total_items", {"declared": d.total_items, "counted": len(d.goods_items)}
+
+
+@rule("V-TOTAL-PACKAGES", "error", "6/18")
+def _total_packages(ctx: Context) -> Iterator[Hit]:
+    d = ctx.decl
+    if d.total_packages is None:
+        return
+    counted = sum(p.number or 0 for item in d.goods_items for p in item.packages)
+    if d.total_packages != counted:
+        yield "total_packages", {"declared": d.total_packages, "counted": counted}
+
+
+@rule("V-TOTAL-GROSS-MASS", "warning", "6/5")
+def _total_gross_mass(ctx: Context) -> Iterator[Hit]:
+    d = ctx.decl
+    if d.total_gross_mass is None or not d.goods_items:
+        return
+    masses = [item.gross_mass for item in d.goods_items]
+    if any(m is None for m in masses):
+        return
+    counted = sum(masses, Decimal(0))
+    if abs(counted - d.total_gross_mass) > Decimal("0.001"):
+        yield "total_gross_mass", {"declared": str(d.total_gross_mass), "counted": str(counted)}
+
+
+@rule("V-SEQUENCE", "error", "1/6")
+def _sequence(ctx: Context) -> Iterator[Hit]:
+    items = ctx.decl.goods_items
+    if all(item.sequence is None for item in items):
+        return  # implied by the order of the items
+    for i, item in enumerate(items):
+        if item.sequence != i + 1:
+            yield f"goods_items[{i}].sequence", {"value": item.sequence if item.sequence
+                                                 is not None else "", "expected": i + 1}
+
+
+_LRN = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,20}[\x21-\x7e])?")
+
+
+@rule("V-LRN-FORMAT", "error", "2/5")
+def _lrn_format(ctx: Context) -> Iterator[Hit]:
+    lrn = ctx.decl.lrn
+    if lrn is not None and not (isinstance(lrn, str) and _LRN.fullmatch(lrn)):
+        yield "lrn", {"value": _short(lrn)}
+
+
+@rule("V-LRN-TAKEN", "error", "2/5")
+def _lrn_taken(ctx: Context) -> Iterator[Hit]:
+    d = ctx.decl
+    if ctx.lrn_taken is None or _blank(d.lrn) or d.declarant is None or _blank(d.declarant.id):
+        return
+    if ctx.lrn_taken(d.declarant.id, d.lrn, d.id):
+        yield "lrn", {"value": d.lrn, "declarant": d.declarant.id}
+
+
+@rule("V-MRN-FORMAT", "error", "2/x")
+def _mrn_format(ctx: Context) -> Iterator[Hit]:
+    mrn = ctx.decl.mrn
+    if not _blank(mrn):
+        problem = mrn_problem(mrn)
+        if problem is not None and problem.code == "validation.V-MRN-FORMAT":
+            yield "mrn", dict(problem.params)
+
+
+@rule("V-MRN-CHECK-DIGIT", "error", "2/x")
+def _mrn_check(ctx: Context) -> Iterator[Hit]:
+    mrn = ctx.decl.mrn
+    if not _blank(mrn):
+        problem = mrn_problem(mrn)
+        if problem is not None and problem.code == "validation.V-MRN-CHECK-DIGIT":
+            yield "mrn", dict(problem.params)
+
+
+@rule("V-EXCHANGE-RATE-MISSING", "warning", "4/15")
+def _exchange_rate(ctx: Context) -> Iterator[Hit]:
+    d = ctx.decl
+    national = ctx.ref.national_currency
+    if (d.exchange_rate is None and ctx.ref.is_currency(d.invoice_currency)
+            and d.invoice_currency != national):
+        yield "exchange_rate", {"currency": d.invoice_currency, "national": national}
+
+
+_VALUATION_METHODS = frozenset("123456")
+
+
+@rule("V-VALUATION-METHOD", "error", "4/16")
+def _valuation(ctx: Context) -> Iterator[Hit]:
+    for base, item in _items(ctx.decl):
+        m = item.valuation_method
+        if not _blank(m) and m not in _VALUATION_METHODS:
+            yield f"{base}.valuation_method", {"value": _short(m)}
+
+
+@rule("V-REPRESENTATIVE-STATUS", "error", "3/21")
+def _representative(ctx: Context) -> Iterator[Hit]:
+    r = ctx.decl.representative
+    if r is not None and not _blank(r.status) and r.status not in ("1", "2", "3"):
+        yield "representative.status", {"value": _short(r.status)}
+
+
+@rule("V-PACKAGE-KIND-UNKNOWN", "warning", "6/9")
+def _package_kind(ctx: Context) -> Iterator[Hit]:
+    for base, item in _items(ctx.decl):
+        for j, p in enumerate(item.packages):
+            if not _blank(p.kind) and ctx.ref.package_kind(p.kind) is None:
+                yield f"{base}.packages[{j}].kind", {"value": _short(p.kind)}
+
+
+_OFFICE = re.compile(r"[A-Z]{2}[A-Z0-9]{6}")
+
+
+@rule("V-OFFICE-FORMAT", "error", "5/26")
+def _office(ctx: Context) -> Iterator[Hit]:
+    for name in ("customs_office", "exit_office", "supervising_office"):
+        value = getattr(ctx.decl, name)
+        if not _blank(value) and not _OFFICE.fullmatch(value):
+            yield name, {"value": _short(value)}
+
+
+@rule("V-INTERNAL", "error", "")
+def _internal(ctx: Context) -> Iterator[Hit]:
+    """Reported by :func:`validate` when a rule itself fails (a bug, never the user's)."""
+    return iter(())
+
+
+_RULE_BY_CODE = {r.code: r for r in RULES}
+_ACTIVE = [r for r in RULES if r.code not in ("V-STRUCTURE", "V-INTERNAL")]
+
+
+# ---------------------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------------------
+
+def validate(decl: Declaration | dict[str, Any], *, refdata: ReferenceData | None = None,
+             lrn_taken: LrnTaken | None = None) -> list[Finding]:
+    """Every finding on ``decl``, errors and warnings, in rule order.  Never raises on
+    malformed input (a dict that is not a declaration is reported as ``V-STRUCTURE``)."""
+    if not isinstance(decl, Declaration):
+        if not isinstance(decl, dict):
+            return _structure_findings(None, type(decl).__name__)
+        try:
+            decl = Declaration.model_validate(decl)
+        except ValidationError as exc:
+            return _structure_findings(exc)
+        except (ValueError, TypeError, RecursionError) as exc:  # pathological input
+            return _structure_findings(None, type(exc).__name__)
+    ctx = Context(decl, refdata or default_reference_data(), lrn_taken)
+    findings: list[Finding] = []
+    for r in _ACTIVE:
+        try:
+            for path, params in r.check(ctx):
+                findings.append(_finding(r, path, params))
+        except Exception as exc:  # noqa: BLE001 - a broken rule must not hide the others
+            findings.append(_finding(_RULE_BY_CODE["V-INTERNAL"], "",
+                                     {"rule": r.code, "reason": type(exc).__name__}))
+    return findings
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    """True when at least one finding blocks sealing."""
+    return any(f.severity == "error" for f in findings)
+
+
+# ---------------------------------------------------------------------------------------
+# Realistic sample declarations (demo seed, benchmarks)
+# ---------------------------------------------------------------------------------------
+
+# Trading partners: country, plausible invoice currencies, UN/LOCODE places, a town.
+_PARTNERS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str], ...] = (
+    ("CN", ("CNY", "USD"), ("CNSHA", "CNSZX", "CNNGB"), "Shanghai"),
+    ("US", ("USD",), ("USNYC", "USLAX", "USSAV"), "Newark"),
+    ("DE", ("EUR",), ("DEHAM", "DEBRV", "DEFRA"), "Hamburg"),
+    ("FR", ("EUR",), ("FRLEH", "FRMRS", "FRCDG"), "Lyon"),
+    ("IT", ("EUR",), ("ITGOA", "ITMIL"), "Milano"),
+    ("NL", ("EUR",), ("NLRTM", "NLAMS"), "Rotterdam"),
+    ("ES", ("EUR",), ("ESVLC", "ESALG"), "Valencia"),
+    ("JP", ("JPY", "USD"), ("JPTYO", "JPYOK"), "Yokohama"),
+    ("IN", ("INR", "USD"), ("INNSA", "INMAA"), "Mumbai"),
+    ("VN", ("USD", "VND"), ("VNSGN", "VNHPH"), "Ho Chi Minh City"),
+    ("TR", ("TRY", "EUR"), ("TRIST", "TRMER"), "Istanbul"),
+    ("BR", ("BRL", "USD"), ("BRSSZ", "BRRIG"), "Santos"),
+    ("KR", ("KRW", "USD"), ("KRPUS", "KRINC"), "Busan"),
+    ("CH", ("CHF", "EUR"), ("CHBSL", "CHZRH"), "Basel"),
+    ("MA", ("MAD", "EUR"), ("MACAS", "MATNG"), "Casablanca"),
+    ("SN", ("XOF", "EUR"), ("SNDKR",), "Dakar"),
+    ("CI", ("XOF", "EUR"), ("CIABJ",), "Abidjan"),
+    ("CA", ("CAD", "USD"), ("CAMTR", "CAVAN"), "Montreal"),
+    ("MX", ("MXN", "USD"), ("MXVER", "MXZLO"), "Veracruz"),
+    ("ZA", ("ZAR", "USD"), ("ZADUR", "ZACPT"), "Durban"),
+)
+_GB_PLACES = ("GBFXT", "GBSOU", "GBLGP", "GBLHR", "GBDVR", "GBIMM", "GBTIL")
+_GB_LOCATIONS = ("GBAUFXTFXTFXT", "GBAUSOUSOUSOU", "GBAULGPLGPLGP", "GBAULHRLHRLHR",
+                 "GBAUDVRDVRDVR", "GBAUIMMIMMIMM")
+_GB_OFFICES = ("GBIPS001", "GBDVR001", "GBLON001", "GBLIV001", "GBMNC002", "GBHUL002",
+               "GBBEL003", "GBBRS001", "GBGLW001", "GBSOL003")
+_PACKAGE_KINDS = ("CT", "BX", "PK", "PX", "BG", "CS", "DR", "BA", "CR", "SA")
+_RATES = {"USD": "0.79", "EUR": "0.85", "CNY": "0.11", "JPY": "0.0053", "INR": "0.0094",
+          "VND": "0.000031", "TRY": "0.023", "BRL": "0.14", "KRW": "0.00057", "CHF": "0.91",
+          "MAD": "0.078", "XOF": "0.0013", "CAD": "0.57", "MXN": "0.043", "ZAR": "0.043"}
+_COMPANIES = ("Trading", "Industries", "Export", "Manufacturing", "Logistics", "Textiles",
+              "Components", "Foods", "Machinery", "Ceramics")
+_GB_TOWNS = (("Felixstowe", "IP11 3SY"), ("Birmingham", "B1 1AA"), ("Leeds", "LS1 4DY"),
+             ("Bristol", "BS1 5TR"), ("Manchester", "M1 2AB"), ("Glasgow", "G2 1DY"))
+
+
+@lru_cache(maxsize=1)
+def _hs6_codes() -> tuple[str, ...]:
+    ref = default_reference_data()
+    return tuple(sorted(c for c in ref.entries("commodity_codes") if len(c) == 6))
+
+
+def _eori(rng: random.Random, country: str = "GB") -> str:
+    return f"{country}{rng.randrange(10**11, 10**12)}000"
+
+
+def _foreign_party(rng: random.Random, country: str, town: str) -> Party:
+    name = f"{rng.choice(('Asia', 'Global', 'Nova', 'Sun', 'Atlas', 'Delta', 'Orion'))} " \
+           f"{rng.choice(_COMPANIES)} {rng.choice(('Ltd', 'SA', 'GmbH', 'Co', 'SARL', 'Inc'))}"
+    return Party(name=name, address=Address(street=f"{rng.randint(1, 400)} Harbour Road",
+                                            city=town, postcode=str(rng.randint(10000, 99999)),
+                                            country=country))
+
+
+def _gb_party(rng: random.Random, eori: str) -> Party:
+    town, postcode = rng.choice(_GB_TOWNS)
+    return Party(id=eori, name=f"{rng.choice(('Albion', 'Thames', 'Pennine', 'Severn'))} "
+                               f"{rng.choice(_COMPANIES)} Ltd",
+                 address=Address(street=f"{rng.randint(1, 200)} High Street", city=town,
+                                 postcode=postcode, country="GB"))
+
+
+def sample_declaration(rng: random.Random, *, n_items: int = 3,
+                       declarant_id: str = "GB123456789000") -> Declaration:
+    """A realistic, varied and valid declaration (demo seed, benchmarks).
+
+    Real HS codes from the seed nomenclature, real countries, currencies, Incoterms 2020
+    and UN/LOCODE places; masses, packages and totals consistent.  Deterministic for a
+    given ``rng`` state, apart from the declaration id (a UUIDv7).
+    """
+    n_items = max(1, min(n_items, 999))
+    dtype = rng.choices(("IM", "EX", "CO"), weights=(6, 3, 1))[0]
+    country, currencies, places, town = rng.choice(_PARTNERS)
+    declarant = _gb_party(rng, declarant_id)
+    if dtype == "CO":
+        country, currencies, places, town = "JE", ("GBP",), ("JESTH",), "St Helier"
+    currency = rng.choice(currencies + ("GBP",)) if dtype == "EX" else rng.choice(currencies)
+    incoterm = rng.choice(INCOTERMS_2020)
+    place = rng.choice(places if incoterm[0] in "EF" else _GB_PLACES) if dtype != "EX" \
+        else rng.choice(_GB_PLACES if incoterm[0] in "EF" else places)
+    mode = rng.choice(("1", "1", "3", "4"))
+    hs = _hs6_codes()
+    ref = default_reference_data()
+    items: list[GoodsItem] = []
+    for i in range(n_items):
+        code6 = rng.choice(hs)
+        commodity = code6 + rng.choice(("00", "10", "90", "0000", "1000", "9000"))
+        gross = Decimal(rng.randint(50, 2_000_000)) / 100
+        net = (gross * Decimal(rng.randint(70, 98)) / 100).quantize(Decimal("0.01"))
+        price = Decimal(rng.randint(1_000, 50_000_000)) / 100
+        packs = [Packaging(kind=rng.choice(_PACKAGE_KINDS), number=rng.randint(1, 400),
+                           marks=f"{rng.choice(('ACME', 'SHIP', 'LOT'))}-{rng.randint(100, 999)}")]
+        description = (ref.hs_description(code6) or code6)[:200]
+        items.append(GoodsItem(
+            sequence=i + 1, description=description, commodity_code=commodity,
+            country_of_origin=("GB" if dtype == "EX" and rng.random() < 0.7 else country),
+            procedure_code=("1040" if dtype == "EX" else rng.choice(("4000", "4000", "4071"))),
+            additional_procedure_codes=["000"], packages=packs, gross_mass=gross,
+            net_mass=net, item_price=price, valuation_method="1",
+            statistical_value=price if currency == "GBP" else None))
+    total_price = sum((it.item_price or Decimal(0) for it in items), Decimal(0))
+    decl = Declaration(
+        type=dtype, additional_type=rng.choice(("A", "A", "D")),
+        lrn=f"{rng.randint(20, 29)}{''.join(rng.choices('ABCDEFGHJKLMNPQRSTUVWXYZ0123456789', k=14))}",
+        ucr=f"{rng.randint(4, 6)}GB{declarant_id[2:14]}-{rng.randint(100000, 999999)}",
+        declarant=declarant, invoice_currency=currency, invoice_total=total_price,
+        exchange_rate=None if currency == "GBP" else Decimal(_RATES.get(currency, "1")),
+        delivery_terms=DeliveryTerms(incoterm=incoterm, place=place),
+        nature_of_transaction=rng.choice(("1", "11", "12")),
+        transport=Transport(mode_at_border=mode, mode_inland=rng.choice(("3", "3", "2")),
+                            container=mode == "1",
+                            equipment_numbers=([f"MSKU{rng.randint(1000000, 9999999)}"]
+                                               if mode == "1" else []),
+                            border_means_identity=f"{rng.choice(('MV', 'FLT', 'TRK'))} "
+                                                  f"{rng.randint(100, 9999)}",
+                            border_means_nationality=rng.choice(("GB", "NL", "DK", "PA", "LR"))),
+        goods_location=rng.choice(_GB_LOCATIONS),
+        additional_documents=[Document(type="N935", reference=f"INV-{rng.randint(1000, 99999)}",
+                                       status="AC")],
+        total_items=n_items, total_packages=sum(p.number or 0 for it in items for p in it.packages),
+        total_gross_mass=sum((it.gross_mass or Decimal(0) for it in items), Decimal(0)),
+        goods_items=items)
+    if dtype == "EX":
+        decl.exporter = Party(id=declarant_id)
+        decl.consignee = _foreign_party(rng, country, town)
+        decl.country_of_dispatch = "GB"
+        decl.country_of_destination = country
+        decl.exit_office = rng.choice(_GB_OFFICES)
+        decl.customs_office = rng.choice(_GB_OFFICES)
+    else:
+        decl.importer = Party(id=declarant_id)
+        decl.exporter = _foreign_party(rng, country, town)
+        decl.country_of_dispatch = country
+        decl.country_of_destination = "GB"
+        decl.customs_office = rng.choice(_GB_OFFICES)
+    if rng.random() < 0.3:
+        decl.representative = Representative(id=_eori(rng), name="Border Brokers Ltd",
+                                             status=rng.choice(("2", "3")))
+    return decl

@@ -60,8 +60,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not any(a for a in argv if not a.startswith("--home") and a != "--home") or argv in (["--home"],):
-        pass
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -80,11 +78,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _start_gui(home: Path) -> int:
+    """The desktop app is found through the "comptoir.gui" entry point (client/ never
+    imports ui/)."""
+    found = list(entry_points(group="comptoir.gui"))
+    if not found:
+        raise ComptoirError("error.gui_unavailable", 2, reason="no comptoir.gui entry point")
     try:
-        gui = importlib.import_module("ui.app")
+        gui_main = found[0].load()
     except ImportError as exc:
         raise ComptoirError("error.gui_unavailable", 2, reason=str(exc)) from exc
-    return int(gui.main(home) or 0)
+    return int(gui_main(home) or 0)
 
 
 if __name__ == "__main__":

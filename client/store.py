@@ -35,6 +35,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.engine import URL
@@ -491,7 +492,7 @@ class Store:
                  limit: int | None = None, offset: int = 0) -> list[str]:
         """Ids only, sorted and filtered in SQL: the backbone of the lazy table model."""
         col = T_DECL.c[order_by if order_by in self.SORTABLE else "updated_at"]
-        q = select(T_DECL.c.id).where(and_(*self._filters(statuses, search)))
+        q = select(T_DECL.c.id).where(and_(true(), *self._filters(statuses, search)))
         q = q.order_by(col.desc() if descending else col.asc(),
                        T_DECL.c.id.desc() if descending else T_DECL.c.id.asc())
         if limit is not None:
@@ -522,7 +523,7 @@ class Store:
         return [rows[i] for i in ids if i in rows]
 
     def count(self, *, statuses: Iterable[str] | None = None, search: str | None = None) -> int:
-        q = select(func.count()).select_from(T_DECL).where(and_(*self._filters(statuses, search)))
+        q = select(func.count()).select_from(T_DECL).where(and_(true(), *self._filters(statuses, search)))
         with self._read() as conn:
             return int(conn.execute(q).scalar() or 0)
 

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Comptoir developer entry point.
+#   ./dev.sh run    set up (first time) and start the desktop app in training mode
+#   ./dev.sh test   set up (first time) and run the whole test suite (what CI runs)
+#   ./dev.sh bench  run bench/run.py (pass --quick / names after it)
+# Set-up: Debian packages when root (gnome-keyring for a real Secret Service, Qt's
+# runtime libraries, poppler-utils), then a virtual environment in .venv with the
+# project and its test extras.  Re-running is cheap: nothing is reinstalled unless
+# pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV=${COMPTOIR_VENV:-$ROOT/.venv}
+
+APT_PACKAGES="python3-venv gnome-keyring dbus dbus-x11 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 poppler-utils"
+
+need_apt() {
+  for p in $APT_PACKAGES; do
+    dpkg -s "$p" >/dev/null 2>&1 || return 0
+  done
+  return 1
+}
+
+pick_python() {
+  for py in python3.13 python3.12 python3.11 python3; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      echo "$py"; return 0
+    fi
+  done
+  echo "Comptoir needs Python 3.11 or newer" >&2
+  return 1
+}
+
+setup() {
+  if command -v apt-get >/dev/null 2>&1 && need_apt; then
+    if [ "$(id -u)" = 0 ]; then
+      echo "== installing Debian packages: $APT_PACKAGES" >&2
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $APT_PACKAGES >&2
+    elif command -v sudo >/dev/null 2>&1; then
+      sudo DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+      sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $APT_PACKAGES >&2
+    else
+      echo "warning: not root: install these Debian packages yourself: $APT_PACKAGES" >&2
+    fi
+  fi
+  local py stamp want
+  py=$(pick_python)
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "== creating $VENV" >&2
+    "$py" -m venv "$VENV"
+  fi
+  stamp="$VENV/.comptoir-installed"
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "== installing Comptoir and its test tools into $VENV" >&2
+    "$VENV/bin/python" -m pip install -q --upgrade pip >&2 || true
+    "$VENV/bin/python" -m pip install -q -e ".[test]" >&2
+    echo "$want" > "$stamp"
+  fi
+}
+
+cmd=${1:-run}
+shift || true
+case "$cmd" in
+  setup)
+    setup ;;
+  run)
+    setup
+    export COMPTOIR_TRAINING=${COMPTOIR_TRAINING:-1}
+    exec "$VENV/bin/comptoir" "$@" ;;
+  test)
+    setup
+    export QT_QPA_PLATFORM=offscreen
+    export PYTHONDONTWRITEBYTECODE=1
+    "$VENV/bin/ruff" check client sync ui bench tests
+    set +e
+    "$ROOT/.ci/with-keyring" "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
+    rc=$?
+    set -e
+    [ $rc -eq 5 ] && { echo "no tests collected" >&2; exit 1; }
+    exit $rc ;;
+  bench)
+    setup
+    export QT_QPA_PLATFORM=offscreen
+    exec "$ROOT/.ci/with-keyring" "$VENV/bin/python" bench/run.py "$@" ;;
+  *)
+    echo "usage: ./dev.sh run|test|bench|setup" >&2; exit 2 ;;
+esac

@@ -20,13 +20,20 @@ Overrides (deltas from the sync engine)
          "entries": {"XCG": {"en": "Caribbean guilder", "fr": "Florin caribéen"},
                      "ANG": null}}
 
-    ``list`` is one of :data:`LISTS`; ``version`` is an integer (the highest one applied
-    per list is kept in :attr:`ReferenceData.versions`, which the sync engine sends as
-    "since"); each entry maps a code to its label (a string, or ``{"en": …, "fr": …}``)
-    or to ``null`` to withdraw the code.  For ``settings`` the entries are plain values
-    (``{"national_currency": "EUR"}``).  A file that cannot be read or does not have
-    this shape is skipped and named in :attr:`ReferenceData.problems`: a bad delta must
-    never stop the app from validating with what it has.
+    ``list`` names the list: one of :data:`LISTS`, or the single window's name for it
+    (the UK CDS / sandbox names in :data:`LIST_ALIASES`, e.g. ``countryCodes``;
+    ``sandboxErrorCodes`` joins ``dms_errors`` so its rejection codes are explained too);
+    other names are kept as extra lists (:meth:`ReferenceData.entries`).  ``version``
+    is an integer (the highest applied per list is in :attr:`ReferenceData.versions`);
+    deltas of one list apply in version order.  Each entry maps a code to its label (a
+    string, or ``{"en": …, "fr": …}``) or to ``null`` to withdraw the code; entries
+    not named are kept from the seed, so a single window that sends a short list never
+    shrinks the codes Comptoir knows.  ``"replace": true`` makes the delta the whole
+    list instead.  For ``settings`` (alias ``validationProfile``) the entries are plain
+    values (``{"national_currency": "EUR"}``; ``{"en": "EUR"}`` is read as ``"EUR"``).
+    A file that cannot be read or does not have this shape is skipped and named in
+    :attr:`ReferenceData.problems`: a bad delta must never stop the app from validating
+    with what it has.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from __future__ import annotations
 import csv
 import gettext
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -47,6 +55,16 @@ Labels = dict[str, str]  # language -> label
 
 LISTS = ("countries", "currencies", "package_kinds", "commodity_codes", "procedure_codes",
          "additional_procedure_codes", "customs_offices", "dms_errors", "settings")
+
+# The single window's names for the lists (UK CDS code-list files, sandbox extras).
+LIST_ALIASES = {
+    "countryCodes": "countries", "currencyCodes": "currencies", "packageTypes": "package_kinds",
+    "procedureCodes": "procedure_codes", "additionalProcedureCodes": "additional_procedure_codes",
+    "customsOffices": "customs_offices", "dmsErrorCodes": "dms_errors",
+    "sandboxErrorCodes": "dms_errors", "validationProfile": "settings",
+    "hsNomenclature": "commodity_codes",
+}
+_LIST_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 INCOTERMS_2020 = ("EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF")
 # Incoterms 2000 terms withdrawn in 2010: what replaces each in Incoterms 2020.
@@ -183,8 +201,11 @@ class ReferenceData:
         self.versions: dict[str, int] = {}
         self.problems: list[str] = []
         for d in deltas:
-            self._deltas.setdefault(d["list"], []).append(d["entries"])
-            self.versions[d["list"]] = max(self.versions.get(d["list"], 0), d["version"])
+            name = LIST_ALIASES.get(d["list"], d["list"])
+            self._deltas.setdefault(name, []).append(d)
+            self.versions[name] = max(self.versions.get(name, 0), d["version"])
+        for found in self._deltas.values():
+            found.sort(key=lambda d: d["version"])
 
     # -- plumbing -----------------------------------------------------------------------
     def entries(self, name: str) -> dict[str, Any]:
@@ -192,15 +213,17 @@ class ReferenceData:
         got = self._lists.get(name)
         if got is None:
             deltas = self._deltas.get(name)
-            got = _seed(name)
+            got = _seed(name) if name in _SEEDS else {}
             if deltas:
                 got = dict(got)
-                for entries in deltas:
-                    for code, value in entries.items():
+                for delta in deltas:
+                    if delta.get("replace") is True:
+                        got = dict(DEFAULT_SETTINGS) if name == "settings" else {}
+                    for code, value in delta["entries"].items():
                         if value is None:
                             got.pop(code, None)
                         elif name == "settings":
-                            got[code] = value
+                            got[code] = value.get("en") if isinstance(value, dict) else value
                         elif isinstance(value, str):
                             got[code] = {"en": value}
                         else:
@@ -287,7 +310,7 @@ class ReferenceData:
             return [(c, _INCOTERMS[c].name(lang)) for c in INCOTERMS_2020]
         if list_name == "transport_modes":
             return [(c, self.transport_mode_name(c, lang) or c) for c in TRANSPORT_MODES]
-        if list_name not in LISTS or list_name == "settings":
+        if list_name == "settings" or (list_name not in LISTS and list_name not in self._deltas):
             raise ValueError(f"no reference list {list_name!r}")
         entries = self.entries(list_name)
         return sorted((c, _label(v, lang) or c) for c, v in entries.items())
@@ -295,12 +318,14 @@ class ReferenceData:
 
 def _read_delta(path: Path) -> dict[str, Any]:
     data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or data.get("list") not in LISTS:
+    if not isinstance(data, dict) or not isinstance(data.get("list"), str) \
+            or not _LIST_NAME.fullmatch(data["list"]):
         raise ValueError("not a reference-data delta (list)")
     if not isinstance(data.get("version"), int) or not isinstance(data.get("entries"), dict):
         raise ValueError("not a reference-data delta (version/entries)")
+    settings = LIST_ALIASES.get(data["list"], data["list"]) == "settings"
     for code, value in data["entries"].items():
-        ok = (value is None or data["list"] == "settings" or isinstance(value, str)
+        ok = (value is None or settings or isinstance(value, str)
               or (isinstance(value, dict) and all(isinstance(v, str) for v in value.values())))
         if not ok:
             raise ValueError(f"bad entry {code!r}")
@@ -317,7 +342,6 @@ def load_reference_data(folder: Path | None = None) -> ReferenceData:
                 deltas.append(_read_delta(path))
             except (OSError, ValueError, UnicodeDecodeError) as exc:
                 problems.append(f"{path.name}: {exc}")
-    deltas.sort(key=lambda d: (d["list"], d["version"]))
     ref = ReferenceData(deltas)
     ref.problems = problems
     return ref
@@ -327,3 +351,25 @@ def load_reference_data(folder: Path | None = None) -> ReferenceData:
 def default_reference_data() -> ReferenceData:
     """The built-in seed, shared by the whole process."""
     return ReferenceData()
+
+
+_by_folder: dict[Path, tuple[tuple[tuple[str, int, int], ...], ReferenceData]] = {}
+
+
+def profile_reference_data(folder: Path) -> ReferenceData:
+    """The reference data of a profile (``<home>/refdata``), reloaded only when a delta
+    file there changed: cheap enough to call before every validation."""
+    folder = Path(folder)
+    try:
+        stamp = tuple(sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                             for p in folder.glob("*.json")))
+    except OSError:
+        stamp = ()
+    if not stamp:
+        return default_reference_data()
+    held = _by_folder.get(folder)
+    if held is not None and held[0] == stamp:
+        return held[1]
+    ref = load_reference_data(folder)
+    _by_folder[folder] = (stamp, ref)
+    return ref

@@ -114,7 +114,7 @@ def test_deltas_override_the_seed(tmp_path: Path) -> None:
     _write(tmp_path, "004-hs.json", {"list": "commodity_codes", "version": 2,
                                      "entries": {"000000": "Test goods"}})
     (tmp_path / "005-broken.json").write_text("{not json", encoding="utf-8")
-    _write(tmp_path, "006-wrong.json", {"list": "weather", "version": 1, "entries": {}})
+    _write(tmp_path, "006-wrong.json", {"list": "../etc", "version": 1, "entries": {}})
     _write(tmp_path, "007-badentry.json", {"list": "countries", "version": 9, "entries": {"QQ": 5}})
     ref = load_reference_data(tmp_path)
     assert ref.is_currency("XCG") and ref.currency_name("XCG", "en") == "Caribbean Guilder"
@@ -131,6 +131,31 @@ def test_deltas_override_the_seed(tmp_path: Path) -> None:
     assert default.is_currency("MGA") and not default.is_currency("XQQ")
     assert default.national_currency == "GBP"
     assert load_reference_data(tmp_path / "absent").versions == {}
+
+
+def test_single_window_list_names_and_replacement(tmp_path: Path) -> None:
+    # what sync/engine.py stores from the sandbox: HMRC list names, full (short) lists
+    _write(tmp_path, "countryCodes.json", {"list": "countryCodes", "version": 4, "entries": {
+        "GB": {"en": "United Kingdom", "fr": "Royaume-Uni"}, "QZ": {"en": "Testland", "fr": "Testlande"}}})
+    _write(tmp_path, "sandboxErrorCodes.json", {"list": "sandboxErrorCodes", "version": 2,
+                                                "entries": {"CHAIN_FORK": {"en": "Fork", "fr": "Fourche"}}})
+    _write(tmp_path, "validationProfile.json", {"list": "validationProfile", "version": 3,
+                                                "entries": {"mrn_country": {"en": "GB", "fr": "GB"}}})
+    _write(tmp_path, "weather.json", {"list": "weather", "version": 1, "entries": {"S": "Sunny"}})
+    _write(tmp_path, "pk.json", {"list": "package_kinds", "version": 7, "replace": True,
+                                 "entries": {"CT": "Carton", "ZZ": "Mystery box"}})
+    ref = load_reference_data(tmp_path)
+    assert ref.problems == []
+    assert ref.is_country("QZ") and ref.country_name("QZ", "fr") == "Testlande"
+    assert ref.is_country("CN")  # a short list never shrinks what is known
+    assert ref.explain_error("CHAIN_FORK", "fr") == "Fourche"
+    assert ref.explain_error("CDS10001", "en")
+    assert ref.entries("settings")["mrn_country"] == "GB" and ref.national_currency == "GBP"
+    assert ref.entries("weather") == {"S": {"en": "Sunny"}}
+    assert ref.completions("weather", "s", "fr") == [("S", "Sunny")]
+    assert set(ref.entries("package_kinds")) == {"CT", "ZZ"}
+    assert ref.versions == {"countries": 4, "dms_errors": 2, "settings": 3, "weather": 1,
+                            "package_kinds": 7}
 
 
 def test_default_is_cached_and_lazy() -> None:
@@ -150,3 +175,15 @@ def test_seed_matches_the_published_lists(conformance: Path) -> None:
         hs6 = {r["hscode"] for r in csv.DictReader(f) if r["level"] == "6"}
     held = {c for c in ref.entries("commodity_codes") if len(c) == 6}
     assert held == hs6 and len(hs6) > 5000
+
+
+def test_profile_reference_data_reloads_on_change(tmp_path: Path) -> None:
+    from client.refdata import profile_reference_data
+
+    assert profile_reference_data(tmp_path / "none") is default_reference_data()
+    _write(tmp_path, "c.json", {"list": "currencies", "version": 1, "entries": {"XQA": "A"}})
+    first = profile_reference_data(tmp_path)
+    assert first.is_currency("XQA") and profile_reference_data(tmp_path) is first
+    _write(tmp_path, "c.json", {"list": "currencies", "version": 2, "entries": {"XQB": "Bb"}})
+    second = profile_reference_data(tmp_path)
+    assert second is not first and second.is_currency("XQB") and not second.is_currency("XQA")

@@ -105,7 +105,7 @@ class KeyringSecretStore:
             raise ComptoirError("secrets.keyring_error", 2, reason=str(exc)) from exc
 
 
-_probe_cache: dict[int, bool] = {}
+_probe_cache: dict[int, tuple[object, bool]] = {}
 
 
 def keyring_available() -> bool:
@@ -118,8 +118,8 @@ def keyring_available() -> bool:
     except Exception:  # noqa: BLE001 - any failure to even load means no keyring
         return False
     known = _probe_cache.get(id(backend))
-    if known is not None:
-        return known
+    if known is not None and known[0] is backend:
+        return known[1]
     ok = False
     if not isinstance(backend, fail.Keyring | null.Keyring):
         user = f"probe/{_random.token_hex(8)}"
@@ -129,7 +129,7 @@ def keyring_available() -> bool:
             backend.delete_password(SERVICE, user)
         except Exception:  # noqa: BLE001 - dbus, locked collection, no daemon …
             ok = False
-    _probe_cache[id(backend)] = ok
+    _probe_cache[id(backend)] = (backend, ok)
     return ok
 
 
@@ -217,7 +217,11 @@ class PassphraseFileStore:
             key = self._derive(salt, int(doc["n"]), int(doc["r"]), int(doc["p"]))
             return AESGCM(key).decrypt(_unb64(doc["nonce"]), _unb64(doc["ct"]), aad)
         except InvalidTag as exc:
-            raise ComptoirError("secrets.wrong_passphrase", 2) from exc
+            # The verifier proved the passphrase at open: a failing secret file under the
+            # same salt was altered (or moved to another name).
+            if path.name == "verifier.json" or salt != self._params[0]:
+                raise ComptoirError("secrets.wrong_passphrase", 2) from exc
+            raise ComptoirError("secrets.corrupt", 2, path=str(path)) from exc
         except ComptoirError:
             raise
         except (KeyError, TypeError, ValueError) as exc:

@@ -1,0 +1,207 @@
+"""Where secrets live: a real Secret Service, the passphrase-file fallback, the choice kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+
+from client import secrets as sec
+from client.i18n import ComptoirError
+from client.secrets import (
+    KeyringSecretStore,
+    PassphraseFileStore,
+    keyring_available,
+    open_secret_store,
+    secret_namespace,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def cheap_scrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sec, "SCRYPT_N", 2**10)
+    monkeypatch.delenv("COMPTOIR_PASSPHRASE", raising=False)
+
+
+@pytest.fixture
+def real_keyring() -> None:
+    if not keyring_available():
+        if os.environ.get("CI"):
+            pytest.fail("CI must run under .ci/with-keyring (no Secret Service found)")
+        pytest.skip("no Secret Service: run under .ci/with-keyring")
+
+
+@pytest.fixture
+def no_keyring():
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)
+
+
+def _grep(folder: Path, needle: bytes) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_keyring_store_round_trip(real_keyring, tmp_path: Path) -> None:
+    a = KeyringSecretStore(f"test-{os.getpid()}-a")
+    b = KeyringSecretStore(f"test-{os.getpid()}-b")
+    a.set("signing-key/abc", "secret-value-A")
+    try:
+        assert a.get("signing-key/abc") == "secret-value-A"
+        assert b.get("signing-key/abc") is None  # namespaces keep profiles apart
+        assert keyring.get_password("comptoir", f"test-{os.getpid()}-a/signing-key/abc") == (
+            "secret-value-A"
+        )
+    finally:
+        a.delete("signing-key/abc")
+    assert a.get("signing-key/abc") is None
+    a.delete("signing-key/abc")  # deleting an absent secret is not an error
+    assert "SecretService" in type(keyring.get_keyring()).__module__
+
+
+def test_open_uses_keyring_when_available(real_keyring, home: Path) -> None:
+    store = open_secret_store(home, "ns-keyring-test")
+    assert store.kind == "keyring" and store.last_warning is None
+    assert json.loads((home / "secrets.json").read_text()) == {
+        "backend": "keyring",
+        "namespace": "ns-keyring-test",
+    }
+    store.set("db-key", "top-secret-db-key")
+    try:
+        assert open_secret_store(home, "ns-keyring-test").get("db-key") == "top-secret-db-key"
+        assert _grep(home, b"top-secret-db-key") == []
+    finally:
+        store.delete("db-key")
+
+
+def test_keyring_available_false_for_fail_backend(no_keyring) -> None:
+    assert keyring_available() is False
+
+
+def test_no_keyring_no_passphrase_is_a_clear_error(no_keyring, home: Path) -> None:
+    with pytest.raises(ComptoirError) as info:
+        open_secret_store(home, "ns")
+    assert info.value.code == "secrets.no_keyring_no_passphrase"
+    assert info.value.exit_code == 2
+    text = info.value.render("en")
+    assert "COMPTOIR_PASSPHRASE" in text and "Secret Service" in text
+    assert not (home / "secrets.json").exists()
+
+
+def test_fallback_files_sealed_and_warned(no_keyring, home: Path, monkeypatch) -> None:
+    monkeypatch.setenv("COMPTOIR_PASSPHRASE", "correct horse")
+    store = open_secret_store(home, "ns")
+    assert store.kind == "passphrase-file"
+    assert store.last_warning is not None and store.last_warning.code == "secrets.fallback_warning"
+    store.set("signing-key/k1", "-----BEGIN PRIVATE KEY-----\nMIGHAgEAplaintext\n")
+    path = home / "secrets" / "signing-key" / "k1.sealed"
+    doc = json.loads(path.read_text())
+    assert {"n", "r", "p", "salt", "nonce", "ct"} <= doc.keys() and doc["kdf"] == "scrypt"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert _grep(home, b"PRIVATE KEY") == [] and _grep(home, b"MIGHAgEAplaintext") == []
+    again = open_secret_store(home, "ns")
+    assert again.get("signing-key/k1").endswith("MIGHAgEAplaintext\n")
+    assert again.get("signing-key/absent") is None
+    again.delete("signing-key/k1")
+    assert again.get("signing-key/k1") is None
+
+
+def test_wrong_passphrase_detected_at_open(tmp_path: Path) -> None:
+    PassphraseFileStore(tmp_path / "s", "right").set("x", "1")
+    with pytest.raises(ComptoirError) as info:
+        PassphraseFileStore(tmp_path / "s", "wrong")
+    assert info.value.code == "secrets.wrong_passphrase" and info.value.exit_code == 2
+    assert PassphraseFileStore(tmp_path / "s", "right").get("x") == "1"
+
+
+def test_tampered_or_swapped_file_is_corrupt(tmp_path: Path) -> None:
+    store = PassphraseFileStore(tmp_path / "s", "pw")
+    store.set("a", "alpha")
+    store.set("b", "beta")
+    # A file moved to another name is refused (the name is bound as associated data).
+    (tmp_path / "s" / "a.sealed").replace(tmp_path / "s" / "b.sealed")
+    with pytest.raises(ComptoirError) as info:
+        store.get("b")
+    assert info.value.code == "secrets.corrupt"
+    store.set("c", "gamma")
+    doc = json.loads((tmp_path / "s" / "c.sealed").read_text())
+    doc["ct"] = doc["ct"][:-4] + ("AAAA" if doc["ct"][-4:] != "AAAA" else "BBBB")
+    (tmp_path / "s" / "c.sealed").write_text(json.dumps(doc))
+    with pytest.raises(ComptoirError):
+        store.get("c")
+
+
+def test_bad_names_refused(tmp_path: Path) -> None:
+    store = PassphraseFileStore(tmp_path / "s", "pw")
+    for name in ("../escape", "a/../../b", "", "/abs", "a b"):
+        with pytest.raises(ComptoirError):
+            store.set(name, "v")
+
+
+def test_backend_choice_is_remembered(real_keyring, home: Path, monkeypatch) -> None:
+    real = keyring.get_keyring()
+    monkeypatch.setenv("COMPTOIR_PASSPHRASE", "pw")
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        open_secret_store(home, "ns").set("k", "v")
+    finally:
+        keyring.set_keyring(real)
+    # The keyring is back: the profile made with the fallback keeps its files.
+    assert keyring_available()
+    store = open_secret_store(home, "ns")
+    assert store.kind == "passphrase-file" and store.get("k") == "v"
+    monkeypatch.delenv("COMPTOIR_PASSPHRASE")
+    with pytest.raises(ComptoirError) as info:
+        open_secret_store(home, "ns")
+    assert info.value.code == "secrets.passphrase_required"
+
+
+def test_secret_namespace(tmp_path: Path) -> None:
+    h = tmp_path / "p"
+    h.mkdir()
+    ns = secret_namespace(h)
+    assert ns == secret_namespace(tmp_path / "p" / ".." / "p") and len(ns) == 32
+    assert ns != secret_namespace(tmp_path / "q")
+    (h / "profile.json").write_text(json.dumps({"profile_id": "prof-123"}))
+    assert secret_namespace(h) == "prof-123"
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if k != "COMPTOIR_PASSPHRASE"}
+    full.update(env)
+    full["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    full["COMPTOIR_LANG"] = "en"
+    return subprocess.run(
+        [sys.executable, "-m", "client.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+def test_cli_without_keyring(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    r = _run(["--home", home, "keys", "create"], {})
+    assert r.returncode == 2
+    assert "COMPTOIR_PASSPHRASE" in r.stderr and "Traceback" not in r.stderr
+    r = _run(["--home", home, "keys", "create"], {"COMPTOIR_PASSPHRASE": "s3cret"})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("Warning: no system keyring") == 1
+    r = _run(["--home", home, "keys", "csr", "--trader", "FR1"], {"COMPTOIR_PASSPHRASE": "nope"})
+    assert r.returncode == 2 and "Wrong passphrase" in r.stderr
+    r = _run(["--home", home, "keys", "csr", "--trader", "FR1"], {"COMPTOIR_PASSPHRASE": "s3cret"})
+    assert r.returncode == 0 and "BEGIN CERTIFICATE REQUEST" in r.stdout

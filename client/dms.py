@@ -48,7 +48,7 @@ class StatusChange:
     function_code: str | None
     status: str
     at: str | None
-    errors: list[dict[str, str | None]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
     version: int | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -105,6 +105,11 @@ class _Reader:
             if local(c) == name:
                 return c
         return None
+
+    def peek(self, el: etree._Element | None, name: str) -> str:
+        """Text of a child without consuming it ("" if absent)."""
+        node = self.kid(el, name)
+        return (node.text or "").strip() if node is not None else ""
 
     def take(self, el: etree._Element | None, name: str) -> etree._Element | None:
         """The first child called ``name``, marked consumed."""
@@ -257,44 +262,35 @@ def _goods_item(r: _Reader, gi: etree._Element, currency: str | None) -> dict[st
     item["description"] = r.text(com, "Description")
     # DE 6/14 (TSP: CN 8 digits) + DE 6/15 (TRC: TARIC 2 digits) -> one 10-digit code;
     # DE 6/16 (TRA) -> additional codes; national codes (GN, DE 6/17) are not in the model.
-    cn = trc = None
-    extra: list[str] = []
-    for cl in [c for c in (com if com is not None else []) if local(c) == "Classification"]:
-        kind = (r.kid(cl, "IdentificationTypeCode").text or "").strip() \
-            if r.kid(cl, "IdentificationTypeCode") is not None else ""
-        if kind == "TSP" and cn is None:
-            cn = r.text(cl, "ID")
-        elif kind == "TRC" and trc is None:
-            trc = r.text(cl, "ID")
-            if trc is None:
-                continue
-        elif kind == "TRA":
-            code = r.text(cl, "ID")
-            if code is None:
-                continue
-            extra.append(code)
-        else:
-            continue
+    classes = [
+        (cl, r.peek(cl, "IdentificationTypeCode"), r.peek(cl, "ID"))
+        for cl in (com if com is not None else [])
+        if local(cl) == "Classification"
+    ]
+
+    def use(cl: etree._Element) -> None:
         r.used.add(cl)
+        r.text(cl, "ID")
         r.text(cl, "IdentificationTypeCode")
-    if cn is not None and trc is not None and len(cn) == 8:
-        item["commodity_code"] = cn + trc
-    elif cn is not None:
-        item["commodity_code"] = cn
-        if trc is not None:  # cannot join: give the TRC back to "unmapped"
-            for cl in (com if com is not None else []):
-                if local(cl) == "Classification" and r.kid(cl, "IdentificationTypeCode") is not None \
-                        and (r.kid(cl, "IdentificationTypeCode").text or "").strip() == "TRC":
-                    r.used.discard(cl)
-                    for c in cl:
-                        r.used.discard(c)
-    item["additional_codes"] = extra
+
+    tsp = next(((cl, v) for cl, k, v in classes if k == "TSP" and v), None)
+    trc = next(((cl, v) for cl, k, v in classes if k == "TRC" and v), None)
+    if tsp is not None:
+        use(tsp[0])
+        item["commodity_code"] = tsp[1]
+        if trc is not None and len(tsp[1]) == 8:
+            use(trc[0])
+            item["commodity_code"] = tsp[1] + trc[1]
+    item["additional_codes"] = []
+    for cl, k, v in classes:
+        if k == "TRA" and v:
+            use(cl)
+            item["additional_codes"].append(v)
     # DE 4/3-4/8 duties and taxes; DE 4/17 preference rides on DutyTaxFee/DutyRegimeCode.
     lines = []
     preference = None
     for dtf in r.kids(com, "DutyTaxFee"):
-        regime_node = r.kid(dtf, "DutyRegimeCode")
-        regime = (regime_node.text or "").strip() if regime_node is not None else None
+        regime = r.peek(dtf, "DutyRegimeCode")
         if regime and (preference is None or preference == regime):
             preference = regime
             r.text(dtf, "DutyRegimeCode")
@@ -320,26 +316,25 @@ def _goods_item(r: _Reader, gi: etree._Element, currency: str | None) -> dict[st
     # DE 1/10 procedure (current 2 + previous 2) and DE 1/11 additional procedures (3 chars).
     extra_proc = []
     for gp in [c for c in gi if local(c) == "GovernmentProcedure"]:
-        cur_node = r.kid(gp, "CurrentCode")
-        cur = (cur_node.text or "").strip() if cur_node is not None else ""
-        prev_node = r.kid(gp, "PreviousCode")
-        prev = (prev_node.text or "").strip() if prev_node is not None else ""
+        cur, prev = r.peek(gp, "CurrentCode"), r.peek(gp, "PreviousCode")
         if len(cur) == 2 and len(prev) == 2 and item.get("procedure_code") is None:
             item["procedure_code"] = cur + prev
-            r.text(gp, "CurrentCode")
             r.text(gp, "PreviousCode")
-            r.used.add(gp)
         elif len(cur) == 3 and not prev:
             extra_proc.append(cur)
-            r.text(gp, "CurrentCode")
-            r.used.add(gp)
+        else:
+            continue
+        r.text(gp, "CurrentCode")
+        r.used.add(gp)
     item["additional_procedure_codes"] = extra_proc
     # DE 5/15 origin (TypeCode 1 or absent) and DE 5/16 preferential origin (TypeCode 2).
     for org in [c for c in gi if local(c) == "Origin"]:
-        t_node = r.kid(org, "TypeCode")
-        t = (t_node.text or "").strip() if t_node is not None else ""
-        target = {"": "country_of_origin", "1": "country_of_origin",
-                  "2": "preferential_origin"}.get(t)
+        t = r.peek(org, "TypeCode")
+        target = {
+            "": "country_of_origin",
+            "1": "country_of_origin",
+            "2": "preferential_origin",
+        }.get(t)
         if target is None or item.get(target) is not None:
             continue
         value = r.text(org, "CountryCode")
@@ -430,10 +425,8 @@ def _declaration_dict(r: _Reader, d: etree._Element, kind: Kind) -> dict[str, An
         if loc is not None:
             addr = r.kid(loc, "Address")
             parts = [(addr, "CountryCode"), (loc, "TypeCode"), (addr, "TypeCode")]
-            vals = [(r.kid(p, n).text or "").strip() if r.kid(p, n) is not None else ""
-                    for p, n in parts]
-            name = r.kid(loc, "Name")
-            name_v = (name.text or "").strip() if name is not None else ""
+            vals = [r.peek(p, n) for p, n in parts]
+            name_v = r.peek(loc, "Name")
             if name_v and len(vals[0]) == 2 and len(vals[1]) == 1 and len(vals[2]) == 1:
                 out["goods_location"] = "".join(vals) + name_v
                 for p, n in parts:
@@ -507,8 +500,7 @@ def import_dms_bytes(data: bytes, source: str) -> DmsImport:
         meta, decl_el = inner, next(c for c in inner if local(c) == "Declaration")
         wrapped = True
     fc = r.text(decl_el, "FunctionCode")
-    type_node = r.kid(decl_el, "TypeCode")
-    type_code = (type_node.text or "").strip() if type_node is not None else ""
+    type_code = r.peek(decl_el, "TypeCode")
     kind: Kind
     if fc == "9":
         kind = "wrapped" if wrapped else "declaration"
@@ -861,17 +853,28 @@ def parse_notification_root(root: etree._Element, source: str) -> list[StatusCha
                 tag = r.text(p, "TagID")
                 step = (section or "") + (f"[{seq}]" if seq else "") + (f"/{tag}" if tag else "")
                 pointers.append(step)
-            errors.append({"code": r.text(err, "ValidationCode"),
-                           "pointer": ".".join(pointers) or None,
-                           "detail": r.text(err, "Description")})
+            # The sync feed's ErrorItem shape: code, pointer, detail (strings, "" when absent).
+            # The pointer keeps the DMS form: section codes (with sequence) joined by ".",
+            # then "/TagID" (e.g. 42A.67A.68A[1]/R144).
+            errors.append(
+                {
+                    "code": r.text(err, "ValidationCode") or "",
+                    "pointer": ".".join(pointers),
+                    "detail": r.text(err, "Description") or "",
+                }
+            )
         version = r.text(decl, "VersionID")
-        out.append(StatusChange(
-            declaration_mrn=r.text(decl, "ID"),
-            lrn=r.text(decl, "FunctionalReferenceID"),
-            function_code=fc, status=status,
-            at=_datetime(r, resp, "IssueDateTime"),
-            errors=errors,
-            version=int(version) if version and version.isdigit() else None))
+        out.append(
+            StatusChange(
+                declaration_mrn=r.text(decl, "ID"),
+                lrn=r.text(decl, "FunctionalReferenceID"),
+                function_code=fc,
+                status=status,
+                at=_datetime(r, resp, "IssueDateTime"),
+                errors=errors,
+                version=int(version) if version and version.isdigit() else None,
+            )
+        )
     return out
 
 

@@ -27,33 +27,135 @@ from client.model import MAX_ITEMS, Declaration, GoodsItem, Packaging
 MAX_FILE_BYTES = 10 << 20
 MAX_ROWS = 10_000
 
-TARGETS = ("description", "commodity_code", "country_of_origin", "packages", "package_kind",
-           "gross_mass", "net_mass", "item_price", "supplementary_units")
+TARGETS = (
+    "description",
+    "commodity_code",
+    "country_of_origin",
+    "packages",
+    "package_kind",
+    "gross_mass",
+    "net_mass",
+    "item_price",
+    "supplementary_units",
+)
 
 # Normalised header words (lower case, no accents) -> target, English and French.
 _SYNONYMS: dict[str, tuple[str, ...]] = {
-    "description": ("description", "description of goods", "goods description", "designation",
-                    "designation des marchandises", "libelle", "article", "produit", "product",
-                    "goods", "marchandise", "marchandises"),
-    "commodity_code": ("commodity code", "hs code", "hs", "cn code", "taric", "taric code",
-                       "tariff code", "code sh", "code nc", "nomenclature", "code douanier",
-                       "code marchandise", "nc", "sh", "code tarifaire", "hs tariff code"),
-    "country_of_origin": ("country of origin", "origin", "coo", "origin country",
-                          "pays d origine", "origine", "pays origine", "made in"),
-    "packages": ("packages", "number of packages", "no of packages", "package count", "colis",
-                 "nombre de colis", "nb colis", "quantity", "qty", "quantite", "qte",
-                 "cartons", "pieces"),
-    "package_kind": ("package type", "type of packages", "packaging", "package kind",
-                     "type de colis", "emballage", "nature des colis", "unit"),
-    "gross_mass": ("gross mass", "gross weight", "gross kg", "gross weight kg", "gross",
-                   "masse brute", "poids brut", "poids brut kg", "brut", "brut kg"),
-    "net_mass": ("net mass", "net weight", "net kg", "net weight kg", "net", "masse nette",
-                 "poids net", "poids net kg", "net kg"),
-    "item_price": ("price", "amount", "value", "total", "line total", "item price",
-                   "invoice value", "line amount", "prix", "montant", "valeur", "prix total",
-                   "total ligne", "montant ligne", "valeur facturee"),
-    "supplementary_units": ("supplementary units", "supplementary unit", "supp units",
-                            "unites supplementaires", "unite supplementaire", "us"),
+    "description": (
+        "description",
+        "description of goods",
+        "goods description",
+        "designation",
+        "designation des marchandises",
+        "libelle",
+        "article",
+        "produit",
+        "product",
+        "goods",
+        "marchandise",
+        "marchandises",
+    ),
+    "commodity_code": (
+        "commodity code",
+        "hs code",
+        "hs",
+        "cn code",
+        "taric",
+        "taric code",
+        "tariff code",
+        "code sh",
+        "code nc",
+        "nomenclature",
+        "code douanier",
+        "code marchandise",
+        "nc",
+        "sh",
+        "code tarifaire",
+        "hs tariff code",
+    ),
+    "country_of_origin": (
+        "country of origin",
+        "origin",
+        "coo",
+        "origin country",
+        "pays d origine",
+        "origine",
+        "pays origine",
+        "made in",
+    ),
+    "packages": (
+        "packages",
+        "number of packages",
+        "no of packages",
+        "package count",
+        "colis",
+        "nombre de colis",
+        "nb colis",
+        "quantity",
+        "qty",
+        "quantite",
+        "qte",
+        "cartons",
+        "pieces",
+    ),
+    "package_kind": (
+        "package type",
+        "type of packages",
+        "packaging",
+        "package kind",
+        "type de colis",
+        "emballage",
+        "nature des colis",
+        "unit",
+    ),
+    "gross_mass": (
+        "gross mass",
+        "gross weight",
+        "gross kg",
+        "gross weight kg",
+        "gross",
+        "masse brute",
+        "poids brut",
+        "poids brut kg",
+        "brut",
+        "brut kg",
+    ),
+    "net_mass": (
+        "net mass",
+        "net weight",
+        "net kg",
+        "net weight kg",
+        "net",
+        "masse nette",
+        "poids net",
+        "poids net kg",
+        "net kg",
+    ),
+    "item_price": (
+        "price",
+        "amount",
+        "value",
+        "total",
+        "line total",
+        "item price",
+        "invoice value",
+        "line amount",
+        "prix",
+        "montant",
+        "valeur",
+        "prix total",
+        "total ligne",
+        "montant ligne",
+        "valeur facturee",
+    ),
+    "supplementary_units": (
+        "supplementary units",
+        "supplementary unit",
+        "supp units",
+        "unites supplementaires",
+        "unite supplementaire",
+        "us",
+    ),
 }
 
 
@@ -88,8 +190,9 @@ def _check_size(path: Path, max_bytes: int) -> None:
     try:
         size = os.stat(path).st_size
     except OSError as exc:
-        raise ComptoirError("invoice.unreadable", 2, path=str(path),
-                            reason=exc.strerror or str(exc)) from exc
+        raise ComptoirError(
+            "invoice.unreadable", 2, path=str(path), reason=exc.strerror or str(exc)
+        ) from exc
     if size > max_bytes:
         raise ComptoirError("invoice.too_large", 2, path=str(path), size=size, limit=max_bytes)
 
@@ -105,8 +208,9 @@ def _decode(data: bytes) -> str:
             return data.decode("latin-1")
 
 
-def _table(path: Path, raw_rows: list[list[str]], decimal_comma: bool | None,
-           max_rows: int) -> Table:
+def _table(
+    path: Path, raw_rows: list[list[str]], decimal_comma: bool | None, max_rows: int
+) -> Table:
     rows = [[c.strip() for c in r] for r in raw_rows]
     start = next((i for i, r in enumerate(rows) if any(rows[i])), None)
     if start is None:
@@ -116,7 +220,7 @@ def _table(path: Path, raw_rows: list[list[str]], decimal_comma: bool | None,
         header.pop()
     width = len(header)
     data = []
-    for r in rows[start + 1:]:
+    for r in rows[start + 1 :]:
         cells = (r + [""] * width)[:width]
         data.append(cells)
     while data and not any(data[-1]):
@@ -175,8 +279,9 @@ def _read_xlsx(path: Path, max_rows: int) -> Table:
     return _table(path, rows, None, max_rows)
 
 
-def read_invoice_table(path: Path, *, max_bytes: int = MAX_FILE_BYTES,
-                       max_rows: int = MAX_ROWS) -> Table:
+def read_invoice_table(
+    path: Path, *, max_bytes: int = MAX_FILE_BYTES, max_rows: int = MAX_ROWS
+) -> Table:
     """Read a CSV (';' or ',', UTF-8 with/without BOM, Latin-1) or XLSX invoice table."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -204,9 +309,15 @@ def suggest_mapping(columns: list[str]) -> dict[str, str]:
                 if original in used or not n:
                     continue
                 words = _SYNONYMS[target]
-                hit = n in words if exact else any(
-                    len(w) > 3 and (n.startswith(w + " ") or n.endswith(" " + w) or f" {w} " in f" {n} ")
-                    for w in words)
+                hit = (
+                    n in words
+                    if exact
+                    else any(
+                        len(w) > 3
+                        and (n.startswith(w + " ") or n.endswith(" " + w) or f" {w} " in f" {n} ")
+                        for w in words
+                    )
+                )
                 if hit:
                     out[target] = original
                     used.add(original)
@@ -217,8 +328,9 @@ def suggest_mapping(columns: list[str]) -> dict[str, str]:
 class MappingMemory:
     """Column mappings remembered per supplier (the store provides load/save)."""
 
-    def __init__(self, load: Callable[[str], dict | None],
-                 save: Callable[[str, dict], None]) -> None:
+    def __init__(
+        self, load: Callable[[str], dict | None], save: Callable[[str, dict], None]
+    ) -> None:
         self._load = load
         self._save = save
 
@@ -261,7 +373,11 @@ def parse_number(text: str, decimal_comma: bool | None = None) -> Decimal:
     if not s:
         raise ValueError(text)
     if "," in s and "." in s:  # the last separator is the decimal one
-        s = s.replace(".", "").replace(",", ".") if s.rfind(",") > s.rfind(".") else s.replace(",", "")
+        s = (
+            s.replace(".", "").replace(",", ".")
+            if s.rfind(",") > s.rfind(".")
+            else s.replace(",", "")
+        )
     elif "," in s:
         if decimal_comma is not True and _THOUSANDS_COMMA.match(s):
             s = s.replace(",", "")  # 1,234 or 1,234,567 in an English-style file
@@ -280,8 +396,12 @@ def parse_number(text: str, decimal_comma: bool | None = None) -> Decimal:
     return value
 
 
-def _row_item(table: Table, mapping: dict[str, str], row: list[str], row_no: int,
-              ) -> tuple[GoodsItem | None, list[Message]]:
+def _row_item(
+    table: Table,
+    mapping: dict[str, str],
+    row: list[str],
+    row_no: int,
+) -> tuple[GoodsItem | None, list[Message]]:
     idx = {c: i for i, c in enumerate(table.columns)}
 
     def cell(target: str) -> str:
@@ -314,17 +434,28 @@ def _row_item(table: Table, mapping: dict[str, str], row: list[str], row_no: int
         try:
             value = parse_number(raw, table.decimal_comma)
         except ValueError:
-            errors.append(Message("invoice.bad_number", {"row": row_no, "field": mapping[target],
-                                                         "value": raw}))
+            errors.append(
+                Message(
+                    "invoice.bad_number", {"row": row_no, "field": mapping[target], "value": raw}
+                )
+            )
             continue
         if value < 0:
-            errors.append(Message("invoice.negative_number",
-                                  {"row": row_no, "field": mapping[target], "value": raw}))
+            errors.append(
+                Message(
+                    "invoice.negative_number",
+                    {"row": row_no, "field": mapping[target], "value": raw},
+                )
+            )
             continue
         if target == "packages":
             if value != value.to_integral_value():
-                errors.append(Message("invoice.bad_integer",
-                                      {"row": row_no, "field": mapping[target], "value": raw}))
+                errors.append(
+                    Message(
+                        "invoice.bad_integer",
+                        {"row": row_no, "field": mapping[target], "value": raw},
+                    )
+                )
                 continue
             fields["_packages"] = int(value)
         else:
@@ -337,7 +468,9 @@ def _row_item(table: Table, mapping: dict[str, str], row: list[str], row_no: int
     try:
         return GoodsItem(**fields), []
     except Exception as exc:  # pydantic bounds (e.g. too many digits)
-        return None, [Message("invoice.bad_number", {"row": row_no, "field": "", "value": str(exc)[:80]})]
+        return None, [
+            Message("invoice.bad_number", {"row": row_no, "field": "", "value": str(exc)[:80]})
+        ]
 
 
 def preview(table: Table, mapping: dict[str, str]) -> Preview:
@@ -363,8 +496,10 @@ def apply_to_declaration(decl: Declaration, items: list[GoodsItem]) -> Declarati
     if len(existing) + len(items) > MAX_ITEMS:
         raise ComptoirError("invoice.too_many_items", 2, limit=MAX_ITEMS)
     merged = [it.model_copy(update={"sequence": n}) for n, it in enumerate(existing, start=1)]
-    merged += [it.model_copy(deep=True, update={"sequence": n})
-               for n, it in enumerate(items, start=len(existing) + 1)]
+    merged += [
+        it.model_copy(deep=True, update={"sequence": n})
+        for n, it in enumerate(items, start=len(existing) + 1)
+    ]
     update: dict[str, Any] = {"goods_items": merged, "total_items": len(merged)}  # DE 1/9
     numbers = [p.number for it in merged for p in it.packages if p.number is not None]
     if numbers:

@@ -84,8 +84,12 @@ def _party_lines(p: Party | None) -> list[str]:
 def _qr(c: Canvas, payload: str, x: float, y: float, size: float) -> bool:
     """Draw a QR code (vector) with its lower-left corner at (x, y); False if it cannot fit."""
     try:
-        qr = segno.make(payload, error="l" if len(payload.encode()) > 1200 else "m",
-                        boost_error=True, micro=False)
+        qr = segno.make(
+            payload,
+            error="l" if len(payload.encode()) > 1200 else "m",
+            boost_error=True,
+            micro=False,
+        )
     except segno.DataOverflowError:
         return False
     matrix = [list(row) for row in qr.matrix]
@@ -112,8 +116,17 @@ class _Doc:
     def tr(self, code: str, **params: Any) -> str:
         return tr(code, self.lang, **params)
 
-    def box(self, x: float, y_top: float, w: float, h: float, label_code: str,
-            lines: list[str], *, size: float = 8) -> None:
+    def box(
+        self,
+        x: float,
+        y_top: float,
+        w: float,
+        h: float,
+        label_code: str,
+        lines: list[str],
+        *,
+        size: float = 8,
+    ) -> None:
         c = self.c
         c.setStrokeColor(black)
         c.setLineWidth(0.5)
@@ -136,9 +149,15 @@ class _Doc:
 
 
 _ITEM_COLS: list[tuple[str, float]] = [
-    ("print.col.item", 28), ("print.col.description", 150), ("print.col.commodity", 62),
-    ("print.col.origin", 36), ("print.col.procedure", 44), ("print.col.packages", 56),
-    ("print.col.gross", 50), ("print.col.net", 50), ("print.col.price", 63),
+    ("print.col.item", 28),
+    ("print.col.description", 150),
+    ("print.col.commodity", 62),
+    ("print.col.origin", 36),
+    ("print.col.procedure", 44),
+    ("print.col.packages", 56),
+    ("print.col.gross", 50),
+    ("print.col.net", 50),
+    ("print.col.price", 63),
 ]
 
 
@@ -147,9 +166,17 @@ def _item_cells(it: GoodsItem) -> list[str]:
     proc = it.procedure_code or ""
     if it.additional_procedure_codes:
         proc += " " + " ".join(it.additional_procedure_codes)
-    return [_t(it.sequence), it.description or "", it.commodity_code or "",
-            it.country_of_origin or "", proc, pk, _t(it.gross_mass), _t(it.net_mass),
-            _t(it.item_price)]
+    return [
+        _t(it.sequence),
+        it.description or "",
+        it.commodity_code or "",
+        it.country_of_origin or "",
+        proc,
+        pk,
+        _t(it.gross_mass),
+        _t(it.net_mass),
+        _t(it.item_price),
+    ]
 
 
 def _items_header(d: _Doc, y: float) -> float:
@@ -180,13 +207,18 @@ def _item_row(d: _Doc, y: float, it: GoodsItem) -> float:
             c.setFont(BOLD if _code == "print.col.commodity" else FONT, 7)
             c.drawString(x + 2, y - 8, _fit(text, FONT, 7, w - 4))
         x += w
-    docs = [f"{doc.category or ''}{doc.type or ''} {doc.reference or ''}".strip()
-            for doc in it.documents + it.previous_documents]
+    docs = [
+        f"{doc.category or ''}{doc.type or ''} {doc.reference or ''}".strip()
+        for doc in it.documents + it.previous_documents
+    ]
     if docs:
         c.setFillColor(GREY)
         c.setFont(FONT, 5.5)
-        c.drawString(MARGIN + 28 + 150 + 2, y - ITEM_ROW_H + 3,
-                     _fit("; ".join(docs), FONT, 5.5, PAGE_W - 2 * MARGIN - 180))
+        c.drawString(
+            MARGIN + 28 + 150 + 2,
+            y - ITEM_ROW_H + 3,
+            _fit("; ".join(docs), FONT, 5.5, PAGE_W - 2 * MARGIN - 180),
+        )
         c.setFillColor(black)
     return y - ITEM_ROW_H
 
@@ -198,46 +230,148 @@ def _grid(d: _Doc, decl: Declaration, y: float) -> float:
     t = decl.transport
     dt = decl.delivery_terms
     rows: list[tuple[float, list[tuple[float, str, list[str]]]]] = [
-        (24, [(quarter, "print.box.declaration_type",
-               [f"{decl.type} {decl.additional_type or ''}".strip()
-                + (f" / {decl.function}" if decl.function != "original" else "")]),
-              (quarter, "print.box.items_total", [_t(decl.total_items or len(decl.goods_items))]),
-              (quarter, "print.box.packages_total", [_t(decl.total_packages)]),
-              (quarter, "print.box.reference", [decl.ucr or ""])]),
-        (52, [(half, "print.box.exporter", _party_lines(decl.exporter)),
-              (half, "print.box.consignee", _party_lines(decl.consignee))]),
-        (52, [(half, "print.box.declarant",
-               _party_lines(decl.declarant) + [
-                   f"{_t(decl.representative.id)} ({_t(decl.representative.status)})"]
-               if decl.representative else _party_lines(decl.declarant)),
-              (half, "print.box.importer", _party_lines(decl.importer))]),
-        (24, [(quarter, "print.box.dispatch", [decl.country_of_dispatch or ""]),
-              (quarter, "print.box.destination", [decl.country_of_destination or ""]),
-              (quarter, "print.box.delivery",
-               [f"{dt.incoterm or ''} {dt.place or ''}".strip()] if dt else []),
-              (quarter, "print.box.currency_total",
-               [f"{decl.invoice_currency or ''} {_t(decl.invoice_total)}".strip()])]),
-        (24, [(quarter, "print.box.transport",
-               [" ".join(x for x in (t.departure_means_identity, t.border_means_identity,
-                                     t.border_means_nationality) if x)] if t else []),
-              (quarter, "print.box.container",
-               [_t(t.container) + (" " + " ".join(t.equipment_numbers) if t.equipment_numbers else "")]
-               if t else []),
-              (quarter, "print.box.exchange_rate", [_t(decl.exchange_rate)]),
-              (quarter, "print.box.transaction", [decl.nature_of_transaction or ""])]),
-        (24, [(quarter, "print.box.mode_border", [_t(t.mode_at_border)] if t else []),
-              (quarter, "print.box.mode_inland", [_t(t.mode_inland)] if t else []),
-              (quarter, "print.box.office",
-               [" ".join(x for x in (decl.customs_office, decl.exit_office,
-                                     decl.supervising_office) if x)]),
-              (quarter, "print.box.location", [decl.goods_location or ""])]),
-        (24, [(quarter, "print.box.total_gross", [_t(decl.total_gross_mass)]),
-              (3 * quarter, "print.box.previous_docs",
-               ["; ".join(f"{p.category or ''} {p.type or ''} {p.reference or ''}".strip()
-                          for p in decl.previous_documents)])]),
-        (24, [(full, "print.box.additional_docs",
-               ["; ".join(f"{p.category or ''}{p.type or ''} {p.reference or ''}".strip()
-                          for p in decl.additional_documents)])]),
+        (
+            24,
+            [
+                (
+                    quarter,
+                    "print.box.declaration_type",
+                    [
+                        f"{decl.type} {decl.additional_type or ''}".strip()
+                        + (f" / {decl.function}" if decl.function != "original" else "")
+                    ],
+                ),
+                (quarter, "print.box.items_total", [_t(decl.total_items or len(decl.goods_items))]),
+                (quarter, "print.box.packages_total", [_t(decl.total_packages)]),
+                (quarter, "print.box.reference", [decl.ucr or ""]),
+            ],
+        ),
+        (
+            52,
+            [
+                (half, "print.box.exporter", _party_lines(decl.exporter)),
+                (half, "print.box.consignee", _party_lines(decl.consignee)),
+            ],
+        ),
+        (
+            52,
+            [
+                (
+                    half,
+                    "print.box.declarant",
+                    _party_lines(decl.declarant)
+                    + [f"{_t(decl.representative.id)} ({_t(decl.representative.status)})"]
+                    if decl.representative
+                    else _party_lines(decl.declarant),
+                ),
+                (half, "print.box.importer", _party_lines(decl.importer)),
+            ],
+        ),
+        (
+            24,
+            [
+                (quarter, "print.box.dispatch", [decl.country_of_dispatch or ""]),
+                (quarter, "print.box.destination", [decl.country_of_destination or ""]),
+                (
+                    quarter,
+                    "print.box.delivery",
+                    [f"{dt.incoterm or ''} {dt.place or ''}".strip()] if dt else [],
+                ),
+                (
+                    quarter,
+                    "print.box.currency_total",
+                    [f"{decl.invoice_currency or ''} {_t(decl.invoice_total)}".strip()],
+                ),
+            ],
+        ),
+        (
+            24,
+            [
+                (
+                    quarter,
+                    "print.box.transport",
+                    [
+                        " ".join(
+                            x
+                            for x in (
+                                t.departure_means_identity,
+                                t.border_means_identity,
+                                t.border_means_nationality,
+                            )
+                            if x
+                        )
+                    ]
+                    if t
+                    else [],
+                ),
+                (
+                    quarter,
+                    "print.box.container",
+                    [
+                        _t(t.container)
+                        + (" " + " ".join(t.equipment_numbers) if t.equipment_numbers else "")
+                    ]
+                    if t
+                    else [],
+                ),
+                (quarter, "print.box.exchange_rate", [_t(decl.exchange_rate)]),
+                (quarter, "print.box.transaction", [decl.nature_of_transaction or ""]),
+            ],
+        ),
+        (
+            24,
+            [
+                (quarter, "print.box.mode_border", [_t(t.mode_at_border)] if t else []),
+                (quarter, "print.box.mode_inland", [_t(t.mode_inland)] if t else []),
+                (
+                    quarter,
+                    "print.box.office",
+                    [
+                        " ".join(
+                            x
+                            for x in (
+                                decl.customs_office,
+                                decl.exit_office,
+                                decl.supervising_office,
+                            )
+                            if x
+                        )
+                    ],
+                ),
+                (quarter, "print.box.location", [decl.goods_location or ""]),
+            ],
+        ),
+        (
+            24,
+            [
+                (quarter, "print.box.total_gross", [_t(decl.total_gross_mass)]),
+                (
+                    3 * quarter,
+                    "print.box.previous_docs",
+                    [
+                        "; ".join(
+                            f"{p.category or ''} {p.type or ''} {p.reference or ''}".strip()
+                            for p in decl.previous_documents
+                        )
+                    ],
+                ),
+            ],
+        ),
+        (
+            24,
+            [
+                (
+                    full,
+                    "print.box.additional_docs",
+                    [
+                        "; ".join(
+                            f"{p.category or ''}{p.type or ''} {p.reference or ''}".strip()
+                            for p in decl.additional_documents
+                        )
+                    ],
+                )
+            ],
+        ),
     ]
     for h, boxes in rows:
         x = MARGIN
@@ -248,8 +382,9 @@ def _grid(d: _Doc, decl: Declaration, y: float) -> float:
     return y
 
 
-def _render(decl: Declaration, lang: str,
-            banner: Callable[[_Doc], float], title_code: str) -> bytes:
+def _render(
+    decl: Declaration, lang: str, banner: Callable[[_Doc], float], title_code: str
+) -> bytes:
     """Page 1: banner + SAD boxes + first items; further pages: items only."""
     d = _Doc(lang)
     c = d.c
@@ -267,8 +402,11 @@ def _render(decl: Declaration, lang: str,
     def footer(page: int) -> None:
         c.setFont(FONT, 7)
         c.setFillColor(GREY)
-        c.drawString(MARGIN, MARGIN - 12, _fit(f"{d.tr('print.lrn')} {decl.lrn or ''} · {decl.id}",
-                                               FONT, 7, PAGE_W / 2))
+        c.drawString(
+            MARGIN,
+            MARGIN - 12,
+            _fit(f"{d.tr('print.lrn')} {decl.lrn or ''} · {decl.id}", FONT, 7, PAGE_W / 2),
+        )
         c.drawRightString(PAGE_W - MARGIN, MARGIN - 12, d.tr("print.page", page=page, pages=pages))
         c.setFillColor(black)
 
@@ -287,10 +425,15 @@ def _render(decl: Declaration, lang: str,
         c.showPage()
         page += 1
         c.setFont(BOLD, 10)
-        c.drawString(MARGIN, PAGE_H - MARGIN - 10, _fit(d.tr(title_code), BOLD, 10, PAGE_W - 2 * MARGIN))
+        c.drawString(
+            MARGIN, PAGE_H - MARGIN - 10, _fit(d.tr(title_code), BOLD, 10, PAGE_W - 2 * MARGIN)
+        )
         c.setFont(FONT, 8)
-        c.drawString(MARGIN, PAGE_H - MARGIN - 22, f"{d.tr('print.lrn')} {decl.lrn or ''}   "
-                     f"{d.tr('print.mrn')} {decl.mrn or ''}")
+        c.drawString(
+            MARGIN,
+            PAGE_H - MARGIN - 22,
+            f"{d.tr('print.lrn')} {decl.lrn or ''}   {d.tr('print.mrn')} {decl.mrn or ''}",
+        )
         y = _items_header(d, PAGE_H - MARGIN - 30)
         for _ in range(later_cap):
             if idx >= len(items):
@@ -301,8 +444,9 @@ def _render(decl: Declaration, lang: str,
     return d.finish()
 
 
-def render_pdf(decl: Declaration, *, status: str | None, mrn: str | None,
-               envelope_hash: str | None, lang: str) -> bytes:
+def render_pdf(
+    decl: Declaration, *, status: str | None, mrn: str | None, envelope_hash: str | None, lang: str
+) -> bytes:
     """The declaration in SAD layout, multi-page, with a QR code of the MRN or envelope hash."""
     mrn = mrn or decl.mrn
 
@@ -311,10 +455,15 @@ def render_pdf(decl: Declaration, *, status: str | None, mrn: str | None,
         top = PAGE_H - MARGIN
         qr_size = 78.0
         c.setFont(BOLD, 13)
-        c.drawString(MARGIN, top - 14, _fit(d.tr("print.title"), BOLD, 13, PAGE_W - 2 * MARGIN - qr_size - 8))
+        c.drawString(
+            MARGIN, top - 14, _fit(d.tr("print.title"), BOLD, 13, PAGE_W - 2 * MARGIN - qr_size - 8)
+        )
         c.setFont(FONT, 9)
-        lines = [f"{d.tr('print.lrn')}: {decl.lrn or ''}", f"{d.tr('print.mrn')}: {mrn or ''}",
-                 f"{d.tr('print.status')}: {status or ''}"]
+        lines = [
+            f"{d.tr('print.lrn')}: {decl.lrn or ''}",
+            f"{d.tr('print.mrn')}: {mrn or ''}",
+            f"{d.tr('print.status')}: {status or ''}",
+        ]
         if envelope_hash:
             lines.append(f"{d.tr('print.envelope_hash')}: {envelope_hash}")
         y = top - 30
@@ -325,15 +474,23 @@ def render_pdf(decl: Declaration, *, status: str | None, mrn: str | None,
         if payload:
             _qr(c, payload, PAGE_W - MARGIN - qr_size, top - qr_size, qr_size)
             c.setFont(FONT, 5.5)
-            c.drawRightString(PAGE_W - MARGIN, top - qr_size - 7,
-                              d.tr("print.qr_mrn" if mrn else "print.qr_hash"))
+            c.drawRightString(
+                PAGE_W - MARGIN, top - qr_size - 7, d.tr("print.qr_mrn" if mrn else "print.qr_hash")
+            )
         return min(y, top - qr_size - 10)
 
     return _render(decl, lang, banner, "print.title")
 
 
-def render_fallback_pdf(decl: Declaration, *, envelope_hash: str, signature_fingerprint: str,
-                        sealed_at: str, lang: str, qr_payload: str) -> bytes:
+def render_fallback_pdf(
+    decl: Declaration,
+    *,
+    envelope_hash: str,
+    signature_fingerprint: str,
+    sealed_at: str,
+    lang: str,
+    qr_payload: str,
+) -> bytes:
     """The fallback document for the paper procedure during an outage.
 
     The QR code carries ``qr_payload`` (the compact sealed envelope) when it fits, else
@@ -349,8 +506,11 @@ def render_fallback_pdf(decl: Declaration, *, envelope_hash: str, signature_fing
         c.rect(MARGIN, top - 30, PAGE_W - 2 * MARGIN, 30, stroke=0, fill=1)
         c.setFillColor(white)
         c.setFont(BOLD, 12)
-        c.drawCentredString(PAGE_W / 2, top - 19,
-                            _fit(d.tr("print.fallback.title"), BOLD, 12, PAGE_W - 2 * MARGIN - 8))
+        c.drawCentredString(
+            PAGE_W / 2,
+            top - 19,
+            _fit(d.tr("print.fallback.title"), BOLD, 12, PAGE_W - 2 * MARGIN - 8),
+        )
         c.setFillColor(black)
         text_w = PAGE_W - 2 * MARGIN - qr_size - 10
         y = top - 48
@@ -358,10 +518,12 @@ def render_fallback_pdf(decl: Declaration, *, envelope_hash: str, signature_fing
         c.drawString(MARGIN, y, _fit(f"{d.tr('print.lrn')}: {decl.lrn or ''}", BOLD, 11, text_w))
         y -= 15
         c.setFont(FONT, 8.5)
-        for label, value in (("print.fallback.declaration_id", decl.id),
-                             ("print.fallback.date", sealed_at),
-                             ("print.fallback.fingerprint", signature_fingerprint),
-                             ("print.envelope_hash", envelope_hash)):
+        for label, value in (
+            ("print.fallback.declaration_id", decl.id),
+            ("print.fallback.date", sealed_at),
+            ("print.fallback.fingerprint", signature_fingerprint),
+            ("print.envelope_hash", envelope_hash),
+        ):
             c.setFont(FONT, 6.5)
             c.setFillColor(GREY)
             c.drawString(MARGIN, y, d.tr(label))
@@ -379,7 +541,13 @@ def render_fallback_pdf(decl: Declaration, *, envelope_hash: str, signature_fing
         payload = qr_payload if payload_fits else f"{envelope_hash} {decl.id}"
         drawn = _qr(c, payload, PAGE_W - MARGIN - qr_size, top - 36 - qr_size, qr_size)
         if not drawn:  # e.g. a multi-byte payload beyond the QR capacity
-            _qr(c, f"{envelope_hash} {decl.id}", PAGE_W - MARGIN - qr_size, top - 36 - qr_size, qr_size)
+            _qr(
+                c,
+                f"{envelope_hash} {decl.id}",
+                PAGE_W - MARGIN - qr_size,
+                top - 36 - qr_size,
+                qr_size,
+            )
         c.setFont(FONT, 5.5)
         c.drawRightString(PAGE_W - MARGIN, top - 36 - qr_size - 7, d.tr("print.fallback.qr"))
         if not payload_fits or not drawn:

@@ -20,8 +20,15 @@ MAX_BYTES = 20 << 20
 MAX_DEPTH = 64
 
 # libxml2's own limit with huge_tree=False is 256 levels; ours is lower and checked after.
-_PARSER_KW = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                  dtd_validation=False, remove_pis=False, remove_comments=False)
+_PARSER_KW = dict(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    huge_tree=False,
+    dtd_validation=False,
+    remove_pis=False,
+    remove_comments=False,
+)
 
 
 def _parser() -> etree.XMLParser:
@@ -34,14 +41,18 @@ def read_bounded(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
     try:
         size = os.stat(path).st_size
     except OSError as exc:
-        raise ComptoirError("xml.unreadable", 2, path=str(path), reason=exc.strerror or str(exc)) from exc
+        raise ComptoirError(
+            "xml.unreadable", 2, path=str(path), reason=exc.strerror or str(exc)
+        ) from exc
     if size > max_bytes:
         raise ComptoirError("xml.too_large", 2, path=str(path), size=size, limit=max_bytes)
     try:
         with open(path, "rb") as fh:
             data = fh.read(max_bytes + 1)
     except OSError as exc:
-        raise ComptoirError("xml.unreadable", 2, path=str(path), reason=exc.strerror or str(exc)) from exc
+        raise ComptoirError(
+            "xml.unreadable", 2, path=str(path), reason=exc.strerror or str(exc)
+        ) from exc
     if len(data) > max_bytes:  # grew while we looked (or a special file)
         raise ComptoirError("xml.too_large", 2, path=str(path), size=len(data), limit=max_bytes)
     return data
@@ -50,16 +61,21 @@ def read_bounded(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
 def _has_doctype_prolog(data: bytes) -> bool:
     """A DOCTYPE/ENTITY declaration before the root element (cheap pre-scan)."""
     head = data[:65536]
-    for needle in (b"<!DOCTYPE", b"<!ENTITY", "<!DOCTYPE".encode("utf-16-le"),
-                   "<!DOCTYPE".encode("utf-16-be")):
+    for needle in (
+        b"<!DOCTYPE",
+        b"<!ENTITY",
+        "<!DOCTYPE".encode("utf-16-le"),
+        "<!DOCTYPE".encode("utf-16-be"),
+    ):
         pos = head.find(needle)
         if pos >= 0:
             return True
     return False
 
 
-def parse_xml(data: bytes | Path, *, source: str, max_bytes: int = MAX_BYTES,
-              max_depth: int = MAX_DEPTH) -> etree._Element:
+def parse_xml(
+    data: bytes | Path, *, source: str, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH
+) -> etree._Element:
     """Parse untrusted XML into its root element, or raise a clear ComptoirError (exit 2)."""
     if isinstance(data, Path):
         data = read_bounded(data, max_bytes=max_bytes)
@@ -70,15 +86,17 @@ def parse_xml(data: bytes | Path, *, source: str, max_bytes: int = MAX_BYTES,
     try:
         root = etree.fromstring(data, parser=_parser())
     except etree.XMLSyntaxError as exc:
-        line, column = (exc.position if exc.position else (exc.lineno or 0, 0))
+        line, column = exc.position if exc.position else (exc.lineno or 0, 0)
         reason = exc.msg or str(exc)
         if "depth" in reason.lower():
             raise ComptoirError("xml.too_deep", 2, path=source, limit=max_depth) from None
-        raise ComptoirError("xml.malformed", 2, path=source, line=line, column=column,
-                            reason=reason) from None
+        raise ComptoirError(
+            "xml.malformed", 2, path=source, line=line, column=column, reason=reason
+        ) from None
     except ValueError as exc:  # e.g. unicode strings with an encoding declaration
-        raise ComptoirError("xml.malformed", 2, path=source, line=0, column=0,
-                            reason=str(exc)) from None
+        raise ComptoirError(
+            "xml.malformed", 2, path=source, line=0, column=0, reason=str(exc)
+        ) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise ComptoirError("xml.doctype_refused", 2, path=source)

@@ -58,14 +58,29 @@ def test_validate_reports_errors(conformance: Path) -> None:
 def test_export_of_a_built_declaration(conformance: Path) -> None:
     schema_dir = conformance / "hmrc-dms" / "schemas" / "declaration"
     decl = Declaration(
-        lrn="BUILT-1", type="EX", additional_type="D", invoice_currency="EUR",
-        invoice_total=Decimal("99.5"), declarant=Party(id="FR12345678901234"),
-        goods_location="GBAUFXTFXTFXT", transport={"mode_inland": "3", "mode_at_border": "1"},
-        goods_items=[GoodsItem(sequence=1, description="Wine", commodity_code="2204210000",
-                               additional_codes=["VAT1"], preferential_origin="FR",
-                               country_of_origin="FR", procedure_code="1040",
-                               item_price=Decimal("99.5"), preference="300",
-                               packages=[{"kind": "CT", "number": 2}])])
+        lrn="BUILT-1",
+        type="EX",
+        additional_type="D",
+        invoice_currency="EUR",
+        invoice_total=Decimal("99.5"),
+        declarant=Party(id="FR12345678901234"),
+        goods_location="GBAUFXTFXTFXT",
+        transport={"mode_inland": "3", "mode_at_border": "1"},
+        goods_items=[
+            GoodsItem(
+                sequence=1,
+                description="Wine",
+                commodity_code="2204210000",
+                additional_codes=["VAT1"],
+                preferential_origin="FR",
+                country_of_origin="FR",
+                procedure_code="1040",
+                item_price=Decimal("99.5"),
+                preference="300",
+                packages=[{"kind": "CT", "number": 2}],
+            )
+        ],
+    )
     xml = export_dms(decl)
     assert validate_dms(xml, schema_dir) == []
     back = import_dms_bytes(xml, "x").declaration

@@ -31,7 +31,10 @@ def test_every_sample_is_classified(conformance: Path) -> None:
             assert exc.code == "xml.malformed"
             assert exc.exit_code == 2
             assert exc.message.params["line"] > 0 and exc.message.params["column"] > 0
-            assert "--" in exc.message.params["reason"] or "double-hyphen" in exc.message.params["reason"]
+            assert (
+                "--" in exc.message.params["reason"]
+                or "double-hyphen" in exc.message.params["reason"]
+            )
             malformed.append(f.name)
             continue
         kinds.setdefault(imp.kind, []).append(f.name)
@@ -63,7 +66,10 @@ def test_originals_map_the_header_and_items(conformance: Path) -> None:
     assert d.nature_of_transaction == "1"
     assert d.transport.mode_at_border == "1" and d.transport.border_means_nationality == "US"
     assert d.transport.container is True and d.transport.equipment_numbers == ["AD12345"]
-    assert [p.reference for p in d.previous_documents] == ["4GB553202734852-12345", "24GB34F7Y1O2CX8PT4"]
+    assert [p.reference for p in d.previous_documents] == [
+        "4GB553202734852-12345",
+        "24GB34F7Y1O2CX8PT4",
+    ]
     assert d.additional_documents[0].type == "DAN"
     item = d.goods_items[0]
     assert item.commodity_code == "8510900000"
@@ -72,7 +78,10 @@ def test_originals_map_the_header_and_items(conformance: Path) -> None:
     assert item.gross_mass == Decimal("150") and item.net_mass == Decimal("100")
     assert item.item_price == Decimal("1000") and d.invoice_currency == "GBP"
     assert item.valuation_method == "1" and item.preference == "100"
-    assert [(t.tax_type, t.payment_method) for t in item.duty_tax_lines] == [("A00", "E"), ("B00", "E")]
+    assert [(t.tax_type, t.payment_method) for t in item.duty_tax_lines] == [
+        ("A00", "E"),
+        ("B00", "E"),
+    ]
     assert item.packages[0].kind == "BX" and item.packages[0].number == 50
     assert [doc.category + doc.type for doc in item.documents] == ["C506", "N935", "C505"]
     assert item.documents[1].status == "AC"
@@ -82,7 +91,9 @@ def test_originals_map_the_header_and_items(conformance: Path) -> None:
     assert "ValuationAdjustment/AdditionCode" in unmapped
     assert "ObligationGuarantee/SecurityDetailsCode" in unmapped
     assert "ArrivalTransportMeans/ID" in unmapped
-    assert not any("FunctionalReferenceID" in u or "Commodity/Description" in u for u in imp.unmapped)
+    assert not any(
+        "FunctionalReferenceID" in u or "Commodity/Description" in u for u in imp.unmapped
+    )
 
 
 def test_amendment_and_cancellation(conformance: Path) -> None:
@@ -94,7 +105,9 @@ def test_amendment_and_cancellation(conformance: Path) -> None:
     cancel = import_dms_file(conformance / "hmrc-dms/samples/TT_IM011a__TT_IM011a_Cancellation.xml")
     assert cancel.kind == "cancellation"
     d = cancel.declaration
-    assert d.function == "cancellation" and d.mrn == "24GBA4ZYBWXU1BSA00" and d.lrn == "7849431M0ZUP"
+    assert (
+        d.function == "cancellation" and d.mrn == "24GBA4ZYBWXU1BSA00" and d.lrn == "7849431M0ZUP"
+    )
     assert d.declarant.id == "GB427168118378"
     assert any("StatementDescription" in u for u in cancel.unmapped)
 
@@ -118,14 +131,21 @@ def test_unknown_document_is_refused_with_a_message() -> None:
     imp = import_dms_bytes(b"<invoice><total>3</total></invoice>", "inv.xml")
     assert imp.kind == "unknown" and imp.declaration is None
     assert "invoice" in imp.message.render("en")
-    odd = import_dms_bytes(b"<MetaData><Declaration><FunctionCode>42</FunctionCode></Declaration></MetaData>", "f.xml")
+    odd = import_dms_bytes(
+        b"<MetaData><Declaration><FunctionCode>42</FunctionCode></Declaration></MetaData>", "f.xml"
+    )
     assert odd.kind == "unknown" and odd.function_code == "42"
 
 
 def test_own_fixture_and_attack_files() -> None:
     imp = import_dms_file(FIX / "minimal_im.xml")
     d = imp.declaration
-    assert (d.type, d.additional_type, d.invoice_currency, d.invoice_total) == ("IM", "Z", "EUR", Decimal("1250.50"))
+    assert (d.type, d.additional_type, d.invoice_currency, d.invoice_total) == (
+        "IM",
+        "Z",
+        "EUR",
+        Decimal("1250.50"),
+    )
     assert d.goods_items[0].commodity_code == "6912001000"
     assert sorted(imp.unmapped) == [
         "/MetaData/Declaration/GoodsShipment/GovernmentAgencyGoodsItem/ValuationAdjustment/AdditionCode",
@@ -139,7 +159,11 @@ def test_own_fixture_and_attack_files() -> None:
 
 
 def test_value_out_of_model_bounds_is_a_clear_error() -> None:
-    xml = (FIX / "minimal_im.xml").read_bytes().replace(b"<GoodsItemQuantity>1<", b"<GoodsItemQuantity>5000<")
+    xml = (
+        (FIX / "minimal_im.xml")
+        .read_bytes()
+        .replace(b"<GoodsItemQuantity>1<", b"<GoodsItemQuantity>5000<")
+    )
     with pytest.raises(ComptoirError) as info:
         import_dms_bytes(xml, "big.xml")
     assert info.value.code == "dms.invalid_value" and "total_items" in info.value.render("en")

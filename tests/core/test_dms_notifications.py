@@ -10,12 +10,20 @@ from client.dms import NOTIFICATION_STATUS, parse_notification
 from client.i18n import ComptoirError
 
 EXPECTED = {
-    "01_DMSACC.xml": "accepted", "02_DMSRCV.xml": "received", "03_DMSREJ.xml": "rejected",
-    "05_DMSCTL.xml": "under_control", "06_DMSDOC.xml": "documents_requested",
-    "07_DMSRES.xml": "amended", "08_DMSROG.xml": "released", "09_DMSCLE.xml": "cleared",
-    "10_DMSINV.xml": "invalidated", "11_DMSREQ.xml": "cancellation_granted",
-    "13_DMSTAX.xml": "tax_assessed", "14_DMSCPI.xml": "insufficient_balance",
-    "15_DMSCPR.xml": "payment_reminder", "16_DMSEOG.xml": "exited",
+    "01_DMSACC.xml": "accepted",
+    "02_DMSRCV.xml": "received",
+    "03_DMSREJ.xml": "rejected",
+    "05_DMSCTL.xml": "under_control",
+    "06_DMSDOC.xml": "documents_requested",
+    "07_DMSRES.xml": "amended",
+    "08_DMSROG.xml": "released",
+    "09_DMSCLE.xml": "cleared",
+    "10_DMSINV.xml": "invalidated",
+    "11_DMSREQ.xml": "cancellation_granted",
+    "13_DMSTAX.xml": "tax_assessed",
+    "14_DMSCPI.xml": "insufficient_balance",
+    "15_DMSCPR.xml": "payment_reminder",
+    "16_DMSEOG.xml": "exited",
     "17_DMSGER.xml": "awaiting_exit_results",
 }
 
@@ -38,7 +46,7 @@ def test_rejection_carries_error_codes_and_pointers(conformance: Path) -> None:
     f = conformance / "hmrc-dms/notifications/03_DMSREJ.xml"
     [c] = parse_notification(f.read_bytes(), f.name)
     assert c.declaration_mrn == "20GB1NA4Y2YSRFGVR6" and c.lrn == "Sample_A_TC01_1102_03"
-    assert c.errors == [{"code": "CDS12005", "pointer": "42A.17C/R144", "detail": None}]
+    assert c.errors == [{"code": "CDS12005", "pointer": "42A.17C/R144", "detail": ""}]
     assert c.at == "2020-02-11T11:42:12Z" and c.function_code == "03"
 
 
@@ -48,8 +56,10 @@ def test_mapping_covers_the_documented_codes() -> None:
 
 
 def test_cancellation_denied_and_not_a_notification() -> None:
-    xml = (b"<MetaData><Response><FunctionCode>11</FunctionCode><Status><NameCode>41</NameCode>"
-           b"</Status><Declaration><ID>20GB1OJPU2P01FGVR4</ID></Declaration></Response></MetaData>")
+    xml = (
+        b"<MetaData><Response><FunctionCode>11</FunctionCode><Status><NameCode>41</NameCode>"
+        b"</Status><Declaration><ID>20GB1OJPU2P01FGVR4</ID></Declaration></Response></MetaData>"
+    )
     assert parse_notification(xml, "n.xml")[0].status == "cancellation_denied"
     with pytest.raises(ComptoirError) as info:
         parse_notification(b"<MetaData><Declaration/></MetaData>", "d.xml")

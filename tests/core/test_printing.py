@@ -18,16 +18,31 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 def _decl(items: int) -> Declaration:
     return Declaration(
-        lrn="LRN-PRINT-0001", type="IM", additional_type="A", invoice_currency="EUR",
-        invoice_total=Decimal("12345.67"), country_of_dispatch="CN", country_of_destination="FR",
+        lrn="LRN-PRINT-0001",
+        type="IM",
+        additional_type="A",
+        invoice_currency="EUR",
+        invoice_total=Decimal("12345.67"),
+        country_of_dispatch="CN",
+        country_of_destination="FR",
         declarant=Party(id="FR12345678901234", name="Transit Déclarant SARL"),
-        exporter=Party(name="Shenzhen Export Co."), goods_location="FRAUCDGCDG",
-        goods_items=[GoodsItem(sequence=n, description=f"Article numéro {n} en céramique émaillée",
-                               commodity_code=f"691200{n % 100:02d}00", country_of_origin="CN",
-                               procedure_code="4000", gross_mass=Decimal("12.5"),
-                               net_mass=Decimal("10"), item_price=Decimal("99.90"),
-                               packages=[{"kind": "CT", "number": 2}])
-                     for n in range(1, items + 1)])
+        exporter=Party(name="Shenzhen Export Co."),
+        goods_location="FRAUCDGCDG",
+        goods_items=[
+            GoodsItem(
+                sequence=n,
+                description=f"Article numéro {n} en céramique émaillée",
+                commodity_code=f"691200{n % 100:02d}00",
+                country_of_origin="CN",
+                procedure_code="4000",
+                gross_mass=Decimal("12.5"),
+                net_mass=Decimal("10"),
+                item_price=Decimal("99.90"),
+                packages=[{"kind": "CT", "number": 2}],
+            )
+            for n in range(1, items + 1)
+        ],
+    )
 
 
 def _text(pdf: bytes) -> tuple[int, str]:
@@ -41,20 +56,33 @@ def _png(pdf: bytes, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.pdf"
     path.write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-r", "70", "-png", "-f", "1", "-l", "1", str(path),
-                    str(ARTIFACTS / name)], check=True, timeout=60)
+    subprocess.run(
+        ["pdftoppm", "-r", "70", "-png", "-f", "1", "-l", "1", str(path), str(ARTIFACTS / name)],
+        check=True,
+        timeout=60,
+    )
     pngs = list(ARTIFACTS.glob(f"{name}*.png"))
     assert pngs and pngs[0].stat().st_size > 5000
 
 
 def test_sad_single_page_with_mrn() -> None:
-    pdf = render_pdf(_decl(3), status="accepted", mrn="24FR000000000000A1", envelope_hash=None,
-                     lang="en")
+    pdf = render_pdf(
+        _decl(3), status="accepted", mrn="24FR000000000000A1", envelope_hash=None, lang="en"
+    )
     pages, text = _text(pdf)
     assert pages == 1
-    for needle in ("LRN-PRINT-0001", "24FR000000000000A1", "6912000100", "6912000300",
-                   "Single Administrative Document", "Page 1 of 1", "QR code: MRN",
-                   "Shenzhen Export Co.", "FRAUCDGCDG", "EUR 12345.67"):
+    for needle in (
+        "LRN-PRINT-0001",
+        "24FR000000000000A1",
+        "6912000100",
+        "6912000300",
+        "Single Administrative Document",
+        "Page 1 of 1",
+        "QR code: MRN",
+        "Shenzhen Export Co.",
+        "FRAUCDGCDG",
+        "EUR 12345.67",
+    ):
         assert needle in text, needle
     _png(pdf, "sad_en")
 
@@ -73,9 +101,14 @@ def test_sad_many_items_is_multi_page_in_french() -> None:
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_fallback_document(lang: str) -> None:
     payload = "eyJhbGciOiJFUzI1NiJ9." + "A" * 2000
-    pdf = render_fallback_pdf(_decl(2), envelope_hash="9f86d081" * 8,
-                              signature_fingerprint="SHA256:" + "ab" * 32,
-                              sealed_at="2026-11-26T15:00:00Z", lang=lang, qr_payload=payload)
+    pdf = render_fallback_pdf(
+        _decl(2),
+        envelope_hash="9f86d081" * 8,
+        signature_fingerprint="SHA256:" + "ab" * 32,
+        sealed_at="2026-11-26T15:00:00Z",
+        lang=lang,
+        qr_payload=payload,
+    )
     pages, text = _text(pdf)
     assert pages == 1
     assert "FALLBACK" in text and "LRN-PRINT-0001" in text
@@ -86,8 +119,13 @@ def test_fallback_document(lang: str) -> None:
 
 
 def test_fallback_payload_too_long_falls_back_to_hash() -> None:
-    pdf = render_fallback_pdf(_decl(1), envelope_hash="9f86d081" * 8,
-                              signature_fingerprint="fp", sealed_at="2026-11-26T15:00:00Z",
-                              lang="en", qr_payload="x" * (QR_MAX_BYTES + 1))
+    pdf = render_fallback_pdf(
+        _decl(1),
+        envelope_hash="9f86d081" * 8,
+        signature_fingerprint="fp",
+        sealed_at="2026-11-26T15:00:00Z",
+        lang="en",
+        qr_payload="x" * (QR_MAX_BYTES + 1),
+    )
     _pages, text = _text(pdf)
     assert "too large for a QR code" in text

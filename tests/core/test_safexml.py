@@ -37,7 +37,9 @@ def test_external_entity_refused_and_file_not_read() -> None:
 
 
 def test_doctype_after_bom_and_without_entities_refused() -> None:
-    data = b'\xef\xbb\xbf<?xml version="1.0"?><!DOCTYPE a SYSTEM "http://example.invalid/a.dtd"><a/>'
+    data = (
+        b'\xef\xbb\xbf<?xml version="1.0"?><!DOCTYPE a SYSTEM "http://example.invalid/a.dtd"><a/>'
+    )
     _refused(lambda: parse_xml(data, source="dtd.xml"), "xml.doctype_refused")
 
 
@@ -52,8 +54,10 @@ def test_200_mb_file_refused_without_reading(tmp_path: Path) -> None:
 
 
 def test_oversized_bytes_refused() -> None:
-    _refused(lambda: parse_xml(b"<a>" + b" " * 2000 + b"</a>", source="s", max_bytes=1000),
-             "xml.too_large")
+    _refused(
+        lambda: parse_xml(b"<a>" + b" " * 2000 + b"</a>", source="s", max_bytes=1000),
+        "xml.too_large",
+    )
 
 
 def test_depth_bounded() -> None:

@@ -82,7 +82,28 @@ _EXTRA_COUNTRIES: dict[str, Labels] = {
     "XI": {"en": "United Kingdom (Northern Ireland)", "fr": "Royaume-Uni (Irlande du Nord)"},
     "XC": {"en": "Ceuta", "fr": "Ceuta"},
     "XL": {"en": "Melilla", "fr": "Melilla"},
+    "XS": {"en": "Serbia (former customs code)", "fr": "Serbie (ancien code douanier)"},
 }
+# UK CDS codes for the sectors of the North-West European continental shelf (DE 5/8).
+for _code, _en, _fr in (
+    ("ZB", "Belgian", "belge"),
+    ("ZC", "Greek", "grec"),
+    ("ZD", "Danish", "danois"),
+    ("ZE", "Irish", "irlandais"),
+    ("ZF", "French", "français"),
+    ("ZG", "German", "allemand"),
+    ("ZH", "Netherlands", "néerlandais"),
+    ("ZJ", "Cyprus", "chypriote"),
+    ("ZK", "Finnish", "finlandais"),
+    ("ZL", "Italian", "italien"),
+    ("ZN", "Norwegian", "norvégien"),
+    ("ZS", "Swedish", "suédois"),
+    ("ZU", "United Kingdom", "britannique"),
+):
+    _EXTRA_COUNTRIES[_code] = {
+        "en": f"Continental shelf (North-West Europe), {_en} sector",
+        "fr": f"Plateau continental (Europe du Nord-Ouest), secteur {_fr}",
+    }
 # ISO 4217 codes that are not money one invoices in.
 _NOT_INVOICE_CURRENCIES = frozenset({"XTS", "XXX", "XAU", "XAG", "XPD", "XPT"})
 

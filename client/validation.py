@@ -181,27 +181,77 @@ def _party_missing(party: Party | None) -> bool:
 _PARTIES = ("declarant", "exporter", "consignee", "importer", "representative", "seller", "buyer")
 
 # Mandatory data per declaration kind (UCC DA Annex B columns H1 / B1 / D1, as profiled
-# by the UK CDS samples).  A tuple means "at least one of these".
+# by the UK CDS samples).  A tuple means "at least one of these".  Standard declarations
+# (DE 1/2 A, D or not given) need the full set; simplified, entry-in-records and
+# supplementary ones (B C E F J K X Y Z) a reduced one, completed later; a cancellation
+# only has to say who cancels what.
 _HEADER_MANDATORY: dict[str, tuple[str | tuple[str, ...], ...]] = {
-    "IM": ("lrn", "declarant", "importer", "country_of_dispatch", "invoice_currency",
-           "delivery_terms.incoterm", ("customs_office", "goods_location")),
-    "EX": ("lrn", "declarant", "exporter", "country_of_destination", "exit_office",
-           "goods_location"),
-    "transit": ("lrn", "declarant", "country_of_dispatch", "country_of_destination",
-                "customs_office", "transport.mode_at_border"),
+    "IM": (
+        "lrn",
+        "declarant",
+        "importer",
+        "country_of_dispatch",
+        "invoice_currency",
+        "delivery_terms.incoterm",
+        ("customs_office", "goods_location"),
+    ),
+    # H2 (customs warehousing, requested procedure 71): no invoice data, no Incoterm.
+    "IM-H2": ("lrn", "declarant", "importer", "country_of_dispatch",
+              ("customs_office", "goods_location")),
+    "IM-simplified": ("lrn", "declarant", "importer", ("customs_office", "goods_location")),
+    "EX": (
+        "lrn",
+        "declarant",
+        "exporter",
+        "country_of_destination",
+        "exit_office",
+        "goods_location",
+    ),
+    "EX-simplified": ("lrn", "declarant", "exporter"),
+    "transit": (
+        "lrn",
+        "declarant",
+        "country_of_dispatch",
+        "country_of_destination",
+        "customs_office",
+        "transport.mode_at_border",
+    ),
+    "cancellation": ("declarant", ("mrn", "amends")),
 }
-_HEADER_MANDATORY["CO"] = _HEADER_MANDATORY["IM"]
 _ITEM_MANDATORY: dict[str, tuple[str, ...]] = {
-    "IM": ("description", "commodity_code", "country_of_origin", "procedure_code",
-           "net_mass", "gross_mass"),
+    "IM": (
+        "description",
+        "commodity_code",
+        "country_of_origin",
+        "procedure_code",
+        "net_mass",
+        "gross_mass",
+    ),
+    "IM-H2": ("description", "commodity_code", "country_of_origin", "procedure_code",
+              "gross_mass"),
+    "IM-simplified": ("description", "procedure_code"),
     "EX": ("description", "commodity_code", "procedure_code", "net_mass", "gross_mass"),
+    "EX-simplified": ("description", "procedure_code"),
     "transit": ("description", "gross_mass"),
+    "cancellation": (),
 }
-_ITEM_MANDATORY["CO"] = _ITEM_MANDATORY["IM"]
+_STANDARD_TYPES = frozenset({"A", "D"})
 
 
 def _kind(decl: Declaration) -> str:
-    return "transit" if not _blank(decl.transit_type) else decl.type
+    """Which mandatory set applies (keys of ``_HEADER_MANDATORY``)."""
+    if decl.function == "cancellation":
+        return "cancellation"
+    if not _blank(decl.transit_type):
+        return "transit"
+    family = "EX" if decl.type == "EX" else "IM"  # CO follows the import columns
+    if _blank(decl.additional_type) or decl.additional_type in _STANDARD_TYPES:
+        if family == "IM" and decl.goods_items and all(
+                isinstance(it.procedure_code, str) and it.procedure_code.startswith("71")
+                for it in decl.goods_items):
+            return "IM-H2"
+        return family
+    return f"{family}-simplified"
 
 
 def _value(obj: Any, dotted: str) -> Any:
@@ -220,7 +270,9 @@ def _value(obj: Any, dotted: str) -> Any:
 def _mandatory(ctx: Context) -> Iterator[Hit]:
     d = ctx.decl
     kind = _kind(d)
-    label = kind if kind == "transit" else d.type
+    label = (
+        f"{d.type}/{d.transit_type}" if kind == "transit" else f"{d.type}{d.additional_type or ''}"
+    )
     for spec in _HEADER_MANDATORY.get(kind, ()):
         if isinstance(spec, tuple):
             if all(_blank(_value(d, s)) for s in spec):
@@ -232,7 +284,7 @@ def _mandatory(ctx: Context) -> Iterator[Hit]:
             yield spec, {"field": spec, "kind": label}
     if d.representative is not None and _blank(d.representative.status):
         yield "representative.status", {"field": "representative.status", "kind": label}
-    if not d.goods_items:
+    if not d.goods_items and kind != "cancellation":
         yield "goods_items", {"field": "goods_items", "kind": label}
     fields = _ITEM_MANDATORY.get(kind, ())
     for base, item in _items(d):

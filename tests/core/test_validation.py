@@ -7,12 +7,14 @@ import copy
 import json
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from client.i18n import ComptoirError
 from client.model import Declaration
 from client.refdata import ReferenceData, default_reference_data
 from client.validation import (
@@ -88,6 +90,40 @@ def _transit_complete() -> dict[str, Any]:
     return d
 
 
+def _simplified_import() -> dict[str, Any]:
+    """A simplified declaration (DE 1/2 C): completed later by a supplementary one."""
+    d = _im(additional_type="C")
+    for key in ("invoice_currency", "exchange_rate", "delivery_terms", "country_of_dispatch"):
+        d.pop(key, None)
+    for item in d["goods_items"]:
+        for key in ("commodity_code", "country_of_origin", "net_mass", "gross_mass"):
+            item.pop(key)
+    d.pop("total_gross_mass")
+    return d
+
+
+def _simplified_without_importer() -> dict[str, Any]:
+    d = _simplified_import()
+    d.pop("importer")
+    return d
+
+
+def _warehousing_import() -> dict[str, Any]:
+    """Entry into customs warehousing (procedure 71, dataset H2): no invoice data."""
+    d = copy.deepcopy(IM)
+    for key in ("invoice_currency", "exchange_rate", "delivery_terms"):
+        d.pop(key, None)
+    for item in d["goods_items"]:
+        item["procedure_code"] = "7100"
+        item.pop("net_mass")
+    return d
+
+
+def _cancellation() -> dict[str, Any]:
+    return {"type": "IM", "function": "cancellation", "lrn": "26CANCEL1",
+            "declarant": {"id": "GB123456789000"}, "mrn": "24GB0YVJ3EXXES8AA0"}
+
+
 class _BrokenRef(ReferenceData):
     def is_country(self, code: Any) -> bool:
         raise RuntimeError("boom")
@@ -114,9 +150,14 @@ CASES: dict[str, Case] = {
          (lambda: _im(goods_items=[], total_items=0, total_packages=0), "goods_items"),
          (lambda: _with(["goods_items", 2, "commodity_code"], "  "), "goods_items[2].commodity_code"),
          (lambda: _with(["goods_items", 0, "net_mass"], _DELETE), "goods_items[0].net_mass"),
-         (lambda: _im(representative={"id": "GB987654321000"}), "representative.status")],
+         (lambda: _im(representative={"id": "GB987654321000"}), "representative.status"),
+         (_simplified_without_importer, "importer"),
+         (lambda: _with(["goods_items", 0, "procedure_code"], "4000", _warehousing_import()),
+          "invoice_currency"),  # one item released for free circulation: H1 again
+         (lambda: _im(function="cancellation", mrn=None, amends=None), "mrn")],
         [lambda: IM, lambda: EX, _transit_complete,
-         lambda: _with(["customs_office"], _DELETE)]),  # goods_location is enough
+         lambda: _with(["customs_office"], _DELETE),  # goods_location is enough
+         _simplified_import, _cancellation, _warehousing_import]),
     "V-COUNTRY-UNKNOWN": (
         [(lambda: _im(country_of_dispatch="XX"), "country_of_dispatch"),
          (lambda: _with(["goods_items", 2, "country_of_origin"], "ZZ"), "goods_items[2].country_of_origin"),
@@ -124,6 +165,7 @@ CASES: dict[str, Case] = {
          (lambda: _with(["goods_items", 0, "preferential_origin"], "QQ"), "goods_items[0].preferential_origin"),
          (lambda: _with(["transport", "border_means_nationality"], "gb"), "transport.border_means_nationality")],
         [lambda: IM, lambda: _im(country_of_dispatch="XK"),
+         lambda: _with(["country_of_destination"], "ZG", EX),  # UK CDS: continental shelf
          lambda: _with(["goods_items", 0, "preferential_origin"], "1013")]),
     "V-CURRENCY-UNKNOWN": (
         [(lambda: _im(invoice_currency="EURO"), "invoice_currency"),
@@ -439,3 +481,23 @@ def test_samples_are_deterministic_and_sized() -> None:
     ref = default_reference_data()
     for item in a.goods_items:
         assert ref.is_hs(item.commodity_code[:6]) and ref.package_kind(item.packages[0].kind)
+
+
+def test_published_original_declarations_validate_without_errors(conformance: Path) -> None:
+    """The UK CDS samples (originals; amendments carry only what changes) as imported by
+    client.dms: real declarations must not trip the rules."""
+    from client.dms import import_dms_file
+
+    checked = 0
+    for path in sorted((conformance / "hmrc-dms" / "samples").glob("*.xml")):
+        try:
+            imported = import_dms_file(path)
+        except ComptoirError:
+            continue  # the samples that are not declarations (see the conformance README)
+        decl = imported.declaration
+        if decl is None or decl.function != "original":
+            continue
+        errors = [f.to_json() for f in validate(decl) if f.severity == "error"]
+        assert not errors, (path.name, errors)
+        checked += 1
+    assert checked >= 30

@@ -1,0 +1,379 @@
+"""The outbox engine: deliver every sealed envelope exactly once, in order, and bring
+status back.
+
+One pass (:meth:`SyncEngine.sync_once`):
+
+1. **Drain** the outbox in device order, in batches over one keep-alive HTTPS session.
+   The batch's Idempotency-Key is derived from its envelope hashes, so a resent batch
+   (after a lost response or a crash) is recognised by the single window and answered
+   with the original results.  Every result is checked against what was sent and every
+   receipt is verified with the single window's receipt certificate *before* anything
+   is stored; only then is the outbox entry marked done, in the same transaction as
+   the receipt.  A hostile or broken answer changes nothing locally: it is an error,
+   and the batch is retried later.
+2. **Pull the feed** from the stored cursor; each page is applied with the cursor in
+   one transaction.
+3. **Reference data**: deltas since the version held, written where
+   :func:`client.refdata.load_reference_data` finds them.
+
+:meth:`SyncEngine.run_forever` repeats passes with exponential backoff and full jitter
+(honouring Retry-After) while the single window is unreachable, and never waits for a
+new local write to retry.  Progress goes to a plain-callback :class:`SyncListener`
+(the desktop app adapts it to Qt signals).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from client.i18n import ComptoirError, Message
+from client.model import now_utc
+from client.profile import Profile
+from client.store import Changes, DeliveryResult, OutboxItem, Store
+from sync.transport import SingleWindowClient, TransportError
+
+BATCH_SIZE = 250
+FEED_PAGE = 500
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 300.0
+IDLE_POLL_S = 30.0
+DEGRADED_LATENCY_S = 2.0
+
+
+class SyncListener:
+    """Plain callbacks (no Qt here); override what you need."""
+
+    def on_progress(self, done: int, total: int) -> None: ...
+
+    def on_connectivity(self, state: str) -> None: ...
+
+    def on_changes(self, changes: Changes) -> None: ...
+
+    def on_statuses(self, statuses: list[tuple[str, str]]) -> None: ...
+
+
+@dataclass
+class SyncReport:
+    reachable: bool = True
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    held: int = 0
+    notifications: int = 0
+    remaining: int = 0
+    refdata_version: int | None = None
+    error: Message | None = None
+    retry_after: float | None = None
+    statuses: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def delivered(self) -> int:
+        return self.accepted + self.duplicates + self.rejected
+
+
+class SyncError(ComptoirError):
+    """A problem that retrying will not fix (not enrolled, bad configuration)."""
+
+
+def batch_key(items: Sequence[OutboxItem]) -> str:
+    """Idempotency-Key of a batch: a function of its content, so a resend replays."""
+    h = hashlib.sha256()
+    for it in items:
+        h.update(it.envelope_hash.encode("ascii"))
+    return "batch-" + h.hexdigest()
+
+
+class SyncEngine:
+    def __init__(self, profile: Profile, store: Store, secrets: Any, *,
+                 listener: SyncListener | None = None, batch_size: int = BATCH_SIZE,
+                 timeout: tuple[float, float] = (5, 30)) -> None:
+        self.profile = profile
+        self.store = store
+        self.secrets = secrets
+        self.listener = listener or SyncListener()
+        self.batch_size = batch_size
+        self.timeout = timeout
+        self._client: SingleWindowClient | None = None
+        self._receipt_cert: Any = None
+        self._offline = False
+        self._lock = threading.Lock()
+        self.connectivity = "offline"
+        self.bytes_sent = 0
+
+    # ---- configuration ---------------------------------------------------------------
+
+    @property
+    def server(self) -> dict[str, Any]:
+        return self.profile.server or {}
+
+    def _tls_ca(self) -> Path | None:
+        ca = self.server.get("ca_pem_path")
+        if not ca:
+            return None
+        p = Path(ca)
+        return p if p.is_absolute() else self.profile.home / p
+
+    def client(self) -> SingleWindowClient:
+        if self._client is None:
+            url = self.server.get("url")
+            if not url:
+                raise SyncError("sync.not_enrolled", 2, home=str(self.profile.home))
+            token = self.secrets.get("api-token")
+            if not token:
+                raise SyncError("sync.not_enrolled", 2, home=str(self.profile.home))
+            self._client = SingleWindowClient(url, ca_pem_path=self._tls_ca(), token=token,
+                                              pin_sha256=self.server.get("pin_sha256"),
+                                              timeout=self.timeout)
+        return self._client
+
+    def receipt_certificate(self) -> Any:
+        if self._receipt_cert is None:
+            from cryptography import x509
+
+            path = self.profile.home / "trust" / "receipt.pem"
+            try:
+                self._receipt_cert = x509.load_pem_x509_certificate(path.read_bytes())
+            except (OSError, ValueError) as exc:
+                raise SyncError("sync.no_receipt_certificate", 2, path=str(path)) from exc
+        return self._receipt_cert
+
+    def close(self) -> None:
+        if self._client is not None:
+            self.bytes_sent += self._client.bytes_sent
+            self._client.close()
+            self._client = None
+
+    def set_offline(self, offline: bool) -> None:
+        """The user's "work offline" switch: no network at all while set."""
+        self._offline = offline
+        self._set_connectivity("offline" if offline else self.connectivity)
+
+    @property
+    def offline(self) -> bool:
+        return self._offline
+
+    def _set_connectivity(self, state: str) -> None:
+        if state != self.connectivity:
+            self.connectivity = state
+            self.listener.on_connectivity(state)
+
+    # ---- connectivity ------------------------------------------------------------------
+
+    def probe(self) -> str:
+        """A cheap health request: online, degraded (slow or overloaded) or offline."""
+        if self._offline:
+            self._set_connectivity("offline")
+            return "offline"
+        start = time.monotonic()
+        try:
+            self.client().health()
+        except TransportError as exc:
+            state = "degraded" if getattr(exc, "status", None) else "offline"
+        except SyncError:
+            state = "offline"
+        else:
+            state = "degraded" if time.monotonic() - start > DEGRADED_LATENCY_S else "online"
+        self._set_connectivity(state)
+        return state
+
+    # ---- one pass ------------------------------------------------------------------------
+
+    def sync_once(self) -> SyncReport:
+        """Drain, pull the feed, refresh reference data. Never raises for network trouble."""
+        with self._lock:
+            report = SyncReport()
+            if self._offline:
+                report.reachable = False
+                report.error = Message("sync.offline_mode", {})
+                report.remaining = self.store.outbox_stats()[0]
+                return report
+            try:
+                self._drain(report)
+                self._pull_feed(report)
+                self._pull_refdata(report)
+            except TransportError as exc:
+                report.reachable = getattr(exc, "status", None) is not None
+                report.error = exc.message
+                report.retry_after = exc.retry_after
+                self._set_connectivity("degraded" if getattr(exc, "status", None) else "offline")
+                if self._client is not None and not getattr(exc, "status", None):
+                    self.close()  # a fresh connection next time
+            else:
+                self._set_connectivity("online")
+                self.store.set_setting("sync.last_success", now_utc())
+            report.remaining = self.store.outbox_stats()[0]
+            return report
+
+    def _drain(self, report: SyncReport) -> None:
+        total = self.store.outbox_stats()[0]
+        done = 0
+        if total:
+            self.listener.on_progress(0, total)
+        while True:
+            items = self.store.outbox_pending(self.batch_size)
+            if not items:
+                break
+            results = self._submit(items)
+            changes = self.store.record_deliveries(results)
+            progressed = 0
+            for r in results:
+                if r.outcome == "accepted":
+                    report.accepted += 1
+                elif r.outcome == "duplicate":
+                    report.duplicates += 1
+                elif r.outcome == "rejected":
+                    report.rejected += 1
+                    report.statuses.append((self._did(items, r.seq), "rejected"))
+                elif r.outcome == "held":
+                    report.held += 1
+                if r.outcome != "held":
+                    progressed += 1
+            done += progressed
+            self.listener.on_progress(done, max(total, done))
+            if changes.declarations or changes.outbox:
+                self.listener.on_changes(changes)
+            if progressed == 0:
+                break  # everything left is held by the single window: wait for the feed
+
+    @staticmethod
+    def _did(items: Sequence[OutboxItem], seq: int) -> str:
+        return next((i.declaration_id for i in items if i.seq == seq), "")
+
+    def _submit(self, items: list[OutboxItem]) -> list[DeliveryResult]:
+        client = self.client()
+        before = client.bytes_sent
+        try:
+            resp = client.submit([it.envelope for it in items], batch_key(items))
+        except TransportError as exc:
+            self.store.outbox_note_attempt([it.seq for it in items], exc.code)
+            raise
+        finally:
+            self.bytes_sent += client.bytes_sent - before
+        try:
+            return [self._check_result(it, r) for it, r in zip(items, resp.results, strict=True)]
+        except ComptoirError as exc:
+            self.store.outbox_note_attempt([it.seq for it in items], exc.code)
+            raise TransportError("transport.bad_response", reason=exc.render()) from exc
+
+    def _check_result(self, item: OutboxItem, r: Any) -> DeliveryResult:
+        """Trust nothing the server says until it matches what was sent and is signed."""
+        from client.envelope import verify_receipt
+
+        if r.envelope_hash != item.envelope_hash:
+            raise SyncError("sync.result_mismatch", 2, seq=item.seq)
+        errors = [e.model_dump() for e in r.errors]
+        if r.status in ("accepted", "duplicate"):
+            if not r.receipt:
+                raise SyncError("sync.receipt_missing", 2, seq=item.seq)
+            claims = verify_receipt(r.receipt, self.receipt_certificate())
+            expected = {"declaration_id": item.declaration_id, "version": item.version,
+                        "envelope_hash": item.envelope_hash, "device_id": self.profile.device_id,
+                        "seq": item.seq}
+            for k, v in expected.items():
+                if claims.get(k) != v:
+                    raise SyncError("sync.receipt_mismatch", 2, seq=item.seq, field=k)
+            mrn = claims.get("mrn")
+            if r.mrn and mrn and r.mrn != mrn:
+                raise SyncError("sync.receipt_mismatch", 2, seq=item.seq, field="mrn")
+            if mrn is not None:
+                from client.mrn import is_valid_mrn
+
+                if not is_valid_mrn(str(mrn)):
+                    raise SyncError("sync.receipt_mismatch", 2, seq=item.seq, field="mrn")
+            return DeliveryResult(item.seq, r.status, mrn=mrn, receipt=r.receipt,
+                                  received_at=claims.get("received_at"), errors=errors)
+        if r.status == "rejected":
+            return DeliveryResult(item.seq, "rejected", errors=errors)
+        if r.status == "held":
+            return DeliveryResult(item.seq, "held")
+        raise SyncError("sync.result_mismatch", 2, seq=item.seq)
+
+    def _pull_feed(self, report: SyncReport) -> None:
+        client = self.client()
+        after = int(self.store.get_setting("sync.feed_cursor", 0) or 0)
+        while True:
+            page = client.notifications(after, FEED_PAGE)
+            if not page.notifications:
+                break
+            cursors = [n.cursor for n in page.notifications]
+            if any(c <= after for c in cursors) or page.next < max(cursors):
+                raise TransportError("transport.bad_response", reason="feed cursor went back")
+            batch = [n.model_dump(mode="json") for n in page.notifications]
+            changes = self.store.apply_notifications(batch, page.next)
+            report.notifications += len(batch)
+            report.statuses.extend((n.declaration_id, n.status) for n in page.notifications)
+            if changes.declarations:
+                self.listener.on_changes(changes)
+            after = page.next
+            if len(batch) < FEED_PAGE:
+                break
+        if report.statuses:
+            self.listener.on_statuses(list(report.statuses))
+
+    def _pull_refdata(self, report: SyncReport) -> None:
+        client = self.client()
+        since = int(self.store.get_setting("sync.refdata_version", 0) or 0)
+        resp = client.refdata(since)
+        if resp.version <= since or not resp.lists:
+            return
+        folder = self.profile.home / "refdata"
+        folder.mkdir(parents=True, exist_ok=True)
+        for lst in resp.lists:
+            safe = "".join(c for c in lst.list if c.isalnum() or c in "-_")[:64]
+            if not safe:
+                continue
+            data = json.dumps({"list": lst.list, "version": lst.version,
+                               "entries": lst.entries}, ensure_ascii=False)
+            tmp = folder / f".{safe}.json.tmp"
+            tmp.write_text(data, encoding="utf-8")
+            tmp.replace(folder / f"{safe}.json")
+        self.store.set_setting("sync.refdata_version", resp.version)
+        report.refdata_version = resp.version
+
+    # ---- forever ---------------------------------------------------------------------------
+
+    def run_forever(self, stop: threading.Event, wake: threading.Event | None = None,
+                    *, idle_poll_s: float = IDLE_POLL_S) -> None:
+        """Sync until ``stop``: back off while unreachable, poll when idle.
+
+        ``wake`` (set after a local seal) shortens an idle wait; a retry after a
+        failure happens on its own timer and never waits for a new local write.
+        """
+        failures = 0
+        while not stop.is_set():
+            try:
+                report = self.sync_once()
+            except SyncError:
+                report = SyncReport(reachable=False)
+            if report.error is None:
+                failures = 0
+                delay = idle_poll_s if report.remaining == 0 else 0.0
+            else:
+                failures += 1
+                delay = backoff_delay(failures, report.retry_after)
+            if delay <= 0:
+                continue
+            if wake is not None and report.error is None:
+                wake.wait(delay)
+                wake.clear()
+            else:
+                stop.wait(delay)
+
+
+def backoff_delay(failures: int, retry_after: float | None = None,
+                  base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S,
+                  rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter; never sooner than the server's Retry-After."""
+    r = rng or random
+    delay = r.uniform(0, min(cap, base * (2 ** min(failures, 20))))
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap))
+    return delay

@@ -55,7 +55,9 @@ def _write_or_print(text: str, output: Path | None) -> None:
     try:
         output.write_text(text, encoding="ascii")
     except OSError as exc:
-        raise ComptoirError("error.file_unreadable", 2, path=str(output), reason=exc.strerror) from exc
+        raise ComptoirError(
+            "error.file_unreadable", 2, path=str(output), reason=exc.strerror
+        ) from exc
     print(tr("keys.written", path=str(output)))
 
 

@@ -116,7 +116,11 @@ class VerifiedEnvelope:
 def envelope_hash(env: dict[str, Any]) -> str:
     """SHA-256 hex of the canonical JSON of the three envelope members (the chain link)."""
     try:
-        core = {"protected": env["protected"], "payload": env["payload"], "signature": env["signature"]}
+        core = {
+            "protected": env["protected"],
+            "payload": env["payload"],
+            "signature": env["signature"],
+        }
     except (KeyError, TypeError) as exc:
         raise EnvelopeError("envelope.malformed", part="envelope") from exc
     return sha256_hex(canonicalize(core))
@@ -441,7 +445,10 @@ def check_chain_link(prev_hash: str | None, prev_seq: int | None, header: dict[s
         raise EnvelopeError("envelope.chain_seq", expected=expected_seq, found=str(seq))
     if header.get("prev") != expected_prev:
         raise EnvelopeError(
-            "envelope.chain_prev", seq=expected_seq, expected=expected_prev, found=str(header.get("prev"))
+            "envelope.chain_prev",
+            seq=expected_seq,
+            expected=expected_prev,
+            found=str(header.get("prev")),
         )
 
 
@@ -487,7 +494,9 @@ def verify_receipt(token: str, key: dict[str, Any] | x509.Certificate) -> dict[s
     try:
         receipt = json.loads(payload.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise EnvelopeError("envelope.receipt_invalid", detail=Message("envelope.receipt_payload")) from exc
+        raise EnvelopeError(
+            "envelope.receipt_invalid", detail=Message("envelope.receipt_payload")
+        ) from exc
     if not isinstance(receipt, dict):
         raise EnvelopeError("envelope.receipt_invalid", detail=Message("envelope.receipt_payload"))
     return receipt

@@ -194,7 +194,9 @@ def _pkcs8(key: Any) -> str:
     ).decode("ascii")
 
 
-def self_signed_certificate(key: Any, subject: str, days: int = SELF_SIGNED_DAYS) -> x509.Certificate:
+def self_signed_certificate(
+    key: Any, subject: str, days: int = SELF_SIGNED_DAYS
+) -> x509.Certificate:
     """A self-signed certificate for signing before enrolment (or for the sandbox)."""
     name = _subject_name(subject)
     now = _now()
@@ -272,9 +274,13 @@ def import_pkcs12(home: Path, secrets: SecretStore, path: Path, password: str | 
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ComptoirError("error.file_unreadable", 2, path=str(path), reason=exc.strerror) from exc
+        raise ComptoirError(
+            "error.file_unreadable", 2, path=str(path), reason=exc.strerror
+        ) from exc
     if len(data) > MAX_P12_BYTES:
-        raise ComptoirError("error.input_too_large", 2, path=str(path), size=len(data), limit=MAX_P12_BYTES)
+        raise ComptoirError(
+            "error.input_too_large", 2, path=str(path), size=len(data), limit=MAX_P12_BYTES
+        )
     try:
         p12 = pkcs12.load_pkcs12(data, password.encode("utf-8") if password else None)
     except (ValueError, TypeError) as exc:

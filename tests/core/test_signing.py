@@ -174,7 +174,12 @@ def test_crit_honoured() -> None:
     header, payload = verify_flattened(env, pub, {"exp2"})
     assert header["exp2"] == 1 and payload == b"p"
     # crit naming an absent parameter, a registered one, or not a list
-    for protected in ({"crit": ["zz"]}, {"crit": ["kid"], "kid": "a"}, {"crit": "exp2"}, {"crit": []}):
+    for protected in (
+        {"crit": ["zz"]},
+        {"crit": ["kid"], "kid": "a"},
+        {"crit": "exp2"},
+        {"crit": []},
+    ):
         env = sign_flattened(b"p", protected, key)
         with pytest.raises(SignatureError):
             verify_flattened(env, pub, {"zz", "kid", "exp2"})
@@ -216,7 +221,12 @@ def test_flattened_round_trip_and_structure() -> None:
     assert all("=" not in v for v in env.values())
     header, payload = verify_flattened(env, public_jwk(jwk), set())
     assert header == {"typ": "t", "alg": "Ed25519"} and payload == b'{"a":1}'
-    for bad in ({**env, "header": {}}, {"protected": env["protected"]}, [env], {**env, "payload": 5}):
+    for bad in (
+        {**env, "header": {}},
+        {"protected": env["protected"]},
+        [env],
+        {**env, "payload": 5},
+    ):
         with pytest.raises(SignatureError):
             verify_flattened(bad, public_jwk(jwk), set())  # type: ignore[arg-type]
 

@@ -1,0 +1,152 @@
+"""Protocol v1 between Comptoir and a single window: the wire models.
+
+These pydantic models are the contract: the sandbox serves them (FastAPI generates
+``/openapi.json`` from them, committed as ``sync/openapi.json``) and the client's
+transport parses every response through them, so a response that does not fit is
+refused instead of corrupting local state.  Everything lives under ``/v1``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROTOCOL_VERSION = "1"
+API_PREFIX = "/v1"
+MAX_BATCH = 500  # envelopes per POST /v1/envelopes
+MAX_BODY_BYTES = 16 << 20  # decompressed request body bound
+MAX_FEED_LIMIT = 1000
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+Role = Literal["trader", "officer"]
+SubmissionStatus = Literal["accepted", "duplicate", "rejected", "held"]
+# Modelled on the DMS response types (DMSRCV, DMSACC, DMSREJ, DMSCTL, DMSDOC, DMSTAX,
+# DMSCLE, DMSINV).
+NotificationStatus = Literal[
+    "received", "accepted", "rejected", "under_control", "documents_requested",
+    "tax_assessed", "released", "invalidated",
+]
+
+_Id = Field(max_length=128)
+_B64 = Field(max_length=4 << 20, pattern=r"^[A-Za-z0-9_-]*$")
+
+
+class _Wire(BaseModel):
+    """Lenient on unknown fields in responses (a newer server may add some)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Request(BaseModel):
+    """Requests are strict: unknown fields are a client bug worth hearing about."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(_Wire):
+    """RFC 9457 problem details, plus a stable machine-readable ``code``."""
+
+    type: str = "about:blank"
+    title: str
+    status: int = Field(ge=100, le=599)
+    detail: str | None = None
+    instance: str | None = None
+    code: str
+
+
+class HealthResponse(_Wire):
+    status: Literal["ok"]
+    version: str
+    time: str = Field(description="Server time, ISO 8601 UTC")
+
+
+class EnrolRequest(_Request):
+    trader_id: str = Field(min_length=1, max_length=35, description="DE 3/18: declarant EORI")
+    code: str = Field(min_length=1, max_length=64, description="One-time enrolment code")
+    csr_pem: str = Field(min_length=1, max_length=16384, description="PKCS#10 CSR, PEM")
+    device_id: str = Field(min_length=1, max_length=64)
+    role: Role = "trader"
+
+
+class EnrolResponse(_Wire):
+    trader_id: str
+    device_id: str
+    role: Role
+    certificate_chain_pem: list[str] = Field(description="Leaf first, then the CA")
+    ca_pem: str
+    receipt_certificate_pem: str = Field(description="Certificate whose key signs receipts")
+    token: str = Field(description="API bearer token (keep it secret)")
+
+
+class JwsEnvelope(_Request):
+    """A sealed envelope: JWS JSON flattened serialization (base64url members)."""
+
+    protected: str = _B64
+    payload: str = _B64
+    signature: str = Field(max_length=1024, pattern=r"^[A-Za-z0-9_-]*$")
+
+
+class SubmitRequest(_Request):
+    envelopes: list[JwsEnvelope] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ErrorItem(_Wire):
+    code: str
+    pointer: str = Field(default="", description="JSON pointer or model path of the field")
+    detail: str = ""
+
+
+class EnvelopeResult(_Wire):
+    index: int = Field(ge=0)
+    declaration_id: str | None
+    version: int | None
+    envelope_hash: str
+    status: SubmissionStatus
+    mrn: str | None = None
+    receipt: str | None = Field(default=None, description="Signed receipt, compact JWS")
+    errors: list[ErrorItem] = Field(default_factory=list)
+
+
+class BatchResponse(_Wire):
+    results: list[EnvelopeResult]
+
+
+class ReceiptClaims(_Wire):
+    """What a receipt proves: this envelope was lodged at this time, with this MRN."""
+
+    declaration_id: str
+    version: int
+    envelope_hash: str
+    received_at: str
+    mrn: str | None
+    device_id: str
+    seq: int
+    trader_id: str
+
+
+class Notification(_Wire):
+    cursor: int = Field(ge=1)
+    declaration_id: str
+    version: int
+    mrn: str | None = None
+    status: NotificationStatus
+    at: str
+    errors: list[ErrorItem] = Field(default_factory=list)
+    detail: str | None = None
+
+
+class NotificationPage(_Wire):
+    notifications: list[Notification]
+    next: int = Field(ge=0, description="Cursor to pass as `after` next time")
+
+
+class RefList(_Wire):
+    list: str
+    version: int = Field(ge=1)
+    entries: dict[str, dict[str, str]] = Field(description="code -> {language: text}")
+
+
+class RefdataResponse(_Wire):
+    version: int = Field(ge=0)
+    lists: list[RefList]

@@ -1,0 +1,383 @@
+"""The sandbox single window's HTTP API (FastAPI): protocol v1 under /v1.
+
+Every error is RFC 9457 ``application/problem+json`` with a stable ``code`` (FastAPI's
+own 404/405/422 included).  Request bodies may be gzip-compressed; the decompressed
+size is bounded (a gzip bomb stops at the bound, it is never inflated in full).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import secrets
+import threading
+import time
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from client.i18n import ComptoirError, tr
+from sync.protocol import (
+    API_PREFIX,
+    MAX_BODY_BYTES,
+    MAX_FEED_LIMIT,
+    PROBLEM_CONTENT_TYPE,
+    PROTOCOL_VERSION,
+    BatchResponse,
+    EnrolRequest,
+    EnrolResponse,
+    HealthResponse,
+    NotificationPage,
+    Problem,
+    RefdataResponse,
+    RefList,
+    SubmitRequest,
+)
+from sync.sandbox import refdata as refdata_mod
+from sync.sandbox.ca import SandboxPKI, cert_serial
+from sync.sandbox.intake import IntakeContext, now_iso, process_batch
+from sync.sandbox.pipeline import DEFAULT_CLOCK_SPEED, Clock, LaneMode
+from sync.sandbox.store import Principal, SandboxStore
+
+FINGERPRINT_KEY = "comptoir.body_sha256"
+
+
+@dataclass
+class SandboxSettings:
+    home: Path
+    db_url: str | None = None
+    seed: int = 0
+    lane: LaneMode = "auto"
+    country: str = "GB"
+    clock_speed: float = DEFAULT_CLOCK_SPEED
+    refdata_dir: Path | None = None
+    tick_seconds: float = 0.2
+
+
+@dataclass
+class SandboxState:
+    """Everything the running app shares between requests."""
+
+    settings: SandboxSettings
+    pki: SandboxPKI
+    store: SandboxStore
+    lists: dict[str, dict[str, dict[str, str]]]
+    versions: dict[str, int]
+    in_flight: set[tuple[str, str]] = field(default_factory=set)
+    in_flight_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, settings: SandboxSettings) -> SandboxState:
+        pki = SandboxPKI(settings.home).ensure()
+        store = open_store(settings.home, settings.db_url)
+        lists = refdata_mod.load_lists(settings.refdata_dir, settings.country)
+        versions = store.refdata_versions({k: refdata_mod.digest(v) for k, v in lists.items()})
+        return cls(settings, pki, store, lists, versions)
+
+    def new_enrolment_code(self, trader_id: str, role: str = "trader") -> str:
+        return new_enrolment_code(self.store, trader_id, role)
+
+
+def open_store(home: Path, db_url: str | None = None) -> SandboxStore:
+    home.mkdir(parents=True, exist_ok=True)
+    return SandboxStore(db_url or f"sqlite:///{home / 'sandbox.db'}")
+
+
+def new_enrolment_code(store: SandboxStore, trader_id: str, role: str = "trader") -> str:
+    """A one-time code, 4 groups of 4 unambiguous characters (read over the phone)."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    raw = "".join(secrets.choice(alphabet) for _ in range(16))
+    code = "-".join(raw[i:i + 4] for i in range(0, 16, 4))
+    store.add_enrolment_code(code, trader_id, role)
+    return code
+
+
+class ProblemException(Exception):
+    def __init__(self, status: int, code: str, detail: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(code)
+        self.status, self.code, self.detail, self.headers = status, code, detail, headers
+
+
+def problem_response(status: int, code: str, detail: str | None, instance: str | None,
+                     headers: dict[str, str] | None = None) -> JSONResponse:
+    body = Problem(type=f"urn:comptoir:problem:{code}", title=tr(code, "en"), status=status,
+                   detail=detail, instance=instance, code=code)
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers,
+                        media_type=PROBLEM_CONTENT_TYPE)
+
+
+class BodyLimitMiddleware:
+    """Inflate gzip request bodies with a hard bound; fingerprint the decompressed body."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", [])}
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        path = scope.get("path", "")
+        if encoding not in ("identity", "gzip", ""):
+            await problem_response(415, "sandbox.bad_encoding", encoding[:40], path)(
+                scope, receive, send)
+            return
+        try:
+            declared = int(headers.get("content-length", "0") or 0)
+        except ValueError:
+            declared = 0
+        if declared > self.limit:
+            await problem_response(413, "sandbox.body_too_large", None, path)(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await problem_response(413, "sandbox.body_too_large", None, path)(
+                    scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if encoding == "gzip":
+            try:
+                inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                body = inflater.decompress(body, self.limit + 1)
+                if len(body) > self.limit or inflater.unconsumed_tail:
+                    await problem_response(413, "sandbox.body_too_large", None, path)(
+                        scope, receive, send)
+                    return
+            except zlib.error:
+                await problem_response(400, "sandbox.bad_encoding", "gzip", path)(
+                    scope, receive, send)
+                return
+        scope.setdefault("state", {})
+        scope[FINGERPRINT_KEY] = hashlib.sha256(body).hexdigest()
+        new_headers = [(k, v) for k, v in scope.get("headers", [])
+                       if k.lower() not in (b"content-encoding", b"content-length")]
+        new_headers.append((b"content-length", str(len(body)).encode()))
+        scope = dict(scope, headers=new_headers)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {c: {"description": "Problem details (RFC 9457)", "model": Problem} for c in codes}
+
+
+bearer = HTTPBearer(auto_error=False, description="API token from POST /v1/enrol")
+
+
+def create_app(state: SandboxState | None) -> FastAPI:
+    """The FastAPI application over one sandbox state (None: only for its OpenAPI)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(state.settings.tick_seconds)
+                with contextlib.suppress(Exception):
+                    await run_in_threadpool(state.store.materialise_due, time.time(), now_iso())
+
+        task = asyncio.create_task(ticker())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(title="Comptoir single window", version=PROTOCOL_VERSION,
+                  description="Protocol v1 between Comptoir and a customs single window "
+                              "(the sandbox implements it).", lifespan=lifespan)
+    app.state.sandbox = state
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
+    app.add_middleware(BodyLimitMiddleware)
+
+    @app.exception_handler(ProblemException)
+    async def _problem(request: Request, exc: ProblemException) -> JSONResponse:
+        return problem_response(exc.status, exc.code, exc.detail, request.url.path, exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "sandbox.not_found", 405: "sandbox.method_not_allowed"}.get(
+            exc.status_code, "sandbox.http_error")
+        return problem_response(exc.status_code, code, str(exc.detail)[:300], request.url.path,
+                                dict(exc.headers or {}))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for e in exc.errors()[:10]:
+            loc = "/".join(str(x) for x in e.get("loc", ()))
+            parts.append(f"{loc}: {e.get('msg', '')}")
+        return problem_response(422, "sandbox.request_invalid", "; ".join(parts)[:1000],
+                                request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        return problem_response(500, "sandbox.internal", type(exc).__name__, request.url.path)
+
+    def principal(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+        if creds is None or creds.scheme.lower() != "bearer":
+            raise ProblemException(401, "sandbox.unauthorized", None,
+                                   {"WWW-Authenticate": "Bearer"})
+        p = state.store.principal(creds.credentials)
+        if p is None:
+            raise ProblemException(401, "sandbox.unauthorized", None,
+                                   {"WWW-Authenticate": "Bearer"})
+        return p
+
+    @app.get(f"{API_PREFIX}/health", response_model=HealthResponse, tags=["health"])
+    def health() -> HealthResponse:
+        """Connectivity probe: cheap, no authentication."""
+        return HealthResponse(status="ok", version=PROTOCOL_VERSION, time=now_iso())
+
+    @app.post(f"{API_PREFIX}/enrol", response_model=EnrolResponse, tags=["enrolment"],
+              responses=_problems(400, 403, 413, 415, 422))
+    def enrol(req: EnrolRequest) -> EnrolResponse:
+        """Exchange a one-time code and a CSR for a certificate chain and an API token."""
+        role = state.store.consume_enrolment_code(req.code, req.trader_id)
+        if role is None or role != req.role:
+            raise ProblemException(403, "sandbox.enrol_refused", None)
+        try:
+            cert, pem = state.pki.issue_leaf(req.csr_pem, trader_id=req.trader_id, role=role,
+                                             device_id=req.device_id)
+        except ComptoirError as exc:
+            raise ProblemException(400, "sandbox.csr_invalid", exc.render("en")) from exc
+        token = secrets.token_urlsafe(32)
+        state.store.register_enrolment(trader_id=req.trader_id, device_id=req.device_id,
+                                       role=role, token=token, serial=cert_serial(cert),
+                                       cert_pem=pem)
+        return EnrolResponse(trader_id=req.trader_id, device_id=req.device_id, role=role,  # type: ignore[arg-type]
+                             certificate_chain_pem=[pem, state.pki.ca_pem],
+                             ca_pem=state.pki.ca_pem,
+                             receipt_certificate_pem=state.pki.receipt_cert_pem, token=token)
+
+    @app.post(f"{API_PREFIX}/envelopes", response_model=BatchResponse, tags=["submission"],
+              responses=_problems(400, 401, 409, 413, 415, 422))
+    def submit(request: Request, body: SubmitRequest,
+               idempotency_key: str | None = Header(default=None, alias="Idempotency-Key",
+                                                    max_length=255),
+               who: Principal = Depends(principal)) -> Any:
+        """Lodge a batch of sealed envelopes; one result per envelope, in order."""
+        if not idempotency_key:
+            raise ProblemException(400, "sandbox.idempotency_key_missing", None)
+        fingerprint = request.scope.get(FINGERPRINT_KEY) or ""
+        slot = (who.trader_id, idempotency_key)
+        with state.in_flight_lock:
+            if slot in state.in_flight:
+                raise ProblemException(409, "sandbox.idempotency_in_flight", None,
+                                       {"Retry-After": "1"})
+            state.in_flight.add(slot)
+        try:
+            record = state.store.idempotency_record(*slot)
+            if record is not None:
+                if record[0] != fingerprint:
+                    raise ProblemException(422, "sandbox.idempotency_mismatch", None)
+                return JSONResponse(json.loads(record[1]))
+            ctx = IntakeContext(
+                ca_cert=state.pki.ca_cert, receipt_jwk=state.pki.receipt_private_jwk,
+                country=state.settings.country, seed=state.settings.seed,
+                lane_mode=state.settings.lane,
+                clock=Clock(state.settings.clock_speed, instant=state.settings.lane == "green"),
+                revoked=state.store.revoked_serials())
+            envelopes = [e.model_dump() for e in body.envelopes]
+            with state.store.batch() as tx:
+                response = process_batch(tx, ctx, who, envelopes)
+                payload = response.model_dump(mode="json")
+                tx.save_idempotency(who.trader_id, idempotency_key, fingerprint,
+                                    json.dumps(payload, separators=(",", ":")))
+            return JSONResponse(payload)
+        finally:
+            with state.in_flight_lock:
+                state.in_flight.discard(slot)
+
+    @app.get(f"{API_PREFIX}/notifications", response_model=NotificationPage,
+             tags=["notifications"], responses=_problems(401, 422))
+    def notifications(after: int = Query(default=0, ge=0, le=2**62),
+                      limit: int = Query(default=500, ge=1, le=MAX_FEED_LIMIT),
+                      who: Principal = Depends(principal)) -> NotificationPage:
+        """Status changes of this trader's declarations after a cursor."""
+        state.store.materialise_due(time.time(), now_iso())
+        rows = state.store.notifications(who.trader_id, after, limit)
+        nxt = rows[-1]["cursor"] if rows else after
+        return NotificationPage.model_validate({"notifications": rows, "next": nxt})
+
+    @app.get(f"{API_PREFIX}/refdata", response_model=RefdataResponse, tags=["refdata"],
+             responses=_problems(422))
+    def refdata(since: int = Query(default=0, ge=0, le=2**62)) -> RefdataResponse:
+        """Code lists, validation profile and rejection-code explanations newer than `since`."""
+        lists = [RefList(list=name, version=state.versions[name], entries=entries)
+                 for name, entries in sorted(state.lists.items())
+                 if state.versions[name] > since]
+        return RefdataResponse(version=max(state.versions.values(), default=0), lists=lists)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, openapi_version="3.1.0",
+                             description=app.description, routes=app.routes)
+        for item in schema.get("paths", {}).values():
+            for op in item.values():
+                for status, resp in op.get("responses", {}).items():
+                    if status.isdigit() and int(status) >= 400:
+                        resp["content"] = {PROBLEM_CONTENT_TYPE: {"schema": dict(_PROBLEM_REF)}}
+                        resp["description"] = "Problem details (RFC 9457)"
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        comps.pop("HTTPValidationError", None)
+        comps.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of protocol v1 (committed as sync/openapi.json)."""
+    return create_app(None).openapi()
+
+
+def openapi_text() -> str:
+    return json.dumps(openapi_document(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+if __name__ == "__main__":  # python -m sync.sandbox.app > sync/openapi.json
+    import sys
+
+    sys.stdout.write(openapi_text())

@@ -1,0 +1,108 @@
+"""``comptoir sandbox serve | enrolment | stats``: run and administer the sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from client.i18n import ComptoirError, tr
+
+
+def _home(args: argparse.Namespace) -> Path:
+    """--home after the subcommand; else the sandbox folder of the profile."""
+    if args.sandbox_home is not None:
+        return Path(args.sandbox_home).expanduser().resolve()
+    return Path(args.home) / "sandbox"
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--home", dest="sandbox_home", type=Path, default=None,
+                   help=tr("sandbox.cli.home_help"))
+    p.add_argument("--db", default=None, help=tr("sandbox.cli.db_help"))
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sandbox = sub.add_parser("sandbox", help=tr("sandbox.cli.help"))
+    ssub = sandbox.add_subparsers(dest="sandbox_command", parser_class=type(sandbox))
+    sandbox.set_defaults(func=_missing)
+
+    serve = ssub.add_parser("serve", help=tr("sandbox.cli.serve_help"))
+    _common(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument("--seed", type=int, default=0)
+    serve.add_argument("--refdata", type=Path, default=None, help=tr("sandbox.cli.refdata_help"))
+    serve.add_argument("--lane", choices=("auto", "green"), default="auto")
+    serve.add_argument("--clock-speed", type=float, default=None,
+                       help=tr("sandbox.cli.clock_help"))
+    serve.add_argument("--country", default="GB")
+    serve.set_defaults(func=_serve)
+
+    enrol = ssub.add_parser("enrolment", help=tr("sandbox.cli.enrolment_help"))
+    _common(enrol)
+    enrol.add_argument("--trader", required=True)
+    enrol.add_argument("--role", choices=("trader", "officer"), default="trader")
+    enrol.add_argument("--json", action="store_true")
+    enrol.set_defaults(func=_enrolment)
+
+    stats = ssub.add_parser("stats", help=tr("sandbox.cli.stats_help"))
+    _common(stats)
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=_stats)
+
+
+def _missing(args: argparse.Namespace) -> int:
+    raise ComptoirError("error.usage", 2, detail="comptoir sandbox {serve,enrolment,stats}")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sync.sandbox.app import SandboxSettings
+    from sync.sandbox.pipeline import DEFAULT_CLOCK_SPEED
+    from sync.sandbox.server import serve
+
+    if args.refdata is not None and not args.refdata.is_dir():
+        raise ComptoirError("sandbox.refdata_missing", 2, path=str(args.refdata))
+    country = str(args.country).upper()
+    if len(country) != 2 or not country.isalpha():
+        raise ComptoirError("error.usage", 2, detail=f"--country {args.country}")
+    settings = SandboxSettings(home=_home(args), db_url=args.db, seed=args.seed, lane=args.lane,
+                               country=country, refdata_dir=args.refdata,
+                               clock_speed=args.clock_speed or DEFAULT_CLOCK_SPEED)
+    serve(settings, host=args.host, port=args.port)
+    return 0
+
+
+def _enrolment(args: argparse.Namespace) -> int:
+    from sync.sandbox.app import new_enrolment_code, open_store
+    from sync.sandbox.ca import SandboxPKI
+
+    home = _home(args)
+    pki = SandboxPKI(home).ensure()
+    store = open_store(home, args.db)
+    try:
+        code = new_enrolment_code(store, args.trader, args.role)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"code": code, "ca_pem_path": str(pki.ca_pem_path)}))
+    else:
+        print(tr("sandbox.cli.enrolment_done", code=code, trader=args.trader,
+                 ca=str(pki.ca_pem_path)))
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from sync.sandbox.app import open_store
+
+    store = open_store(_home(args), args.db)
+    try:
+        stats = store.stats()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(stats, sort_keys=True))
+    else:
+        print(tr("sandbox.cli.stats_line", declarations=stats["declarations"],
+                 distinct=stats["distinct_ids"], submissions=stats["submissions"]))
+    return 0

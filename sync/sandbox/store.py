@@ -1,0 +1,550 @@
+"""The sandbox single window's own store (SQLModel; SQLite with WAL by default).
+
+All SQL of the sandbox lives here.  A batch of envelopes is applied in one
+transaction through :class:`BatchTx`, which keeps an in-memory view of what the batch
+has already written so that chain checks and held envelopes see it, then writes
+everything with bulk inserts at commit: one fsync per batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Index, UniqueConstraint, event, func, insert, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import registry
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+GENESIS_HASH = "0" * 64
+
+
+class _SandboxModel(SQLModel, registry=registry()):
+    """Own metadata, so the sandbox's tables never clash with the client's store."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class Trader(_SandboxModel, table=True):
+    __tablename__ = "traders"
+    trader_id: str = Field(primary_key=True, max_length=35)
+    created_at: float = Field(default_factory=time.time)
+
+
+class Device(_SandboxModel, table=True):
+    """A device's position in its journal chain (last accepted-or-rejected envelope)."""
+
+    __tablename__ = "devices"
+    trader_id: str = Field(primary_key=True, max_length=35)
+    device_id: str = Field(primary_key=True, max_length=64)
+    last_seq: int = 0
+    last_hash: str = GENESIS_HASH
+
+
+class EnrolmentCode(_SandboxModel, table=True):
+    __tablename__ = "enrolment_codes"
+    code_hash: str = Field(primary_key=True)
+    trader_id: str = Field(max_length=35)
+    role: str = "trader"
+    created_at: float = Field(default_factory=time.time)
+    used_at: float | None = None
+
+
+class Token(_SandboxModel, table=True):
+    """API tokens, stored as SHA-256 hashes only."""
+
+    __tablename__ = "tokens"
+    token_hash: str = Field(primary_key=True)
+    trader_id: str = Field(index=True, max_length=35)
+    device_id: str = Field(max_length=64)
+    role: str = "trader"
+    created_at: float = Field(default_factory=time.time)
+
+
+class Certificate(_SandboxModel, table=True):
+    __tablename__ = "certificates"
+    serial: str = Field(primary_key=True)
+    trader_id: str = Field(index=True, max_length=35)
+    device_id: str = Field(max_length=64)
+    role: str = "trader"
+    pem: str
+    revoked: bool = False
+
+
+class EnvelopeRow(_SandboxModel, table=True):
+    """One lodged envelope: accepted, rejected (still in the chain) or held."""
+
+    __tablename__ = "envelopes"
+    __table_args__ = (UniqueConstraint("declaration_id", "version"),
+                      Index("ix_envelopes_chain", "trader_id", "device_id", "seq"),
+                      Index("ix_envelopes_lrn", "declarant_id", "lrn"))
+    id: int | None = Field(default=None, primary_key=True)
+    declaration_id: str = Field(max_length=36)
+    version: int
+    envelope_hash: str = Field(index=True)
+    trader_id: str = Field(max_length=35)
+    device_id: str = Field(max_length=64)
+    seq: int
+    prev: str
+    status: str  # accepted | rejected | held
+    lane: str | None = None
+    mrn: str | None = None
+    receipt: str | None = None
+    errors: str = "[]"
+    received_at: str
+    declarant_id: str | None = Field(default=None, max_length=35)  # DE 3/18
+    lrn: str | None = Field(default=None, max_length=35)  # DE 2/5
+    raw: str
+
+
+class IdempotencyRecord(_SandboxModel, table=True):
+    """Batch-level Idempotency-Key records, kept without expiry."""
+
+    __tablename__ = "idempotency"
+    trader_id: str = Field(primary_key=True, max_length=35)
+    key: str = Field(primary_key=True, max_length=255)
+    fingerprint: str
+    response: str
+    created_at: float = Field(default_factory=time.time)
+
+
+class NotificationRow(_SandboxModel, table=True):
+    """The feed; the autoincrement id is the cursor."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_feed", "trader_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    trader_id: str = Field(max_length=35)
+    declaration_id: str = Field(max_length=36)
+    version: int
+    mrn: str | None = None
+    status: str
+    at: str
+    errors: str = "[]"
+    detail: str | None = None
+
+
+class ScheduledEvent(_SandboxModel, table=True):
+    """A pipeline step due later (real time); materialised into the feed when due."""
+
+    __tablename__ = "scheduled_events"
+    id: int | None = Field(default=None, primary_key=True)
+    due_at: float = Field(index=True)
+    trader_id: str = Field(max_length=35)
+    declaration_id: str = Field(max_length=36)
+    version: int
+    mrn: str | None = None
+    status: str
+    detail: str | None = None
+
+
+class Decision(_SandboxModel, table=True):
+    """Officer control decisions (issue #8 fills this in)."""
+
+    __tablename__ = "decisions"
+    id: int | None = Field(default=None, primary_key=True)
+    declaration_id: str = Field(index=True, max_length=36)
+    version: int
+    officer_id: str = Field(max_length=35)
+    envelope_hash: str
+    raw: str
+    received_at: str
+
+
+class Counter(_SandboxModel, table=True):
+    __tablename__ = "counters"
+    name: str = Field(primary_key=True)
+    value: int = 0
+
+
+class RefdataList(_SandboxModel, table=True):
+    __tablename__ = "refdata_lists"
+    name: str = Field(primary_key=True)
+    sha256: str
+    version: int
+
+
+@dataclass
+class Principal:
+    trader_id: str
+    device_id: str
+    role: str
+
+
+@dataclass
+class DeviceState:
+    last_seq: int
+    last_hash: str
+    exists: bool
+
+
+@dataclass
+class StoredEnvelope:
+    declaration_id: str
+    version: int
+    envelope_hash: str
+    trader_id: str
+    device_id: str
+    seq: int
+    prev: str
+    status: str
+    mrn: str | None
+    receipt: str | None
+    errors: list[dict[str, str]]
+    raw: str
+    received_at: str
+    lane: str | None = None
+    id: int | None = None
+    declarant_id: str | None = None
+    lrn: str | None = None
+
+
+def _stored(row: Any) -> StoredEnvelope:
+    return StoredEnvelope(row.declaration_id, row.version, row.envelope_hash, row.trader_id,
+                          row.device_id, row.seq, row.prev, row.status, row.mrn, row.receipt,
+                          json.loads(row.errors), row.raw, row.received_at, row.lane, row.id,
+                          row.declarant_id, row.lrn)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine; SQLite gets WAL, FULL sync and a busy timeout (the CLI writes too)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class SandboxStore:
+    """The sandbox's persistent state."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        _SandboxModel.metadata.create_all(self.engine)
+        self.write_lock = threading.RLock()
+        self._principals: dict[str, Principal] = {}
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- enrolment ---------------------------------------------------------------
+    def add_enrolment_code(self, code: str, trader_id: str, role: str) -> None:
+        with self.write_lock, Session(self.engine) as s:
+            s.add(EnrolmentCode(code_hash=token_hash(code), trader_id=trader_id, role=role))
+            s.commit()
+
+    def consume_enrolment_code(self, code: str, trader_id: str) -> str | None:
+        """Mark a code used; its role when it was valid, unused and for this trader."""
+        with self.write_lock, Session(self.engine) as s:
+            row = s.get(EnrolmentCode, token_hash(code))
+            if row is None or row.used_at is not None or row.trader_id != trader_id:
+                return None
+            res = s.execute(update(EnrolmentCode)
+                            .where(EnrolmentCode.code_hash == row.code_hash)  # type: ignore[arg-type]
+                            .where(EnrolmentCode.used_at.is_(None))  # type: ignore[union-attr]
+                            .values(used_at=time.time()))
+            if res.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            s.commit()
+            return row.role
+
+    def register_enrolment(self, *, trader_id: str, device_id: str, role: str, token: str,
+                           serial: str, cert_pem: str) -> None:
+        with self.write_lock, Session(self.engine) as s:
+            if s.get(Trader, trader_id) is None:
+                s.add(Trader(trader_id=trader_id))
+            s.add(Token(token_hash=token_hash(token), trader_id=trader_id, device_id=device_id,
+                        role=role))
+            s.add(Certificate(serial=serial, trader_id=trader_id, device_id=device_id,
+                              role=role, pem=cert_pem))
+            s.commit()
+
+    def principal(self, token: str) -> Principal | None:
+        h = token_hash(token)
+        p = self._principals.get(h)
+        if p is not None:
+            return p
+        with Session(self.engine) as s:
+            row = s.get(Token, h)
+            if row is None:
+                return None
+            p = Principal(row.trader_id, row.device_id, row.role)
+        self._principals[h] = p
+        return p
+
+    def revoked_serials(self) -> set[int]:
+        """Serial numbers (as integers) of revoked certificates."""
+        with Session(self.engine) as s:
+            return {int(x, 16) for x in s.exec(
+                select(Certificate.serial).where(Certificate.revoked == True))}  # noqa: E712
+
+    def revoke(self, serial: str) -> None:
+        with self.write_lock, Session(self.engine) as s:
+            s.execute(update(Certificate).where(Certificate.serial == serial)  # type: ignore[arg-type]
+                      .values(revoked=True))
+            s.commit()
+
+    # -- idempotency -------------------------------------------------------------
+    def idempotency_record(self, trader_id: str, key: str) -> tuple[str, str] | None:
+        with Session(self.engine) as s:
+            row = s.get(IdempotencyRecord, (trader_id, key))
+            return None if row is None else (row.fingerprint, row.response)
+
+    # -- batches -----------------------------------------------------------------
+    @contextmanager
+    def batch(self) -> Iterator[BatchTx]:
+        """One transaction for one batch, under the write lock."""
+        with self.write_lock, Session(self.engine) as s:
+            tx = BatchTx(s)
+            yield tx
+            tx.flush()
+            s.commit()
+
+    # -- feed --------------------------------------------------------------------
+    def notifications(self, trader_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+        with Session(self.engine) as s:
+            rows = s.exec(select(NotificationRow)
+                          .where(NotificationRow.trader_id == trader_id)
+                          .where(NotificationRow.id > after)  # type: ignore[operator]
+                          .order_by(NotificationRow.id).limit(limit)).all()  # type: ignore[arg-type]
+            return [{"cursor": r.id, "declaration_id": r.declaration_id, "version": r.version,
+                     "mrn": r.mrn, "status": r.status, "at": r.at,
+                     "errors": json.loads(r.errors), "detail": r.detail} for r in rows]
+
+    def materialise_due(self, now: float, at_text: str) -> int:
+        """Move due pipeline events into the feed, oldest first, in one transaction."""
+        with self.write_lock, Session(self.engine) as s:
+            due = s.exec(select(ScheduledEvent).where(ScheduledEvent.due_at <= now)
+                         .order_by(ScheduledEvent.due_at, ScheduledEvent.id)).all()  # type: ignore[arg-type]
+            if not due:
+                return 0
+            s.execute(insert(NotificationRow), [
+                {"trader_id": e.trader_id, "declaration_id": e.declaration_id,
+                 "version": e.version, "mrn": e.mrn, "status": e.status, "at": at_text,
+                 "errors": "[]", "detail": e.detail} for e in due])
+            for e in due:
+                s.delete(e)
+            s.commit()
+            return len(due)
+
+    # -- reference data versions ---------------------------------------------------
+    def refdata_versions(self, digests: dict[str, str]) -> dict[str, int]:
+        """A version per list, bumped whenever a list's content changed since last start."""
+        with self.write_lock, Session(self.engine) as s:
+            known = {r.name: r for r in s.exec(select(RefdataList)).all()}
+            top = max((r.version for r in known.values()), default=0)
+            out: dict[str, int] = {}
+            for name in sorted(digests):
+                row = known.get(name)
+                if row is None:
+                    top += 1
+                    row = RefdataList(name=name, sha256=digests[name], version=top)
+                    s.add(row)
+                elif row.sha256 != digests[name]:
+                    top += 1
+                    row.sha256, row.version = digests[name], top
+                    s.add(row)
+                out[name] = row.version
+            s.commit()
+            return out
+
+    # -- statistics ----------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        with Session(self.engine) as s:
+            declarations = s.exec(select(func.count()).select_from(EnvelopeRow)).one()
+            distinct = s.exec(select(func.count(func.distinct(EnvelopeRow.declaration_id)))).one()
+            by_status = dict(s.exec(select(EnvelopeRow.status, func.count())
+                                    .group_by(EnvelopeRow.status)).all())
+            sub = s.get(Counter, "submissions")
+            return {"declarations": int(declarations), "distinct_ids": int(distinct),
+                    "submissions": sub.value if sub else 0,
+                    "by_status": {k: int(v) for k, v in by_status.items()}}
+
+
+@dataclass
+class BatchTx:
+    """The writes of one batch, with an in-memory view of what it already did."""
+
+    session: Session
+    _envelopes: dict[tuple[str, int], StoredEnvelope] = field(default_factory=dict)
+    _devices: dict[tuple[str, str], DeviceState] = field(default_factory=dict)
+    _new_envelopes: list[StoredEnvelope] = field(default_factory=list)
+    _updated: dict[int, StoredEnvelope] = field(default_factory=dict)
+    _notifications: list[dict[str, Any]] = field(default_factory=list)
+    _events: list[dict[str, Any]] = field(default_factory=list)
+    _held: dict[tuple[str, str, int], StoredEnvelope] = field(default_factory=dict)
+    _counters: dict[str, int] = field(default_factory=dict)
+    _idempotency: dict[str, Any] | None = None
+    _lrns: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def preload(self, keys: list[tuple[str, int]]) -> None:
+        """Fetch the existing envelopes for these (declaration id, version) in bulk."""
+        wanted = [k for k in set(keys) if k not in self._envelopes]
+        for i in range(0, len(wanted), 400):
+            chunk = wanted[i:i + 400]
+            ids = {d for d, _ in chunk}
+            rows = self.session.exec(select(EnvelopeRow).where(
+                EnvelopeRow.declaration_id.in_(ids))).all()  # type: ignore[attr-defined]
+            for r in rows:
+                self._envelopes.setdefault((r.declaration_id, r.version), _stored(r))
+
+    def envelope(self, declaration_id: str, version: int) -> StoredEnvelope | None:
+        key = (declaration_id, version)
+        if key not in self._envelopes:
+            self.preload([key])
+        return self._envelopes.get(key)
+
+    def envelope_at(self, trader_id: str, device_id: str, seq: int) -> StoredEnvelope | None:
+        """The non-held envelope at this position of the device chain."""
+        for e in self._new_envelopes:
+            if (e.trader_id, e.device_id, e.seq) == (trader_id, device_id, seq) \
+                    and e.status != "held":
+                return e
+        row = self.session.exec(select(EnvelopeRow).where(
+            EnvelopeRow.trader_id == trader_id, EnvelopeRow.device_id == device_id,
+            EnvelopeRow.seq == seq, EnvelopeRow.status != "held")).first()
+        return None if row is None else self._envelopes.setdefault(
+            (row.declaration_id, row.version), _stored(row))
+
+    def device(self, trader_id: str, device_id: str) -> DeviceState:
+        key = (trader_id, device_id)
+        st = self._devices.get(key)
+        if st is None:
+            row = self.session.get(Device, key)
+            st = (DeviceState(row.last_seq, row.last_hash, True) if row
+                  else DeviceState(0, GENESIS_HASH, False))
+            self._devices[key] = st
+        return st
+
+    def advance_device(self, trader_id: str, device_id: str, seq: int, env_hash: str) -> None:
+        st = self.device(trader_id, device_id)
+        st.last_seq, st.last_hash = seq, env_hash
+
+    def held(self, trader_id: str, device_id: str, seq: int) -> StoredEnvelope | None:
+        """A held envelope waiting at this position (this batch's or an earlier one)."""
+        key = (trader_id, device_id, seq)
+        if key in self._held:
+            return self._held[key]
+        row = self.session.exec(select(EnvelopeRow).where(
+            EnvelopeRow.trader_id == trader_id, EnvelopeRow.device_id == device_id,
+            EnvelopeRow.seq == seq, EnvelopeRow.status == "held")).first()
+        if row is None:
+            return None
+        st = self._envelopes.setdefault((row.declaration_id, row.version), _stored(row))
+        self._held[key] = st
+        return st
+
+    def lrn_owner(self, declarant_id: str, lrn: str) -> str | None:
+        """The declaration id already registered (accepted) under this LRN, if any."""
+        key = (declarant_id, lrn)
+        if key in self._lrns:
+            return self._lrns[key]
+        row = self.session.exec(select(EnvelopeRow.declaration_id).where(
+            EnvelopeRow.declarant_id == declarant_id, EnvelopeRow.lrn == lrn,
+            EnvelopeRow.status == "accepted")).first()
+        if row is not None:
+            self._lrns[key] = row
+        return row
+
+    def claim_lrn(self, declarant_id: str, lrn: str, declaration_id: str) -> None:
+        self._lrns.setdefault((declarant_id, lrn), declaration_id)
+
+    def add_envelope(self, env: StoredEnvelope) -> None:
+        self._envelopes[(env.declaration_id, env.version)] = env
+        self._new_envelopes.append(env)
+        if env.status == "held":
+            self._held[(env.trader_id, env.device_id, env.seq)] = env
+
+    def resolve_held(self, env: StoredEnvelope) -> None:
+        """A held envelope was applied: its new status/MRN/receipt are written at flush."""
+        self._held.pop((env.trader_id, env.device_id, env.seq), None)
+        if env.id is not None:
+            self._updated[env.id] = env
+
+    def notify(self, trader_id: str, declaration_id: str, version: int, status: str, at: str,
+               *, mrn: str | None = None, errors: list[dict[str, str]] | None = None,
+               detail: str | None = None) -> None:
+        self._notifications.append({
+            "trader_id": trader_id, "declaration_id": declaration_id, "version": version,
+            "mrn": mrn, "status": status, "at": at, "errors": json.dumps(errors or []),
+            "detail": detail})
+
+    def schedule(self, due_at: float, trader_id: str, declaration_id: str, version: int,
+                 status: str, *, mrn: str | None = None, detail: str | None = None) -> None:
+        self._events.append({"due_at": due_at, "trader_id": trader_id,
+                             "declaration_id": declaration_id, "version": version,
+                             "mrn": mrn, "status": status, "detail": detail})
+
+    def next_counter(self, name: str) -> int:
+        """The next value of a persistent counter (MRN serials)."""
+        if name not in self._counters:
+            row = self.session.get(Counter, name)
+            self._counters[name] = row.value if row else 0
+        self._counters[name] += 1
+        return self._counters[name]
+
+    def bump_counter(self, name: str, by: int) -> None:
+        if name not in self._counters:
+            row = self.session.get(Counter, name)
+            self._counters[name] = row.value if row else 0
+        self._counters[name] += by
+
+    def save_idempotency(self, trader_id: str, key: str, fingerprint: str, response: str) -> None:
+        self._idempotency = {"trader_id": trader_id, "key": key, "fingerprint": fingerprint,
+                             "response": response, "created_at": time.time()}
+
+    def flush(self) -> None:
+        s = self.session
+        if self._new_envelopes:
+            s.execute(insert(EnvelopeRow), [_row(e) for e in self._new_envelopes])
+        for rid, e in self._updated.items():
+            s.execute(update(EnvelopeRow).where(EnvelopeRow.id == rid)  # type: ignore[arg-type]
+                      .values(status=e.status, mrn=e.mrn, receipt=e.receipt, lane=e.lane,
+                              errors=json.dumps(e.errors), received_at=e.received_at))
+        # Held envelopes of this same batch that got applied are inserted with their
+        # final state (they were in _new_envelopes and mutated in place).
+        for (t, d), st in self._devices.items():
+            if st.exists:
+                s.execute(update(Device).where(Device.trader_id == t, Device.device_id == d)  # type: ignore[arg-type]
+                          .values(last_seq=st.last_seq, last_hash=st.last_hash))
+            elif st.last_seq > 0:
+                s.add(Device(trader_id=t, device_id=d, last_seq=st.last_seq,
+                             last_hash=st.last_hash))
+        if self._notifications:
+            s.execute(insert(NotificationRow), self._notifications)
+        if self._events:
+            s.execute(insert(ScheduledEvent), self._events)
+        for name, value in self._counters.items():
+            row = s.get(Counter, name)
+            if row is None:
+                s.add(Counter(name=name, value=value))
+            else:
+                row.value = value
+                s.add(row)
+        if self._idempotency:
+            s.add(IdempotencyRecord(**self._idempotency))
+
+
+def _row(e: StoredEnvelope) -> dict[str, Any]:
+    return {"declaration_id": e.declaration_id, "version": e.version,
+            "envelope_hash": e.envelope_hash, "trader_id": e.trader_id,
+            "device_id": e.device_id, "seq": e.seq, "prev": e.prev, "status": e.status,
+            "lane": e.lane, "mrn": e.mrn, "receipt": e.receipt, "errors": json.dumps(e.errors),
+            "received_at": e.received_at, "declarant_id": e.declarant_id, "lrn": e.lrn,
+            "raw": e.raw}

@@ -219,6 +219,7 @@ class ReferenceData:
     def __init__(self, deltas: Iterable[dict[str, Any]] = ()) -> None:
         self._deltas: dict[str, list[dict[str, Any]]] = {}
         self._lists: dict[str, dict[str, Any]] = {}
+        self._labels: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self.versions: dict[str, int] = {}
         self.problems: list[str] = []
         for d in deltas:
@@ -327,6 +328,13 @@ class ReferenceData:
         return (by_code + by_label)[:limit]
 
     def _labelled(self, list_name: str, lang: str | None) -> list[tuple[str, str]]:
+        key = (list_name, lang or DEFAULT_LANGUAGE)
+        got = self._labels.get(key)
+        if got is None:
+            got = self._labels[key] = self._make_labelled(list_name, lang)
+        return got
+
+    def _make_labelled(self, list_name: str, lang: str | None) -> list[tuple[str, str]]:
         if list_name == "incoterms":
             return [(c, _INCOTERMS[c].name(lang)) for c in INCOTERMS_2020]
         if list_name == "transport_modes":

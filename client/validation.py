@@ -118,7 +118,17 @@ def _finding(r: Rule, path: str, params: dict[str, Any]) -> Finding:
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else repr(value)
+    """A value fit to quote in a message: bounded, and never a deep repr of junk."""
+    if isinstance(value, str):
+        text = value
+    elif value is None or isinstance(value, bool | int | float | Decimal):
+        text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else "…"
+    elif isinstance(value, dict):
+        text = "{…}"
+    elif isinstance(value, list | tuple):
+        text = "[…]"
+    else:
+        text = type(value).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -378,7 +378,18 @@ def _deep(n: int) -> Any:
     return v
 
 
+def _deep_list(n: int) -> Any:
+    v: Any = 1
+    for _ in range(n):
+        v = {"x": [v]}
+    return v
+
+
 MALFORMED = [
+    {"type": "IM", "unknown": _deep_list(100_000)},  # deeper than any repr can go
+    {"type": "IM", "delivery_terms": _deep_list(100_000)},
+    {"type": "IM", "goods_items": [{}] * 200_000},
+    {"type": "IM", "lrn": 10**5000, "total_items": -10**5000},
     None, 42, "a string", b"bytes", [IM], 3.5, {"type": "ZZ"}, {"type": None},
     {"type": "IM", "goods_items": "many"},
     {"type": "IM", "goods_items": [None, 1, "x", {"sequence": "one"}]},

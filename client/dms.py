@@ -34,9 +34,14 @@ Kind = Literal["declaration", "amendment", "cancellation", "notification", "wrap
 # Attributes that carry no declaration data.
 _IGNORED_ATTR_NS = ("http://www.w3.org/2001/XMLSchema-instance",)
 # MetaData envelope elements regenerated on export (not declaration data).
-_ENVELOPE = {"WCODataModelVersionCode", "WCOTypeName", "ResponsibleCountryCode",
-             "ResponsibleAgencyName", "AgencyAssignedCustomizationCode",
-             "AgencyAssignedCustomizationVersionCode"}
+_ENVELOPE = {
+    "WCODataModelVersionCode",
+    "WCOTypeName",
+    "ResponsibleCountryCode",
+    "ResponsibleAgencyName",
+    "AgencyAssignedCustomizationCode",
+    "AgencyAssignedCustomizationVersionCode",
+}
 
 
 @dataclass
@@ -52,9 +57,15 @@ class StatusChange:
     version: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"declaration_mrn": self.declaration_mrn, "lrn": self.lrn,
-                "function_code": self.function_code, "status": self.status, "at": self.at,
-                "errors": self.errors, "version": self.version}
+        return {
+            "declaration_mrn": self.declaration_mrn,
+            "lrn": self.lrn,
+            "function_code": self.function_code,
+            "status": self.status,
+            "at": self.at,
+            "errors": self.errors,
+            "version": self.version,
+        }
 
 
 @dataclass
@@ -76,9 +87,14 @@ class DmsImport:
 
     def to_json(self) -> dict[str, Any]:
         d = self.declaration
-        return {"id": d.id if d else None, "kind": self.kind, "lrn": d.lrn if d else None,
-                "function_code": self.function_code, "unmapped": self.unmapped,
-                "message": self.message.to_json()}
+        return {
+            "id": d.id if d else None,
+            "kind": self.kind,
+            "lrn": d.lrn if d else None,
+            "function_code": self.function_code,
+            "unmapped": self.unmapped,
+            "message": self.message.to_json(),
+        }
 
 
 # ---------------------------------------------------------------------------- reading
@@ -169,8 +185,9 @@ class _Reader:
         """Un-mark an attribute the mapping could not keep (e.g. a foreign currency)."""
         if el is None:
             return
-        self.used_attrs = {(e, k) for (e, k) in self.used_attrs
-                           if not (e is el and k.rsplit("}", 1)[-1] == name)}
+        self.used_attrs = {
+            (e, k) for (e, k) in self.used_attrs if not (e is el and k.rsplit("}", 1)[-1] == name)
+        }
 
     def unmapped(self, root: etree._Element) -> list[str]:
         """XPath-like paths of every data leaf and attribute not consumed."""
@@ -209,8 +226,12 @@ def _party(r: _Reader, el: etree._Element | None, *, rep: bool = False) -> dict[
     out: dict[str, Any] = {"id": r.text(el, "ID"), "name": r.text(el, "Name")}
     addr = r.take(el, "Address")
     if addr is not None:
-        a = {"street": r.text(addr, "Line"), "city": r.text(addr, "CityName"),
-             "postcode": r.text(addr, "PostcodeID"), "country": r.text(addr, "CountryCode")}
+        a = {
+            "street": r.text(addr, "Line"),
+            "city": r.text(addr, "CityName"),
+            "postcode": r.text(addr, "PostcodeID"),
+            "country": r.text(addr, "CountryCode"),
+        }
         if any(v is not None for v in a.values()):
             out["address"] = a
     if rep:
@@ -222,8 +243,11 @@ def _documents(r: _Reader, el: etree._Element | None, name: str) -> list[dict[st
     """Previous documents (DE 2/1) or additional documents (DE 2/3) under ``el``."""
     docs = []
     for d in r.kids(el, name):
-        doc = {"category": r.text(d, "CategoryCode"), "type": r.text(d, "TypeCode"),
-               "reference": r.text(d, "ID")}
+        doc = {
+            "category": r.text(d, "CategoryCode"),
+            "type": r.text(d, "TypeCode"),
+            "reference": r.text(d, "ID"),
+        }
         if name == "PreviousDocument":
             doc["line"] = r.text(d, "LineNumeric")
         else:
@@ -232,8 +256,12 @@ def _documents(r: _Reader, el: etree._Element | None, name: str) -> list[dict[st
     return docs
 
 
-def _amount(r: _Reader, el: etree._Element | None, name: str, currency: str | None,
-            ) -> Decimal | None:
+def _amount(
+    r: _Reader,
+    el: etree._Element | None,
+    name: str,
+    currency: str | None,
+) -> Decimal | None:
     """An amount whose currencyID is mapped only when it is the invoice currency (DE 4/10)."""
     node = r.kid(el, name)
     value = r.dec(el, name)
@@ -295,11 +323,13 @@ def _goods_item(r: _Reader, gi: etree._Element, currency: str | None) -> dict[st
             preference = regime
             r.text(dtf, "DutyRegimeCode")
         pay = r.take(dtf, "Payment")
-        line = {"tax_type": r.text(dtf, "TypeCode"),
-                "base": _amount(r, dtf, "AdValoremTaxBaseAmount", currency),
-                "rate": r.dec(dtf, "TaxRateNumeric"),
-                "amount": _amount(r, pay, "TaxAssessedAmount", currency),
-                "payment_method": r.text(pay, "MethodCode")}
+        line = {
+            "tax_type": r.text(dtf, "TypeCode"),
+            "base": _amount(r, dtf, "AdValoremTaxBaseAmount", currency),
+            "rate": r.dec(dtf, "TaxRateNumeric"),
+            "amount": _amount(r, pay, "TaxAssessedAmount", currency),
+            "payment_method": r.text(pay, "MethodCode"),
+        }
         if any(v is not None for v in line.values()):
             lines.append(line)
     item["preference"] = preference
@@ -317,9 +347,10 @@ def _goods_item(r: _Reader, gi: etree._Element, currency: str | None) -> dict[st
     extra_proc = []
     for gp in [c for c in gi if local(c) == "GovernmentProcedure"]:
         cur, prev = r.peek(gp, "CurrentCode"), r.peek(gp, "PreviousCode")
-        if len(cur) == 2 and len(prev) == 2 and item.get("procedure_code") is None:
+        if len(cur) == 2 and len(prev) in (0, 2) and item.get("procedure_code") is None:
             item["procedure_code"] = cur + prev
-            r.text(gp, "PreviousCode")
+            if prev:
+                r.text(gp, "PreviousCode")
         elif len(cur) == 3 and not prev:
             extra_proc.append(cur)
         else:
@@ -344,10 +375,15 @@ def _goods_item(r: _Reader, gi: etree._Element, currency: str | None) -> dict[st
         r.used.add(org)
         if t:
             r.text(org, "TypeCode")
-    item["packages"] = [{"kind": r.text(p, "TypeCode"), "number": r.int(p, "QuantityQuantity"),
-                         "marks": r.text(p, "MarksNumbersID"),
-                         "_seq": r.text(p, "SequenceNumeric")}
-                        for p in r.kids(gi, "Packaging")]
+    item["packages"] = [
+        {
+            "kind": r.text(p, "TypeCode"),
+            "number": r.int(p, "QuantityQuantity"),
+            "marks": r.text(p, "MarksNumbersID"),
+            "_seq": r.text(p, "SequenceNumeric"),
+        }
+        for p in r.kids(gi, "Packaging")
+    ]
     for p in item["packages"]:
         p.pop("_seq")
     item["documents"] = _documents(r, gi, "AdditionalDocument")
@@ -358,7 +394,9 @@ def _goods_item(r: _Reader, gi: etree._Element, currency: str | None) -> dict[st
 def _declaration_dict(r: _Reader, d: etree._Element, kind: Kind) -> dict[str, Any]:
     """The model's fields from a DEC-DMS ``Declaration`` element."""
     r.used.add(d)
-    out: dict[str, Any] = {"function": {"declaration": "original", "wrapped": "original"}.get(kind, kind)}
+    out: dict[str, Any] = {
+        "function": {"declaration": "original", "wrapped": "original"}.get(kind, kind)
+    }
     r.text(d, "FunctionCode")
     out["lrn"] = r.text(d, "FunctionalReferenceID")  # DE 2/5
     out["mrn"] = r.text(d, "ID")
@@ -378,8 +416,9 @@ def _declaration_dict(r: _Reader, d: etree._Element, kind: Kind) -> dict[str, An
         out["invoice_currency"] = r.attr(inv, "currencyID")
     currency = out.get("invoice_currency")
     if currency is None:  # DE 4/10 without 4/11: the one currency of the item prices
-        found = {(n.get("currencyID") or "").strip() for n in d.iter()
-                 if local(n) == "ItemChargeAmount"}
+        found = {
+            (n.get("currencyID") or "").strip() for n in d.iter() if local(n) == "ItemChargeAmount"
+        }
         if len(found) == 1 and "" not in found:
             currency = out["invoice_currency"] = found.pop()
     for ce in r.kids(d, "CurrencyExchange")[:1]:  # DE 4/15
@@ -436,7 +475,8 @@ def _declaration_dict(r: _Reader, d: etree._Element, kind: Kind) -> dict[str, An
             elif name_v and not any(vals):
                 out["goods_location"] = r.text(loc, "Name")
         transport["equipment_numbers"] = [
-            e for e in (r.text(te, "ID") for te in r.kids(cons, "TransportEquipment")) if e]
+            e for e in (r.text(te, "ID") for te in r.kids(cons, "TransportEquipment")) if e
+        ]
         for te in r.kids(cons, "TransportEquipment"):
             r.text(te, "SequenceNumeric")
         out["country_of_destination"] = r.text(gs, "Destination", "CountryCode")  # DE 5/8
@@ -456,7 +496,11 @@ def _declaration_dict(r: _Reader, d: etree._Element, kind: Kind) -> dict[str, An
         items = [_goods_item(r, gi, currency) for gi in r.kids(gs, "GovernmentAgencyGoodsItem")]
         # DE 8/5 at item level: the model keeps it once, so only when every item agrees.
         if out.get("nature_of_transaction") is None and items:
-            nodes = [r.kid(gi, "TransactionNatureCode") for gi in gs if local(gi) == "GovernmentAgencyGoodsItem"]
+            nodes = [
+                r.kid(gi, "TransactionNatureCode")
+                for gi in gs
+                if local(gi) == "GovernmentAgencyGoodsItem"
+            ]
             values = {(n.text or "").strip() for n in nodes if n is not None}
             if len(values) == 1 and all(n is not None for n in nodes):
                 out["nature_of_transaction"] = values.pop()
@@ -485,18 +529,42 @@ def import_dms_bytes(data: bytes, source: str) -> DmsImport:
     if meta is not None and decl_el is None and any(local(c) == "Response" for c in meta):
         changes = parse_notification_root(root, source)
         first = changes[0] if changes else None
-        return DmsImport("notification", first.function_code if first else None, None, [],
-                         data, changes,
-                         Message("dms.notification", {"path": source,
-                                                      "status": first.status if first else "",
-                                                      "mrn": (first.declaration_mrn if first else None) or ""}))
+        return DmsImport(
+            "notification",
+            first.function_code if first else None,
+            None,
+            [],
+            data,
+            changes,
+            Message(
+                "dms.notification",
+                {
+                    "path": source,
+                    "status": first.status if first else "",
+                    "mrn": (first.declaration_mrn if first else None) or "",
+                },
+            ),
+        )
     wrapped = False
     if decl_el is None:  # a declaration inside some other envelope: unwrap it
-        inner = next((el for el in root.iter() if local(el) == "MetaData"
-                      and any(local(c) == "Declaration" for c in el)), None)
+        inner = next(
+            (
+                el
+                for el in root.iter()
+                if local(el) == "MetaData" and any(local(c) == "Declaration" for c in el)
+            ),
+            None,
+        )
         if inner is None:
-            return DmsImport("unknown", None, None, [], data, None,
-                             Message("dms.unknown_document", {"path": source, "root": local(root)}))
+            return DmsImport(
+                "unknown",
+                None,
+                None,
+                [],
+                data,
+                None,
+                Message("dms.unknown_document", {"path": source, "root": local(root)}),
+            )
         meta, decl_el = inner, next(c for c in inner if local(c) == "Declaration")
         wrapped = True
     fc = r.text(decl_el, "FunctionCode")
@@ -510,11 +578,25 @@ def import_dms_bytes(data: bytes, source: str) -> DmsImport:
         if type_code in ("INV", "COR"):
             r.text(decl_el, "TypeCode")
     elif wrapped:
-        return DmsImport("wrapped", fc, None, [], data, None,
-                         Message("dms.wrapped_refused", {"path": source, "envelope": local(root)}))
+        return DmsImport(
+            "wrapped",
+            fc,
+            None,
+            [],
+            data,
+            None,
+            Message("dms.wrapped_refused", {"path": source, "envelope": local(root)}),
+        )
     else:
-        return DmsImport("unknown", fc, None, [], data, None,
-                         Message("dms.unknown_function", {"path": source, "code": fc or ""}))
+        return DmsImport(
+            "unknown",
+            fc,
+            None,
+            [],
+            data,
+            None,
+            Message("dms.unknown_function", {"path": source, "code": fc or ""}),
+        )
     if meta is not None:
         r.used.add(meta)
         for c in meta:
@@ -525,12 +607,21 @@ def import_dms_bytes(data: bytes, source: str) -> DmsImport:
         decl = Declaration.model_validate(fields)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ComptoirError("dms.invalid_value", 2, path=source,
-                            field=".".join(str(p) for p in err["loc"]),
-                            reason=err["msg"]) from None
+        raise ComptoirError(
+            "dms.invalid_value",
+            2,
+            path=source,
+            field=".".join(str(p) for p in err["loc"]),
+            reason=err["msg"],
+        ) from None
     unmapped = r.unmapped(root)
-    params = {"path": source, "lrn": decl.lrn or "", "mrn": decl.mrn or "",
-              "items": len(decl.goods_items), "unmapped": len(unmapped)}
+    params = {
+        "path": source,
+        "lrn": decl.lrn or "",
+        "mrn": decl.mrn or "",
+        "items": len(decl.goods_items),
+        "unmapped": len(unmapped),
+    }
     if kind == "wrapped":
         params["envelope"] = local(root)
     return DmsImport(kind, fc, decl, unmapped, data, None, Message(f"dms.imported_{kind}", params))
@@ -555,11 +646,18 @@ class _Writer:
     def __init__(self) -> None:
         self.ns = NS_DEC
 
-    def el(self, parent: etree._Element, name: str, text: Any = None,
-           **attrs: str) -> etree._Element:
-        e = etree.SubElement(parent, f"{{{self.ns}}}{name}", **{k: v for k, v in attrs.items() if v})
+    def el(
+        self, parent: etree._Element, name: str, text: Any = None, **attrs: str
+    ) -> etree._Element:
+        e = etree.SubElement(
+            parent, f"{{{self.ns}}}{name}", **{k: v for k, v in attrs.items() if v}
+        )
         if text is not None:
-            e.text = _num(text) if isinstance(text, Decimal | int) and not isinstance(text, bool) else str(text)
+            e.text = (
+                _num(text)
+                if isinstance(text, Decimal | int) and not isinstance(text, bool)
+                else str(text)
+            )
         return e
 
     def opt(self, parent: etree._Element, name: str, value: Any, **attrs: str) -> None:
@@ -567,8 +665,9 @@ class _Writer:
             self.el(parent, name, value, **attrs)
 
 
-def _w_party(w: _Writer, parent: etree._Element, name: str, party: Any, *,
-             rep: bool = False) -> None:
+def _w_party(
+    w: _Writer, parent: etree._Element, name: str, party: Any, *, rep: bool = False
+) -> None:
     if party is None:
         return
     p = w.el(parent, name)
@@ -667,9 +766,13 @@ def export_dms(decl: Declaration) -> bytes:
     """WCO DEC-DMS 2 XML (MetaData + Declaration, element order of WCO_DEC_2_DMS)."""
     nsmap = {"md": NS_MD, None: NS_DEC}
     meta = etree.Element(f"{{{NS_MD}}}MetaData", nsmap=nsmap)
-    for name, value in (("WCODataModelVersionCode", "3.6"), ("WCOTypeName", "DEC"),
-                        ("ResponsibleCountryCode", "GB"), ("ResponsibleAgencyName", "HMRC"),
-                        ("AgencyAssignedCustomizationVersionCode", "v2.1")):
+    for name, value in (
+        ("WCODataModelVersionCode", "3.6"),
+        ("WCOTypeName", "DEC"),
+        ("ResponsibleCountryCode", "GB"),
+        ("ResponsibleAgencyName", "HMRC"),
+        ("AgencyAssignedCustomizationVersionCode", "v2.1"),
+    ):
         etree.SubElement(meta, f"{{{NS_MD}}}{name}").text = value
     w = _Writer()
     d = w.el(meta, "Declaration")
@@ -692,9 +795,10 @@ def export_dms(decl: Declaration) -> bytes:
     _w_docs(w, d, "AdditionalDocument", decl.additional_documents)
     _w_party(w, d, "Agent", decl.representative, rep=True)
     t = decl.transport
-    if t is not None and any(v is not None for v in (t.border_means_identity,
-                                                     t.border_means_nationality,
-                                                     t.mode_at_border)):
+    if t is not None and any(
+        v is not None
+        for v in (t.border_means_identity, t.border_means_nationality, t.mode_at_border)
+    ):
         btm = w.el(d, "BorderTransportMeans")
         w.opt(btm, "ID", t.border_means_identity)
         w.opt(btm, "RegistrationNationalityCode", t.border_means_nationality)
@@ -718,8 +822,10 @@ def export_dms(decl: Declaration) -> bytes:
     inland_on_departure = decl.type == "EX"
     if t is not None and t.mode_inland is not None and not inland_on_departure:
         w.el(w.el(cons, "ArrivalTransportMeans"), "ModeCode", t.mode_inland)
-    if t is not None and (t.departure_means_identity is not None
-                          or (t.mode_inland is not None and inland_on_departure)):
+    if t is not None and (
+        t.departure_means_identity is not None
+        or (t.mode_inland is not None and inland_on_departure)
+    ):
         dep = w.el(cons, "DepartureTransportMeans")
         w.opt(dep, "ID", t.departure_means_identity)
         if inland_on_departure:
@@ -751,7 +857,9 @@ def export_dms(decl: Declaration) -> bytes:
     _w_party(w, gs, "Importer", decl.importer)
     _w_docs(w, gs, "PreviousDocument", decl.previous_documents)
     _w_party(w, gs, "Seller", decl.seller)
-    if decl.delivery_terms is not None and (decl.delivery_terms.incoterm or decl.delivery_terms.place):
+    if decl.delivery_terms is not None and (
+        decl.delivery_terms.incoterm or decl.delivery_terms.place
+    ):
         tt = w.el(gs, "TradeTerms")
         w.opt(tt, "ConditionCode", decl.delivery_terms.incoterm)
         w.opt(tt, "LocationID", decl.delivery_terms.place)
@@ -778,7 +886,8 @@ def dms_schema(schema_dir: Path) -> etree.XMLSchema:
             '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">'
             f'<xs:import namespace="{NS_MD}" schemaLocation="{(base / "DocumentMetaData_2_DMS.xsd").as_uri()}"/>'
             f'<xs:import namespace="{NS_DEC}" schemaLocation="{(base / "WCO_DEC_2_DMS.xsd").as_uri()}"/>'
-            "</xs:schema>")
+            "</xs:schema>"
+        )
         _SCHEMAS[key] = etree.XMLSchema(etree.fromstring(wrapper.encode()))
     return _SCHEMAS[key]
 
@@ -831,8 +940,11 @@ def _datetime(r: _Reader, el: etree._Element | None, name: str) -> str | None:
 
 def parse_notification_root(root: etree._Element, source: str) -> list[StatusChange]:
     r = _Reader()
-    responses = [c for c in root if local(c) == "Response"] if local(root) == "MetaData" else (
-        [root] if local(root) == "Response" else [])
+    responses = (
+        [c for c in root if local(c) == "Response"]
+        if local(root) == "MetaData"
+        else ([root] if local(root) == "Response" else [])
+    )
     if not responses:
         raise ComptoirError("dms.not_a_notification", 2, path=source, root=local(root))
     out = []

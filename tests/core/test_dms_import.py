@@ -183,3 +183,72 @@ def test_unmapped_median_and_speed(conformance: Path) -> None:
             counts.append(len(imp.unmapped))
     assert statistics.median(counts) < 30
     assert statistics.median(times) < 0.05
+
+
+# Leaves whose value is re-encoded rather than copied (codes turned into structure).
+_RE_ENCODED = {"FunctionCode", "SequenceNumeric", "IdentificationTypeCode", "ContainerCode"}
+
+
+def _values(obj: object) -> list[str]:
+    if isinstance(obj, dict):
+        return [v for x in obj.values() for v in _values(x)]
+    if isinstance(obj, list):
+        return [v for x in obj for v in _values(x)]
+    return [str(obj)] if obj is not None else []
+
+
+def test_nothing_is_dropped_silently(conformance: Path) -> None:
+    """Every data leaf is either listed as unmapped or its value is in the declaration."""
+    from lxml import etree
+
+    for f in _samples(conformance):
+        try:
+            imp = import_dms_file(f)
+        except ComptoirError:
+            continue
+        if imp.declaration is None:
+            continue
+        values = _values(imp.declaration.model_dump(mode="json", exclude={"id"}))
+        joined = "\n".join(values)
+        unmapped = set(imp.unmapped)
+        root = etree.fromstring(imp.original)
+        tree = root.getroottree()
+        for el in root.iter():
+            if not isinstance(el.tag, str) or len([c for c in el if isinstance(c.tag, str)]):
+                continue
+            name = etree.QName(el).localname
+            text = (el.text or "").strip()
+            if (
+                not text
+                or name in _RE_ENCODED
+                or etree.QName(el).namespace
+                and "DocumentMetaData" in etree.QName(el).namespace
+            ):
+                continue
+            path = _path(el)
+            if path in unmapped:
+                continue
+            if name == "TypeCode" and etree.QName(el.getparent()).localname == "Declaration":
+                assert text in ("COR", "INV") or joined.find(text[:2]) >= 0, (f.name, path)
+                continue
+            if name == "TypeCode" and etree.QName(el.getparent()).localname == "Origin":
+                continue  # 1 non-preferential / 2 preferential: which field it lands in
+            assert text in values or text in joined, (f.name, path, text, tree.getpath(el))
+
+
+def _path(el) -> str:
+    from lxml import etree
+
+    steps = []
+    while el is not None:
+        name = etree.QName(el).localname
+        parent = el.getparent()
+        if parent is not None:
+            same = [
+                c for c in parent if isinstance(c.tag, str) and etree.QName(c).localname == name
+            ]
+            if len(same) > 1:
+                name += f"[{same.index(el) + 1}]"
+        steps.append(name)
+        el = parent
+    return "/" + "/".join(reversed(steps))

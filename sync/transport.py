@@ -1,0 +1,327 @@
+"""The client's HTTP side of protocol v1: one keep-alive HTTPS session, bounded and strict.
+
+What the single window sends is untrusted: a response is read with a hard size bound
+and a total deadline (a server that trickles bytes cannot hold a sync forever), parsed
+as JSON with bounded depth and validated against the protocol models; anything else is
+a :class:`TransportError` (``transport.bad_response``), never a crash and never half a
+result.  TLS verification is always on; the server certificate can also be pinned by
+its SHA-256.  Errors say whether a retry can help (``retryable``, ``retry_after``) so
+the outbox engine can back off.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import json
+import time
+import zlib
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from pydantic import BaseModel, ValidationError
+from requests.adapters import HTTPAdapter
+
+from client.i18n import ComptoirError
+from sync.protocol import (
+    API_PREFIX,
+    PROBLEM_CONTENT_TYPE,
+    BatchResponse,
+    EnrolRequest,
+    EnrolResponse,
+    HealthResponse,
+    NotificationPage,
+    Problem,
+    RefdataResponse,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+MAX_JSON_DEPTH = 64
+_READ_CHUNK = 64 * 1024
+_USER_AGENT = "comptoir-sync/1"
+
+
+class TransportError(ComptoirError):
+    """The single window could not be reached or answered something unusable.
+
+    ``retryable`` says whether the same request may succeed later (connection errors,
+    timeouts, 5xx, 429, 409); ``retry_after`` carries the server's Retry-After in seconds.
+    Exit code 3: the server is unreachable and work stays queued.
+    """
+
+    exit_code = 3
+
+    def __init__(self, code: str, /, *, retryable: bool = True,
+                 retry_after: float | None = None, **params: Any) -> None:
+        super().__init__(code, **params)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class ProblemError(TransportError):
+    """The server answered with RFC 9457 problem details."""
+
+    def __init__(self, status: int, problem_code: str, title: str, detail: str | None,
+                 retry_after: float | None) -> None:
+        retryable = status >= 500 or status in (409, 429)
+        super().__init__("transport.problem", retryable=retryable, retry_after=retry_after,
+                         status=status, title=title, detail=detail or "",
+                         problem_code=problem_code)
+        self.status = status
+        self.problem_code = problem_code
+        self.title = title
+        self.detail = detail
+        if not retryable:
+            self.exit_code = 2
+
+    @property
+    def code(self) -> str:  # type: ignore[override]
+        """The server's problem code (``sandbox.idempotency_mismatch`` …)."""
+        return self.problem_code
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds (delta-seconds or an HTTP date), None when absent/invalid."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value), 86400))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, min(when.timestamp() - time.time(), 86400.0))
+
+
+def _depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if d > limit:
+            return False
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values() if isinstance(x, dict | list))
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v if isinstance(x, dict | list))
+    return True
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """Pass the expected certificate fingerprint to urllib3, checked on every connect."""
+
+    def __init__(self, fingerprint: str | None, **kw: Any) -> None:
+        self._fingerprint = fingerprint
+        super().__init__(**kw)
+
+    def init_poolmanager(self, *args: Any, **kw: Any) -> None:
+        if self._fingerprint:
+            kw["assert_fingerprint"] = self._fingerprint
+        super().init_poolmanager(*args, **kw)
+
+
+class SingleWindowClient:
+    """Protocol v1 over one keep-alive ``requests`` session."""
+
+    def __init__(self, base_url: str, *, ca_pem_path: Path | None, token: str | None = None,
+                 pin_sha256: str | None = None, timeout: tuple[float, float] = (5, 30),
+                 max_response_bytes: int = 32 << 20) -> None:
+        self.base_url = base_url.rstrip("/")
+        if not self.base_url.startswith("https://"):
+            raise TransportError("transport.https_required", retryable=False,
+                                 url=self.base_url)
+        self.token = token
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        pin = None
+        if pin_sha256:
+            pin = pin_sha256.replace(":", "").strip().lower()
+            if len(pin) != 64 or any(c not in "0123456789abcdef" for c in pin):
+                raise TransportError("transport.bad_pin", retryable=False)
+        self.pin_sha256 = pin
+        self._verify: str | bool = str(ca_pem_path) if ca_pem_path else True
+        self.session = requests.Session()
+        self.session.trust_env = False  # no proxy or CA bundle from the environment
+        adapter = _PinnedAdapter(pin, pool_connections=1, pool_maxsize=4, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"User-Agent": _USER_AGENT,
+                                     "Accept": f"application/json, {PROBLEM_CONTENT_TYPE}",
+                                     "Accept-Encoding": "gzip"})
+
+    # -- public API --------------------------------------------------------------
+    def health(self) -> HealthResponse:
+        return self._call("GET", "/health", HealthResponse, auth=False)
+
+    def enrol(self, req: EnrolRequest) -> EnrolResponse:
+        return self._call("POST", "/enrol", EnrolResponse, body=req.model_dump(mode="json"),
+                          auth=False)
+
+    def submit(self, envelopes: list[dict[str, Any]], idempotency_key: str) -> BatchResponse:
+        resp = self._call("POST", "/envelopes", BatchResponse, body={"envelopes": envelopes},
+                          headers={"Idempotency-Key": idempotency_key})
+        if len(resp.results) != len(envelopes) or any(
+                r.index != i for i, r in enumerate(resp.results)):
+            raise TransportError("transport.bad_response", reason="results do not match batch")
+        return resp
+
+    def notifications(self, after: int, limit: int = 500) -> NotificationPage:
+        return self._call("GET", "/notifications", NotificationPage,
+                          params={"after": after, "limit": limit})
+
+    def refdata(self, since: int) -> RefdataResponse:
+        return self._call("GET", "/refdata", RefdataResponse, params={"since": since},
+                          auth=False)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> SingleWindowClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the one request path ----------------------------------------------------
+    def _call(self, method: str, path: str, model: type[M], *, body: Any = None,
+              params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+              auth: bool = True) -> M:
+        url = f"{self.base_url}{API_PREFIX}{path}"
+        hdrs = dict(headers or {})
+        data: bytes | None = None
+        if body is not None:
+            raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            data = gzip.compress(raw, compresslevel=6, mtime=0)
+            hdrs["Content-Type"] = "application/json"
+            hdrs["Content-Encoding"] = "gzip"
+        if auth:
+            if not self.token:
+                raise TransportError("transport.no_token", retryable=False)
+            hdrs["Authorization"] = f"Bearer {self.token}"
+        try:
+            resp = self.session.request(method, url, data=data, params=params, headers=hdrs,
+                                        timeout=self.timeout, verify=self._verify,
+                                        stream=True, allow_redirects=False)
+        except requests.exceptions.SSLError as exc:
+            if "fingerprint" in str(exc).lower():
+                raise TransportError("transport.pin_mismatch", retryable=False,
+                                     url=self.base_url) from exc
+            raise TransportError("transport.tls_failed", retryable=True, url=self.base_url,
+                                 reason=_short(exc)) from exc
+        except requests.exceptions.Timeout as exc:
+            raise TransportError("transport.timeout", url=self.base_url) from exc
+        except requests.exceptions.RequestException as exc:
+            raise TransportError("transport.unreachable", url=self.base_url,
+                                 reason=_short(exc)) from exc
+        try:
+            self.bytes_sent += len(data or b"") + _request_overhead(resp.request)
+            payload = self._read_bounded(resp)
+        finally:
+            resp.close()
+        self.bytes_received += len(payload) + sum(len(k) + len(v) + 4
+                                                  for k, v in resp.headers.items()) + 17
+        payload = self._inflate(payload, resp.headers.get("Content-Encoding", ""))
+        status = resp.status_code
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        if status >= 400:
+            raise self._problem(status, payload, resp.headers.get("Content-Type", ""),
+                                retry_after)
+        if status != 200:
+            raise TransportError("transport.bad_response", retryable=status >= 300,
+                                 reason=f"HTTP {status}")
+        doc = self._json(payload)
+        try:
+            return model.model_validate(doc)
+        except ValidationError as exc:
+            raise TransportError("transport.bad_response",
+                                 reason=_short(exc.errors()[0].get("msg", exc))) from exc
+
+    def _read_bounded(self, resp: requests.Response) -> bytes:
+        """The raw body, at most max_response_bytes, within the read timeout in total."""
+        limit = self.max_response_bytes
+        try:
+            declared = int(resp.headers.get("Content-Length", "0") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise TransportError("transport.response_too_large", limit=limit)
+        deadline = time.monotonic() + self.timeout[1]
+        chunks: list[bytes] = []
+        size = 0
+        raw = resp.raw
+        reader = getattr(raw, "read1", None)
+        try:
+            while True:
+                if time.monotonic() > deadline:
+                    raise TransportError("transport.timeout", url=self.base_url)
+                chunk = (reader(_READ_CHUNK, decode_content=False) if reader
+                         else raw.read(4096, decode_content=False))
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise TransportError("transport.response_too_large", limit=limit)
+                chunks.append(chunk)
+        except TransportError:
+            raise
+        except requests.exceptions.RequestException as exc:
+            raise TransportError("transport.unreachable", url=self.base_url,
+                                 reason=_short(exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - urllib3/socket errors mid-body
+            name = type(exc).__name__.lower()
+            code = "transport.timeout" if "timeout" in name else "transport.unreachable"
+            raise TransportError(code, url=self.base_url, reason=_short(exc)) from exc
+        return b"".join(chunks)
+
+    def _inflate(self, payload: bytes, encoding: str) -> bytes:
+        encoding = encoding.strip().lower()
+        if encoding in ("", "identity"):
+            return payload
+        if encoding != "gzip":
+            raise TransportError("transport.bad_response", reason=f"encoding {encoding[:20]}")
+        try:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out = inflater.decompress(payload, self.max_response_bytes + 1)
+        except zlib.error as exc:
+            raise TransportError("transport.bad_response", reason="corrupt gzip") from exc
+        if len(out) > self.max_response_bytes or inflater.unconsumed_tail:
+            raise TransportError("transport.response_too_large", limit=self.max_response_bytes)
+        return out
+
+    def _json(self, payload: bytes) -> Any:
+        try:
+            doc = json.loads(payload)
+        except (ValueError, RecursionError) as exc:
+            raise TransportError("transport.bad_response", reason="not JSON") from exc
+        if not _depth_ok(doc):
+            raise TransportError("transport.bad_response", reason="JSON nested too deeply")
+        return doc
+
+    def _problem(self, status: int, payload: bytes, content_type: str,
+                 retry_after: float | None) -> TransportError:
+        problem: Problem | None = None
+        if "json" in content_type.lower():
+            try:
+                problem = Problem.model_validate(self._json(payload))
+            except (TransportError, ValidationError):
+                problem = None
+        if problem is None:
+            problem = Problem(title=f"HTTP {status}", status=status, code=f"http.{status}")
+        return ProblemError(status, problem.code, problem.title, problem.detail, retry_after)
+
+
+def _short(exc: Any) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+def _request_overhead(req: requests.PreparedRequest | None) -> int:
+    """Approximate bytes of the request line and headers (for wire-byte figures)."""
+    if req is None:
+        return 0
+    line = len(req.method or "") + len(req.path_url or "") + 11
+    return line + sum(len(k) + len(str(v)) + 4 for k, v in req.headers.items()) + 2

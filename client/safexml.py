@@ -59,17 +59,36 @@ def read_bounded(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
 
 
 def _has_doctype_prolog(data: bytes) -> bool:
-    """A DOCTYPE/ENTITY declaration before the root element (cheap pre-scan)."""
+    """A DOCTYPE in the prolog (before the root element): refused before any parsing.
+
+    Only the prolog is scanned, so "<!DOCTYPE" quoted in a comment of the body is no
+    false alarm.  UTF-16 input is decoded for the scan; anything the scan misses is
+    caught after parsing from the document info (entities are never resolved anyway).
+    """
     head = data[:65536]
-    for needle in (
-        b"<!DOCTYPE",
-        b"<!ENTITY",
-        "<!DOCTYPE".encode("utf-16-le"),
-        "<!DOCTYPE".encode("utf-16-be"),
-    ):
-        pos = head.find(needle)
-        if pos >= 0:
-            return True
+    enc = None
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        enc = "utf-16"
+    elif head[:1] == b"\x00":
+        enc = "utf-16-be"
+    elif head[1:2] == b"\x00":
+        enc = "utf-16-le"
+    if enc is not None:
+        head = head[: len(head) // 2 * 2].decode(enc, errors="ignore").encode("utf-8")
+    pos, n = 0, len(head)
+    if head.startswith(b"\xef\xbb\xbf"):
+        pos = 3
+    while pos < n:
+        while pos < n and head[pos : pos + 1] in (b" ", b"\t", b"\r", b"\n"):
+            pos += 1
+        if head.startswith(b"<?", pos):
+            end = head.find(b"?>", pos)
+            pos = n if end < 0 else end + 2
+        elif head.startswith(b"<!--", pos):
+            end = head.find(b"-->", pos + 4)
+            pos = n if end < 0 else end + 3
+        else:
+            return head.startswith(b"<!DOCTYPE", pos) or head.startswith(b"<!ENTITY", pos)
     return False
 
 

@@ -81,3 +81,17 @@ def test_malformed_reports_line_and_column() -> None:
 def test_well_formed_parses() -> None:
     root = parse_xml(b"<r><x>1</x><!-- c --></r>", source="ok.xml")
     assert root.findtext("x") == "1"
+
+
+def test_doctype_quoted_in_a_body_comment_is_no_false_alarm() -> None:
+    root = parse_xml(
+        b"<?xml version='1.0'?><!-- head --><r><!-- <!DOCTYPE x> --><a/></r>", source="c.xml"
+    )
+    assert root.tag == "r"
+
+
+def test_utf16_doctype_refused() -> None:
+    data = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>'.encode(
+        "utf-16"
+    )
+    _refused(lambda: parse_xml(data, source="u16.xml"), "xml.doctype_refused")

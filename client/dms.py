@@ -400,13 +400,12 @@ def _declaration_dict(r: _Reader, d: etree._Element, kind: Kind) -> dict[str, An
     r.text(d, "FunctionCode")
     out["lrn"] = r.text(d, "FunctionalReferenceID")  # DE 2/5
     out["mrn"] = r.text(d, "ID")
-    type_code = r.text(d, "TypeCode") or ""
-    if kind in ("declaration", "wrapped"):  # DE 1/1 + DE 1/2, e.g. IMZ -> IM + Z
-        if type_code[:2] in ("IM", "EX", "CO"):
-            out["type"] = type_code[:2]
-            out["additional_type"] = type_code[2:] or None
-        else:
-            r.used.discard(r.kid(d, "TypeCode"))
+    type_code = r.peek(d, "TypeCode")
+    # DE 1/1 + DE 1/2, e.g. IMZ -> IM + Z (COR / INV were consumed by the classification).
+    if kind in ("declaration", "wrapped") and type_code[:2] in ("IM", "EX", "CO"):
+        out["type"] = type_code[:2]
+        out["additional_type"] = type_code[2:] or None
+        r.text(d, "TypeCode")
     out["total_items"] = r.int(d, "GoodsItemQuantity")  # DE 1/9
     out["total_packages"] = r.int(d, "TotalPackageQuantity")  # DE 6/18
     out["total_gross_mass"] = _mass(r, d, "TotalGrossMassMeasure")  # DE 6/5

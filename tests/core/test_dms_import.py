@@ -252,3 +252,18 @@ def _path(el) -> str:
         steps.append(name)
         el = parent
     return "/" + "/".join(reversed(steps))
+
+
+def test_unknown_type_codes_are_listed_not_swallowed() -> None:
+    am = import_dms_bytes(
+        b"<MetaData><Declaration><FunctionCode>13</FunctionCode><ID>X</ID>"
+        b"<TypeCode>ZZZ</TypeCode></Declaration></MetaData>",
+        "a.xml",
+    )
+    assert am.kind == "amendment" and am.unmapped == ["/MetaData/Declaration/TypeCode"]
+    orig = import_dms_bytes(
+        b"<MetaData><Declaration><FunctionCode>9</FunctionCode>"
+        b"<TypeCode>ZZZ</TypeCode></Declaration></MetaData>",
+        "b.xml",
+    )
+    assert orig.unmapped == ["/MetaData/Declaration/TypeCode"]

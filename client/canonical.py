@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import rfc8785
@@ -27,29 +28,40 @@ _encode = json.JSONEncoder(
 ).encode
 
 
-def _simple(value: Any, depth: int = 0) -> bool:
+_MAX_NODES = 1_000_000  # a cyclic or absurd structure goes to rfc8785, which refuses it
+_NON_BMP_UTF8 = re.compile(rb"[\xf0-\xf4]")
+
+
+def _simple(value: Any) -> bool:
     """True when the C encoder's output is already the RFC 8785 form for ``value``."""
-    if depth > 200:
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    budget = _MAX_NODES
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        v = pop()
+        t = type(v)
+        if t is str or t is bool or v is None:
+            continue
+        if t is int:
+            if not -_MAX_SAFE <= v <= _MAX_SAFE:
+                return False
+            continue
+        if t is dict:
+            for k in v:
+                # JCS sorts keys by UTF-16 code units, Python by code points: they differ
+                # only for characters beyond the BMP.
+                if type(k) is not str or (not k.isascii() and k and max(k) > _BMP_MAX):
+                    return False
+            extend(v.values())
+            continue
+        if t is list:
+            extend(v)
+            continue
         return False
-    t = type(value)
-    if t is str or value is None or t is bool:
-        return True
-    if t is int:
-        return -_MAX_SAFE <= value <= _MAX_SAFE
-    if t is dict:
-        for k, v in value.items():
-            if type(k) is not str:
-                return False
-            # JCS sorts keys by UTF-16 code units, Python by code points: they differ
-            # only for characters beyond the BMP.
-            if not k.isascii() and k and max(k) > _BMP_MAX:
-                return False
-            if not _simple(v, depth + 1):
-                return False
-        return True
-    if t is list:
-        return all(_simple(v, depth + 1) for v in value)
-    return False
+    return True
 
 
 def canonicalize(value: Any) -> bytes:
@@ -57,12 +69,68 @@ def canonicalize(value: Any) -> bytes:
     if _simple(value):
         try:
             return _encode(value).encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: let rfc8785 say what is wrong
+        except (UnicodeEncodeError, RecursionError):  # let rfc8785 say what is wrong
             pass
     try:
         return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError, UnicodeError) as exc:
+    except (
+        rfc8785.CanonicalizationError,
+        TypeError,
+        ValueError,
+        UnicodeError,
+        RecursionError,
+    ) as exc:
         raise ComptoirError("canonical.invalid", 2, reason=str(exc)) from exc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_canonical(data: bytes) -> Any:
+    """Parse JSON bytes that must already be in RFC 8785 form (a signed payload).
+
+    Raises ComptoirError ``canonical.not_canonical`` when the bytes are valid JSON but not
+    canonical, ``canonical.invalid`` when they are not JSON at all.  Cheaper than
+    ``canonicalize(json.loads(data)) == data`` for float-free documents.
+    """
+    slow = False
+
+    def _float(text: str) -> float:
+        nonlocal slow
+        slow = True
+        return float(text)
+
+    def _int(text: str) -> int | float:
+        nonlocal slow
+        v = int(text)
+        if not -_MAX_SAFE <= v <= _MAX_SAFE:
+            slow = True  # an IEEE 754 double that happens to print as an integer
+            return float(text)
+        return v
+
+    try:
+        value = json.loads(
+            data.decode("utf-8"),
+            parse_float=_float,
+            parse_int=_int,
+            parse_constant=_refuse_constant,
+        )
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ComptoirError("canonical.invalid", 2, reason=str(exc)) from exc
+    if not slow and not _NON_BMP_UTF8.search(data):
+        try:
+            ok = _encode(value).encode("utf-8") == data
+        except (UnicodeEncodeError, RecursionError):
+            ok = False
+    else:
+        try:
+            ok = canonicalize(value) == data
+        except ComptoirError:
+            ok = False
+    if not ok:
+        raise ComptoirError("canonical.not_canonical", 2)
+    return value
 
 
 def sha256_hex(data: bytes) -> str:

@@ -28,7 +28,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from client.canonical import canonicalize, sha256_hex
+from client.canonical import canonicalize, parse_canonical, sha256_hex
 from client.i18n import ComptoirError, Message
 from client.keys import subject_text
 from client.signing import (
@@ -113,6 +113,16 @@ class VerifiedEnvelope:
 # --------------------------------------------------------------------------- hashing
 
 
+_B64U = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def _hash_members(protected: str, payload: str, signature: str) -> str:
+    # base64url text needs no JSON escaping, so this is the RFC 8785 form of the three
+    # members (keys in order: payload, protected, signature).
+    text = f'{{"payload":"{payload}","protected":"{protected}","signature":"{signature}"}}'
+    return sha256_hex(text.encode("ascii"))
+
+
 def envelope_hash(env: dict[str, Any]) -> str:
     """SHA-256 hex of the canonical JSON of the three envelope members (the chain link)."""
     try:
@@ -123,6 +133,8 @@ def envelope_hash(env: dict[str, Any]) -> str:
         }
     except (KeyError, TypeError) as exc:
         raise EnvelopeError("envelope.malformed", part="envelope") from exc
+    if all(type(v) is str and _B64U.fullmatch(v) for v in core.values()):
+        return _hash_members(core["protected"], core["payload"], core["signature"])
     return sha256_hex(canonicalize(core))
 
 
@@ -233,6 +245,19 @@ def _cert(b64: Any) -> x509.Certificate:
             _cert_cache.clear()
         _cert_cache[b64] = cert
     return cert
+
+
+_leaf_kids: dict[str, str] = {}
+
+
+def _leaf_kid(b64: str, key: Any) -> str:
+    kid = _leaf_kids.get(b64)
+    if kid is None:
+        kid = jwk_thumbprint(jwk_from_public_key(key))
+        if len(_leaf_kids) > 1024:
+            _leaf_kids.clear()
+        _leaf_kids[b64] = kid
+    return kid
 
 
 def _issued_by(child: x509.Certificate, parent: x509.Certificate, ck: tuple[str, str]) -> bool:
@@ -377,7 +402,7 @@ def verify_envelope(
         alg = check_header(header, allowed_algs(key), UNDERSTOOD_CRIT)
     except SignatureError as exc:
         raise _from_signing(exc) from exc
-    kid = jwk_thumbprint(jwk_from_public_key(key))
+    kid = _leaf_kid(x5c_list[0], key)
     if header["kid"] != kid:
         raise EnvelopeError("envelope.header_invalid", param="kid")
     sig_time = parse_sig_time(header.get("sigT"))
@@ -388,17 +413,13 @@ def verify_envelope(
     except SignatureError as exc:
         raise _from_signing(exc) from exc
     try:
-        document = json.loads(payload.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        document = parse_canonical(payload)
+    except ComptoirError as exc:
+        if exc.code == "canonical.not_canonical":
+            raise EnvelopeError("envelope.not_canonical") from exc
         raise EnvelopeError("envelope.malformed", part="payload") from exc
     if not isinstance(document, dict):
         raise EnvelopeError("envelope.malformed", part="payload")
-    try:
-        canonical = canonicalize(document) == payload
-    except ComptoirError:
-        canonical = False
-    if not canonical:
-        raise EnvelopeError("envelope.not_canonical")
     trusted = _check_chain(x5c_list, chain, trust_roots)
     for cert in chain:
         if not cert.not_valid_before_utc <= sig_time <= cert.not_valid_after_utc:
@@ -430,7 +451,7 @@ def verify_envelope(
         signer_kid=kid,
         certificate=leaf,
         sig_time=sig_time,
-        hash=envelope_hash(env),
+        hash=_hash_members(enc_header, enc_payload, enc_sig),
         trusted=trusted,
         chain=chain,
     )

@@ -10,7 +10,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from client.canonical import canonicalize, sha256_hex
+from client.canonical import canonicalize, parse_canonical, sha256_hex
 from client.i18n import ComptoirError
 
 
@@ -76,3 +76,49 @@ def test_fast_path_equals_rfc8785(value: object) -> None:
             canonicalize(value)
         return
     assert canonicalize(value) == expected
+
+
+def test_parse_canonical_accepts_only_canonical_bytes(conformance: Path) -> None:
+    for path in _vectors(conformance):
+        expected = (conformance / "jcs" / "output" / path.name).read_bytes()
+        assert parse_canonical(expected) == json.loads(expected)
+        with pytest.raises(ComptoirError) as info:
+            parse_canonical(path.read_bytes())  # the pretty-printed inputs
+        assert info.value.code == "canonical.not_canonical"
+    for bad in (
+        b'{"b":1,"a":2}',
+        b'{"a":1,"a":1}',
+        b"[1.0]",
+        b'{"a" :1}',
+        b"[NaN]",
+        b"[9007199254740993]",
+        b"[1E30]",
+    ):
+        with pytest.raises(ComptoirError):
+            parse_canonical(bad)
+    with pytest.raises(ComptoirError) as info:
+        parse_canonical(b"{not json")
+    assert info.value.code == "canonical.invalid"
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json)
+def test_parse_canonical_round_trip(value: object) -> None:
+    try:
+        data = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        return
+    assert canonicalize(parse_canonical(data)) == data
+    loose = json.dumps(value, ensure_ascii=True).encode()
+    if loose != data:
+        with pytest.raises(ComptoirError):
+            parse_canonical(loose)
+    else:
+        parse_canonical(loose)
+
+
+def test_cyclic_value_refused() -> None:
+    a: list[object] = []
+    a.append(a)
+    with pytest.raises(ComptoirError):
+        canonicalize(a)

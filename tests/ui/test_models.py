@@ -1,0 +1,154 @@
+"""The item models, without widgets: qtmodeltester on each, laziness, SQL-side filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+
+from client import states
+from client.store import Changes
+from ui.models.declarations import COL_LRN, DeclarationTableModel, IdRole
+from ui.models.findings import FindingsModel
+from ui.models.history import HistoryModel
+from ui.models.rows import GOODS_COLUMNS, RowsModel, get_in, set_in
+from ui.models.sidebar import SidebarModel
+
+
+def test_declaration_table_passes_modeltester(qtmodeltester: Any, prof: Any) -> None:
+    prof.seed(25)
+    model = DeclarationTableModel(prof.store)
+    model.reload()
+    qtmodeltester.check(model, force_py=True)
+    assert model.rowCount() == 25
+
+
+def test_declaration_table_is_lazy(prof: Any) -> None:
+    prof.seed(1000)
+    model = DeclarationTableModel(prof.store)
+    model.reload()
+    assert model.rowCount() == 1000
+    assert model.fetches == 0  # ids only until a row is asked for
+    model.data(model.index(10, COL_LRN))
+    assert model.fetches == 1
+    assert len(model._cache) <= 250  # one window, not the whole table
+    for r in range(10, 60):
+        model.data(model.index(r, COL_LRN))
+    assert model.fetches == 1  # same window served from the cache
+    model.data(model.index(900, COL_LRN))
+    assert model.fetches == 2
+
+
+def test_sort_and_filter_happen_in_sql(prof: Any) -> None:
+    prof.seed(40)
+    model = DeclarationTableModel(prof.store)
+    model.reload()
+    model.sort(COL_LRN, Qt.SortOrder.AscendingOrder)
+    assert model.data(model.index(0, COL_LRN)) == "LRN01000000"
+    model.sort(COL_LRN, Qt.SortOrder.DescendingOrder)
+    assert model.data(model.index(0, COL_LRN)) == "LRN01000039"
+    model.set_search("LRN0100002")
+    assert model.rowCount() == 10
+    assert all(model.data(model.index(r, COL_LRN)).startswith("LRN0100002")
+               for r in range(10))
+    model.set_search("no such thing")
+    assert model.rowCount() == 0
+
+
+def test_changes_refresh_rows_in_place_or_membership(prof: Any) -> None:
+    ids = prof.seed(5, status=states.DRAFT)
+    model = DeclarationTableModel(prof.store)
+    model.set_view([states.DRAFT])
+    assert model.rowCount() == 5
+    seen: list[int] = []
+    model.dataChanged.connect(lambda a, b, *_r: seen.append(a.row()))
+    # an edit: same membership, only that row repaints
+    d = prof.store.get(ids[2]).declaration
+    d.ucr = "changed"
+    ch = prof.store.save_draft(d, "t")
+    model.apply_changes(ch)
+    assert seen == [model.row_of(ids[2])]
+    # a status move out of the view: membership changes
+    ch = prof.store.transition(ids[0], states.READY, "t")
+    model.apply_changes(ch)
+    assert model.rowCount() == 4
+    assert model.row_of(ids[0]) == -1
+    assert {model.data(model.index(r, 0), IdRole) for r in range(4)} == set(ids[1:])
+
+
+def test_sidebar_counts(qtmodeltester: Any, prof: Any) -> None:
+    prof.seed(3, status=states.DRAFT)
+    prof.seed(2, status=states.READY, seed=2)
+    model = SidebarModel(prof.store)
+    model.refresh()
+    qtmodeltester.check(model, force_py=True)
+    counts = {model.key(r): model.data(model.index(r, 0), Qt.ItemDataRole.UserRole + 3)
+              for r in range(model.rowCount())}
+    assert counts["drafts"] == 3 and counts["ready"] == 2 and counts["all"] == 5
+    assert counts["outbox"] == 0
+    assert model.data(model.index(0, 0)) == "Drafts (3)"
+
+
+def test_history_model(qtmodeltester: Any, prof: Any) -> None:
+    ids = prof.seed(1, status=states.DRAFT)
+    prof.store.transition(ids[0], states.READY, "tester")
+    model = HistoryModel()
+    model.set_entries(prof.store.history(ids[0]))
+    qtmodeltester.check(model, force_py=True)
+    assert model.rowCount() == 2
+    assert model.data(model.index(1, 3)) == "Ready"
+    assert model.data(model.index(1, 1)) == "tester"
+
+
+def test_findings_model_errors_first(qtmodeltester: Any) -> None:
+    from client.validation import validate
+
+    findings = validate({"type": "IM", "lrn": "x", "invoice_currency": "ZZZ"})
+    model = FindingsModel()
+    model.set_findings(findings)
+    qtmodeltester.check(model, force_py=True)
+    assert model.rowCount() == len(findings) > 0
+    sev = [model.finding(r).severity for r in range(model.rowCount())]
+    assert sev == sorted(sev, key=lambda s: 0 if s == "error" else 1)
+    assert model.data(model.index(0, 1)).startswith("DE ")
+
+
+def test_goods_items_model_edits_the_document(qtmodeltester: Any) -> None:
+    rows: list[dict[str, Any]] = [{"description": "Tea", "packages": [{"kind": "BX"}]}, {}]
+    model = RowsModel(rows, GOODS_COLUMNS)
+    qtmodeltester.check(model, force_py=True)
+    col = model.column_of("packages[0].number")
+    assert model.setData(model.index(1, col), "12")
+    assert rows[1] == {"packages": [{"number": "12"}]}
+    assert model.data(model.index(0, model.column_of("packages[0].kind"))) == "BX"
+    model.insert(2, model.duplicate_of(0))
+    assert model.rowCount() == 3 and rows[2] == rows[0] and rows[2] is not rows[0]
+    model.remove(0)
+    assert model.rowCount() == 2
+
+
+def test_set_in_and_get_in() -> None:
+    doc: dict[str, Any] = {}
+    set_in(doc, "declarant.address.city", "Dover")
+    set_in(doc, "goods_items[1].packages[0].kind", "CT")
+    assert get_in(doc, "declarant.address.city") == "Dover"
+    assert get_in(doc, "goods_items[1].packages[0].kind") == "CT"
+    set_in(doc, "declarant.address.city", "")
+    assert get_in(doc, "declarant.address.city") is None
+
+
+def test_completion_model(qtmodeltester: Any) -> None:
+    from client.refdata import default_reference_data
+    from ui.editor.completion import CompletionModel, completer_for
+
+    model = CompletionModel([("FR", "France"), ("GB", "United Kingdom")])
+    qtmodeltester.check(model, force_py=True)
+    comp = completer_for("countries", default_reference_data())
+    comp.setCompletionPrefix("F")
+    codes = {comp.completionModel().index(r, 0).data(Qt.ItemDataRole.EditRole)
+             for r in range(comp.completionModel().rowCount())}
+    assert "FR" in codes and "GB" not in codes
+
+
+def test_changes_value_is_hashable() -> None:
+    assert Changes() == Changes()

@@ -1,0 +1,138 @@
+"""The desktop application's entry point: ``comptoir`` with no subcommand.
+
+``main(home)`` opens (or creates) the profile, builds the context (store, writer
+executor, network pool, app-wide signals) and shows the main window.  On a first run
+it offers the training mode (the in-process sandbox single window); ``--training`` or
+``COMPTOIR_TRAINING=1`` starts it directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from client.i18n import ComptoirError, set_language
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="comptoir")
+    p.add_argument("--home", type=Path, default=None)
+    p.add_argument("--training", action="store_true")
+    p.add_argument("--lang", choices=("en", "fr"), default=None)
+    p.add_argument("--pseudo", action="store_true", help="stretching pseudo-locale")
+    p.add_argument("--rtl", action="store_true", help="right-to-left layout")
+    args, _qt = p.parse_known_args(argv)
+    return args
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
+
+
+def open_profile(home: Path, ask_passphrase: Any = None) -> tuple[Any, Any, Any, bool]:
+    """(profile, secrets, store, first_run); asks for a passphrase where no keyring is."""
+    from client.profile import load_or_init, open_store, profile_exists, secret_store
+
+    first_run = not profile_exists(home)
+    passphrase: str | None = None
+    for _attempt in range(2):
+        try:
+            profile = load_or_init(home, passphrase=passphrase)
+            secrets = secret_store(profile, passphrase)
+            store = open_store(profile, secrets=secrets)
+            return profile, secrets, store, first_run
+        except ComptoirError as exc:
+            if exc.code not in ("secrets.no_keyring_no_passphrase",
+                                "secrets.passphrase_required") or ask_passphrase is None:
+                raise
+            passphrase = ask_passphrase()
+            if not passphrase:
+                raise
+    raise ComptoirError("secrets.passphrase_required", 2, env="COMPTOIR_PASSPHRASE")
+
+
+def main(home: Path | None = None, argv: list[str] | None = None) -> int:
+    """Run the desktop app on the profile in ``home``; returns the exit code."""
+    args = _parse(list(sys.argv[1:] if argv is None else argv))
+    home = Path(args.home or home or _default_home()).expanduser().resolve()
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
+
+    from ui.context import AppContext, error_text
+    from ui.i18n import set_pseudo, t
+    from ui.signals import AppSignals
+    from ui.workers import NetworkPool, WriterExecutor
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("Comptoir")
+    if args.pseudo:
+        set_pseudo(True)
+    if args.rtl:
+        app.setLayoutDirection(Qt.LayoutDirection.RightToLeft)
+    if args.lang:
+        set_language(args.lang)
+
+    def ask() -> str | None:
+        text, ok = QInputDialog.getText(None, "Comptoir", t("app.passphrase"),
+                                        QLineEdit.EchoMode.Password)
+        return text if ok else None
+
+    try:
+        profile, secrets, store, first_run = open_profile(home, ask)
+    except ComptoirError as exc:
+        QMessageBox.critical(None, "Comptoir", error_text(exc))
+        print(f"comptoir: {exc.render()}", file=sys.stderr)
+        return exc.exit_code
+    if not args.lang:
+        lang = store.get_setting("ui.language")
+        if lang:
+            set_language(lang)
+
+    from ui.mainwindow import MainWindow
+
+    writer = WriterExecutor()
+    network = NetworkPool()
+    ctx = AppContext(profile=profile, store=store, signals=AppSignals(), writer=writer,
+                     network=network, secrets_factory=lambda: secrets)
+    window = MainWindow(ctx)
+    window.show()
+
+    training = args.training or env_flag("COMPTOIR_TRAINING")
+    if not training and first_run and not env_flag("COMPTOIR_UI_NO_PROMPT"):
+        answer = QMessageBox.question(window, t("training.offer_title"), t("training.offer"))
+        training = answer == QMessageBox.StandardButton.Yes
+    if training:
+        from ui.training import start_training
+
+        start_training(ctx, window)
+
+    hook = os.environ.get("COMPTOIR_UI_TEST_HOOK")
+    if hook:
+        from ui.testhook import run_hook
+
+        run_hook(window, hook)
+
+    try:
+        rc = app.exec()
+    finally:
+        window.sync.stop()
+        network.shutdown()
+        writer.shutdown()
+        if ctx.training is not None:
+            ctx.training.stop()
+        store.close()
+    return int(rc)
+
+
+def _default_home() -> Path:
+    from client.cli import default_home
+
+    return default_home()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,593 @@
+"""The declaration editor.
+
+What the user types lives in a working document (a plain dict in the canonical JSON
+shape).  Every change is an undoable command; validation runs 300 ms after the last
+change and lists its findings (click one to jump to its field); the autosave runs
+600 ms after the last change, on focus-out and on close, through the writer
+executor.  A document that does not parse yet (``12,5`` in a mass) is still kept:
+it is saved as a scratch copy in the profile settings, so a crash loses nothing typed.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStyledItemDelegate,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from client import states
+from client.model import Declaration, de_number
+from client.store import Changes
+from ui.context import AppContext, error_text
+from ui.editor.commands import CellEdit, FieldEdit, RowInsert, RowRemove
+from ui.editor.completion import completer_for
+from ui.i18n import status_label, t
+from ui.models.findings import FindingsModel, PathRole
+from ui.models.rows import DOCUMENT_COLUMNS, GOODS_COLUMNS, RowsModel, get_in, set_in
+from ui.workers import Op
+
+VALIDATE_MS = 300
+AUTOSAVE_MS = 600
+SCRATCH = "ui.scratch."
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    path: str
+    label: str  # ui.json key
+    completion: str | None = None
+
+
+PARTIES = ("declarant", "exporter", "importer", "consignee", "representative")
+PARTY_FIELDS = (("id", "party.id", None), ("name", "party.name", None),
+                ("address.street", "party.street", None), ("address.city", "party.city", None),
+                ("address.postcode", "party.postcode", None),
+                ("address.country", "party.country", "countries"))
+
+GENERAL = [
+    FieldSpec("additional_type", "field.additional_type"),
+    FieldSpec("lrn", "field.lrn"),
+    FieldSpec("ucr", "field.ucr"),
+    FieldSpec("customs_office", "field.customs_office", "customs_offices"),
+    FieldSpec("goods_location", "field.goods_location"),
+    FieldSpec("country_of_dispatch", "field.country_of_dispatch", "countries"),
+    FieldSpec("country_of_destination", "field.country_of_destination", "countries"),
+    FieldSpec("delivery_terms.incoterm", "field.incoterm", "incoterms"),
+    FieldSpec("delivery_terms.place", "field.incoterm_place"),
+    FieldSpec("invoice_currency", "field.invoice_currency", "currencies"),
+    FieldSpec("invoice_total", "field.invoice_total"),
+    FieldSpec("exchange_rate", "field.exchange_rate"),
+    FieldSpec("nature_of_transaction", "field.nature_of_transaction"),
+    FieldSpec("total_packages", "field.total_packages"),
+    FieldSpec("total_gross_mass", "field.total_gross_mass"),
+]
+TRANSPORT = [
+    FieldSpec("transport.mode_at_border", "field.mode_at_border", "transport_modes"),
+    FieldSpec("transport.mode_inland", "field.mode_inland", "transport_modes"),
+    FieldSpec("transport.border_means_identity", "field.border_means_identity"),
+    FieldSpec("transport.border_means_nationality", "field.border_means_nationality",
+              "countries"),
+    FieldSpec("transport.departure_means_identity", "field.departure_means_identity"),
+]
+GOODS_COMPLETION = {"commodity_code": "commodity_codes", "country_of_origin": "countries",
+                    "packages[0].kind": "package_kinds"}
+TAB_GENERAL, TAB_PARTIES, TAB_TRANSPORT, TAB_GOODS, TAB_DOCUMENTS = range(5)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class _CompletingDelegate(QStyledItemDelegate):
+    """Cell editors with reference-data completion for the coded columns."""
+
+    def __init__(self, editor: EditorWindow, completions: dict[str, str]) -> None:
+        super().__init__(editor)
+        self.window, self.completions = editor, completions
+
+    def createEditor(self, parent: QWidget, option: Any, index: QModelIndex) -> QWidget:  # noqa: N802
+        w = super().createEditor(parent, option, index)
+        list_name = self.completions.get(index.data(PathRole) or "")
+        if list_name and isinstance(w, QLineEdit):
+            w.setCompleter(completer_for(list_name, self.window.ctx.refdata, w))
+        return w
+
+
+class EditorWindow(QDialog):
+    """Edits one declaration; sealed ones open read-only."""
+
+    seal_requested = Signal(str)
+    saved = Signal(str)
+
+    def __init__(self, ctx: AppContext, decl_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.decl_id = decl_id
+        self.setObjectName("EditorWindow")
+        self.setModal(False)
+        self.setSizeGripEnabled(True)
+        self.resize(980, 720)
+        self.undo_stack = QUndoStack(self)
+        self.widgets: dict[str, QWidget] = {}
+        self.tab_of: dict[str, int] = {}
+        self.labels: list[tuple[QLabel, str, str]] = []  # (label, key, path)
+        self.groups: list[tuple[QGroupBox, str]] = []
+        self._loading = False
+        self.dirty = False
+        self.saves = 0
+        self.last_save_error: str | None = None
+
+        st = ctx.store.get(decl_id)
+        self.status = st.status
+        self.version = st.declaration.version
+        scratch = ctx.store.get_setting(SCRATCH + decl_id) if st.status in states.EDITABLE \
+            else None
+        self.doc: dict[str, Any] = scratch if isinstance(scratch, dict) \
+            else st.declaration.to_json_dict()
+        self.doc.setdefault("goods_items", [])
+        self.doc.setdefault("additional_documents", [])
+
+        self._build()
+        self._load_widgets()
+        self._validate_timer = QTimer(self, singleShot=True, interval=VALIDATE_MS)
+        self._validate_timer.timeout.connect(self.validate_now)
+        self._save_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
+        self._save_timer.timeout.connect(self.save_now)
+        ctx.signals.operation_did_execute.connect(self._on_operation)
+        ctx.signals.language_changed.connect(lambda _l: self.retranslate())
+        parent_seal = getattr(parent, "seal", None)
+        if parent_seal is not None:
+            self.seal_requested.connect(lambda d: parent_seal([d]))
+        self.retranslate()
+        self._apply_editable()
+        self.validate_now()
+
+    # ---- building ----------------------------------------------------------------------
+    def _form(self) -> tuple[QScrollArea, QFormLayout]:
+        area = QScrollArea()
+        area.setWidgetResizable(True)
+        inner = QWidget()
+        form = QFormLayout(inner)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        area.setWidget(inner)
+        return area, form
+
+    def _line(self, form: QFormLayout, tab: int, path: str, label_key: str,
+              completion: str | None = None) -> QLineEdit:
+        edit = QLineEdit()
+        edit.setObjectName(f"field:{path}")
+        if completion:
+            edit.setCompleter(completer_for(completion, self.ctx.refdata, edit))
+        edit.textEdited.connect(lambda text, p=path: self._edited(p, text))
+        edit.editingFinished.connect(self.save_now)
+        label = QLabel()
+        label.setBuddy(edit)
+        form.addRow(label, edit)
+        self.labels.append((label, label_key, path))
+        self.widgets[path] = edit
+        self.tab_of[path] = tab
+        return edit
+
+    def _build(self) -> None:
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("editor_tabs")
+        # General
+        area, form = self._form()
+        self.type_combo = QComboBox()
+        self.type_combo.setObjectName("field:type")
+        self.type_combo.addItems(["IM", "EX", "CO"])
+        self.type_combo.currentTextChanged.connect(lambda v: self._edited("type", v))
+        type_label = QLabel()
+        type_label.setBuddy(self.type_combo)
+        form.addRow(type_label, self.type_combo)
+        self.labels.append((type_label, "field.type", "type"))
+        self.widgets["type"] = self.type_combo
+        self.tab_of["type"] = TAB_GENERAL
+        for f in GENERAL:
+            self._line(form, TAB_GENERAL, f.path, f.label, f.completion)
+        self.tabs.addTab(area, "")
+        # Parties
+        area = QScrollArea()
+        area.setWidgetResizable(True)
+        inner = QWidget()
+        col = QVBoxLayout(inner)
+        for party in PARTIES:
+            box = QGroupBox()
+            form = QFormLayout(box)
+            form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+            for sub, key, comp in PARTY_FIELDS:
+                self._line(form, TAB_PARTIES, f"{party}.{sub}", key, comp)
+            if party == "representative":
+                self._line(form, TAB_PARTIES, "representative.status", "party.status")
+            self.groups.append((box, f"party.{party}"))
+            col.addWidget(box)
+        col.addStretch(1)
+        area.setWidget(inner)
+        self.tabs.addTab(area, "")
+        # Transport
+        area, form = self._form()
+        for f in TRANSPORT:
+            self._line(form, TAB_TRANSPORT, f.path, f.label, f.completion)
+        self.tabs.addTab(area, "")
+        # Goods items, documents
+        self.goods_model = RowsModel(self.doc["goods_items"], GOODS_COLUMNS, self)
+        self.goods_model.edit_hook = lambda r, p, v: self._cell_edited(self.goods_model, r, p, v)
+        self.goods_view, goods_page, self.goods_buttons = self._rows_page(
+            self.goods_model, GOODS_COMPLETION, "goods")
+        self.tabs.addTab(goods_page, "")
+        self.docs_model = RowsModel(self.doc["additional_documents"], DOCUMENT_COLUMNS, self)
+        self.docs_model.edit_hook = lambda r, p, v: self._cell_edited(self.docs_model, r, p, v)
+        self.docs_view, docs_page, self.docs_buttons = self._rows_page(
+            self.docs_model, {}, "documents")
+        self.tabs.addTab(docs_page, "")
+
+        # findings panel
+        self.findings_model = FindingsModel(self)
+        self.findings_view = QTableView()
+        self.findings_view.setObjectName("findings")
+        self.findings_view.setModel(self.findings_model)
+        self.findings_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.findings_view.verticalHeader().hide()
+        self.findings_view.horizontalHeader().setSectionResizeMode(
+            2, QHeaderView.ResizeMode.Stretch)
+        self.findings_view.setWordWrap(True)
+        self.findings_view.activated.connect(self._finding_activated)
+        self.findings_view.clicked.connect(self._finding_activated)
+        self.findings_title = QLabel()
+        self.findings_title.setBuddy(self.findings_view)
+        fbox = QWidget()
+        fl = QVBoxLayout(fbox)
+        fl.setContentsMargins(0, 0, 0, 0)
+        fl.addWidget(self.findings_title)
+        fl.addWidget(self.findings_view)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.tabs)
+        split.addWidget(fbox)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+
+        # buttons
+        self.state_label = QLabel()
+        self.state_label.setObjectName("state_label")
+        self.save_label = QLabel()
+        self.save_label.setObjectName("save_label")
+        self.undo_button = QPushButton()
+        self.undo_button.clicked.connect(self.undo_stack.undo)
+        self.undo_stack.canUndoChanged.connect(self.undo_button.setEnabled)
+        self.undo_button.setEnabled(False)
+        self.redo_button = QPushButton()
+        self.redo_button.clicked.connect(self.undo_stack.redo)
+        self.undo_stack.canRedoChanged.connect(self.redo_button.setEnabled)
+        self.redo_button.setEnabled(False)
+        self.seal_button = QPushButton()
+        self.seal_button.setObjectName("seal_button")
+        self.seal_button.clicked.connect(self.request_seal)
+        self.close_button = QPushButton()
+        self.close_button.clicked.connect(self.close)
+        undo_action = self.undo_stack.createUndoAction(self)
+        undo_action.setShortcut(QKeySequence.StandardKey.Undo)
+        redo_action = self.undo_stack.createRedoAction(self)
+        redo_action.setShortcut(QKeySequence.StandardKey.Redo)
+        self.addActions([undo_action, redo_action])
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.state_label)
+        buttons.addWidget(self.save_label, 1)
+        for b in (self.undo_button, self.redo_button, self.seal_button, self.close_button):
+            buttons.addWidget(b)
+        lay = QVBoxLayout(self)
+        lay.addWidget(split, 1)
+        lay.addLayout(buttons)
+        self._tab_order()
+
+    def _rows_page(self, model: RowsModel, completions: dict[str, str],
+                   what: str) -> tuple[QTableView, QWidget, dict[str, QPushButton]]:
+        view = QTableView()
+        view.setObjectName(f"{what}_table")
+        view.setModel(model)
+        view.setItemDelegate(_CompletingDelegate(self, completions))
+        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        view.horizontalHeader().setDefaultSectionSize(110)
+        view.horizontalHeader().setStretchLastSection(True)
+        view.setEditTriggers(QAbstractItemView.EditTrigger.AllEditTriggers)
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        row = QHBoxLayout()
+        buttons = {}
+        for name in ("add", "duplicate", "delete"):
+            b = QPushButton()
+            b.setObjectName(f"{what}_{name}")
+            b.clicked.connect(lambda _c=False, n=name, m=model, v=view: self._row_action(n, m, v))
+            row.addWidget(b)
+            buttons[name] = b
+        row.addStretch(1)
+        lay.addLayout(row)
+        lay.addWidget(view, 1)
+        return view, page, buttons
+
+    def _tab_order(self) -> None:
+        order = [self.type_combo] + [self.widgets[f.path] for f in GENERAL]
+        order += [self.widgets[p] for p in self.widgets if self.tab_of[p] == TAB_PARTIES]
+        order += [self.widgets[f.path] for f in TRANSPORT]
+        for a, b in zip(order, order[1:], strict=False):
+            if self.tab_of[a.objectName()[6:]] == self.tab_of[b.objectName()[6:]]:
+                QWidget.setTabOrder(a, b)
+
+    def retranslate(self) -> None:
+        d = self.doc
+        self.setWindowTitle(t("editor.title", lrn=d.get("lrn") or "—",
+                              version=d.get("version", 1)))
+        for i, key in enumerate(("editor.tab.general", "editor.tab.parties",
+                                 "editor.tab.transport", "editor.tab.goods",
+                                 "editor.tab.documents")):
+            self.tabs.setTabText(i, t(key))
+        for label, key, path in self.labels:
+            de = de_number(path)
+            text = t(key) + (f" (DE {de})" if de else "")
+            label.setText(text)
+            w = self.widgets[path]
+            w.setAccessibleName(text)
+        for box, key in self.groups:
+            box.setTitle(t(key))
+        for buttons, what in ((self.goods_buttons, "goods"), (self.docs_buttons, "documents")):
+            for name, b in buttons.items():
+                b.setText(t(f"editor.{what}.{name}"))
+                b.setAccessibleName(t(f"editor.{what}.{name}").replace("&", ""))
+        self.goods_view.setAccessibleName(t("editor.tab.goods").replace("&", ""))
+        self.docs_view.setAccessibleName(t("editor.tab.documents").replace("&", ""))
+        self.findings_view.setAccessibleName(t("editor.findings"))
+        self.undo_button.setText(t("editor.undo"))
+        self.redo_button.setText(t("editor.redo"))
+        self.seal_button.setText(t("editor.seal"))
+        self.close_button.setText(t("editor.close"))
+        self.state_label.setText(status_label(self.status))
+        self._update_findings_title()
+        self.findings_model.set_findings(self.findings_model.findings())
+
+    # ---- loading / applying values --------------------------------------------------------
+    def _load_widgets(self) -> None:
+        self._loading = True
+        try:
+            self.type_combo.setCurrentText(_text(self.doc.get("type", "IM")))
+            for path, w in self.widgets.items():
+                if isinstance(w, QLineEdit):
+                    w.setText(_text(get_in(self.doc, path)))
+        finally:
+            self._loading = False
+
+    def _apply_value(self, path: str, value: Any) -> None:
+        """Set a header value in the document and in its widget (undo/redo land here)."""
+        set_in(self.doc, path, value if value != "" else None)
+        _prune_empty(self.doc, path)
+        w = self.widgets.get(path)
+        self._loading = True
+        try:
+            if isinstance(w, QLineEdit) and w.text() != _text(value):
+                w.setText(_text(value))
+            elif isinstance(w, QComboBox) and w.currentText() != _text(value):
+                w.setCurrentText(_text(value))
+        finally:
+            self._loading = False
+        self._changed()
+
+    def _edited(self, path: str, text: str) -> None:
+        if self._loading:
+            return
+        old = get_in(self.doc, path)
+        self.undo_stack.push(FieldEdit(path, old, text, self._apply_value))
+
+    def _cell_edited(self, model: RowsModel, row: int, path: str, value: Any) -> None:
+        old = get_in(model.rows()[row], path)
+        self.undo_stack.push(CellEdit(model, row, path, old, value, self._rows_changed))
+
+    def _row_action(self, name: str, model: RowsModel, view: QTableView) -> None:
+        row = view.currentIndex().row() if view.currentIndex().isValid() else -1
+        if name == "add":
+            at = model.rowCount()
+            self.undo_stack.push(RowInsert(model, at, {}, self._rows_changed))
+            view.setCurrentIndex(model.index(at, 0))
+            view.setFocus()
+        elif name == "duplicate" and row >= 0:
+            self.undo_stack.push(RowInsert(model, row + 1, model.duplicate_of(row),
+                                           self._rows_changed))
+            view.setCurrentIndex(model.index(row + 1, 0))
+        elif name == "delete" and row >= 0:
+            self.undo_stack.push(RowRemove(model, row, self._rows_changed))
+
+    def _rows_changed(self) -> None:
+        for i, item in enumerate(self.doc["goods_items"]):  # DE 1/6: 1..n in order
+            item["sequence"] = i + 1
+        self._changed()
+
+    def _changed(self) -> None:
+        self.dirty = True
+        self.save_label.setText(t("editor.unsaved"))
+        self._validate_timer.start()
+        self._save_timer.start()
+
+    # ---- validation --------------------------------------------------------------------------
+    def payload(self) -> dict[str, Any]:
+        doc = copy.deepcopy(self.doc)
+        for key in ("goods_items", "additional_documents"):
+            if not doc.get(key):
+                doc.pop(key, None)
+        return doc
+
+    def validate_now(self) -> list[Any]:
+        from client.sealing import validation_findings
+
+        findings = validation_findings(self.payload(), self.ctx.store, exclude_id=self.decl_id)
+        self.findings_model.set_findings(findings)
+        self._update_findings_title()
+        return findings
+
+    def _update_findings_title(self) -> None:
+        n = self.findings_model.rowCount()
+        e = self.findings_model.errors()
+        self.findings_title.setText(t("editor.findings_count", errors=e, warnings=n - e)
+                                    if n else t("editor.no_findings"))
+
+    def _finding_activated(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.focus_path(self.findings_model.finding(index.row()).path)
+
+    def focus_path(self, path: str) -> bool:
+        """Bring the field named by a finding's path to the front and focus it."""
+        for prefix, model, view, tab in (("goods_items[", self.goods_model, self.goods_view,
+                                          TAB_GOODS),
+                                         ("additional_documents[", self.docs_model,
+                                          self.docs_view, TAB_DOCUMENTS)):
+            if path.startswith(prefix):
+                try:
+                    row = int(path[len(prefix):path.index("]")])
+                except ValueError:
+                    row = 0
+                rest = path[path.index("]") + 2:] if "]." in path else ""
+                col = max(0, model.column_of(rest)) if rest else 0
+                self.tabs.setCurrentIndex(tab)
+                if 0 <= row < model.rowCount():
+                    view.setCurrentIndex(model.index(row, col))
+                view.setFocus()
+                return True
+        target = path if path in self.widgets else next(
+            (p for p in self.widgets if p.startswith(path + ".")),
+            next((p for p in sorted(self.widgets, key=len, reverse=True)
+                  if path.startswith(p)), None))
+        if target is None:
+            return False
+        self.tabs.setCurrentIndex(self.tab_of[target])
+        w = self.widgets[target]
+        w.setFocus(Qt.FocusReason.OtherFocusReason)
+        area = w.parentWidget()
+        while area is not None and not isinstance(area, QScrollArea):
+            area = area.parentWidget()
+        if isinstance(area, QScrollArea):
+            area.ensureWidgetVisible(w)
+        return True
+
+    # ---- saving -------------------------------------------------------------------------------
+    def editable(self) -> bool:
+        return self.status in states.EDITABLE
+
+    def save_now(self) -> None:
+        """Autosave through the writer: the draft when it parses, else a scratch copy."""
+        self._save_timer.stop()
+        if not self.dirty or not self.editable():
+            return
+        self.dirty = False
+        doc = self.payload()
+        store, actor, decl_id = self.ctx.store, self.ctx.actor(), self.decl_id
+        try:
+            decl: Declaration | None = Declaration.model_validate(doc)
+        except (ValidationError, ValueError):
+            decl = None
+        had_scratch = store.get_setting(SCRATCH + decl_id) is not None
+
+        def work() -> Changes:
+            if decl is None:
+                store.set_setting(SCRATCH + decl_id, doc)
+                return Changes()
+            changes = store.save_draft(decl, actor)
+            if had_scratch:
+                store.set_setting(SCRATCH + decl_id, None)
+            return changes
+
+        def ok(_c: Any) -> None:
+            self.saves += 1
+            from client.model import now_utc
+
+            self.save_label.setText(t("editor.saved_at", time=now_utc()[11:19]) if decl
+                                    else t("editor.saved_scratch"))
+            self.saved.emit(decl_id)
+
+        def bad(exc: BaseException) -> None:
+            self.last_save_error = error_text(exc)
+            self.save_label.setText(self.last_save_error)
+
+        self.save_label.setText(t("editor.saving"))
+        Op(self.ctx, work, initiator=self).success(ok).failure(bad).run()
+
+    def request_seal(self) -> None:
+        self.save_now()
+        self.validate_now()
+        self.seal_requested.emit(self.decl_id)
+
+    def _on_operation(self, changes: Changes, initiator: object) -> None:
+        if initiator is self or self.decl_id not in changes.declarations:
+            return
+        if not self.ctx.store.exists(self.decl_id):
+            return
+        st = self.ctx.store.get(self.decl_id)
+        if st.status != self.status or st.declaration.version != self.version:
+            self.status = st.status
+            if st.declaration.version != self.version:  # a new version: reload its document
+                self.version = st.declaration.version
+                self.doc.clear()
+                self.doc.update(st.declaration.to_json_dict())
+                self.doc.setdefault("goods_items", [])
+                self.doc.setdefault("additional_documents", [])
+                self.goods_model.set_rows(self.doc["goods_items"])
+                self.docs_model.set_rows(self.doc["additional_documents"])
+                self._load_widgets()
+                self.undo_stack.clear()
+            self.state_label.setText(status_label(self.status))
+            self._apply_editable()
+            self.validate_now()
+
+    def _apply_editable(self) -> None:
+        on = self.editable()
+        for w in self.widgets.values():
+            if isinstance(w, QLineEdit):
+                w.setReadOnly(not on)
+            else:
+                w.setEnabled(on)
+        for view in (self.goods_view, self.docs_view):
+            view.setEditTriggers(QAbstractItemView.EditTrigger.AllEditTriggers if on
+                                 else QAbstractItemView.EditTrigger.NoEditTriggers)
+        for b in list(self.goods_buttons.values()) + list(self.docs_buttons.values()):
+            b.setEnabled(on)
+        self.seal_button.setEnabled(on)
+        if not on:
+            self.save_label.setText(t("editor.read_only"))
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        focus = self.focusWidget()
+        if isinstance(focus, QTableView) and focus.state() == QAbstractItemView.State.EditingState:
+            focus.setFocus()
+        self.save_now()
+        super().closeEvent(event)
+
+    def done(self, r: int) -> None:
+        self.save_now()
+        super().done(r)
+
+
+def _prune_empty(doc: dict[str, Any], path: str) -> None:
+    """Drop parents left empty by clearing a field (``declarant: {}`` is not a party)."""
+    parts = path.split(".")
+    for depth in range(len(parts) - 1, 0, -1):
+        parent = get_in(doc, ".".join(parts[:depth]))
+        if isinstance(parent, dict) and not parent:
+            set_in(doc, ".".join(parts[:depth]), None)

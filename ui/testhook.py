@@ -1,0 +1,48 @@
+"""Test hooks for driving a real app process from tests (``COMPTOIR_UI_TEST_HOOK``).
+
+``type:<text>``   create a draft, open its editor and type ``<text>`` into the UCR
+                  field with real key events (QTest), then print ``typed <id>`` and
+                  keep running (the test kills the process).
+``show-draft``    open the newest draft's editor, print ``ucr=<text>`` and quit.
+``first-paint``   print the time of the first paint of the main window and quit.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtTest import QTest
+
+
+def run_hook(window: Any, hook: str) -> None:
+    kind, _, arg = hook.partition(":")
+    if kind == "type":
+        def opened(ed: Any) -> None:
+            field = ed.widgets["ucr"]
+            ed.tabs.setCurrentIndex(0)
+            field.setFocus()
+            for ch in arg:
+                QTest.keyClicks(field, ch)
+                QTest.qWait(5)
+            print(f"typed {ed.decl_id}", flush=True)
+
+        def created() -> None:
+            window.editor_opened_hook = opened
+            window.new_declaration()
+
+        window.editor_opened_hook = None
+        QTimer.singleShot(0, created)
+    elif kind == "show-draft":
+        def show() -> None:
+            from client import states
+
+            ids = window.ctx.store.list_ids(statuses=[states.DRAFT], order_by="created_at")
+            ed = window.open_editor(ids[0])
+            print(f"ucr={ed.widgets['ucr'].text()}", flush=True)
+            window.close()
+
+        QTimer.singleShot(0, show)
+    else:
+        print(f"unknown hook {hook}", file=sys.stderr)

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import keyring
+import keyring.backend
 import keyring.backends.fail
+import keyring.errors
 import pytest
 
 from client import secrets as sec
@@ -205,3 +207,37 @@ def test_cli_without_keyring(tmp_path: Path) -> None:
     assert r.returncode == 2 and "Wrong passphrase" in r.stderr
     r = _run(["--home", home, "keys", "csr", "--trader", "FR1"], {"COMPTOIR_PASSPHRASE": "s3cret"})
     assert r.returncode == 0 and "BEGIN CERTIFICATE REQUEST" in r.stdout
+
+
+class _LockedKeyring(keyring.backend.KeyringBackend):
+    """A keyring whose collection stays locked (every call fails), for this test only."""
+
+    @keyring.backend.properties.classproperty
+    def priority(cls) -> float:  # noqa: N805 - never chosen by keyring's own discovery
+        raise RuntimeError("test backend")
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise keyring.errors.KeyringLocked("locked")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise keyring.errors.KeyringLocked("locked")
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise keyring.errors.KeyringLocked("locked")
+
+
+def test_locked_keyring(real_keyring, home: Path) -> None:
+    real = keyring.get_keyring()
+    open_secret_store(home, "ns-locked")  # recorded: keyring
+    keyring.set_keyring(_LockedKeyring())
+    try:
+        assert keyring_available() is False
+        with pytest.raises(ComptoirError) as info:
+            open_secret_store(home, "ns-locked")
+        assert info.value.code == "secrets.keyring_gone"
+        with pytest.raises(ComptoirError) as info:
+            KeyringSecretStore("ns-locked").get("x")
+        assert info.value.code == "secrets.keyring_error"
+    finally:
+        keyring.set_keyring(real)
+    assert open_secret_store(home, "ns-locked").kind == "keyring"

@@ -242,3 +242,29 @@ def test_malformed_inputs_are_typed_errors() -> None:
         verify_compact(not_json, pub)
     with pytest.raises(SignatureError):
         verify_compact(RFC7515_A3_TOKEN, {"kty": "oct", "k": base64.b64encode(b"k").decode()})
+
+
+def test_compact_crit_and_extra_header() -> None:
+    token = sign_compact(b"r", RFC7515_A3_JWK, {"typ": "x+jws", "crit": ["rcv"], "rcv": 1})
+    pub = public_jwk(RFC7515_A3_JWK)
+    with pytest.raises(SignatureError) as info:
+        verify_compact(token, pub)
+    assert info.value.code == "signing.crit_unsupported"
+    header, payload = verify_compact_header(token, pub, understood_crit={"rcv"})
+    assert header == {"alg": "ES256", "typ": "x+jws", "crit": ["rcv"], "rcv": 1}
+    # The extra header cannot override the pinned algorithm.
+    token = sign_compact(b"r", RFC7515_A3_JWK, {"alg": "none"})
+    assert verify_compact_header(token, pub)[0]["alg"] == "ES256"
+
+
+def test_private_members_never_in_public_jwk() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = jwk_from_private_key(key)
+    assert "d" in jwk and "d" not in public_jwk(jwk)
+    assert jwk_thumbprint(jwk) == jwk_thumbprint(public_jwk(jwk))
+    # A private JWK whose d does not match x is refused.
+    other = jwk_from_private_key(ed25519.Ed25519PrivateKey.generate())
+    mixed = {**RFC8037_JWK, "d": other["d"]}
+    with pytest.raises(SignatureError) as info:
+        sign_compact(b"x", mixed)
+    assert info.value.code == "signing.key_invalid"

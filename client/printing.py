@@ -48,9 +48,14 @@ def _fit(text: str, font: str, size: float, width: float) -> str:
     """Cut ``text`` with an ellipsis so it fits ``width`` points."""
     if stringWidth(text, font, size) <= width:
         return text
-    while text and stringWidth(text + "…", font, size) > width:
-        text = text[:-1]
-    return text + "…"
+    lo, hi = 0, len(text)  # longest prefix that fits with the ellipsis (binary search)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if stringWidth(text[:mid] + "…", font, size) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo] + "…"
 
 
 def _wrap(text: str, font: str, size: float, width: float, max_lines: int) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 from decimal import Decimal
@@ -46,7 +47,7 @@ def _decl(items: int) -> Declaration:
 
 
 def _text(pdf: bytes) -> tuple[int, str]:
-    reader = PdfReader(__import__("io").BytesIO(pdf))
+    reader = PdfReader(io.BytesIO(pdf))
     return len(reader.pages), "\n".join(p.extract_text() for p in reader.pages)
 
 
@@ -129,3 +130,18 @@ def test_fallback_payload_too_long_falls_back_to_hash() -> None:
     )
     _pages, text = _text(pdf)
     assert "too large for a QR code" in text
+
+
+def test_empty_draft_and_maximal_declaration_render() -> None:
+    pages, text = _text(
+        render_pdf(Declaration(), status=None, mrn=None, envelope_hash=None, lang="fr")
+    )
+    assert pages == 1 and "Page 1 sur 1" in text
+    big = Declaration(
+        goods_items=[GoodsItem(sequence=n, description="x" * 512) for n in range(1, 1000)]
+    )
+    reader = PdfReader(
+        io.BytesIO(render_pdf(big, status=None, mrn=None, envelope_hash="h", lang="en"))
+    )
+    pages = len(reader.pages)
+    assert pages > 20 and f"Page {pages} of {pages}" in reader.pages[-1].extract_text()

@@ -296,7 +296,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     else:
         with Session(args.home) as s:
             decl_id = s.store.resolve_id(args.target)
-            findings = validation_findings(s.store.get(decl_id).declaration, s.store, decl_id)
+            findings = validation_findings(s.store.get(decl_id).declaration, s.store, decl_id,
+                                           home=s.profile.home)
     if args.json:
         print(_dumps([f.to_json() for f in findings]))
     else:
@@ -431,7 +432,8 @@ def cmd_ready(args: argparse.Namespace) -> int:
 
     with Session(args.home) as s:
         decl_id = s.store.resolve_id(args.id)
-        findings = validation_findings(s.store.get(decl_id).declaration, s.store, decl_id)
+        findings = validation_findings(s.store.get(decl_id).declaration, s.store, decl_id,
+                                       home=s.profile.home)
         if has_errors(findings):
             print_findings(findings, sys.stderr)
             return 1

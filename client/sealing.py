@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 from client.i18n import ComptoirError
@@ -30,15 +31,18 @@ class SealRefused(ComptoirError):
 
 
 def validation_findings(decl: Declaration | dict[str, Any], store: Store | None,
-                        exclude_id: str | None = None) -> list[Any]:
-    """Validate offline against the reference data held, LRN uniqueness from the store."""
+                        exclude_id: str | None = None, home: Path | None = None) -> list[Any]:
+    """Validate offline against the reference data held (the built-in seed plus the
+    deltas the last sync brought into ``home/refdata``), LRN uniqueness from the store."""
+    from client.refdata import default_reference_data, profile_reference_data
     from client.validation import validate
 
+    refdata = profile_reference_data(home / "refdata") if home else default_reference_data()
     lrn_taken = None
     if store is not None:
         def lrn_taken(declarant_id: str | None, lrn: str, exclude: str | None = None) -> bool:
             return store.lrn_taken(declarant_id, lrn, exclude or exclude_id)
-    return validate(decl, lrn_taken=lrn_taken)
+    return validate(decl, refdata=refdata, lrn_taken=lrn_taken)
 
 
 class Sealer:
@@ -62,7 +66,8 @@ class Sealer:
         device = self.profile.device_id
 
         def check(decl: Declaration) -> None:
-            findings = validation_findings(decl, store, exclude_id=decl.id)
+            findings = validation_findings(decl, store, exclude_id=decl.id,
+                                           home=self.profile.home)
             if has_errors(findings):
                 raise SealRefused(findings, decl.id)
 

@@ -63,7 +63,6 @@ class DeclarationRow(SQLModel, table=True):
     declarant_id: str | None = Field(default=None, max_length=35)
     declarant_name: str | None = None
     items: int = 0
-    document: str = Field(sa_column=Column(Text, nullable=False))
     created_at: str
     updated_at: str = Field(index=True)
     sealed_at: str | None = None
@@ -74,6 +73,15 @@ class DeclarationRow(SQLModel, table=True):
         Index("ix_declaration_declarant_lrn", "declarant_id", "lrn"),
         Index("ix_declaration_status_updated", "status", "updated_at"),
     )
+
+
+class DocumentRow(SQLModel, table=True):
+    """The working copy of a declaration, apart from its lifecycle row so that a status
+    change never rewrites (and re-encrypts) the whole document."""
+
+    __tablename__ = "declaration_document"
+    id: str = Field(primary_key=True, foreign_key="declaration.id", max_length=36)
+    document: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class HistoryRow(SQLModel, table=True):
@@ -158,6 +166,7 @@ class AttachmentRow(SQLModel, table=True):
 
 
 T_DECL = DeclarationRow.__table__
+T_DOC = DocumentRow.__table__
 T_HIST = HistoryRow.__table__
 T_JOURNAL = JournalRow.__table__
 T_OUTBOX = OutboxRow.__table__
@@ -385,8 +394,9 @@ class Store:
         with self._tx() as conn:
             if conn.execute(select(T_DECL.c.id).where(T_DECL.c.id == decl.id)).first():
                 raise StoreError("store.duplicate_id", 2, id=decl.id)
-            conn.execute(insert(T_DECL).values(**_row_values(decl, doc), status=status,
+            conn.execute(insert(T_DECL).values(**_row_values(decl), status=status,
                                                created_at=now, updated_at=now))
+            conn.execute(insert(T_DOC).values(id=decl.id, document=doc))
             conn.execute(insert(T_HIST).values(
                 declaration_id=decl.id, version=decl.version, at=now, actor=actor,
                 from_status=None, to_status=status, note=note or "created", document=doc))
@@ -399,8 +409,9 @@ class Store:
         with self._tx() as conn:
             for decl in decls:
                 doc = _doc_json(decl)
-                conn.execute(insert(T_DECL).values(**_row_values(decl, doc), status=status,
+                conn.execute(insert(T_DECL).values(**_row_values(decl), status=status,
                                                    created_at=now, updated_at=now))
+                conn.execute(insert(T_DOC).values(id=decl.id, document=doc))
                 conn.execute(insert(T_HIST).values(
                     declaration_id=decl.id, version=decl.version, at=now, actor=actor,
                     from_status=None, to_status=status, note=note or "created", document=doc))
@@ -415,7 +426,8 @@ class Store:
         now = now_utc()
         doc = _doc_json(decl)
         with self._tx() as conn:
-            row = conn.execute(select(T_DECL.c.status, T_DECL.c.version, T_DECL.c.document)
+            row = conn.execute(select(T_DECL.c.status, T_DECL.c.version, T_DOC.c.document)
+                               .join(T_DOC, T_DOC.c.id == T_DECL.c.id)
                                .where(T_DECL.c.id == decl.id)).first()
             if row is None:
                 raise StoreError("error.not_found", 2, id=decl.id)
@@ -428,7 +440,8 @@ class Store:
                 return Changes()
             status = states.DRAFT
             conn.execute(update(T_DECL).where(T_DECL.c.id == decl.id).values(
-                **_row_values(decl, doc), status=status, updated_at=now))
+                **_row_values(decl), status=status, updated_at=now))
+            conn.execute(update(T_DOC).where(T_DOC.c.id == decl.id).values(document=doc))
             if row.status != status:
                 conn.execute(insert(T_HIST).values(
                     declaration_id=decl.id, version=decl.version, at=now, actor=actor,
@@ -437,7 +450,9 @@ class Store:
 
     def get(self, decl_id: str) -> Stored:
         with self._read() as conn:
-            row = conn.execute(select(T_DECL).where(T_DECL.c.id == decl_id)).first()
+            row = conn.execute(select(T_DECL, T_DOC.c.document)
+                               .join(T_DOC, T_DOC.c.id == T_DECL.c.id)
+                               .where(T_DECL.c.id == decl_id)).first()
         if row is None:
             raise StoreError("error.not_found", 2, id=decl_id)
         return Stored(declaration=Declaration.model_validate_json(row.document),
@@ -572,7 +587,9 @@ class Store:
         """
         now = now_utc()
         with self._tx() as conn:
-            row = conn.execute(select(T_DECL).where(T_DECL.c.id == decl_id)).first()
+            row = conn.execute(select(T_DECL, T_DOC.c.document)
+                               .join(T_DOC, T_DOC.c.id == T_DECL.c.id)
+                               .where(T_DECL.c.id == decl_id)).first()
             if row is None:
                 raise StoreError("error.not_found", 2, id=decl_id)
             if row.status in states.EDITABLE:
@@ -585,8 +602,9 @@ class Store:
                                            "mrn": row.mrn if fn != "original" else None})
             doc = _doc_json(decl)
             conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id).values(
-                **_row_values(decl, doc), status=states.DRAFT, updated_at=now,
+                **_row_values(decl), status=states.DRAFT, updated_at=now,
                 mrn=row.mrn, sealed_at=None, envelope_hash=None))
+            conn.execute(update(T_DOC).where(T_DOC.c.id == decl_id).values(document=doc))
             conn.execute(insert(T_HIST).values(
                 declaration_id=decl_id, version=decl.version, at=now, actor=actor,
                 from_status=row.status, to_status=states.DRAFT, note=f"new version ({fn})",
@@ -620,32 +638,42 @@ class Store:
              check: Callable[[Declaration], None] | None = None) -> JournalEntry:
         """Sign and queue: journal append, outbox entry and the move to sealed, atomically.
 
-        ``check`` (validation) and ``sealer`` (canonicalise + sign) run inside the
-        write transaction so that the sequence number and chain link they see are the
-        ones committed — a crash anywhere leaves either nothing or everything.
+        ``check`` (validation) runs first, on a snapshot; ``sealer`` (canonicalise +
+        sign) runs inside the write transaction, after the snapshot is confirmed
+        unchanged, so the sequence number and chain link it signs are the ones
+        committed — a crash anywhere leaves either nothing or everything.  The
+        document itself is not copied into the history: the journal holds it, signed.
         """
+        with self._read() as conn:
+            snap = conn.execute(select(T_DECL.c.status, T_DOC.c.document)
+                                .join(T_DOC, T_DOC.c.id == T_DECL.c.id)
+                                .where(T_DECL.c.id == decl_id)).first()
+        if snap is None:
+            raise StoreError("error.not_found", 2, id=decl_id)
+        if snap.status not in states.EDITABLE:
+            raise StoreError("store.already_sealed", 2, id=decl_id, status=snap.status)
+        decl = Declaration.model_validate_json(snap.document)
+        if check is not None:
+            check(decl)
         now = now_utc()
         with self._tx() as conn:
-            row = conn.execute(select(T_DECL.c.status, T_DECL.c.document)
-                               .where(T_DECL.c.id == decl_id)).first()
-            if row is None:
-                raise StoreError("error.not_found", 2, id=decl_id)
-            if row.status not in states.EDITABLE:
-                raise StoreError("store.already_sealed", 2, id=decl_id, status=row.status)
-            decl = Declaration.model_validate_json(row.document)
-            if check is not None:
-                check(decl)
+            row = conn.exec_driver_sql(
+                "SELECT d.status, c.document FROM declaration d JOIN declaration_document c "
+                "ON c.id = d.id WHERE d.id = ?", (decl_id,)).first()
+            if row is None or row.status not in states.EDITABLE or row.document != snap.document:
+                raise StoreError("store.changed_while_sealing", 2, id=decl_id)
             entry = self._append_journal(conn, "declaration", decl.id, decl.version,
                                          lambda seq, prev: sealer(decl, seq, prev), now)
-            conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id).values(
-                status=states.SEALED, updated_at=now, sealed_at=now,
-                envelope_hash=entry.envelope_hash))
-            hist = [dict(declaration_id=decl_id, version=decl.version, at=now, actor=actor,
-                         from_status=row.status, to_status=states.SEALED,
-                         note=f"sealed #{entry.seq}",
-                         detail=json.dumps({"seq": entry.seq, "hash": entry.envelope_hash}),
-                         document=row.document)]
-            conn.execute(insert(T_HIST), hist)
+            conn.exec_driver_sql(
+                "UPDATE declaration SET status = ?, updated_at = ?, sealed_at = ?, "
+                "envelope_hash = ? WHERE id = ?",
+                (states.SEALED, now, now, entry.envelope_hash, decl_id))
+            conn.exec_driver_sql(
+                "INSERT INTO history (declaration_id, version, at, actor, from_status, "
+                "to_status, note, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (decl_id, decl.version, now, actor, row.status, states.SEALED,
+                 f"sealed #{entry.seq}",
+                 json.dumps({"seq": entry.seq, "hash": entry.envelope_hash})))
         return entry
 
     def append_journal(self, kind: str, subject_id: str, version: int,
@@ -658,17 +686,19 @@ class Store:
                         make: Callable[[int, str], dict[str, Any]], now: str) -> JournalEntry:
         from client.envelope import GENESIS, envelope_hash
 
-        last = conn.execute(select(T_JOURNAL.c.seq, T_JOURNAL.c.envelope_hash)
-                            .order_by(T_JOURNAL.c.seq.desc()).limit(1)).first()
+        last = conn.exec_driver_sql(
+            "SELECT seq, envelope_hash FROM journal ORDER BY seq DESC LIMIT 1").first()
         seq = (last.seq + 1) if last else 1
         prev = last.envelope_hash if last else GENESIS
         env = make(seq, prev)
         h = envelope_hash(env)
         raw = json.dumps(env, separators=(",", ":"))
-        conn.execute(insert(T_JOURNAL).values(seq=seq, kind=kind, declaration_id=subject_id,
-                                              version=version, envelope_hash=h, prev_hash=prev,
-                                              sealed_at=now, envelope=raw))
-        conn.execute(insert(T_OUTBOX).values(seq=seq, state="queued", queued_at=now))
+        conn.exec_driver_sql(
+            "INSERT INTO journal (seq, kind, declaration_id, version, envelope_hash, prev_hash, "
+            "sealed_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (seq, kind, subject_id, version, h, prev, now, raw))
+        conn.exec_driver_sql("INSERT INTO outbox (seq, state, attempts, queued_at) "
+                             "VALUES (?, 'queued', 0, ?)", (seq, now))
         return JournalEntry(seq, kind, subject_id, version, h, prev, now, env)
 
     def journal(self, *, after: int = 0, limit: int | None = None) -> Iterator[JournalEntry]:
@@ -936,12 +966,12 @@ def _doc_json(decl: Declaration) -> str:
     return json.dumps(decl.to_json_dict(), ensure_ascii=False, separators=(",", ":"))
 
 
-def _row_values(decl: Declaration, doc: str) -> dict[str, Any]:
+def _row_values(decl: Declaration) -> dict[str, Any]:
     declarant = decl.declarant
     return dict(id=decl.id, version=decl.version, type=decl.type, lrn=decl.lrn,
                 declarant_id=declarant.id if declarant else None,
                 declarant_name=(declarant.name if declarant else None),
-                items=len(decl.goods_items), document=doc)
+                items=len(decl.goods_items))
 
 
 def _like_prefix(ref: str) -> str:

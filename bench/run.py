@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Comptoir's one benchmark entry point: ``bench/run.py [--quick] [NAME...]``.
+
+Prints one JSON object of figures.  Each figure that has a target in DESIGN.md is
+also measured against a baseline in the same run (a ratio), so that the result does
+not depend on how fast this particular machine is.  Benchmarks: save, validate, seal,
+drain, ui, chaos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def _pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def _ensure_secrets() -> None:
+    """Benchmarks run with a real keyring when there is one, else the passphrase files."""
+    from client.secrets import keyring_available
+
+    if not keyring_available():
+        os.environ.setdefault("COMPTOIR_PASSPHRASE", "bench-passphrase")
+
+
+def _profile(tmp: Path, name: str) -> tuple[Any, Any, Any]:
+    from client.keys import create_key
+    from client.profile import init_profile, open_store, secret_store
+
+    profile = init_profile(tmp / name, declarant_id="GB123456789000")
+    secrets = secret_store(profile)
+    create_key(profile.home, secrets)
+    return profile, secrets, open_store(profile, secrets=secrets)
+
+
+# --------------------------------------------------------------------------- save
+
+def bench_save(quick: bool, tmp: Path) -> dict[str, Any]:
+    from client.model import Declaration
+    from client.validation import sample_declaration
+
+    _, _, store = _profile(tmp, "save")
+    rng = random.Random(1)
+    decl: Declaration = sample_declaration(rng, n_items=20, declarant_id="GB123456789000")
+    store.create(decl, "bench")
+    n = 200 if quick else 1000
+    times = []
+    for i in range(n):
+        decl.goods_items[i % 20].description = f"edited {i}"
+        t = time.perf_counter()
+        store.save_draft(decl, "bench")
+        times.append((time.perf_counter() - t) * 1000)
+    store.close()
+    return {"save_median_ms": round(statistics.median(times), 3),
+            "save_p99_ms": round(_pct(times, 99), 3)}
+
+
+# --------------------------------------------------------------------------- validate
+
+def bench_validate(quick: bool, tmp: Path) -> dict[str, Any]:
+    from client.refdata import default_reference_data
+    from client.validation import sample_declaration, validate
+
+    default_reference_data()
+    rng = random.Random(2)
+    decl = sample_declaration(rng, n_items=50, declarant_id="GB123456789000")
+    validate(decl)
+    n = 100 if quick else 500
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        validate(decl)
+        times.append((time.perf_counter() - t) * 1000)
+    return {"validate_50_items_ms": round(statistics.median(times), 3)}
+
+
+# --------------------------------------------------------------------------- seal
+
+def bench_seal(quick: bool, tmp: Path) -> dict[str, Any]:
+    from client import states
+    from client.sealing import Sealer
+    from client.validation import sample_declaration
+
+    profile, secrets, store = _profile(tmp, "seal")
+    rng = random.Random(3)
+    n = 300 if quick else 2000
+    decls = []
+    for i in range(n):
+        d = sample_declaration(rng, n_items=rng.randint(1, 6), declarant_id="GB123456789000")
+        d.lrn = f"BENCH{i:08d}"
+        decls.append(d)
+    store.create_many(decls, "bench", status=states.READY)
+    sealer = Sealer(profile, store, secrets)
+    sealer.seal(decls[0].id)  # warm caches (key, refdata)
+    times = []
+    sizes = []
+    for d in decls[1:]:
+        t = time.perf_counter()
+        entry = sealer.seal(d.id)
+        times.append((time.perf_counter() - t) * 1000)
+        sizes.append(json.dumps(entry.envelope).encode())
+    store.close()
+
+    # Baseline: a bare sqlite3 insert + commit (WAL, synchronous=FULL) of the same bytes.
+    db = sqlite3.connect(tmp / "bare.db", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)")
+    base = []
+    for body in sizes:
+        t = time.perf_counter()
+        db.execute("BEGIN")
+        db.execute("INSERT INTO t (body) VALUES (?)", (body,))
+        db.execute("COMMIT")
+        base.append((time.perf_counter() - t) * 1000)
+    db.close()
+    med = statistics.median(times)
+    return {"seal_median_ms": round(med, 3), "seal_p99_ms": round(_pct(times, 99), 3),
+            "seal_sqlite_baseline_median_ms": round(statistics.median(base), 3),
+            "seal_vs_sqlite_ratio": round(med / statistics.median(base), 2)}
+
+
+# --------------------------------------------------------------------------- drain
+
+class Sandbox:
+    """The sandbox single window as a real separate process on loopback."""
+
+    def __init__(self, home: Path, *, lane: str = "green") -> None:
+        self.home = home
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "client.cli", "sandbox", "serve", "--home", str(home),
+             "--port", "0", "--lane", lane], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env, cwd=REPO)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("https://"):
+            raise RuntimeError(f"sandbox did not start: {self.proc.stderr.read()[-2000:]}")
+        self.ca = home / "ca.pem"
+
+    def enrolment_code(self, trader: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "client.cli", "sandbox", "enrolment",
+                              "--home", str(self.home), "--trader", trader, "--json"],
+                             capture_output=True, text=True, cwd=REPO, check=True)
+        return json.loads(out.stdout)["code"]
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _sealed_profile(tmp: Path, name: str, n: int, sandbox: Sandbox) -> tuple[Any, Any, Any]:
+    from client import states
+    from client.sealing import Sealer
+    from client.validation import sample_declaration
+    from sync.enrolment import enrol
+
+    profile, secrets, store = _profile(tmp, name)
+    enrol(profile, secrets, server_url=sandbox.url, code=sandbox.enrolment_code("GB123456789000"),
+          ca_pem_path=sandbox.ca, trader_id="GB123456789000")
+    rng = random.Random(hash(name) & 0xFFFF)
+    decls = []
+    for i in range(n):
+        d = sample_declaration(rng, n_items=rng.randint(1, 4), declarant_id="GB123456789000")
+        d.lrn = f"{name[:6].upper()}{i:09d}"
+        decls.append(d)
+    for i in range(0, n, 1000):
+        store.create_many(decls[i:i + 1000], "bench", status=states.READY)
+    sealer = Sealer(profile, store, secrets)
+    for d in decls:
+        sealer.seal(d.id)
+    return profile, secrets, store
+
+
+def bench_drain(quick: bool, tmp: Path) -> dict[str, Any]:
+    from client.canonical import canonicalize
+    from sync.engine import SyncEngine
+
+    n = 2000 if quick else 10_000
+    n_naive = 300 if quick else 1000
+    sandbox = Sandbox(tmp / "sandbox")
+    try:
+        profile, secrets, store = _sealed_profile(tmp, "drain", n, sandbox)
+        canonical = 0
+        from client.signing import b64u_decode
+
+        for entry in store.journal():
+            canonical += len(canonicalize(json.loads(b64u_decode(entry.envelope["payload"]))))
+        engine = SyncEngine(profile, store, secrets, batch_size=250)
+        t = time.perf_counter()
+        report = engine.sync_once()
+        elapsed = time.perf_counter() - t
+        engine.close()
+        assert report.error is None, report.error
+        assert report.remaining == 0 and report.accepted == n, report
+        per_s = n / elapsed
+        wire = engine.bytes_sent / n
+        store.close()
+
+        nprofile, nsecrets, nstore = _sealed_profile(tmp, "naive", n_naive, sandbox)
+        naive = SyncEngine(nprofile, nstore, nsecrets, batch_size=1)
+        t = time.perf_counter()
+        nreport = naive.sync_once()
+        nelapsed = time.perf_counter() - t
+        naive.close()
+        nstore.close()
+        assert nreport.remaining == 0, nreport
+        naive_per_s = n_naive / nelapsed
+    finally:
+        sandbox.stop()
+    return {"drain_declarations": n, "drain_per_s": round(per_s, 1),
+            "drain_naive_per_s": round(naive_per_s, 1),
+            "drain_vs_naive_ratio": round(per_s / naive_per_s, 2),
+            "wire_bytes_per_declaration": round(wire, 1),
+            "wire_bytes_ratio": round(wire / (canonical / n), 3)}
+
+
+# --------------------------------------------------------------------------- ui
+
+def bench_ui(quick: bool, tmp: Path) -> dict[str, Any]:
+    try:
+        from ui.bench import measure
+    except ImportError as exc:
+        return {"ui_error": f"ui benchmark unavailable: {exc}"}
+    return measure(tmp / "ui", quick=quick)
+
+
+# --------------------------------------------------------------------------- chaos
+
+def bench_chaos(quick: bool, tmp: Path) -> dict[str, Any]:
+    try:
+        from tests.chaos.runner import run_schedules
+    except ImportError as exc:
+        return {"chaos_error": f"chaos runner unavailable: {exc}"}
+    return run_schedules(tmp / "chaos", count=200 if quick else 2000, quick=quick)
+
+
+BENCHES: dict[str, Callable[[bool, Path], dict[str, Any]]] = {
+    "save": bench_save, "validate": bench_validate, "seal": bench_seal,
+    "drain": bench_drain, "ui": bench_ui, "chaos": bench_chaos,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs (CI, < 10 min)")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(BENCHES))
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.names if n not in BENCHES]
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHES)}")
+    names = args.names or list(BENCHES)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    _ensure_secrets()
+    out: dict[str, Any] = {"quick": args.quick}
+    with tempfile.TemporaryDirectory(prefix="comptoir-bench-") as d:
+        for name in names:
+            t = time.perf_counter()
+            try:
+                out.update(BENCHES[name](args.quick, Path(d)))
+            except Exception as exc:  # noqa: BLE001 - one figure failing must not hide the others
+                out[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
+            out[f"{name}_bench_s"] = round(time.perf_counter() - t, 1)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

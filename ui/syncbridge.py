@@ -64,7 +64,7 @@ class SyncController(QObject):
         self.running = False
         self.connectivity = "offline"
         self.offline = bool(ctx.store.get_setting("ui.work_offline", False))
-        self.last_sync_ok: str | None = ctx.store.get_setting("sync.last_ok_at")
+        self.last_sync_ok: str | None = ctx.store.get_setting("sync.last_success")
         self.offline_since: str | None = ctx.store.get_setting("continuity.offline_since")
         self.drain_rate = float(ctx.store.get_setting("sync.drain_rate", DEFAULT_DRAIN_RATE))
         self.last_error: Any = None
@@ -125,16 +125,17 @@ class SyncController(QObject):
             self.rounds += 1
             reachable = bool(getattr(report, "reachable", True))
             self.last_error = getattr(report, "error", None)
-            if reachable:
-                self.last_sync_ok = now_utc()
+            if getattr(report, "refdata_version", None):
+                self.ctx.reload_refdata()
+            if reachable and getattr(report, "error", None) is None:
+                self.last_sync_ok = self.ctx.store.get_setting("sync.last_success") or now_utc()
                 sent = queued_before - self.ctx.store.outbox_stats()[0]
                 if sent >= 50 and elapsed > 0:
                     self.drain_rate = sent / elapsed
-                self._remember({"sync.last_ok_at": self.last_sync_ok,
-                                "sync.drain_rate": self.drain_rate})
+                    self._remember({"sync.drain_rate": self.drain_rate})
                 if not self.offline:
-                    self._on_connectivity(getattr(report, "connectivity", None) or "online")
-            else:
+                    self._on_connectivity(getattr(self.engine, "connectivity", None) or "online")
+            elif not reachable:
                 self._on_connectivity("offline")
             self.ctx.signals.sync_progress.emit(0, 0)
             self.ctx.signals.sync_finished.emit(report)

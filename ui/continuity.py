@@ -1,0 +1,201 @@
+"""The continuity view (DESIGN.md "Business continuity").
+
+Shows where the post stands during an outage: since when the link is down, how much
+is queued and since when, how long the queue will take to drain once the link is
+back (queue length / the measured drain rate), and the current outage against the
+post's maximum acceptable outage (MAO, a setting).  Near the MAO it proposes the
+fallback procedure: print the fallback documents of the queued declarations, which
+is recorded on each declaration (``store.mark_fallback_printed``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from client import states
+from client.store import Changes
+from ui.context import AppContext
+from ui.i18n import t
+from ui.syncbridge import DEFAULT_DRAIN_RATE, age_text, duration_text
+from ui.workers import Op
+
+DEFAULT_MAO_HOURS = 72
+WARN_FRACTION = 0.75
+
+
+def continuity_facts(ctx: AppContext) -> dict[str, Any]:
+    """The numbers the view shows (no widgets: tested directly)."""
+    queued, oldest = ctx.store.outbox_stats()
+    sync = ctx.sync
+    rate = float(getattr(sync, "drain_rate", 0) or DEFAULT_DRAIN_RATE)
+    outage = sync.outage_seconds() if sync is not None else 0.0
+    mao_h = int(ctx.store.get_setting("continuity.mao_hours", DEFAULT_MAO_HOURS))
+    return {"queued": queued, "oldest": oldest, "drain_rate": rate,
+            "drain_seconds": queued / rate if rate > 0 else 0.0,
+            "offline_since": getattr(sync, "offline_since", None), "outage_seconds": outage,
+            "mao_hours": mao_h, "mao_fraction": outage / (mao_h * 3600) if mao_h else 0.0}
+
+
+@dataclass(frozen=True)
+class FallbackPrinted:
+    paths: list[Path]
+    changes: Changes
+
+
+def print_fallback_documents(ctx: AppContext, folder: Path) -> FallbackPrinted:
+    """Render each queued declaration's fallback PDF into ``folder`` and record it.
+
+    Runs on the writer executor (it writes files and the store).
+    """
+    from client import printing
+    from client.i18n import language
+    from client.sealing import fallback_qr_payload, signature_fingerprint
+
+    store, actor = ctx.store, ctx.actor()
+    written: list[Path] = []
+    touched: list[str] = []
+    folder.mkdir(parents=True, exist_ok=True)
+    for decl_id in store.list_ids(statuses=[states.SEALED], order_by="created_at",
+                                  descending=False):
+        st = store.get(decl_id)
+        entry = store.journal_entry(declaration_id=decl_id, version=st.declaration.version)
+        if entry is None:
+            continue
+        data = printing.render_fallback_pdf(
+            st.declaration, envelope_hash=entry.envelope_hash,
+            signature_fingerprint=signature_fingerprint(entry.envelope),
+            sealed_at=entry.sealed_at, lang=language(),
+            qr_payload=fallback_qr_payload(entry.envelope))
+        path = folder / f"{st.declaration.lrn or decl_id}-fallback.pdf"
+        path.write_bytes(data)
+        written.append(path)
+        store.mark_fallback_printed(decl_id, actor)
+        touched.append(decl_id)
+    return FallbackPrinted(written, Changes(declarations=tuple(touched)))
+
+
+class ContinuityDialog(QDialog):
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setObjectName("ContinuityDialog")
+        self.setSizeGripEnabled(True)
+        self.labels: dict[str, QLabel] = {}
+        self.names: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        for key in ("offline_since", "queued", "oldest", "drain", "outage"):
+            name, value = QLabel(), QLabel()
+            value.setObjectName(f"cont_{key}")
+            value.setWordWrap(True)
+            form.addRow(name, value)
+            self.names[key], self.labels[key] = name, value
+        self.mao = QSpinBox()
+        self.mao.setRange(1, 24 * 30)
+        self.mao.setValue(int(ctx.store.get_setting("continuity.mao_hours", DEFAULT_MAO_HOURS)))
+        self.mao.valueChanged.connect(self._mao_changed)
+        self.mao_label = QLabel()
+        self.mao_label.setBuddy(self.mao)
+        form.addRow(self.mao_label, self.mao)
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 100)
+        self.advice = QLabel()
+        self.advice.setWordWrap(True)
+        self.advice.setObjectName("cont_advice")
+        self.print_button = QPushButton()
+        self.print_button.setObjectName("print_fallback")
+        self.print_button.clicked.connect(lambda: self.print_fallback())
+        self.close_button = QPushButton()
+        self.close_button.clicked.connect(self.close)
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.title)
+        lay.addLayout(form)
+        lay.addWidget(self.bar)
+        lay.addWidget(self.advice)
+        lay.addWidget(self.result_label)
+        row = QHBoxLayout()
+        row.addWidget(self.print_button)
+        row.addStretch(1)
+        row.addWidget(self.close_button)
+        lay.addLayout(row)
+        self.timer = QTimer(self, interval=1000)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        ctx.signals.operation_did_execute.connect(lambda *_a: self.refresh())
+        ctx.signals.language_changed.connect(lambda _l: self.retranslate())
+        self.retranslate()
+
+    def retranslate(self) -> None:
+        self.setWindowTitle(t("cont.title"))
+        self.title.setText(t("cont.intro"))
+        for key, name in self.names.items():
+            name.setText(t(f"cont.{key}"))
+        self.mao_label.setText(t("cont.mao"))
+        self.mao.setSuffix(" " + t("cont.hours"))
+        self.mao.setAccessibleName(t("cont.mao"))
+        self.print_button.setText(t("cont.print"))
+        self.close_button.setText(t("editor.close"))
+        self.bar.setAccessibleName(t("cont.outage"))
+        self.refresh()
+
+    def refresh(self) -> None:
+        f = continuity_facts(self.ctx)
+        since = f["offline_since"]
+        self.labels["offline_since"].setText(
+            t("cont.offline_since_value", at=since[:19].replace("T", " "),
+              age=age_text(since)) if since else t("cont.online"))
+        self.labels["queued"].setText(str(f["queued"]))
+        self.labels["oldest"].setText(
+            t("cont.oldest_value", at=f["oldest"][:19].replace("T", " "),
+              age=age_text(f["oldest"])) if f["oldest"] else "—")
+        self.labels["drain"].setText(t("cont.drain_value", time=duration_text(f["drain_seconds"]),
+                                       rate=int(f["drain_rate"])))
+        self.labels["outage"].setText(t("cont.outage_value", outage=duration_text(
+            f["outage_seconds"]), mao=f["mao_hours"]))
+        self.bar.setValue(min(100, int(f["mao_fraction"] * 100)))
+        near = f["mao_fraction"] >= WARN_FRACTION and f["queued"] > 0
+        self.advice.setText(t("cont.advice_near") if near else t("cont.advice_ok"))
+        self.print_button.setEnabled(f["queued"] > 0)
+
+    def _mao_changed(self, hours: int) -> None:
+        store = self.ctx.store
+        Op(self.ctx, lambda: store.set_setting("continuity.mao_hours", hours),
+           initiator=self).success(lambda _c: self.refresh()).run()
+
+    def print_fallback(self, folder: Path | None = None) -> None:
+        if folder is None:
+            name = QFileDialog.getExistingDirectory(self, t("cont.print"))
+            if not name:
+                return
+            folder = Path(name)
+        target = folder
+
+        def ok(result: FallbackPrinted) -> None:
+            self.result_label.setText(t("cont.printed", n=len(result.paths), folder=str(target)))
+
+        Op(self.ctx, lambda: print_fallback_documents(self.ctx, target),
+           initiator=self).success(ok).run()
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        self.timer.stop()
+        super().closeEvent(event)

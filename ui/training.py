@@ -1,0 +1,53 @@
+"""Training mode: the sandbox single window inside the app, enrolled automatically.
+
+A newcomer goes draft -> seal -> offline queue -> sync -> released without any setup:
+the sandbox starts in a thread of this process (its own folder under the profile),
+issues an enrolment code, and the profile enrols against it over real HTTPS.  Both
+steps touch sockets, so they run on the network pool; the window says "training".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ui.context import AppContext
+from ui.i18n import t
+from ui.workers import Op
+
+TRAINING_TRADER = "GB123456789000"
+
+
+def start_sandbox_and_enrol(ctx: AppContext, *, lane: str = "green",
+                            clock_speed: float | None = None) -> Any:
+    """Start the in-process sandbox and enrol this profile with it (blocking: a worker)."""
+    from sync.enrolment import enrol
+    from sync.sandbox.server import start_in_thread
+
+    handle = start_in_thread(ctx.profile.home / "training-sandbox", port=0, seed=0, lane=lane,
+                             clock_speed=clock_speed)
+    try:
+        trader = ctx.profile.declarant_id or TRAINING_TRADER
+        code = handle.new_enrolment_code(trader)
+        enrol(ctx.profile, ctx.secrets, server_url=handle.url, code=code,
+              ca_pem_path=handle.ca_pem_path, trader_id=trader)
+    except BaseException:
+        handle.stop()
+        raise
+    return handle
+
+
+def start_training(ctx: AppContext, window: Any, *, lane: str = "green",
+                   clock_speed: float | None = None) -> None:
+    """Start training mode in the background; the window updates when it is ready."""
+    window.statusBar().showMessage(t("training.starting"))
+
+    def ok(handle: Any) -> None:
+        ctx.training = handle
+        window.reset_sealer()
+        window.sync.reset_engine()
+        window.retranslate()
+        window.statusBar().showMessage(t("training.ready"), 15000)
+        window.sync.sync_now()
+
+    Op(ctx, lambda: start_sandbox_and_enrol(ctx, lane=lane, clock_speed=clock_speed),
+       initiator=window, network=True).success(ok).run()

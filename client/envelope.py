@@ -232,7 +232,7 @@ _link_ok: set[tuple[str, str]] = set()
 
 
 def _cert(b64: Any) -> x509.Certificate:
-    if not isinstance(b64, str) or len(b64) > 64 * 1024:
+    if not isinstance(b64, str) or len(b64) > 16 * 1024:
         raise EnvelopeError("envelope.header_invalid", param="x5c")
     cert = _cert_cache.get(b64)
     if cert is None:
@@ -241,7 +241,7 @@ def _cert(b64: Any) -> x509.Certificate:
             cert = x509.load_der_x509_certificate(der)
         except (binascii.Error, ValueError, x509.InvalidVersion) as exc:
             raise EnvelopeError("envelope.header_invalid", param="x5c") from exc
-        if len(_cert_cache) > 1024:
+        if len(_cert_cache) > 256:
             _cert_cache.clear()
         _cert_cache[b64] = cert
     return cert

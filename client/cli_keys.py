@@ -95,7 +95,7 @@ def _list(args: argparse.Namespace) -> int:
                 kid=k.kid,
                 alg=k.alg,
                 subject=k.subject,
-                source=k.source,
+                source=tr(f"keys.source.{k.source}"),
                 enrolled=tr("keys.enrolled_flag") if k.enrolled else "",
                 created_at=k.created_at,
             )

@@ -77,12 +77,12 @@ def tr(code: str, lang: str | None = None, /, **params: Any) -> str:
     if template is None:
         detail = ", ".join(f"{k}={v}" for k, v in params.items())
         return f"{code}" + (f" ({detail})" if detail else "")
-    return template.format_map(_Lenient({k: _fmt(v) for k, v in params.items()}))
+    return template.format_map(_Lenient({k: _fmt(v, lang) for k, v in params.items()}))
 
 
-def _fmt(value: Any) -> Any:
+def _fmt(value: Any, lang: str) -> Any:
     if isinstance(value, Message):
-        return value.render()
+        return value.render(lang)
     return value
 
 

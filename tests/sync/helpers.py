@@ -1,0 +1,171 @@
+"""Real processes for the outbox tests: the sandbox as a separate HTTPS server, the
+client as ``comptoir`` subprocesses, and a TCP proxy that can swallow answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+TRADER = "GB123456789000"
+
+
+def comptoir(home: Path, *args: str, timeout: float = 600,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    e = dict(os.environ, COMPTOIR_HOME=str(home), COMPTOIR_LANG="en",
+             PYTHONDONTWRITEBYTECODE="1")
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "client.cli", *args], capture_output=True,
+                          text=True, env=e, cwd=REPO, timeout=timeout)
+
+
+def ok(p: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert p.returncode == 0, f"exit {p.returncode}: {p.stderr[-3000:]}"
+    return p
+
+
+class SandboxProcess:
+    """``comptoir sandbox serve`` in its own process; restartable on the same port."""
+
+    def __init__(self, home: Path, *, lane: str = "green", port: int = 0,
+                 seed: int = 0) -> None:
+        self.home = home
+        self.lane = lane
+        self.seed = seed
+        self.port = port
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def start(self) -> SandboxProcess:
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "client.cli", "sandbox", "serve", "--home", str(self.home),
+             "--port", str(self.port), "--lane", self.lane, "--seed", str(self.seed)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("https://"):
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            raise RuntimeError(f"sandbox did not start: {line} {err[-2000:]}")
+        self.url = line
+        self.port = int(line.rsplit(":", 1)[1].strip("/"))
+        return self
+
+    @property
+    def ca(self) -> Path:
+        return self.home / "ca.pem"
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handler runs."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def code(self, trader: str = TRADER, role: str = "trader") -> str:
+        p = ok(comptoir(self.home, "sandbox", "enrolment", "--home", str(self.home),
+                        "--trader", trader, "--role", role, "--json"))
+        return json.loads(p.stdout)["code"]
+
+    def stats(self) -> dict[str, Any]:
+        p = ok(comptoir(self.home, "sandbox", "stats", "--home", str(self.home), "--json"))
+        return json.loads(p.stdout)
+
+
+def enrolled_profile(home: Path, sandbox: SandboxProcess, *, url: str | None = None,
+                     trader: str = TRADER) -> None:
+    ok(comptoir(home, "init", "--declarant", trader))
+    ok(comptoir(home, "enrol", "--server", url or sandbox.url, "--code", sandbox.code(trader),
+                "--ca", str(sandbox.ca)))
+
+
+def list_json(home: Path) -> list[dict[str, Any]]:
+    return json.loads(ok(comptoir(home, "list", "--json")).stdout)
+
+
+class DropProxy:
+    """A loopback TCP proxy that, on demand, lets a request through and swallows the
+    answer: the server commits, the client never hears back (then the connection is cut).
+
+    TLS stays end to end; a connection is "carrying a batch" once the client has sent
+    more than ``batch_bytes`` — its answer is then dropped while ``drops`` remain.
+    """
+
+    def __init__(self, target_port: int, *, drops: int = 0, batch_bytes: int = 20_000) -> None:
+        self.target_port = target_port
+        self.drops = drops
+        self.dropped = 0
+        self.batch_bytes = batch_bytes
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                client, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
+
+    def _pipe(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+        except OSError:
+            client.close()
+            return
+        sent = 0
+        try:
+            while not self._stop.is_set():
+                r, _, _ = select.select([client, upstream], [], [], 0.5)
+                for s in r:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    if s is client:
+                        sent += len(data)
+                        upstream.sendall(data)
+                    else:
+                        with self._lock:
+                            drop = sent > self.batch_bytes and self.dropped < self.drops
+                            if drop:
+                                self.dropped += 1
+                        if drop:
+                            time.sleep(0.2)  # let the server finish writing its answer
+                            return
+                        client.sendall(data)
+        except OSError:
+            return
+        finally:
+            client.close()
+            upstream.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()

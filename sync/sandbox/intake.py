@@ -94,6 +94,14 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
         if not isinstance(v, Exception):
             keys.append((str(v.header.get("did")), int(v.header.get("ver", 0))))
     tx.preload(keys)
+    lrns = []
+    for v in verified:
+        doc = getattr(v, "document", None)
+        if isinstance(doc, dict) and isinstance(doc.get("declarant"), dict):
+            declarant, lrn = doc["declarant"].get("id"), doc.get("lrn")
+            if isinstance(declarant, str) and isinstance(lrn, str):
+                lrns.append((declarant[:35], lrn[:35]))
+    tx.preload_lrns(lrns)
     tx.bump_counter("submissions", len(envelopes))
 
     def result(index: int, status: str, h: str, did: str | None, ver: int | None, *,

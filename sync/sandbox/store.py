@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, event, func, insert, update
+from sqlalchemy import Index, UniqueConstraint, event, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import registry
 from sqlmodel import Field, Session, SQLModel, create_engine, select
@@ -334,7 +334,7 @@ class SandboxStore:
                          .order_by(ScheduledEvent.due_at, ScheduledEvent.id)).all()  # type: ignore[arg-type]
             if not due:
                 return 0
-            s.execute(insert(NotificationRow), [
+            s.connection().execute(_table(NotificationRow).insert(), [
                 {"trader_id": e.trader_id, "declaration_id": e.declaration_id,
                  "version": e.version, "mrn": e.mrn, "status": e.status, "at": at_text,
                  "errors": "[]", "detail": e.detail} for e in due])
@@ -392,35 +392,27 @@ class BatchTx:
     _counters: dict[str, int] = field(default_factory=dict)
     _idempotency: dict[str, Any] | None = None
     _lrns: dict[tuple[str, str], str] = field(default_factory=dict)
+    _looked_up: set[tuple[str, int]] = field(default_factory=set)
+    _held_loaded: set[tuple[str, str]] = field(default_factory=set)
+    _lrn_looked: set[tuple[str, str]] = field(default_factory=set)
 
     def preload(self, keys: list[tuple[str, int]]) -> None:
         """Fetch the existing envelopes for these (declaration id, version) in bulk."""
-        wanted = [k for k in set(keys) if k not in self._envelopes]
+        wanted = [k for k in set(keys) if k not in self._looked_up]
+        self._looked_up.update(wanted)
         for i in range(0, len(wanted), 400):
-            chunk = wanted[i:i + 400]
-            ids = {d for d, _ in chunk}
+            ids = {d for d, _ in wanted[i:i + 400]}
             rows = self.session.exec(select(EnvelopeRow).where(
                 EnvelopeRow.declaration_id.in_(ids))).all()  # type: ignore[attr-defined]
             for r in rows:
                 self._envelopes.setdefault((r.declaration_id, r.version), _stored(r))
+                self._looked_up.add((r.declaration_id, r.version))
 
     def envelope(self, declaration_id: str, version: int) -> StoredEnvelope | None:
         key = (declaration_id, version)
-        if key not in self._envelopes:
+        if key not in self._looked_up:
             self.preload([key])
         return self._envelopes.get(key)
-
-    def envelope_at(self, trader_id: str, device_id: str, seq: int) -> StoredEnvelope | None:
-        """The non-held envelope at this position of the device chain."""
-        for e in self._new_envelopes:
-            if (e.trader_id, e.device_id, e.seq) == (trader_id, device_id, seq) \
-                    and e.status != "held":
-                return e
-        row = self.session.exec(select(EnvelopeRow).where(
-            EnvelopeRow.trader_id == trader_id, EnvelopeRow.device_id == device_id,
-            EnvelopeRow.seq == seq, EnvelopeRow.status != "held")).first()
-        return None if row is None else self._envelopes.setdefault(
-            (row.declaration_id, row.version), _stored(row))
 
     def device(self, trader_id: str, device_id: str) -> DeviceState:
         key = (trader_id, device_id)
@@ -438,29 +430,36 @@ class BatchTx:
 
     def held(self, trader_id: str, device_id: str, seq: int) -> StoredEnvelope | None:
         """A held envelope waiting at this position (this batch's or an earlier one)."""
-        key = (trader_id, device_id, seq)
-        if key in self._held:
-            return self._held[key]
-        row = self.session.exec(select(EnvelopeRow).where(
-            EnvelopeRow.trader_id == trader_id, EnvelopeRow.device_id == device_id,
-            EnvelopeRow.seq == seq, EnvelopeRow.status == "held")).first()
-        if row is None:
-            return None
-        st = self._envelopes.setdefault((row.declaration_id, row.version), _stored(row))
-        self._held[key] = st
-        return st
+        if (trader_id, device_id) not in self._held_loaded:
+            self._held_loaded.add((trader_id, device_id))
+            rows = self.session.exec(select(EnvelopeRow).where(
+                EnvelopeRow.trader_id == trader_id, EnvelopeRow.device_id == device_id,
+                EnvelopeRow.status == "held")).all()
+            for row in rows:
+                st = self._envelopes.setdefault((row.declaration_id, row.version), _stored(row))
+                if st.status == "held":
+                    self._held.setdefault((trader_id, device_id, row.seq), st)
+        return self._held.get((trader_id, device_id, seq))
+
+    def preload_lrns(self, pairs: list[tuple[str, str]]) -> None:
+        """Fetch in bulk which (declarant, LRN) pairs are already registered."""
+        wanted = [p for p in set(pairs) if p not in self._lrn_looked]
+        self._lrn_looked.update(wanted)
+        for i in range(0, len(wanted), 400):
+            chunk = wanted[i:i + 400]
+            rows = self.session.exec(select(
+                EnvelopeRow.declarant_id, EnvelopeRow.lrn, EnvelopeRow.declaration_id).where(
+                EnvelopeRow.lrn.in_({lrn for _, lrn in chunk}),  # type: ignore[union-attr]
+                EnvelopeRow.status == "accepted")).all()
+            for declarant, lrn, did in rows:
+                self._lrns.setdefault((declarant, lrn), did)
 
     def lrn_owner(self, declarant_id: str, lrn: str) -> str | None:
         """The declaration id already registered (accepted) under this LRN, if any."""
         key = (declarant_id, lrn)
-        if key in self._lrns:
-            return self._lrns[key]
-        row = self.session.exec(select(EnvelopeRow.declaration_id).where(
-            EnvelopeRow.declarant_id == declarant_id, EnvelopeRow.lrn == lrn,
-            EnvelopeRow.status == "accepted")).first()
-        if row is not None:
-            self._lrns[key] = row
-        return row
+        if key not in self._lrn_looked:
+            self.preload_lrns([key])
+        return self._lrns.get(key)
 
     def claim_lrn(self, declarant_id: str, lrn: str, declaration_id: str) -> None:
         self._lrns.setdefault((declarant_id, lrn), declaration_id)
@@ -511,8 +510,9 @@ class BatchTx:
 
     def flush(self) -> None:
         s = self.session
+        conn = s.connection()  # Core executemany: one statement per table, not per row
         if self._new_envelopes:
-            s.execute(insert(EnvelopeRow), [_row(e) for e in self._new_envelopes])
+            conn.execute(_table(EnvelopeRow).insert(), [_row(e) for e in self._new_envelopes])
         for rid, e in self._updated.items():
             s.execute(update(EnvelopeRow).where(EnvelopeRow.id == rid)  # type: ignore[arg-type]
                       .values(status=e.status, mrn=e.mrn, receipt=e.receipt, lane=e.lane,
@@ -527,9 +527,9 @@ class BatchTx:
                 s.add(Device(trader_id=t, device_id=d, last_seq=st.last_seq,
                              last_hash=st.last_hash))
         if self._notifications:
-            s.execute(insert(NotificationRow), self._notifications)
+            conn.execute(_table(NotificationRow).insert(), self._notifications)
         if self._events:
-            s.execute(insert(ScheduledEvent), self._events)
+            conn.execute(_table(ScheduledEvent).insert(), self._events)
         for name, value in self._counters.items():
             row = s.get(Counter, name)
             if row is None:
@@ -539,6 +539,10 @@ class BatchTx:
                 s.add(row)
         if self._idempotency:
             s.add(IdempotencyRecord(**self._idempotency))
+
+
+def _table(model: Any) -> Any:
+    return model.__table__
 
 
 def _row(e: StoredEnvelope) -> dict[str, Any]:

@@ -76,6 +76,27 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # noqa: BLE001 - the last net: one line, details in a log file
+        log = _log_internal_error(exc)
+        print(f"comptoir: {tr('error.internal', kind=type(exc).__name__, log=log)}",
+              file=sys.stderr)
+        return 70
+
+
+def _log_internal_error(exc: BaseException) -> str:
+    """Write the traceback to a private log file (never to the terminal)."""
+    import tempfile
+    import traceback
+
+    try:
+        folder = Path(tempfile.gettempdir()) / f"comptoir-{os.getuid()}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        path = folder / "internal-errors.log"
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write("".join(traceback.format_exception(exc)))
+        return str(path)
+    except OSError:
+        return "-"
 
 
 def _start_gui(home: Path) -> int:

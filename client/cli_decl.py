@@ -186,13 +186,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     if profile_exists(home):
         print(tr("init.exists", home=str(home)))
         return 0
-    profile = init_profile(home, role=args.role, declarant_id=args.declarant)
-    if not args.no_key:
-        from client.keys import create_key
-        from client.profile import secret_store
-
-        create_key(home, secret_store(profile), alg=args.alg,
-                   subject=args.declarant or "Comptoir declarant")
+    profile = init_profile(home, role=args.role, declarant_id=args.declarant,
+                           key_alg=None if args.no_key else args.alg)
     print(tr("init.done", home=str(home), role=profile.role, device=profile.device_id))
     return 0
 

@@ -87,18 +87,42 @@ def load_profile(home: Path) -> Profile:
 
 
 def init_profile(home: Path, *, role: str = "trader", declarant_id: str | None = None,
-                 passphrase: str | None = None) -> Profile:
-    """Create the folder (mode 0700), the profile file, the database key and the store."""
+                 passphrase: str | None = None, key_alg: str | None = None) -> Profile:
+    """Create the folder (mode 0700), the profile file, the database key and the store,
+    and a first signing key when ``key_alg`` is given.
+
+    All or nothing: if any step fails (no keyring and no passphrase, say), what was
+    created is removed so that the next attempt starts clean.
+    """
     if role not in ROLES:
         raise ComptoirError("profile.bad_role", 2, role=role)
     if profile_exists(home):
         raise ComptoirError("profile.exists", 2, home=str(home))
+    existed = home.exists()
+    before = set(home.iterdir()) if existed else set()
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
     profile = Profile(home=home, profile_id=new_declaration_id(), device_id=new_declaration_id(),
                       role=role, declarant_id=declarant_id)
-    profile.save()
-    open_store(profile, passphrase=passphrase, create=True).close()
+    try:
+        profile.save()
+        secrets = secret_store(profile, passphrase)
+        open_store(profile, create=True, secrets=secrets).close()
+        if key_alg:
+            from client.keys import create_key
+
+            create_key(home, secrets, alg=key_alg, subject=declarant_id or "Comptoir declarant")
+    except BaseException:
+        import shutil
+
+        for entry in set(home.iterdir()) - before:
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        if not existed:
+            shutil.rmtree(home, ignore_errors=True)
+        raise
     return profile
 
 
@@ -106,7 +130,7 @@ def load_or_init(home: Path, *, passphrase: str | None = None) -> Profile:
     """The profile in ``home``, creating a trader profile on first use."""
     if profile_exists(home):
         return load_profile(home)
-    return init_profile(home, passphrase=passphrase)
+    return init_profile(home, passphrase=passphrase, key_alg="ES256")
 
 
 def secret_store(profile: Profile, passphrase: str | None = None) -> Any:

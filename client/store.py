@@ -942,13 +942,25 @@ class Store:
     # ---- maintenance ------------------------------------------------------------------------
 
     def rekey(self, new_key_hex: str) -> None:
-        """Re-encrypt the database under a new key (SQLCipher ``PRAGMA rekey``)."""
-        with self._write_lock, self.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
-            conn.exec_driver_sql(f"PRAGMA rekey=\"x'{new_key_hex}'\"")
-            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-        self.engine.dispose()
+        """Re-encrypt the database under a new key (SQLCipher ``PRAGMA rekey``).
+
+        Runs on a raw connection outside any transaction, with every pooled
+        connection closed first; the journal mode is switched out of WAL for the
+        re-encryption and back afterwards.
+        """
+        with self._write_lock:
+            self.engine.dispose()
+            raw = self.engine.raw_connection()
+            try:
+                cur = raw.driver_connection.cursor()
+                cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cur.execute("PRAGMA journal_mode=DELETE")
+                cur.execute(f"PRAGMA rekey=\"x'{new_key_hex}'\"")
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.close()
+            finally:
+                raw.invalidate()
+            self.engine.dispose()
 
     def integrity_check(self) -> str:
         with self._read() as conn:

@@ -1,0 +1,187 @@
+"""Issue #3 acceptance: sealing, the journal, keys out of the clear, encryption at rest."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from client.profile import load_profile, open_store
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(home: Path, *args: str, env: dict[str, str] | None = None,
+        timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    e = dict(os.environ, COMPTOIR_HOME=str(home), COMPTOIR_LANG="en",
+             PYTHONDONTWRITEBYTECODE="1")
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "client.cli", *args], capture_output=True,
+                          text=True, env=e, cwd=REPO, timeout=timeout)
+
+
+def ok(p: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert p.returncode == 0, p.stderr[-3000:]
+    return p
+
+
+@pytest.fixture
+def sealed_home(home: Path) -> Path:
+    ok(run(home, "init"))
+    ok(run(home, "keys", "create"))
+    ok(run(home, "demo", "seed", "--count", "100"))
+    p = ok(run(home, "seal", "--all-ready"))
+    assert "100 sealed" in p.stdout
+    return home
+
+
+def _all_bytes(folder: Path) -> list[tuple[Path, bytes]]:
+    return [(p, p.read_bytes()) for p in folder.rglob("*") if p.is_file()]
+
+
+def test_profile_holds_no_private_key_and_no_declaration_in_clear(sealed_home: Path) -> None:
+    from client.keys import list_keys, load_private_jwk
+    from client.profile import secret_store
+
+    profile = load_profile(sealed_home)
+    secrets = secret_store(profile)
+    needles: list[bytes] = [b"PRIVATE KEY", b"SQLite format 3"]
+    for info in list_keys(sealed_home):
+        d = load_private_jwk(secrets, info)["d"]
+        raw = base64.urlsafe_b64decode(d + "=" * (-len(d) % 4))
+        needles += [d.encode(), raw, raw.hex().encode(), base64.b64encode(raw)]
+    with open_store(profile) as store:
+        rows = store.list(limit=20)
+        assert len(rows) == 20
+        for r in rows:
+            decl = store.get(r.id).declaration
+            needles.append(decl.lrn.encode())
+            for party in (decl.declarant, decl.exporter, decl.importer):
+                if party and party.name:
+                    needles.append(party.name.encode())
+    files = _all_bytes(sealed_home)
+    assert any(p.name == "comptoir.db" for p, _ in files)
+    leaks = [(str(p.relative_to(sealed_home)), n[:20]) for p, data in files for n in needles
+             if n in data]
+    assert leaks == []
+
+
+def test_verify_exported_envelope_in_words_and_every_flipped_byte_detected(
+        sealed_home: Path, tmp_path: Path) -> None:
+    decl_id = json.loads(ok(run(sealed_home, "list", "--json")).stdout)[0]["id"]
+    env_file = tmp_path / "env.json"
+    ok(run(sealed_home, "export", decl_id, "--format", "envelope", "-o", str(env_file)))
+    p = ok(run(sealed_home, "verify", str(env_file)))
+    assert "VALID" in p.stdout and "Signed by" in p.stdout and decl_id in p.stdout
+    assert "matches this device's journal" in p.stdout
+
+    data = bytearray(env_file.read_bytes())
+    positions = sorted({int(i * (len(data) - 1) / 40) for i in range(41)})
+    from client.i18n import ComptoirError
+    from client.verify import verify_input
+
+    for pos in positions:
+        flipped = bytearray(data)
+        flipped[pos] ^= 0x01
+        target = tmp_path / "flipped.json"
+        target.write_bytes(bytes(flipped))
+        try:
+            outcome = verify_input(sealed_home, str(target))
+        except ComptoirError:
+            continue  # no longer an envelope at all: refused
+        assert not outcome.ok, f"flip at {pos} went unnoticed"
+    # and through the command, once, with its exit code
+    bad = bytearray(data)
+    mid = bad.index(b'"signature"') + 20
+    bad[mid] = ord("A") if bad[mid] != ord("A") else ord("B")
+    (tmp_path / "bad.json").write_bytes(bytes(bad))
+    p = run(sealed_home, "verify", str(tmp_path / "bad.json"))
+    assert p.returncode in (1, 2) and "INVALID" in p.stderr + p.stdout
+
+
+def test_journal_verify_names_the_first_break(sealed_home: Path) -> None:
+    p = ok(run(sealed_home, "journal", "verify"))
+    assert "100 envelope" in p.stdout
+    with open_store(load_profile(sealed_home)) as store:
+        store.execute_raw_for_tests("DROP TRIGGER journal_no_delete")
+        store.execute_raw_for_tests("DELETE FROM outbox WHERE seq = 50")
+        store.execute_raw_for_tests("DELETE FROM journal WHERE seq = 50")
+    p = run(sealed_home, "journal", "verify")
+    assert p.returncode == 1
+    assert "#51" in p.stderr and "expected #50" in p.stderr
+
+
+def test_journal_verify_detects_an_altered_envelope(sealed_home: Path) -> None:
+    with open_store(load_profile(sealed_home)) as store:
+        store.execute_raw_for_tests("DROP TRIGGER journal_no_update")
+        store.execute_raw_for_tests(
+            "UPDATE journal SET envelope = replace(envelope, '\"signature\":\"', "
+            "'\"signature\":\"AA') WHERE seq = 7")
+    p = run(sealed_home, "journal", "verify")
+    assert p.returncode == 1 and "#7" in p.stderr
+
+
+def test_sealed_is_immutable_and_amend_starts_a_new_version(sealed_home: Path) -> None:
+    decl_id = json.loads(ok(run(sealed_home, "list", "--json")).stdout)[0]["id"]
+    from client.i18n import ComptoirError
+
+    profile = load_profile(sealed_home)
+    with open_store(profile) as store:
+        decl = store.get(decl_id).declaration
+        decl.lrn = "CHANGED"
+        with pytest.raises(ComptoirError) as exc:
+            store.save_draft(decl, "me")
+        assert exc.value.code == "store.immutable"
+    # still queued: amending must wait for the single window's answer
+    p = run(sealed_home, "amend", decl_id)
+    assert p.returncode == 2
+
+
+def test_seal_refuses_invalid_listing_errors(home: Path) -> None:
+    ok(run(home, "init"))
+    decl_id = ok(run(home, "new", "--type", "IM")).stdout.strip()
+    p = run(home, "seal", decl_id)
+    assert p.returncode == 1
+    assert "not sealed" in p.stderr and "V-MANDATORY" in p.stderr
+    assert json.loads(ok(run(home, "list", "--json")).stdout)[0]["status"] == "draft"
+
+
+NO_KEYRING = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+
+
+def test_no_secret_service_clear_message_then_passphrase_fallback(home: Path) -> None:
+    p = run(home, "init", env=NO_KEYRING)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "COMPTOIR_PASSPHRASE" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    env = dict(NO_KEYRING, COMPTOIR_PASSPHRASE="correct horse battery staple")
+    p = ok(run(home, "init", env=env))
+    ok(run(home, "demo", "seed", "--count", "3", env=env))
+    p = ok(run(home, "seal", "--all-ready", env=env))
+    assert "3 sealed" in p.stdout
+    assert "passphrase" in (p.stderr + p.stdout).lower()  # the explicit warning
+    wrong = dict(NO_KEYRING, COMPTOIR_PASSPHRASE="wrong")
+    p = run(home, "list", env=wrong)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "passphrase" in p.stderr.lower()
+    raw = b"".join(data for _, data in _all_bytes(home))
+    assert b"PRIVATE KEY" not in raw and b"SQLite format 3" not in raw
+
+
+def test_rekey_rotates_the_database_key(sealed_home: Path) -> None:
+    from client.profile import secret_store
+    from client.store import Store, StoreError
+
+    profile = load_profile(sealed_home)
+    old = secret_store(profile).get("db-key")
+    ok(run(sealed_home, "rekey"))
+    new = secret_store(profile).get("db-key")
+    assert new and new != old
+    assert len(json.loads(ok(run(sealed_home, "list", "--json")).stdout)) == 100
+    with pytest.raises(StoreError):
+        Store.open(profile.db_path, old)
+    ok(run(sealed_home, "journal", "verify"))

@@ -1,0 +1,334 @@
+"""Shared by the chaos tests and the chaos benchmark: a world of one sandbox process
+behind a fault proxy and enrolled client profiles, the faults, and the invariants.
+
+The invariants are the promise of issue #4 checked from both ends: what the server
+holds for a device equals what the device sealed (by declaration id, version and
+envelope hash), each declaration version is there once, every stored receipt verifies
+against the receipt certificate and matches its journal entry, the device journal is
+an intact chain, and no outbox entry is marked done without a receipt or a rejection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.chaos.faultproxy import FaultProxy
+from tests.sync.helpers import REPO, TRADER, SandboxProcess
+
+CHAOS_PASSPHRASE = "chaos-passphrase"
+
+
+def ensure_secrets() -> None:
+    """A real keyring when there is one, else the passphrase files (for plain runs)."""
+    from client.secrets import PASSPHRASE_ENV, keyring_available
+
+    if not keyring_available():
+        os.environ.setdefault(PASSPHRASE_ENV, CHAOS_PASSPHRASE)
+
+
+def child_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ, COMPTOIR_HOME=str(home), COMPTOIR_LANG="en",
+               PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+    env.update(extra or {})
+    return env
+
+
+def new_enrolment_code(sandbox_home: Path, trader: str = TRADER) -> str:
+    """A one-time code written straight into the sandbox's store (what the CLI does)."""
+    from sync.sandbox.app import new_enrolment_code as make_code
+    from sync.sandbox.app import open_store
+
+    store = open_store(sandbox_home)
+    try:
+        return make_code(store, trader, "trader")
+    finally:
+        store.close()
+
+
+@dataclass
+class Client:
+    """One enrolled device: its profile, secrets, open store and sealer."""
+
+    profile: Any
+    secrets: Any
+    store: Any
+    sealer: Any
+    rng: random.Random
+    created: list[str] = field(default_factory=list)
+    acknowledged: set[str] = field(default_factory=set)  # declaration ids told "sealed"
+
+    @property
+    def home(self) -> Path:
+        return Path(self.profile.home)
+
+    def engine(self, *, batch_size: int = 3, timeout: tuple[float, float] = (2, 5)) -> Any:
+        from sync.engine import SyncEngine
+
+        return SyncEngine(self.profile, self.store, self.secrets, batch_size=batch_size,
+                          timeout=timeout)
+
+    def create(self, n: int = 1) -> list[str]:
+        """New ready declarations (small: one or two goods items)."""
+        from client import states
+        from client.validation import sample_declaration
+
+        decls = []
+        for _ in range(n):
+            d = sample_declaration(self.rng, n_items=self.rng.randint(1, 2), declarant_id=TRADER)
+            d.lrn = "CH" + uuid.uuid4().hex[:18].upper()
+            decls.append(d)
+        self.store.create_many(decls, "chaos", status=states.READY)
+        ids = [d.id for d in decls]
+        self.created.extend(ids)
+        return ids
+
+    def editable(self) -> list[str]:
+        from client import states
+
+        return self.store.list_ids(statuses=list(states.EDITABLE))
+
+    def edit(self, decl_id: str) -> None:
+        """Change the working copy (goes back to draft), then mark it ready again."""
+        from client import states
+
+        decl = self.store.get(decl_id).declaration
+        decl.lrn = "CH" + uuid.uuid4().hex[:18].upper()
+        self.store.save_draft(decl, "chaos")
+        self.store.transition(decl_id, states.READY, "chaos")
+
+    def seal(self, decl_id: str) -> Any:
+        entry = self.sealer.seal(decl_id)
+        self.acknowledged.add(decl_id)
+        return entry
+
+    def seal_all_ready(self) -> int:
+        from client import states
+
+        ids = self.store.list_ids(statuses=[states.READY])
+        for i in ids:
+            self.seal(i)
+        return len(ids)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def make_client(home: Path, *, server_url: str, sandbox_home: Path, ca: Path,
+                seed: int = 0) -> Client:
+    """A fresh profile with a key, enrolled (through ``server_url``, the proxy)."""
+    from client.keys import create_key
+    from client.profile import init_profile, open_store, secret_store
+    from client.sealing import Sealer
+    from sync.enrolment import enrol
+
+    profile = init_profile(home, declarant_id=TRADER)
+    secrets = secret_store(profile)
+    create_key(profile.home, secrets)
+    enrol(profile, secrets, server_url=server_url, code=new_enrolment_code(sandbox_home),
+          ca_pem_path=ca, trader_id=TRADER)
+    store = open_store(profile, secrets=secrets)
+    return Client(profile, secrets, store, Sealer(profile, store, secrets), random.Random(seed))
+
+
+def reopen(client: Client) -> Client:
+    """Close and reopen the store (after a child process was killed on it)."""
+    from client.profile import load_profile, open_store
+    from client.sealing import Sealer
+
+    client.store.close()
+    profile = load_profile(client.home)
+    store = open_store(profile, secrets=client.secrets)
+    return Client(profile, client.secrets, store, Sealer(profile, store, client.secrets),
+                  client.rng, client.created, client.acknowledged)
+
+
+class World:
+    """One sandbox process (restartable on its port) behind one fault proxy."""
+
+    def __init__(self, workdir: Path, *, seed: int = 0) -> None:
+        ensure_secrets()
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.sandbox = SandboxProcess(workdir / "sandbox", lane="green", seed=seed).start()
+        self.proxy = FaultProxy(self.sandbox.port)
+        self._server_db: Any = None
+        self.clients = 0
+
+    @property
+    def up(self) -> bool:
+        p = self.sandbox.proc
+        return p is not None and p.poll() is None
+
+    def new_client(self, seed: int = 0) -> Client:
+        self.clients += 1
+        return make_client(self.workdir / f"client{self.clients:05d}", server_url=self.proxy.url,
+                           sandbox_home=self.sandbox.home, ca=self.sandbox.ca, seed=seed)
+
+    def kill_server(self) -> None:
+        self.sandbox.kill()
+
+    def start_server(self) -> None:
+        if not self.up:
+            self.sandbox.start()
+
+    def close(self) -> None:
+        self.proxy.close()
+        self.sandbox.stop()
+        if self._server_db is not None:
+            self._server_db.close()
+
+    # -- what the single window holds ----------------------------------------------
+    def server_rows(self, device_id: str) -> list[dict[str, Any]]:
+        """The sandbox's envelope rows of one device, read from its database."""
+        from sqlmodel import Session, select
+
+        from sync.sandbox.store import EnvelopeRow, SandboxStore
+
+        if self._server_db is None:
+            self._server_db = SandboxStore(f"sqlite:///{self.sandbox.home / 'sandbox.db'}")
+        with Session(self._server_db.engine) as s:
+            rows = s.exec(select(EnvelopeRow).where(EnvelopeRow.device_id == device_id)).all()
+            return [{"declaration_id": r.declaration_id, "version": r.version,
+                     "envelope_hash": r.envelope_hash, "seq": r.seq, "prev": r.prev,
+                     "status": r.status, "receipt": r.receipt} for r in rows]
+
+
+def kill_sync_child(client: Client, *, after_s: float, extra_env: dict[str, str] | None = None,
+                    timeout: float = 60) -> tuple[int | None, str]:
+    """Run ``comptoir sync --once`` as a real process and SIGKILL it after ``after_s``
+    (unless it finished first).  Returns (exit code or None when killed, stderr)."""
+    p = subprocess.Popen([sys.executable, "-m", "client.cli", "sync", "--once", "--batch", "2"],
+                         env=child_env(client.home, extra_env), cwd=REPO,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=after_s)
+        return p.returncode, err
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGKILL)
+        out, err = p.communicate(timeout=timeout)
+        return None, err
+
+
+@dataclass
+class Verdict:
+    lost: int = 0
+    duplicated: int = 0
+    broken_chains: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.broken_chains)
+
+    def add(self, kind: str, what: str) -> None:
+        setattr(self, kind, getattr(self, kind) + 1)
+        self.problems.append(f"{kind}: {what}")
+
+
+def check_invariants(world: World, client: Client, *, final: bool) -> Verdict:
+    """Compare the device's journal, outbox and receipts with the server's rows.
+
+    ``final``: after a clean sync everything sealed must be on the server, accepted;
+    otherwise the server may lag behind but never hold anything the device did not seal.
+    """
+    from cryptography import x509
+
+    from client.envelope import verify_receipt
+    from client.journal import verify_journal
+
+    v = Verdict()
+    store = client.store
+    check = verify_journal(store)
+    if not check.ok:
+        v.add("broken_chains", f"journal: {check.problem.render() if check.problem else '?'}")
+    sealed = {(e.declaration_id, e.version, e.envelope_hash): e for e in store.journal()}
+    journal_ids = {e.declaration_id for e in sealed.values()}
+    for decl_id in client.acknowledged:
+        if decl_id not in journal_ids:
+            v.add("lost", f"acknowledged seal of {decl_id} not in the journal")
+    rows = world.server_rows(client.profile.device_id)
+    seen: dict[tuple[str, int], int] = {}
+    for r in rows:
+        key3 = (r["declaration_id"], r["version"], r["envelope_hash"])
+        seen[key3[:2]] = seen.get(key3[:2], 0) + 1
+        if key3 not in sealed:
+            v.add("duplicated", f"server holds {key3} the device never sealed")
+    for k, n in seen.items():
+        if n > 1:
+            v.add("duplicated", f"{k} held {n} times by the server")
+    accepted_ids: dict[str, int] = {}
+    for r in rows:
+        if r["status"] == "accepted":
+            accepted_ids[r["declaration_id"]] = accepted_ids.get(r["declaration_id"], 0) + 1
+    for did, n in accepted_ids.items():
+        versions = {e.version for e in sealed.values() if e.declaration_id == did}
+        if n > len(versions):
+            v.add("duplicated", f"{did} accepted {n} times")
+    by_seq = sorted(rows, key=lambda r: r["seq"])
+    journal_by_seq = {e.seq: e for e in sealed.values()}
+    for r in by_seq:
+        e = journal_by_seq.get(r["seq"])
+        if e is None or e.envelope_hash != r["envelope_hash"] or e.prev_hash != r["prev"]:
+            v.add("broken_chains", f"server chain at seq {r['seq']} differs from the journal")
+    cert = x509.load_pem_x509_certificate((client.home / "trust" / "receipt.pem").read_bytes())
+    receipts = 0
+    outbox = {it.seq: it for it in store.outbox_pending(limit=1_000_000)}
+    for e in sealed.values():
+        rs = [r for r in store.receipts(e.declaration_id) if r["seq"] == e.seq]
+        if rs:
+            receipts += 1
+            try:
+                claims = verify_receipt(rs[0]["token"], cert)
+            except Exception as exc:  # noqa: BLE001 - reported, not raised
+                v.add("broken_chains", f"receipt of seq {e.seq} does not verify: {exc}")
+                continue
+            if (claims.get("envelope_hash"), claims.get("declaration_id"), claims.get("seq")) \
+                    != (e.envelope_hash, e.declaration_id, e.seq):
+                v.add("broken_chains", f"receipt of seq {e.seq} does not match the journal")
+        elif e.seq not in outbox:
+            st = store.get(e.declaration_id).status if store.exists(e.declaration_id) else "?"
+            if st != "rejected":
+                v.add("lost", f"seq {e.seq} done without receipt or rejection (status {st})")
+    if final:
+        server = {(r["declaration_id"], r["version"], r["envelope_hash"]): r for r in rows}
+        for key3 in sealed:
+            r = server.get(key3)
+            if r is None:
+                v.add("lost", f"{key3} sealed but not on the server")
+            elif r["status"] != "accepted":
+                v.add("lost", f"{key3} is {r['status']} on the server")
+        if outbox:
+            v.add("lost", f"{len(outbox)} still queued after the final sync")
+        if receipts != len(sealed):
+            v.add("lost", f"{len(sealed) - receipts} receipts missing")
+    return v
+
+
+def final_sync(client: Client, *, attempts: int = 6) -> Any:
+    """A clean link: sync until the outbox is empty (held ones resolve on a resend)."""
+    eng = client.engine(batch_size=50, timeout=(5, 30))
+    try:
+        report = None
+        for _ in range(attempts):
+            report = eng.sync_once()
+            if report.error is None and report.remaining == 0:
+                return report
+            time.sleep(0.2)
+        return report
+    finally:
+        eng.close()
+
+
+def summary(v: Verdict) -> str:
+    return json.dumps({"lost": v.lost, "duplicated": v.duplicated,
+                       "broken_chains": v.broken_chains, "problems": v.problems[:10]})

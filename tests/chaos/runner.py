@@ -1,0 +1,233 @@
+"""The chaos benchmark, outside pytest: randomised fault schedules against a real
+sandbox process behind the fault proxy, each ending with a clean sync and the
+invariant checks (:func:`tests.chaos.common.check_invariants`).
+
+``python -m tests.chaos.runner --count 2000`` runs the long version by itself;
+``bench/run.py`` calls :func:`run_schedules` and :func:`drain_at_rate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.chaos.common import Client, World, check_invariants, final_sync, kill_sync_child, reopen
+
+SCHEDULES_PER_CLIENT = 10
+FAST_TIMEOUT = (1.0, 2.0)
+
+# (fault, weight): cheap faults dominate so that 200 schedules fit in a few minutes;
+# every schedule still meets several of them, and real SIGKILLs of `comptoir sync`
+# and of the server happen in a steady share of schedules.
+FAULTS: list[tuple[str, int]] = [
+    ("sync", 10), ("seal_more", 8), ("drop_response", 10), ("reset", 8), ("reset_mid", 6),
+    ("latency", 5), ("duplicate", 6), ("reorder", 6), ("server_restart", 4),
+    ("server_down_sync", 3), ("client_kill", 3), ("half_open", 2), ("blackhole", 1),
+]
+
+
+def _pick(rng: random.Random) -> str:
+    names, weights = zip(*FAULTS, strict=True)
+    return rng.choices(names, weights=weights)[0]
+
+
+def _sync(client: Client, *, batch: int = 2) -> Any:
+    eng = client.engine(batch_size=batch, timeout=FAST_TIMEOUT)
+    try:
+        return eng.sync_once()
+    finally:
+        eng.close()
+
+
+def apply_fault(world: World, client: Client, fault: str, rng: random.Random) -> Client:
+    """One step of a schedule; returns the client (reopened after a SIGKILL)."""
+    proxy = world.proxy
+    if fault == "sync":
+        _sync(client, batch=rng.randint(1, 4))
+    elif fault == "seal_more":
+        for decl_id in client.create(rng.randint(1, 2)):
+            client.seal(decl_id)
+    elif fault in ("drop_response", "reset", "reset_mid", "half_open", "blackhole"):
+        proxy.set_fault(fault, count=rng.randint(1, 2))
+        _sync(client, batch=rng.randint(1, 3))
+        proxy.clear()
+    elif fault == "latency":
+        proxy.set_link(latency_s=rng.choice((0.01, 0.05, 0.2)))
+        _sync(client, batch=rng.randint(1, 3))
+        proxy.clear()
+    elif fault == "duplicate":
+        duplicate_last_batch(client)
+    elif fault == "reorder":
+        reorder(client, rng)
+    elif fault == "server_restart":
+        world.kill_server()
+        world.start_server()
+    elif fault == "server_down_sync":
+        world.kill_server()
+        report = _sync(client)
+        assert report.error is not None, "a sync with the server down reported success"
+        world.start_server()
+    elif fault == "client_kill":
+        code, err = kill_sync_child(client, after_s=rng.uniform(0.8, 2.5))
+        if "Traceback" in err:
+            raise AssertionError(f"comptoir sync printed a traceback: {err[-2000:]}")
+        client = reopen(client)
+    else:  # pragma: no cover - a typo in FAULTS
+        raise ValueError(fault)
+    return client
+
+
+def duplicate_last_batch(client: Client) -> None:
+    """Replay already delivered envelopes under a fresh Idempotency-Key (a middlebox
+    resending the request): the server must answer "duplicate", never register twice."""
+    from sync.transport import TransportError
+
+    entries = [e for e in client.store.journal()
+               if client.store.receipts(e.declaration_id)][-2:]
+    if not entries:
+        return
+    eng = client.engine(timeout=FAST_TIMEOUT)
+    try:
+        resp = eng.client().submit([e.envelope for e in entries], "replay-" + uuid.uuid4().hex)
+    except TransportError:
+        return
+    finally:
+        eng.close()
+    bad = [r.status for r in resp.results if r.status != "duplicate"]
+    if bad:
+        raise AssertionError(f"replayed envelopes answered {bad}, not duplicate")
+
+
+def reorder(client: Client, rng: random.Random) -> None:
+    """A second engine with a stale outbox view submits a later batch before the earlier
+    one: the server holds it, then applies it in device order."""
+    from sync.transport import TransportError
+
+    items = client.store.outbox_pending(50)
+    if len(items) < 2:
+        return
+    cut = rng.randint(1, len(items) - 1)
+    eng = client.engine(timeout=FAST_TIMEOUT)
+    try:
+        results = eng._submit(items[cut:])  # the later part first
+        client.store.record_deliveries(results)
+        eng.sync_once()  # then the engine's own pass, from the start of the outbox
+    except TransportError:
+        pass
+    finally:
+        eng.close()
+
+
+def run_one(world: World, client: Client, rng: random.Random, *, steps: int) -> tuple[Client, Any]:
+    for decl_id in client.create(rng.randint(1, 3)):
+        client.seal(decl_id)
+    for _ in range(steps):
+        client = apply_fault(world, client, _pick(rng), rng)
+    world.proxy.clear()
+    world.start_server()
+    final_sync(client)
+    return client, check_invariants(world, client, final=True)
+
+
+def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
+                  verbose: bool = False) -> dict[str, Any]:
+    """``count`` randomised fault schedules; the totals of lost, duplicated and broken."""
+    rng = random.Random(seed)
+    t0 = time.perf_counter()
+    lost = duplicated = broken = errors = 0
+    problems: list[str] = []
+    world = World(workdir, seed=seed)
+    client: Client | None = None
+    try:
+        for i in range(count):
+            if client is None or i % SCHEDULES_PER_CLIENT == 0:
+                if client is not None:
+                    client.close()
+                client = world.new_client(seed=rng.randrange(1 << 30))
+            try:
+                client, verdict = run_one(world, client, rng,
+                                          steps=rng.randint(2, 4 if quick else 6))
+            except AssertionError as exc:
+                errors += 1
+                problems.append(f"schedule {i}: {exc}")
+                world.proxy.clear()
+                world.start_server()
+                client = None
+                continue
+            lost += verdict.lost
+            duplicated += verdict.duplicated
+            broken += verdict.broken_chains
+            problems.extend(f"schedule {i}: {p}" for p in verdict.problems)
+            if verbose and (i + 1) % 50 == 0:
+                print(f"{i + 1} schedules, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    finally:
+        if client is not None:
+            client.close()
+        world.close()
+    out: dict[str, Any] = {"chaos_schedules": count, "chaos_lost": lost,
+                           "chaos_duplicated": duplicated, "chaos_broken_chains": broken,
+                           "chaos_seconds": round(time.perf_counter() - t0, 1)}
+    if errors:
+        out["chaos_errors"] = errors
+    if problems:
+        out["chaos_problems"] = problems[:20]
+    return out
+
+
+def drain_at_rate(workdir: Path, *, kbit: int = 64, count: int = 100) -> dict[str, Any]:
+    """Declarations per second through a ``kbit`` link (each direction), with the bytes
+    that crossed it per declaration (TLS, HTTP, the feed of their statuses included)."""
+    world = World(workdir)
+    try:
+        client = world.new_client(seed=64)
+        eng = client.engine(batch_size=50, timeout=(10, 60))
+        eng.sync_once()  # reference data and feed brought up to date at full speed
+        for decl_id in client.create(count):
+            client.seal(decl_id)
+        world.proxy.set_link(kbit=kbit)
+        before = world.proxy.stats.bytes_up + world.proxy.stats.bytes_down
+        t = time.perf_counter()
+        report = eng.sync_once()
+        elapsed = time.perf_counter() - t
+        moved = world.proxy.stats.bytes_up + world.proxy.stats.bytes_down - before
+        eng.close()
+        if report.error is not None or report.remaining:
+            raise RuntimeError(f"drain at {kbit} kbit/s did not finish: {report.error}")
+        world.proxy.clear()
+        verdict = check_invariants(world, client, final=True)
+        client.close()
+        if not verdict.ok:
+            raise RuntimeError(f"drain at {kbit} kbit/s broke an invariant: {verdict.problems}")
+    finally:
+        world.close()
+    return {f"drain_{kbit}kbit_per_s": round(count / elapsed, 2),
+            f"drain_{kbit}kbit_bytes_per_declaration": round(moved / count, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tempfile
+
+    ap = argparse.ArgumentParser(description="Comptoir chaos schedules")
+    ap.add_argument("--count", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--drain", action="store_true", help="also the 64 kbit/s drain figure")
+    ap.add_argument("--workdir", type=Path)
+    args = ap.parse_args(argv)
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="comptoir-chaos-"))
+    result = run_schedules(work / "chaos", count=args.count, quick=args.count <= 200,
+                           seed=args.seed, verbose=True)
+    if args.drain:
+        result.update(drain_at_rate(work / "drain", count=60))
+    print(json.dumps(result, indent=2))
+    bad = result["chaos_lost"] or result["chaos_duplicated"] or result["chaos_broken_chains"]
+    return 1 if bad or result.get("chaos_errors") else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -218,6 +218,7 @@ class Stored:
     sealed_at: str | None
     envelope_hash: str | None
     fallback_printed_at: str | None
+    lodged_after_fallback_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -459,7 +460,8 @@ class Store:
                       status=row.status, mrn=row.mrn, created_at=row.created_at,
                       updated_at=row.updated_at, sealed_at=row.sealed_at,
                       envelope_hash=row.envelope_hash,
-                      fallback_printed_at=row.fallback_printed_at)
+                      fallback_printed_at=row.fallback_printed_at,
+                      lodged_after_fallback_at=row.lodged_after_fallback_at)
 
     def exists(self, decl_id: str) -> bool:
         with self._read() as conn:
@@ -810,7 +812,27 @@ class Store:
                                      note="receipt" if target == states.REGISTERED else "rejected",
                                      detail=detail, mrn=res.mrn, via_submitted=True):
                     touched.append(j.declaration_id)
+                if target == states.REGISTERED:
+                    self._link_fallback(conn, j.declaration_id, res.mrn, actor, now)
         return Changes(declarations=tuple(touched), outbox=True, statuses=bool(touched))
+
+    def _link_fallback(self, conn: Connection, decl_id: str, mrn: str | None, actor: str,
+                       now: str) -> None:
+        """A fallback document printed during the outage is now lodged electronically:
+        record the link once, so the paper copy is never lodged a second time."""
+        row = conn.execute(select(T_DECL.c.status, T_DECL.c.version)
+                           .where(and_(T_DECL.c.id == decl_id,
+                                       T_DECL.c.fallback_printed_at.isnot(None),
+                                       T_DECL.c.lodged_after_fallback_at.is_(None)))).first()
+        if row is None:
+            return
+        conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id)
+                     .values(lodged_after_fallback_at=now))
+        conn.execute(insert(T_HIST).values(
+            declaration_id=decl_id, version=row.version, at=now, actor=actor,
+            from_status=row.status, to_status=row.status,
+            note="fallback document linked to its electronic lodging",
+            detail=json.dumps({"mrn": mrn, "fallback": True})))
 
     def _server_move(self, conn: Connection, decl_id: str, version: int | None, target: str,
                      actor: str, now: str, *, note: str, detail: dict[str, Any] | None,

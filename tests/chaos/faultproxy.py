@@ -70,7 +70,9 @@ class FaultProxy:
         self.kbit: int | None = None
         self._up: TokenBucket | None = None
         self._down: TokenBucket | None = None
-        self.batch_bytes = 6_000  # a connection carrying more than this upstream is a batch
+        # an answer is "to a batch" when the client sent more than this since the last
+        # answer (a GET of the feed is ~400 bytes; a batch of one declaration > 1,000)
+        self.batch_bytes = 900
         self.reset_after = 2_000  # reset_mid: cut after this many upstream bytes
         self.stats = ProxyStats()
         self._lock = threading.Lock()
@@ -163,6 +165,7 @@ class FaultProxy:
             rst_close(client)  # the server is down: the client sees a reset
             return
         up = down = 0
+        request = 0  # upstream bytes since the last downstream chunk
         try:
             while not self._stop.is_set():
                 r, _, _ = select.select([client, upstream], [], [], 0.5)
@@ -177,6 +180,7 @@ class FaultProxy:
                         if self._up is not None:
                             self._up.take(len(data))
                         up += len(data)
+                        request += len(data)
                         if mode == "reset_mid" and up > self.reset_after:
                             # part of the request was forwarded: the server never sees it whole
                             rst_close(upstream)
@@ -186,17 +190,18 @@ class FaultProxy:
                         with self._lock:
                             self.stats.bytes_up += len(data)
                     else:
-                        if mode == "drop_response" and up > self.batch_bytes:
+                        if mode == "drop_response" and request > self.batch_bytes:
                             time.sleep(0.1)  # let the server finish writing its answer
                             rst_close(client)
                             return
-                        if mode == "half_open" and up > self.batch_bytes:
+                        if mode == "half_open" and request > self.batch_bytes:
                             self._hold(client, upstream)  # stop forwarding, close nothing
                             client = upstream = None  # type: ignore[assignment]
                             return
                         if self._down is not None:
                             self._down.take(len(data))
                         down += len(data)
+                        request = 0
                         client.sendall(data)
                         with self._lock:
                             self.stats.bytes_down += len(data)

@@ -58,7 +58,7 @@ def apply_fault(world: World, client: Client, fault: str, rng: random.Random) ->
         _sync(client, batch=rng.randint(1, 3))
         proxy.clear()
     elif fault == "latency":
-        proxy.set_link(latency_s=rng.choice((0.01, 0.05, 0.2)))
+        proxy.set_link(latency_s=rng.choice((0.005, 0.02, 0.05)))
         _sync(client, batch=rng.randint(1, 3))
         proxy.clear()
     elif fault == "duplicate":
@@ -124,11 +124,16 @@ def reorder(client: Client, rng: random.Random) -> None:
         eng.close()
 
 
-def run_one(world: World, client: Client, rng: random.Random, *, steps: int) -> tuple[Client, Any]:
+def run_one(world: World, client: Client, rng: random.Random, *, steps: int,
+            spent: dict[str, list[float]] | None = None) -> tuple[Client, Any]:
     for decl_id in client.create(rng.randint(1, 3)):
         client.seal(decl_id)
     for _ in range(steps):
-        client = apply_fault(world, client, _pick(rng), rng)
+        fault = _pick(rng)
+        t = time.perf_counter()
+        client = apply_fault(world, client, fault, rng)
+        if spent is not None:
+            spent.setdefault(fault, []).append(time.perf_counter() - t)
     world.proxy.clear()
     world.start_server()
     final_sync(client)
@@ -142,6 +147,7 @@ def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
     t0 = time.perf_counter()
     lost = duplicated = broken = errors = 0
     problems: list[str] = []
+    spent: dict[str, list[float]] = {}
     world = World(workdir, seed=seed)
     client: Client | None = None
     try:
@@ -152,7 +158,8 @@ def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
                 client = world.new_client(seed=rng.randrange(1 << 30))
             try:
                 client, verdict = run_one(world, client, rng,
-                                          steps=rng.randint(2, 4 if quick else 6))
+                                          steps=rng.randint(2, 4 if quick else 6),
+                                          spent=spent)
             except AssertionError as exc:
                 errors += 1
                 problems.append(f"schedule {i}: {exc}")
@@ -173,6 +180,10 @@ def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
     out: dict[str, Any] = {"chaos_schedules": count, "chaos_lost": lost,
                            "chaos_duplicated": duplicated, "chaos_broken_chains": broken,
                            "chaos_seconds": round(time.perf_counter() - t0, 1)}
+    out["chaos_faults"] = {k: len(v) for k, v in sorted(spent.items())}
+    if verbose:
+        print(json.dumps({k: round(sum(v), 1) for k, v in sorted(spent.items())}),
+              file=sys.stderr)
     if errors:
         out["chaos_errors"] = errors
     if problems:

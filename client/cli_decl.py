@@ -318,22 +318,59 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def rejection_reasons(store: Store, decl_id: str, home: Path) -> list[dict[str, Any]]:
+    """The single window's rejection codes for the current version, each explained from
+    the reference data in the user's language, with the field it points to."""
+    from client.i18n import language
+    from client.model import de_number
+    from client.refdata import profile_reference_data
+
+    ref = profile_reference_data(home / "refdata")
+    lang = language()
+    for entry in reversed(store.history(decl_id)):
+        if entry.to_status == states.REJECTED and entry.detail and entry.detail.get("errors"):
+            out = []
+            for err in entry.detail["errors"]:
+                code = str(err.get("code", ""))
+                pointer = str(err.get("pointer") or "")
+                path = pointer.lstrip("/").replace("/", ".") if pointer.startswith("/") else pointer
+                try:
+                    de = de_number(path) if path else None
+                except ValueError:
+                    de = None
+                out.append({"code": code, "pointer": pointer, "de": de,
+                            "explanation": ref.explain_error(code, lang) or err.get("detail") or "",
+                            "detail": err.get("detail") or ""})
+            return out
+        if entry.to_status != states.REJECTED and entry.from_status == states.REJECTED:
+            return []
+    return []
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     with Session(args.home) as s:
         decl_id = s.store.resolve_id(args.id)
         st = s.store.get(decl_id)
         receipts = s.store.receipts(decl_id)
+        reasons = rejection_reasons(s.store, decl_id, s.profile.home) \
+            if st.status == states.REJECTED else []
     if args.json:
         print(_dumps({"id": decl_id, "status": st.status, "mrn": st.mrn,
                       "created_at": st.created_at, "updated_at": st.updated_at,
                       "sealed_at": st.sealed_at, "envelope_hash": st.envelope_hash,
                       "receipts": [{"seq": r["seq"], "mrn": r["mrn"],
                                     "received_at": r["received_at"]} for r in receipts],
+                      "rejection": reasons,
                       "declaration": st.declaration.to_json_dict()}))
         return 0
     d = st.declaration
     print(tr("show.header", id=d.id, type=d.type, version=d.version,
              status=tr("status." + st.status), lrn=d.lrn or "-", mrn=st.mrn or "-"))
+    for r in reasons:
+        print(tr("show.rejection", code=r["code"], explanation=r["explanation"],
+                 field=r["pointer"] or "-", de=r["de"] or "-"))
+    if reasons:
+        print(tr("show.rejection_next", id=d.id))
     print(_dumps(d.to_json_dict()))
     return 0
 

@@ -553,6 +553,13 @@ def cmd_rekey(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usage(detail: str) -> Callable[[argparse.Namespace], int]:
+    """Handler of a command group given without its subcommand."""
+    def handler(args: argparse.Namespace) -> int:
+        raise ComptoirError("error.usage", 2, detail=detail)
+    return handler
+
+
 def register(sub: Any) -> None:
     def add(name: str, func: Callable[[argparse.Namespace], int], help_key: str) -> Any:
         p = sub.add_parser(name, help=tr(help_key), description=tr(help_key))
@@ -610,8 +617,7 @@ def register(sub: Any) -> None:
     p = add("ready", cmd_ready, "help.ready")
     p.add_argument("id")
 
-    demo = add("demo", lambda a: (_ for _ in ()).throw(
-        ComptoirError("error.usage", 2, detail="comptoir demo seed --count N")), "help.demo")
+    demo = add("demo", _usage("comptoir demo seed --count N"), "help.demo")
     dsub = demo.add_subparsers(dest="demo_command", parser_class=type(demo))
     p = dsub.add_parser("seed", help=tr("help.demo_seed"))
     p.set_defaults(func=cmd_demo_seed)
@@ -625,8 +631,7 @@ def register(sub: Any) -> None:
     p = add("verify", cmd_verify, "help.verify")
     p.add_argument("target", help="FILE|TOKEN")
 
-    journal = add("journal", lambda a: (_ for _ in ()).throw(
-        ComptoirError("error.usage", 2, detail="comptoir journal verify")), "help.journal")
+    journal = add("journal", _usage("comptoir journal verify"), "help.journal")
     jsub = journal.add_subparsers(dest="journal_command", parser_class=type(journal))
     p = jsub.add_parser("verify", help=tr("help.journal_verify"))
     p.set_defaults(func=cmd_journal_verify)

@@ -239,6 +239,9 @@ class MainWindow(QMainWindow):
         sig.statuses_reported.connect(self.on_statuses)
         sig.language_changed.connect(lambda _l: self.retranslate())
         self.sync.state_changed.connect(self.update_status)
+        self._pending = Changes()
+        self._coalesce = QTimer(self, singleShot=True, interval=250)
+        self._coalesce.timeout.connect(self._flush_pending)
         self._status_timer = QTimer(self)
         self._status_timer.setInterval(1000)
         self._status_timer.timeout.connect(self.update_status)
@@ -390,6 +393,25 @@ class MainWindow(QMainWindow):
 
     # ---- changes --------------------------------------------------------------------------------
     def on_operation(self, changes: Changes, initiator: object) -> None:
+        """Local ops refresh at once; bursts from sync are coalesced (one refresh per 250 ms)."""
+        if initiator is not self.sync:
+            self._refresh(changes)
+            return
+        p = self._pending
+        self._pending = Changes(declarations=tuple(dict.fromkeys(p.declarations
+                                                                 + changes.declarations)),
+                                outbox=p.outbox or changes.outbox,
+                                statuses=p.statuses or changes.statuses,
+                                settings=p.settings or changes.settings)
+        if not self._coalesce.isActive():
+            self._coalesce.start()
+
+    def _flush_pending(self) -> None:
+        changes, self._pending = self._pending, Changes()
+        if changes != Changes():
+            self._refresh(changes)
+
+    def _refresh(self, changes: Changes) -> None:
         self.table_model.apply_changes(changes)
         if changes.declarations or changes.statuses:
             self.sidebar_model.refresh()
@@ -439,6 +461,7 @@ class MainWindow(QMainWindow):
         self.progress.show()
 
     def _on_sync_finished(self, report: Any) -> None:
+        self._flush_pending()
         self.progress.hide()
         if report is None and self.sync.last_error == "not_configured":
             self.statusBar().showMessage(t("sync.not_configured"), 8000)
@@ -535,7 +558,7 @@ class MainWindow(QMainWindow):
                 self.show_error(error_text(exc) + "\n\n" + "\n".join(lines))
             else:
                 self.show_error(exc)
-            self.on_operation(Changes(declarations=tuple(decl_ids), statuses=True), None)
+            self._refresh(Changes(declarations=tuple(decl_ids), statuses=True))
 
         def ok(_ch: Any) -> None:
             self.statusBar().showMessage(t("seal.done", n=len(decl_ids)), 8000)

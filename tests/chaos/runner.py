@@ -152,19 +152,22 @@ def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
     client: Client | None = None
     try:
         for i in range(count):
-            if client is None or i % SCHEDULES_PER_CLIENT == 0:
-                if client is not None:
-                    client.close()
-                client = world.new_client(seed=rng.randrange(1 << 30))
             try:
+                if client is None or i % SCHEDULES_PER_CLIENT == 0:
+                    if client is not None:
+                        client.close()
+                        client = None
+                    client = world.new_client(seed=rng.randrange(1 << 30))
                 client, verdict = run_one(world, client, rng,
                                           steps=rng.randint(2, 4 if quick else 6),
                                           spent=spent)
-            except AssertionError as exc:
+            except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
                 errors += 1
-                problems.append(f"schedule {i}: {exc}")
+                problems.append(f"schedule {i}: {type(exc).__name__}: {exc}"[:500])
                 world.proxy.clear()
                 world.start_server()
+                if client is not None:
+                    client.close()
                 client = None
                 continue
             lost += verdict.lost

@@ -23,6 +23,7 @@ from client.i18n import ComptoirError, tr
 COMMAND_MODULES = [
     "client.cli_decl",
     "client.cli_keys",
+    "client.cli_officer",
 ]
 
 

@@ -1,0 +1,224 @@
+"""The field officer's verify / decide dialog (#8).
+
+Paste a token (or the text of an exported envelope), or open a file; the outcome is
+shown in words — valid, valid but the trust data is N days old, or invalid and why —
+with the declaration's content.  On a valid declaration an officer profile can record
+a control decision (hold and refusal need a reason); it is sealed on this device's
+journal and delivered at the next sync.  Everything works offline.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from client.i18n import Message
+from client.officer import NEEDS_REASON, OUTCOMES
+from ui.i18n import render, t
+
+_BADGE_STYLE = {
+    "valid": "background:#1b7f3b;color:white;padding:4px;font-weight:bold",
+    "valid_stale": "background:#b26a00;color:white;padding:4px;font-weight:bold",
+    "reference_lodged": "background:#1b7f3b;color:white;padding:4px;font-weight:bold",
+    "invalid": "background:#b00020;color:white;padding:4px;font-weight:bold",
+    "reference_unknown": "background:#b26a00;color:white;padding:4px;font-weight:bold",
+}
+
+
+def target_from_text(text: str) -> str:
+    """What ``verify_input`` takes: a token as is; a pasted envelope JSON as its token."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            env = json.loads(text)
+            return f"{env['protected']}.{env['payload']}.{env['signature']}"
+        except (ValueError, KeyError, TypeError):
+            return text
+    return text
+
+
+class OfficerDialog(QDialog):
+    """Verify a sealed envelope offline and record a control decision on it."""
+
+    decided = Signal(str)  # the decision id
+
+    def __init__(self, ctx: Any, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.setObjectName("OfficerDialog")
+        self.setWindowTitle(t("officer.title"))
+        self.outcome: Any = None
+        self.file: Path | None = None
+
+        self.input = QPlainTextEdit(self)
+        self.input.setObjectName("token")
+        self.input.setPlaceholderText(t("officer.paste"))
+        self.open_button = QPushButton(t("officer.open"), self)
+        self.open_button.clicked.connect(self._open)
+        self.verify_button = QPushButton(t("officer.verify"), self)
+        self.verify_button.setObjectName("verify")
+        self.verify_button.clicked.connect(self.verify)
+        self.badge = QLabel("", self)
+        self.badge.setObjectName("badge")
+        self.result = QPlainTextEdit(self)
+        self.result.setObjectName("result")
+        self.result.setReadOnly(True)
+        self.trust_label = QLabel(self._trust_text(), self)
+        self.trust_label.setObjectName("trust")
+        self.reason = QLineEdit(self)
+        self.reason.setObjectName("reason")
+        self.reason.setPlaceholderText(t("officer.reason"))
+        self.message = QLabel("", self)
+        self.message.setObjectName("message")
+        self.message.setWordWrap(True)
+        self.decide_buttons: dict[str, QPushButton] = {}
+
+        top = QHBoxLayout()
+        top.addWidget(self.open_button)
+        top.addWidget(self.verify_button)
+        top.addStretch(1)
+        decide = QHBoxLayout()
+        for outcome in OUTCOMES:
+            b = QPushButton(render(Message(f"officer.outcome.{outcome}")), self)
+            b.setObjectName(f"decide_{outcome}")
+            b.setEnabled(False)
+            b.clicked.connect(lambda _=False, o=outcome: self.decide(o))
+            self.decide_buttons[outcome] = b
+            decide.addWidget(b)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.trust_label)
+        lay.addWidget(self.input)
+        lay.addLayout(top)
+        lay.addWidget(self.badge)
+        lay.addWidget(self.result, 1)
+        lay.addWidget(self.reason)
+        lay.addLayout(decide)
+        lay.addWidget(self.message)
+        self.input.textChanged.connect(self._changed)
+        self.resize(760, 560)
+
+    # ---- helpers ----------------------------------------------------------------------
+    @property
+    def home(self) -> Path:
+        return Path(self.ctx.profile.home)
+
+    @property
+    def is_officer(self) -> bool:
+        return getattr(self.ctx.profile, "role", "trader") == "officer"
+
+    def _trust_text(self) -> str:
+        from client.trust import load_trust
+
+        try:
+            tm = load_trust(self.home)
+        except Exception as exc:  # noqa: BLE001 - shown, never raised into Qt
+            return render(exc)
+        if tm is None:
+            return t("officer.no_trust")
+        return render(Message("trust.age", {"date": tm.fetched_at, "days": tm.age_days()}))
+
+    def _changed(self) -> None:
+        self.file = None
+        self._enable(False)
+
+    def _enable(self, on: bool) -> None:
+        for b in self.decide_buttons.values():
+            b.setEnabled(on and self.is_officer)
+
+    def _target(self) -> str:
+        if self.file is not None:
+            return str(self.file)
+        return target_from_text(self.input.toPlainText())
+
+    def _open(self) -> None:
+        name, _f = QFileDialog.getOpenFileName(self, t("officer.open"), "",
+                                               "Envelope (*.json *.jws *.txt);;* (*)")
+        if name:
+            self.load_file(Path(name))
+
+    # ---- actions ------------------------------------------------------------------------
+    def load_file(self, path: Path) -> None:
+        """Verify an exported envelope file (the path is what is verified)."""
+        self.input.blockSignals(True)
+        self.input.setPlainText(str(path))
+        self.input.blockSignals(False)
+        self.file = path
+        self.verify()
+
+    def verify(self) -> Any:
+        from client.verify import verify_input
+
+        self.message.setText("")
+        self.trust_label.setText(self._trust_text())
+        target = self._target()
+        if not target:
+            return None
+        try:
+            outcome = verify_input(self.home, target)
+        except Exception as exc:  # noqa: BLE001 - unreadable input: said, not raised
+            self.outcome = None
+            self._show("invalid", [render(exc)])
+            self._enable(False)
+            return None
+        self.outcome = outcome
+        self._show(outcome.status or ("valid" if outcome.ok else "invalid"),
+                   [render(m) for m in outcome.lines])
+        can = outcome.ok and outcome.verified is not None and \
+            getattr(outcome.verified, "kind", "") == "declaration"
+        self._enable(can)
+        return outcome
+
+    def _show(self, status: str, lines: list[str]) -> None:
+        self.badge.setText(t(f"officer.badge.{status}"))
+        self.badge.setStyleSheet(_BADGE_STYLE.get(status, ""))
+        self.result.setPlainText("\n".join(lines))
+
+    def decide(self, outcome: str) -> str | None:
+        """Seal and queue a decision on the envelope just verified."""
+        from client.officer import record_decision
+
+        reason = self.reason.text().strip() or None
+        if outcome in NEEDS_REASON and not reason:
+            self.message.setText(render(Message("officer.reason_required", {
+                "outcome": Message(f"officer.outcome.{outcome}")})))
+            self.reason.setFocus()
+            return None
+        target = self._target()
+        if self.file is None and target.count(".") == 2 and len(target) > 2048:
+            # a long token: hand it over as a private file, not a command-line-sized string
+            with tempfile.NamedTemporaryFile("w", suffix=".jws", delete=False) as fh:
+                fh.write(target)
+                target = fh.name
+        try:
+            _result, entry, doc = record_decision(self.home, target, outcome, reason,
+                                                  store=self.ctx.store,
+                                                  secrets=self.ctx.secrets)
+        except Exception as exc:  # noqa: BLE001 - a refusal is shown in words
+            self.message.setText(render(exc))
+            return None
+        finally:
+            if target != self._target() and Path(target).exists():
+                Path(target).unlink(missing_ok=True)
+        self.message.setText(render(Message("officer.decided", {
+            "outcome": Message(f"officer.outcome.{outcome}"), "id": doc["declaration_id"],
+            "version": doc["declaration_version"], "seq": entry.seq, "decision": doc["id"]})))
+        self._enable(False)
+        from client.store import Changes
+
+        self.ctx.signals.operation_did_execute.emit(Changes(outbox=True), self)
+        self.decided.emit(doc["id"])
+        return str(doc["id"])

@@ -23,7 +23,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -49,6 +49,7 @@ from sync.protocol import (
 )
 from sync.sandbox import refdata as refdata_mod
 from sync.sandbox.ca import SandboxPKI, cert_serial
+from sync.sandbox.checks import Checker
 from sync.sandbox.intake import IntakeContext, now_iso, process_batch
 from sync.sandbox.pipeline import DEFAULT_CLOCK_SPEED, Clock, LaneMode
 from sync.sandbox.store import Principal, SandboxStore
@@ -66,6 +67,7 @@ class SandboxSettings:
     clock_speed: float = DEFAULT_CLOCK_SPEED
     refdata_dir: Path | None = None
     tick_seconds: float = 0.2
+    workers: int = 0  # processes checking signatures and rules of large batches
 
 
 @dataclass
@@ -77,6 +79,7 @@ class SandboxState:
     store: SandboxStore
     lists: dict[str, dict[str, dict[str, str]]]
     versions: dict[str, int]
+    checker: Checker
     in_flight: set[tuple[str, str]] = field(default_factory=set)
     in_flight_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -86,7 +89,12 @@ class SandboxState:
         store = open_store(settings.home, settings.db_url)
         lists = refdata_mod.load_lists(settings.refdata_dir, settings.country)
         versions = store.refdata_versions({k: refdata_mod.digest(v) for k, v in lists.items()})
-        return cls(settings, pki, store, lists, versions)
+        checker = Checker(pki.ca_cert, pki.ca_pem.encode(), settings.workers)
+        return cls(settings, pki, store, lists, versions, checker)
+
+    def close(self) -> None:
+        self.checker.close()
+        self.store.close()
 
     def new_enrolment_code(self, trader_id: str, role: str = "trader") -> str:
         return new_enrolment_code(self.store, trader_id, role)
@@ -309,20 +317,19 @@ def create_app(state: SandboxState | None) -> FastAPI:
             if record is not None:
                 if record[0] != fingerprint:
                     raise ProblemException(422, "sandbox.idempotency_mismatch", None)
-                return JSONResponse(json.loads(record[1]))
+                return Response(record[1].encode("utf-8"), media_type="application/json")
             ctx = IntakeContext(
                 ca_cert=state.pki.ca_cert, receipt_jwk=state.pki.receipt_private_jwk,
                 country=state.settings.country, seed=state.settings.seed,
                 lane_mode=state.settings.lane,
                 clock=Clock(state.settings.clock_speed, instant=state.settings.lane == "green"),
-                revoked=state.store.revoked_serials())
+                revoked=state.store.revoked_serials(), checker=state.checker)
             envelopes = [e.model_dump() for e in body.envelopes]
             with state.store.batch() as tx:
-                response = process_batch(tx, ctx, who, envelopes)
-                payload = response.model_dump(mode="json")
-                tx.save_idempotency(who.trader_id, idempotency_key, fingerprint,
-                                    json.dumps(payload, separators=(",", ":")))
-            return JSONResponse(payload)
+                payload = process_batch(tx, ctx, who, envelopes)
+                text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+                tx.save_idempotency(who.trader_id, idempotency_key, fingerprint, text)
+            return Response(text.encode("utf-8"), media_type="application/json")
         finally:
             with state.in_flight_lock:
                 state.in_flight.discard(slot)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from client.i18n import ComptoirError, tr
@@ -37,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.add_argument("--clock-speed", type=float, default=None,
                        help=tr("sandbox.cli.clock_help"))
     serve.add_argument("--country", default="GB")
+    serve.add_argument("--workers", type=int, default=None, help=tr("sandbox.cli.workers_help"))
     serve.set_defaults(func=_serve)
 
     enrol = ssub.add_parser("enrolment", help=tr("sandbox.cli.enrolment_help"))
@@ -68,9 +70,18 @@ def _serve(args: argparse.Namespace) -> int:
         raise ComptoirError("error.usage", 2, detail=f"--country {args.country}")
     settings = SandboxSettings(home=_home(args), db_url=args.db, seed=args.seed, lane=args.lane,
                                country=country, refdata_dir=args.refdata,
-                               clock_speed=args.clock_speed or DEFAULT_CLOCK_SPEED)
+                               clock_speed=args.clock_speed or DEFAULT_CLOCK_SPEED,
+                               workers=_workers(args.workers))
     serve(settings, host=args.host, port=args.port)
     return 0
+
+
+def _workers(requested: int | None) -> int:
+    """Worker processes for large batches: one per core beyond the first, by default."""
+    if requested is not None:
+        return max(0, min(requested, 32))
+    cores = os.cpu_count() or 1
+    return cores if cores > 1 else 0
 
 
 def _enrolment(args: argparse.Namespace) -> int:

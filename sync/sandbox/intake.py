@@ -17,13 +17,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 
-from client.envelope import EnvelopeError, envelope_hash, sign_receipt, verify_envelope
-from client.i18n import ComptoirError, tr
+from client.envelope import sign_receipt
+from client.i18n import tr
 from client.mrn import allocate_mrn
-from client.validation import validate
-from sync.protocol import BatchResponse
+from sync.sandbox.checks import Checked, Checker, Refused, check_one
 from sync.sandbox.pipeline import Clock, LaneMode, lane_for, rejection_rule, schedule
 from sync.sandbox.store import BatchTx, Principal, StoredEnvelope
 
@@ -40,16 +38,10 @@ def _err(code: str, pointer: str = "", **params: Any) -> dict[str, str]:
     return {"code": code, "pointer": pointer, "detail": tr(f"sandbox.code.{code}", "en", **params)}
 
 
-def _subject_cn(cert: x509.Certificate) -> str | None:
-    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(attrs[0].value) if attrs else None
-
-
-def _business_errors(tx: BatchTx, se: StoredEnvelope,
-                     document: dict[str, Any]) -> list[dict[str, str]]:
-    """Server-side validation: the client's rules (errors only) plus DMS uniqueness."""
-    errors = [{"code": f.code, "pointer": f.path, "detail": f.message.render("en")}
-              for f in validate(document) if f.severity == "error"]
+def _business_errors(tx: BatchTx, se: StoredEnvelope, checked: Checked) -> list[dict[str, str]]:
+    """Server-side validation: the client's rules (checked earlier) plus DMS uniqueness."""
+    errors = list(checked.rule_errors)
+    document = checked.document
     declarant = document.get("declarant") if isinstance(document.get("declarant"), dict) else {}
     declarant_id, lrn = declarant.get("id"), document.get("lrn")
     if isinstance(declarant_id, str) and isinstance(lrn, str) and declarant_id and lrn:
@@ -72,31 +64,30 @@ class IntakeContext:
     lane_mode: LaneMode
     clock: Clock
     revoked: set[int]
+    checker: Checker | None = None
 
 
 def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
-                  envelopes: list[dict[str, Any]]) -> BatchResponse:
-    """Decide every envelope of one batch inside one store transaction."""
+                  envelopes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Decide every envelope of one batch inside one store transaction.
+
+    Returns the BatchResponse document (plain JSON values).
+    """
     results: list[dict[str, Any]] = []
+    to_sign: list[tuple[StoredEnvelope, dict[str, Any]]] = []
     by_key: dict[tuple[str, int], int] = {}
     now = time.time()
     at = now_iso(now)
-    verified: list[Any] = []
-    keys: list[tuple[str, int]] = []
-    for env in envelopes:
-        try:
-            v = verify_envelope(env, trust_roots=[ctx.ca_cert], revoked_serials=ctx.revoked)
-        except EnvelopeError as exc:
-            v = exc
-        except (ComptoirError, ValueError, TypeError, KeyError) as exc:  # defensive
-            v = exc
-        verified.append(v)
-        if not isinstance(v, Exception):
-            keys.append((str(v.header.get("did")), int(v.header.get("ver", 0))))
+    if ctx.checker is not None:
+        verified = ctx.checker.check(envelopes, ctx.revoked)
+    else:
+        verified = [check_one(e, ctx.ca_cert, ctx.revoked) for e in envelopes]
+    keys = [(str(v.header.get("did")), int(v.header.get("ver", 0)))
+            for v in verified if isinstance(v, Checked)]
     tx.preload(keys)
     lrns = []
     for v in verified:
-        doc = getattr(v, "document", None)
+        doc = v.document if isinstance(v, Checked) else None
         if isinstance(doc, dict) and isinstance(doc.get("declarant"), dict):
             declarant, lrn = doc["declarant"].get("id"), doc.get("lrn")
             if isinstance(declarant, str) and isinstance(lrn, str):
@@ -111,9 +102,10 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                         "envelope_hash": h, "status": status, "mrn": mrn, "receipt": receipt,
                         "errors": errors or []})
 
-    def apply(se: StoredEnvelope, document: dict[str, Any]) -> None:
+    def apply(se: StoredEnvelope, checked: Checked) -> None:
         """Decide a lodged envelope that is next in its device chain."""
-        errors = _business_errors(tx, se, document)
+        document = checked.document
+        errors = _business_errors(tx, se, checked)
         lane = lane_for(ctx.seed, se.declaration_id, ctx.lane_mode)
         if not errors and lane == "rejected":
             code, pointer = rejection_rule(ctx.seed, se.declaration_id)
@@ -135,7 +127,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                       "envelope_hash": se.envelope_hash, "received_at": se.received_at,
                       "mrn": se.mrn, "device_id": se.device_id, "seq": se.seq,
                       "trader_id": se.trader_id}
-            se.receipt = sign_receipt(claims, ctx.receipt_jwk)
+            to_sign.append((se, claims))
             tx.notify(principal.trader_id, se.declaration_id, se.version, "accepted", at,
                       mrn=se.mrn)
             for due, status in schedule(lane, now, ctx.clock):
@@ -147,25 +139,20 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                                 status, mrn=se.mrn)
         tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
 
-    def apply_and_release(se: StoredEnvelope, document: dict[str, Any]) -> None:
+    def apply_and_release(se: StoredEnvelope, checked: Checked) -> None:
         """Apply, then every held successor whose turn has come (iteratively)."""
-        apply(se, document)
+        apply(se, checked)
         last = se
         while (nxt := tx.held(last.trader_id, last.device_id, last.seq + 1)) is not None:
             tx.resolve_held(nxt)
-            try:
-                nv = verify_envelope(json.loads(nxt.raw), trust_roots=[ctx.ca_cert],
-                                     revoked_serials=ctx.revoked)
-                doc = nv.document if isinstance(getattr(nv, "document", None), dict) else {}
-            except (ComptoirError, ValueError, TypeError, KeyError):
-                doc = None
-            if doc is None or nxt.prev != last.envelope_hash:
+            nv = check_one(json.loads(nxt.raw), ctx.ca_cert, ctx.revoked)
+            if not isinstance(nv, Checked) or nxt.prev != last.envelope_hash:
                 nxt.status = "rejected"
                 nxt.errors = [_err("CHAIN_FORK", "/protected/prev")]
                 tx.notify(principal.trader_id, nxt.declaration_id, nxt.version, "rejected",
                           at, errors=nxt.errors)
             else:
-                apply(nxt, doc)
+                apply(nxt, nv)
             idx = by_key.get((nxt.declaration_id, nxt.version))
             if idx is not None:
                 results[idx].update(status=nxt.status, mrn=nxt.mrn, receipt=nxt.receipt,
@@ -175,21 +162,13 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             last = nxt
 
     for index, (env, v) in enumerate(zip(envelopes, verified, strict=True)):
-        if isinstance(v, Exception):
-            try:
-                h = envelope_hash(env)
-            except (ComptoirError, ValueError, TypeError):
-                h = ""
-            code = getattr(v, "code", "SIGNATURE_INVALID")
-            detail = v.render("en") if isinstance(v, ComptoirError) else str(v)[:200]
-            result(index, "rejected", h, None, None,
-                   errors=[{"code": code, "pointer": f"/envelopes/{index}", "detail": detail}])
+        if isinstance(v, Refused):
+            result(index, "rejected", v.hash, None, None,
+                   errors=[{"code": v.code, "pointer": f"/envelopes/{index}",
+                            "detail": v.detail}])
             continue
-        header, h = v.header, v.hash
+        header, h, cn = v.header, v.hash, v.signer_cn
         did, ver = str(header.get("did")), int(header.get("ver", 0))
-        cert = getattr(v, "certificate", None)
-        cn = _subject_cn(cert) if isinstance(cert, x509.Certificate) else getattr(
-            v, "signer_subject", None)
         if cn != principal.trader_id or principal.role != "trader":
             result(index, "rejected", h, did, ver,
                    errors=[_err("CERT_NOT_OWNED", "/protected/x5c")])
@@ -198,7 +177,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             result(index, "rejected", h, did, ver,
                    errors=[_err("KIND_NOT_SUPPORTED", "/protected/knd")])
             continue
-        document = v.document if isinstance(getattr(v, "document", None), dict) else {}
+        document = v.document
         if document.get("id", did) != did or int(document.get("version", ver)) != ver:
             result(index, "rejected", h, did, ver,
                    errors=[_err("HEADER_MISMATCH", "/payload/id")])
@@ -224,7 +203,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             errors=[], raw=json.dumps(env, separators=(",", ":")), received_at=at)
         if seq == state.last_seq + 1 and prev == state.last_hash:
             tx.add_envelope(se)
-            apply_and_release(se, document)
+            apply_and_release(se, v)
             result(index, se.status, h, did, ver, mrn=se.mrn, receipt=se.receipt,
                    errors=se.errors)
         elif seq > state.last_seq + 1 and tx.held(principal.trader_id, dev, seq) is None:
@@ -234,4 +213,16 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
         else:
             result(index, "rejected", h, did, ver,
                    errors=[_err("CHAIN_FORK", "/protected/seq")])
-    return BatchResponse.model_validate({"results": results})
+    # Receipts are signed last, all at once (across the worker processes for big batches).
+    if to_sign:
+        claims = [c for _, c in to_sign]
+        tokens = (ctx.checker.sign_receipts(claims, ctx.receipt_jwk) if ctx.checker is not None
+                  else [sign_receipt(c, ctx.receipt_jwk) for c in claims])
+        signed: dict[tuple[str, int], str] = {}
+        for (se, _), token in zip(to_sign, tokens, strict=True):
+            se.receipt = token
+            signed[(se.declaration_id, se.version)] = token
+        for r in results:
+            if r["status"] in ("accepted", "duplicate") and r["receipt"] is None:
+                r["receipt"] = signed.get((r["declaration_id"], r["version"]))
+    return {"results": results}

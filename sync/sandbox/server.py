@@ -62,6 +62,7 @@ def serve(settings: SandboxSettings, host: str = "127.0.0.1", port: int = 0,
           announce: bool = True) -> None:
     """Run in the foreground until interrupted (``comptoir sandbox serve``)."""
     state = SandboxState.open(settings)
+    state.checker.start()
     sock = bind_socket(host, port)
     real_port = sock.getsockname()[1]
     url = url_for(host, real_port)
@@ -78,7 +79,7 @@ def serve(settings: SandboxSettings, host: str = "127.0.0.1", port: int = 0,
     finally:
         signal.signal(signal.SIGTERM, previous)
         (state.settings.home / "server.json").unlink(missing_ok=True)
-        state.store.close()
+        state.close()
         sock.close()
 
 
@@ -109,17 +110,17 @@ class SandboxHandle:
         self._server.should_exit = True
         self._thread.join(timeout=15)
         self._sock.close()
-        self.state.store.close()
+        self.state.close()
 
 
 def start_in_thread(home: Path, *, port: int = 0, seed: int = 0, lane: str = "auto",
                     host: str = "127.0.0.1", db_url: str | None = None,
                     refdata_dir: Path | None = None,
-                    clock_speed: float | None = None) -> SandboxHandle:
+                    clock_speed: float | None = None, workers: int = 0) -> SandboxHandle:
     """Start the sandbox in a daemon thread and wait until it accepts connections."""
     settings = SandboxSettings(home=Path(home), db_url=db_url, seed=seed,
                                lane="green" if lane == "green" else "auto",
-                               refdata_dir=refdata_dir)
+                               refdata_dir=refdata_dir, workers=workers)
     if clock_speed is not None:
         settings.clock_speed = clock_speed
     state = SandboxState.open(settings)

@@ -445,3 +445,41 @@ def test_state_survives_a_restart(tmp_path, Traders):
         assert info["url"] == handle.url and info["ca_pem_path"] == str(handle.ca_pem_path)
     finally:
         handle.stop()
+
+
+def test_large_batches_are_checked_and_receipted_in_worker_processes(tmp_path, Traders):
+    handle = start_in_thread(tmp_path / "pool", lane="green", workers=2)
+    try:
+        t = Traders(handle)
+        envs = [t.seal() for _ in range(120)]
+        forged = dict(envs[50], signature=envs[51]["signature"])
+        batch = envs[:50] + [forged] + envs[50:] + [envs[7]]  # a forgery, an in-batch repeat
+        res = t.post(batch).json()["results"]
+        assert len(res) == 122
+        assert res[50]["status"] == "rejected" and res[50]["errors"][0]["code"].startswith(
+            "envelope.")
+        ok = res[:50] + res[51:121]
+        assert [r["status"] for r in ok] == ["accepted"] * 120
+        assert res[121]["status"] == "duplicate" and res[121]["receipt"] == res[7]["receipt"]
+        cert = x509.load_pem_x509_certificate(t.enrolment["receipt_certificate_pem"].encode())
+        for r, env in zip(ok, envs, strict=True):
+            claims = verify_receipt(r["receipt"], cert)
+            assert claims["envelope_hash"] == envelope_hash(env) == r["envelope_hash"]
+        assert handle.state.checker._pool is not None  # the pool did the work
+        again = t.post(envs[:70]).json()["results"]  # stored receipts, replayed
+        assert [r["receipt"] for r in again] == [r["receipt"] for r in ok[:70]]
+    finally:
+        handle.stop()
+
+
+def test_any_sqlalchemy_url_can_hold_the_store(tmp_path, Traders):
+    db = tmp_path / "elsewhere" / "single-window.sqlite"
+    db.parent.mkdir()
+    handle = start_in_thread(tmp_path / "home", lane="green", db_url=f"sqlite:///{db}")
+    try:
+        t = Traders(handle)
+        assert t.post([t.seal()]).json()["results"][0]["status"] == "accepted"
+        assert db.exists() and not (tmp_path / "home" / "sandbox.db").exists()
+        assert handle.state.store.stats()["declarations"] == 1
+    finally:
+        handle.stop()

@@ -4,7 +4,8 @@
                   field with real key events (QTest), then print ``typed <id>`` and
                   keep running (the test kills the process).
 ``show-draft``    open the newest draft's editor, print ``ucr=<text>`` and quit.
-``first-paint``   print the time of the first paint of the main window and quit.
+``training-ready`` wait until the training sandbox is up, enrolled and synced once,
+                  print its address and quit.
 """
 
 from __future__ import annotations
@@ -44,5 +45,16 @@ def run_hook(window: Any, hook: str) -> None:
             window.close()
 
         QTimer.singleShot(0, show)
+    elif kind == "training-ready":
+        def poll() -> None:
+            ctx = window.ctx
+            if ctx.training is not None and window.sync.last_sync_ok:
+                print(f"training {ctx.profile.server.get('url')} "
+                      f"title={window.windowTitle()}", flush=True)
+                window.close()
+            else:
+                QTimer.singleShot(100, poll)
+
+        QTimer.singleShot(0, poll)
     else:
         print(f"unknown hook {hook}", file=sys.stderr)

@@ -68,6 +68,7 @@ class SandboxSettings:
     refdata_dir: Path | None = None
     tick_seconds: float = 0.2
     workers: int = 0  # processes checking signatures and rules of large batches
+    max_pending_batches: int = 16  # more waiting batches than this: 503 + Retry-After
 
 
 @dataclass
@@ -200,6 +201,47 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+class OverloadMiddleware:
+    """Refuse new batches with 503 + Retry-After while too many are already waiting.
+
+    After an outage every client drains at once; a bounded queue keeps the latency of
+    the batches being served predictable, and the clients back off as told.
+    """
+
+    def __init__(self, app: ASGIApp, max_pending: int = 16, retry_after: int = 2) -> None:
+        self.app, self.max_pending, self.retry_after = app, max_pending, retry_after
+        self.pending = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or \
+                not scope.get("path", "").endswith("/envelopes"):
+            await self.app(scope, receive, send)
+            return
+        if self.pending >= self.max_pending:
+            await _drain(receive)
+            await problem_response(503, "sandbox.overloaded", None, scope.get("path"),
+                                   {"Retry-After": str(self.retry_after),
+                                    "Connection": "close"})(scope, receive, send)
+            return
+        self.pending += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.pending -= 1
+
+
+async def _drain(receive: Receive, limit: int = MAX_BODY_BYTES) -> None:
+    """Read and drop a request body we refuse, so the connection ends cleanly."""
+    seen = 0
+    while seen <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
@@ -235,6 +277,8 @@ def create_app(state: SandboxState | None) -> FastAPI:
     app.state.sandbox = state
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(OverloadMiddleware,
+                       max_pending=state.settings.max_pending_batches if state else 16)
 
     @app.exception_handler(ProblemException)
     async def _problem(request: Request, exc: ProblemException) -> JSONResponse:
@@ -297,7 +341,7 @@ def create_app(state: SandboxState | None) -> FastAPI:
                              receipt_certificate_pem=state.pki.receipt_cert_pem, token=token)
 
     @app.post(f"{API_PREFIX}/envelopes", response_model=BatchResponse, tags=["submission"],
-              responses=_problems(400, 401, 409, 413, 415, 422))
+              responses=_problems(400, 401, 409, 413, 415, 422, 503))
     def submit(request: Request, body: SubmitRequest,
                idempotency_key: str | None = Header(default=None, alias="Idempotency-Key",
                                                     max_length=255),

@@ -483,3 +483,25 @@ def test_any_sqlalchemy_url_can_hold_the_store(tmp_path, Traders):
         assert handle.state.store.stats()["declarations"] == 1
     finally:
         handle.stop()
+
+
+def test_overload_is_a_503_problem_with_retry_after(tmp_path, Traders):
+    handle = start_in_thread(tmp_path / "busy", lane="green", max_pending_batches=1)
+    try:
+        t = Traders(handle)
+        out: dict[str, requests.Response] = {}
+        with handle.state.store.write_lock:  # the first batch waits inside
+            th = threading.Thread(target=lambda: out.setdefault("first", t.post([t.seal()])))
+            th.start()
+            deadline = time.monotonic() + 10
+            while not handle.state.in_flight and time.monotonic() < deadline:
+                time.sleep(0.01)
+            busy = t.post([t.seal(advance=False)])
+            body = _problem(busy, 503, "sandbox.overloaded")
+            assert busy.headers["retry-after"] == "2" and body["title"]
+        th.join(10)
+        assert out["first"].json()["results"][0]["status"] == "accepted"
+        assert t.post([t.seal()]).json()["results"][0]["status"] == "accepted"
+        out.clear()  # no client socket left open: stop() then need not wait for it
+    finally:
+        handle.stop()

@@ -191,7 +191,9 @@ def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
             broken += verdict.broken_chains
             problems.extend(f"schedule {i}: {p}" for p in verdict.problems)
             if verbose and (i + 1) % 50 == 0:
-                print(f"{i + 1} schedules, {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+                print(f"{i + 1} schedules, {time.perf_counter() - t0:.0f} s: lost {lost}, "
+                      f"duplicated {duplicated}, broken {broken}, errors {errors}",
+                      file=sys.stderr, flush=True)
     finally:
         if client is not None:
             client.close()

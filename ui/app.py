@@ -65,7 +65,7 @@ def main(home: Path | None = None, argv: list[str] | None = None) -> int:
     from ui.context import AppContext, error_text
     from ui.i18n import set_pseudo, t
     from ui.signals import AppSignals
-    from ui.workers import NetworkPool, WriterExecutor
+    from ui.workers import NetworkPool, ReaderPool, WriterExecutor
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Comptoir")
@@ -97,7 +97,7 @@ def main(home: Path | None = None, argv: list[str] | None = None) -> int:
     writer = WriterExecutor()
     network = NetworkPool()
     ctx = AppContext(profile=profile, store=store, signals=AppSignals(), writer=writer,
-                     network=network, secrets_factory=lambda: secrets)
+                     network=network, reader=ReaderPool(), secrets_factory=lambda: secrets)
     window = MainWindow(ctx)
     window.show()
 
@@ -121,6 +121,8 @@ def main(home: Path | None = None, argv: list[str] | None = None) -> int:
     finally:
         window.sync.stop()
         network.shutdown()
+        window.sync.close()
+        ctx.reader.shutdown()
         writer.shutdown()
         if ctx.training is not None:
             ctx.training.stop()

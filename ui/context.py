@@ -24,6 +24,7 @@ class AppContext:
     writer: Any  # WriterExecutor | ImmediateRunner
     network: Any  # NetworkPool | ImmediateRunner
     secrets_factory: Callable[[], Any] | None = None
+    reader: Any = None  # ReaderPool for long reads off the GUI thread (None: inline)
     sync: Any = None  # ui.syncbridge.SyncController, once created
     training: Any = None  # the in-process sandbox handle in training mode
     error_sink: Callable[[BaseException], None] | None = None

@@ -182,6 +182,9 @@ class MainWindow(QMainWindow):
         self.sidebar.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.sidebar.setMinimumWidth(150)
         self.table_model = DeclarationTableModel(ctx.store, self)
+        if ctx.reader is not None:
+            reader = ctx.reader
+            self.table_model.loader = lambda q, cb: reader.submit(q, cb, ctx.report_error)
         self.table = QTableView()
         self.table.setModel(self.table_model)
         self.table.setSortingEnabled(True)

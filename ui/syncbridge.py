@@ -69,6 +69,7 @@ class SyncController(QObject):
         self.drain_rate = float(ctx.store.get_setting("sync.drain_rate", DEFAULT_DRAIN_RATE))
         self.last_error: Any = None
         self.rounds = 0
+        self._reset_pending = False
         sig = ctx.signals
         self.listener.progress.connect(sig.sync_progress)
         self.listener.connectivity.connect(self._on_connectivity)
@@ -95,7 +96,10 @@ class SyncController(QObject):
 
     def reset_engine(self) -> None:
         """After enrolment or a server change: the next round builds a new engine."""
-        self.engine = None
+        if self.running:
+            self._reset_pending = True
+        else:
+            self.close()
 
     # ---- rounds ------------------------------------------------------------------------------
     def _tick(self) -> None:
@@ -122,6 +126,9 @@ class SyncController(QObject):
         def done(result: tuple[Any, float]) -> None:
             report, elapsed = result
             self.running = False
+            if self._reset_pending:
+                self._reset_pending = False
+                self.close()
             self.rounds += 1
             reachable = bool(getattr(report, "reachable", True))
             self.last_error = getattr(report, "error", None)
@@ -143,6 +150,9 @@ class SyncController(QObject):
 
         def failed(exc: BaseException) -> None:
             self.running = False
+            if self._reset_pending:
+                self._reset_pending = False
+                self.close()
             self.last_error = exc
             self.ctx.signals.sync_progress.emit(0, 0)
             self.ctx.signals.sync_finished.emit(None)
@@ -193,7 +203,15 @@ class SyncController(QObject):
         return max(0.0, (datetime.now(UTC) - parse_time(self.offline_since)).total_seconds())
 
     def stop(self) -> None:
+        """No more rounds; the engine's connections close unless a round still runs."""
         self._timer.stop()
+        if not self.running:
+            self.close()
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
 
 
 def parse_time(stamp: str) -> datetime:

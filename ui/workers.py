@@ -129,6 +129,13 @@ class NetworkPool:
         self._pool.waitForDone(timeout_ms)
 
 
+class ReaderPool(NetworkPool):
+    """One thread for long store reads (a full id list of 100,000 rows): never writes."""
+
+    def __init__(self) -> None:
+        super().__init__(max_threads=1)
+
+
 class ImmediateRunner:
     """Runs jobs at once on the calling thread (unit tests; Picard's FakeThreadPool)."""
 

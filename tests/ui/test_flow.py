@@ -32,6 +32,7 @@ def live(qtbot: Any, prof: Any) -> Any:
     yield w
     w.close()
     ctx.network.shutdown()
+    w.sync.close()
     ctx.writer.shutdown()
     handle.stop()
 
@@ -82,7 +83,7 @@ def test_draft_fix_seal_offline_queue_sync_released(live: Any, prof: Any, qtbot:
     qtbot.waitUntil(released, timeout=60000)
     qtbot.waitUntil(lambda: w.queue_label.text() == "Queued: 0", timeout=10000)
     qtbot.waitUntil(lambda: w.conn_label.text() == "● Online", timeout=10000)
-    assert "never" not in w.last_sync_label.text()
+    qtbot.waitUntil(lambda: "never" not in w.last_sync_label.text(), timeout=10000)
     assert store.receipts(ed.decl_id), "a signed receipt is kept"
     qtbot.waitUntil(lambda: any("released" in n for n in w.notices), timeout=10000)
     w.select_view("released")

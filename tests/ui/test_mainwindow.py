@@ -60,6 +60,7 @@ def test_copy_creates_a_new_draft(window: Any, prof: Any) -> None:
 
 
 def test_seal_without_a_key_says_so(window: Any, prof: Any) -> None:
+    (prof.home / "keys.json").unlink(missing_ok=True)  # no signing key on this profile
     ids = prof.seed(1)
     window.table_model.reload()
     window.select_id(ids[0])

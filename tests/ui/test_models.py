@@ -152,3 +152,29 @@ def test_completion_model(qtmodeltester: Any) -> None:
 
 def test_changes_value_is_hashable() -> None:
     assert Changes() == Changes()
+
+
+def test_first_page_then_the_rest_off_the_gui_thread(qtmodeltester: Any, prof: Any) -> None:
+    from ui.models.declarations import FIRST_PAGE
+
+    prof.seed(FIRST_PAGE + 150)
+    model = DeclarationTableModel(prof.store)
+    pending: list[Any] = []
+    model.loader = lambda query, done: pending.append((query, done))
+    model.reload()
+    assert model.rowCount() == FIRST_PAGE and not model.complete
+    inserted: list[tuple[int, int]] = []
+    model.rowsInserted.connect(lambda _p, a, b: inserted.append((a, b)))
+    query, done = pending.pop()
+    done(query())  # what the reader thread delivers
+    assert model.rowCount() == FIRST_PAGE + 150 and model.complete
+    assert inserted == [(FIRST_PAGE, FIRST_PAGE + 149)]
+    # a stale answer (the filter changed meanwhile) is dropped
+    model.set_search("LRN010000")
+    stale_query, stale_done = pending.pop() if pending else (None, None)
+    model.set_search("LRN0100001")
+    assert model.rowCount() == 10
+    if stale_done is not None:
+        stale_done(stale_query())
+        assert model.rowCount() == 10
+    qtmodeltester.check(model, force_py=True)

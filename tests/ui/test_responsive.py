@@ -115,4 +115,6 @@ def test_window_keeps_answering_while_outbox_drains(qtbot: Any, prof: Any,
         w.close()
     finally:
         ctx.network.shutdown()
+        if ctx.sync is not None:
+            ctx.sync.close()
         ctx.writer.shutdown()

@@ -10,7 +10,7 @@ re-queries the ids.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -34,6 +34,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 COL_LRN, COL_TYPE, COL_STATUS, COL_MRN, COL_DECLARANT, COL_ITEMS, COL_UPDATED = range(7)
 WINDOW = 200  # rows fetched per cache miss
+FIRST_PAGE = 400  # ids fetched at once on a (re)query; the rest load off the GUI thread
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -50,19 +51,58 @@ class DeclarationTableModel(QAbstractTableModel):
         self.order_by = "updated_at"
         self.descending = True
         self.fetches = 0  # cache fills (tests check laziness)
+        self.complete = True  # False while the ids past the first page are loading
+        self._generation = 0
+        #: runs a full id query off the GUI thread: loader(query, on_result); None = inline
+        self.loader: Callable[[Callable[[], list[str]], Callable[[list[str]], None]],
+                              None] | None = None
 
     # ---- queries ----------------------------------------------------------------
-    def _query(self) -> list[str]:
+    def _query(self, limit: int | None = None) -> list[str]:
         return self.store.list_ids(statuses=self.statuses, search=self.search or None,
-                                   order_by=self.order_by, descending=self.descending)
+                                   order_by=self.order_by, descending=self.descending,
+                                   limit=limit)
+
+    def _full_query(self) -> Callable[[], list[str]]:
+        store, statuses, search = self.store, self.statuses, self.search or None
+        order_by, descending = self.order_by, self.descending
+        return lambda: store.list_ids(statuses=statuses, search=search, order_by=order_by,
+                                      descending=descending)
 
     def reload(self) -> None:
-        """Re-query the ids (membership or order changed); the cache is dropped."""
+        """Re-query (membership, filter or order changed): the first page at once, so the
+        view paints and filters fast; the remaining ids arrive from the loader."""
+        self._generation += 1
         self.beginResetModel()
-        self._ids = self._query()
+        self._ids = self._query(limit=FIRST_PAGE)
+        self.complete = len(self._ids) < FIRST_PAGE
         self._row_of = None
         self._cache.clear()
         self.endResetModel()
+        if not self.complete:
+            self._load_rest()
+
+    def _load_rest(self) -> None:
+        gen = self._generation
+        query = self._full_query()
+        if self.loader is None:
+            self._rest_loaded(gen, query())
+        else:
+            self.loader(query, lambda ids: self._rest_loaded(gen, ids))
+
+    def _rest_loaded(self, gen: int, ids: list[str]) -> None:
+        if gen != self._generation:  # a newer query superseded this one
+            return
+        n = len(self._ids)
+        if ids[:n] == self._ids:
+            if len(ids) > n:
+                self.beginInsertRows(QModelIndex(), n, len(ids) - 1)
+                self._ids = ids
+                self._row_of = None
+                self.endInsertRows()
+        else:
+            self._relayout(ids)
+        self.complete = True
 
     def set_view(self, statuses: Iterable[str] | None) -> None:
         self.statuses = tuple(statuses) if statuses else None
@@ -77,13 +117,11 @@ class DeclarationTableModel(QAbstractTableModel):
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(COLUMNS):
             return
-        self.layoutAboutToBeChanged.emit()
-        self.order_by = COLUMNS[column][2]
-        self.descending = order == Qt.SortOrder.DescendingOrder
-        self._ids = self._query()
-        self._row_of = None
-        self._cache.clear()
-        self.layoutChanged.emit()
+        order_by = COLUMNS[column][2]
+        descending = order == Qt.SortOrder.DescendingOrder
+        if (order_by, descending) != (self.order_by, self.descending):
+            self.order_by, self.descending = order_by, descending
+            self.reload()
 
     # ---- ids <-> rows --------------------------------------------------------------
     def id_at(self, row: int) -> str | None:
@@ -126,27 +164,49 @@ class DeclarationTableModel(QAbstractTableModel):
         membership = changes.statuses or any(self.row_of(d) < 0 for d in changes.declarations)
         if not membership and self.statuses is not None:
             membership = any(s.status not in self.statuses for s in fresh.values())
+        for decl_id in changes.declarations:
+            self._cache.pop(decl_id, None)
         if membership:
-            new_ids = self._query()
-            if new_ids != self._ids:
-                self.layoutAboutToBeChanged.emit()
-                old = self.persistentIndexList()
-                old_ids = [self.id_at(i.row()) for i in old]
-                self._ids = new_ids
-                self._row_of = None
-                for decl_id in changes.declarations:
-                    self._cache.pop(decl_id, None)
-                for idx, decl_id in zip(old, old_ids, strict=True):
-                    row = self.row_of(decl_id) if decl_id else -1
-                    self.changePersistentIndex(
-                        idx, self.index(row, idx.column()) if row >= 0 else QModelIndex())
-                self.layoutChanged.emit()
-                return
+            self._generation += 1
+            gen = self._generation
+            query = self._full_query()
+            changed = tuple(changes.declarations)
+            if self.loader is None:
+                self._membership_loaded(gen, query(), changed)
+            else:
+                self.loader(query, lambda ids: self._membership_loaded(gen, ids, changed))
+            return
         for decl_id, summ in fresh.items():
             row = self.row_of(decl_id)
             if row >= 0:
                 self._cache[decl_id] = summ
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def _membership_loaded(self, gen: int, ids: list[str], changed: tuple[str, ...]) -> None:
+        if gen != self._generation:
+            return
+        self.complete = True
+        if ids != self._ids:
+            self._relayout(ids)
+            return
+        last = len(COLUMNS) - 1
+        for decl_id in changed:
+            row = self.row_of(decl_id)
+            if row >= 0:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
+
+    def _relayout(self, ids: list[str]) -> None:
+        """New ids, same model: persistent indexes (selection, current row) follow their id."""
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        old_ids = [self.id_at(i.row()) for i in old]
+        self._ids = ids
+        self._row_of = None
+        for idx, decl_id in zip(old, old_ids, strict=True):
+            row = self.row_of(decl_id) if decl_id else -1
+            self.changePersistentIndex(
+                idx, self.index(row, idx.column()) if row >= 0 else QModelIndex())
+        self.layoutChanged.emit()
 
     # ---- Qt model API --------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008

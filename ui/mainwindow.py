@@ -272,6 +272,7 @@ class MainWindow(QMainWindow):
         self._action("new", K.New, lambda: self.new_declaration())
         self._action("copy", "Ctrl+D", lambda: self.copy_selected())
         self._action("edit", "Ctrl+E", lambda: self.edit_selected())
+        self._action("ready", "Ctrl+R", lambda: self.mark_ready_selected())
         self._action("seal", "Ctrl+Shift+S", lambda: self.seal_selected())
         self._action("amend", "Ctrl+Shift+A", lambda: self.amend_selected())
         self._action("sync", "F5", lambda: self.sync_now())
@@ -289,7 +290,7 @@ class MainWindow(QMainWindow):
         self.menus: dict[str, Any] = {}
         for key, names in (("file", ("new", "copy", "export", "print", None, "settings", None,
                                      "quit")),
-                           ("declaration", ("edit", "seal", "amend", None, "find")),
+                           ("declaration", ("edit", "ready", "seal", "amend", None, "find")),
                            ("sync", ("sync", "offline", None, "continuity"))):
             menu = mb.addMenu("")
             self.menus[key] = menu
@@ -391,6 +392,7 @@ class MainWindow(QMainWindow):
         for n in ("copy", "edit", "export", "print"):
             self.actions_by_name[n].setEnabled(has)
         self.actions_by_name["seal"].setEnabled(has and summ.status in states.EDITABLE)
+        self.actions_by_name["ready"].setEnabled(has and summ.status == states.DRAFT)
         self.actions_by_name["amend"].setEnabled(
             has and summ.status not in states.EDITABLE and summ.status != states.SEALED)
 
@@ -580,6 +582,34 @@ class MainWindow(QMainWindow):
             if ed is not None:
                 ed.save_now()
         self.seal(ids)
+
+    def mark_ready_selected(self) -> None:
+        """Draft -> ready, only when validation finds no error (otherwise say which)."""
+        from client.sealing import validation_findings
+        from client.validation import has_errors
+
+        store, actor = self.ctx.store, self.ctx.actor()
+        ready: list[str] = []
+        for decl_id in self.selected_ids():
+            st = store.get(decl_id)
+            if st.status != states.DRAFT:
+                continue
+            findings = validation_findings(st.declaration, store, exclude_id=decl_id)
+            if has_errors(findings):
+                lines = [render(f.message) for f in findings if f.severity == "error"][:8]
+                self.show_error(t("ready.refused", lrn=st.declaration.lrn or decl_id[:8])
+                                + "\n\n" + "\n".join(lines))
+                return
+            ready.append(decl_id)
+        if not ready:
+            return
+
+        def work() -> Changes:
+            for decl_id in ready:
+                store.transition(decl_id, states.READY, actor, note="checked")
+            return Changes(declarations=tuple(ready), statuses=True)
+
+        Op(self.ctx, work, initiator=self).run()
 
     def amend_selected(self) -> None:
         ids = self.selected_ids()

@@ -97,3 +97,45 @@ def test_sort_by_header(window: Any, prof: Any) -> None:
     window.table_model.reload()
     window.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
     assert window.table_model.data(window.table_model.index(0, 0)) == "LRN01000000"
+
+
+def test_mark_ready_checks_first(window: Any, prof: Any) -> None:
+    from client.model import Declaration
+
+    ids = prof.seed(1, status=states.DRAFT)
+    bad = Declaration(lrn="BAD-ONE")
+    prof.store.create(bad, "t")
+    window.table_model.reload()
+    window.select_id(bad.id)
+    window.mark_ready_selected()
+    assert prof.store.get(bad.id).status == states.DRAFT
+    assert "BAD-ONE" in (window.last_error or "")
+    window.select_id(ids[0])
+    assert window.actions_by_name["ready"].isEnabled()
+    window.mark_ready_selected()
+    assert prof.store.get(ids[0]).status == states.READY
+
+
+def test_rejection_is_explained_in_the_detail_pane(window: Any, prof: Any) -> None:
+    from client.keys import create_key
+    from client.sealing import Sealer
+    from client.store import DeliveryResult
+
+    create_key(prof.home, prof.secrets)
+    ids = prof.seed(1)
+    entry = Sealer(prof.profile, prof.store, prof.secrets).seal(ids[0])
+    changes = prof.store.record_deliveries([DeliveryResult(
+        entry.seq, "rejected",
+        errors=[{"code": "CDS12056", "pointer": "/goods_items/0/procedure_code"}])])
+    window.ctx.signals.operation_did_execute.emit(changes, None)
+    window.select_view("needs_action")
+    assert window.table_model.row_of(ids[0]) >= 0
+    window.select_id(ids[0])
+    html = window.detail.summary.toPlainText()
+    explanation = window.ctx.refdata.explain_error("CDS12056")
+    assert "CDS12056" in html and explanation and explanation[:30] in html
+    assert window.actions_by_name["amend"].isEnabled()
+    window.amend_selected()
+    assert prof.store.get(ids[0]).status == states.DRAFT
+    assert prof.store.get(ids[0]).declaration.version == 2
+    assert ids[0] in window.editors

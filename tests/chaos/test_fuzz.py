@@ -111,7 +111,9 @@ def _snapshot(home: Path) -> Any:
         rows = [(s.id, s.status, s.version, s.mrn, s.lrn) for s in store.list()]
         outbox = [(i.seq, i.state) for i in store.outbox_pending(100_000)]
         journal = [(e.seq, e.envelope_hash) for e in store.journal()]
-        return rows, outbox, journal, store.receipt_count(), store.counts_by_status()
+        notes = sum(len(store.notifications(r[0])) for r in rows)
+        return (rows, outbox, journal, store.receipt_count(), store.counts_by_status(), notes,
+                store.get_setting("sync.feed_cursor"))
 
 
 @pytest.fixture(scope="module")
@@ -374,7 +376,8 @@ class Hostile:
     client's verification passes) answering whatever the test queues."""
 
     def __init__(self, sandbox_home: Path) -> None:
-        self.answer: tuple[int, dict[str, str], bytes] = (503, {}, b"")
+        # path fragment -> (status, headers, body); anything else: 503
+        self.answers: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.requests = 0
         hostile = self
 
@@ -386,8 +389,8 @@ class Hostile:
                 if n:
                     self.rfile.read(n)
                 hostile.requests += 1
-                status, headers, body = hostile.answer if "/envelopes" in self.path else \
-                    (503, {}, b"")
+                status, headers, body = next(
+                    (a for k, a in hostile.answers.items() if k in self.path), (503, {}, b""))
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -413,9 +416,21 @@ class Hostile:
 
 
 @pytest.fixture(scope="module")
-def hostile_setup(world: World) -> Iterator[tuple[World, Client, Hostile, str]]:
-    """A device with queued envelopes whose proxy leads to the hostile server, and a
-    genuine receipt of another device (a replay candidate)."""
+def hostile(world: World) -> Iterator[Hostile]:
+    h = Hostile(world.sandbox.home)
+    yield h
+    h.close()
+
+
+def _point_at(c: Client, hostile: Hostile) -> None:
+    """This process's view of the profile now leads to the hostile server (not saved)."""
+    c.profile.server = dict(c.profile.server, url=f"https://127.0.0.1:{hostile.port}")
+
+
+@pytest.fixture(scope="module")
+def hostile_setup(world: World, hostile: Hostile) -> Iterator[tuple[World, Client, Hostile, str]]:
+    """A device with queued envelopes talking to the hostile server, and a genuine
+    receipt of another device (a replay candidate)."""
     other = world.new_client(seed=1)
     other.seal(other.create(1)[0])
     eng = other.engine()
@@ -426,12 +441,23 @@ def hostile_setup(world: World) -> Iterator[tuple[World, Client, Hostile, str]]:
     c = world.new_client(seed=2)
     for decl_id in c.create(2):
         c.seal(decl_id)
-    hostile = Hostile(world.sandbox.home)
-    real_port = world.proxy.target_port
-    world.proxy.target_port = hostile.port
+    _point_at(c, hostile)
     yield world, c, hostile, genuine
-    world.proxy.target_port = real_port
-    hostile.close()
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def feed_setup(world: World, hostile: Hostile) -> Iterator[tuple[World, Client, Hostile, str]]:
+    """A device whose outbox is empty (delivered for real), then the hostile server."""
+    c = world.new_client(seed=3)
+    for decl_id in c.create(2):
+        c.seal(decl_id)
+    eng = c.engine()
+    report = eng.sync_once()
+    eng.close()
+    assert report.error is None and report.remaining == 0
+    _point_at(c, hostile)
+    yield world, c, hostile, ""
     c.close()
 
 
@@ -512,7 +538,7 @@ def test_hostile_batch_answers_change_nothing(hostile_setup: tuple[World, Client
             pass
     if 100 <= code < 200 or code in (204, 304):
         code = 502  # http.server cannot send a body with these; still a wrong answer
-    hostile.answer = (code, headers, raw)
+    hostile.answers = {"/envelopes": (code, headers, raw)}
     before = _snapshot(c.home)
     asked = hostile.requests
     eng = c.engine(timeout=(2, 5))
@@ -523,4 +549,53 @@ def test_hostile_batch_answers_change_nothing(hostile_setup: tuple[World, Client
     assert hostile.requests > asked  # the answer really came from the hostile server
     assert report.error is not None, (defect, code, raw[:200])
     assert report.remaining == 2
+    assert _snapshot(c.home) == before
+
+
+FEED_DEFECTS = ["json", "cursor_back", "next_behind", "bad_status", "missing", "bad_type",
+                "zero_cursor", "not_json"]
+
+
+@FUZZ
+@given(defect=st.sampled_from(FEED_DEFECTS), junk=json_values, text=st.text(max_size=40),
+       n=st.integers(1, 4))
+def test_hostile_feed_pages_change_nothing(feed_setup: tuple[World, Client, Hostile, str],
+                                           defect: str, junk: Any, text: str, n: int) -> None:
+    """A feed page that breaks the protocol is refused whole: no status, no cursor moves."""
+    world, c, hostile, _ = feed_setup
+    ids = [e.declaration_id for e in c.store.journal()]
+    after = int(c.store.get_setting("sync.feed_cursor", 0) or 0)
+    notes = [{"cursor": after + 1 + i, "declaration_id": ids[i % len(ids)], "version": 1,
+              "status": "accepted", "mrn": None, "at": "2026-01-01T00:00:00Z"}
+             for i in range(n)]
+    page: Any = {"notifications": notes, "next": after + n}
+    if defect == "json":
+        page = junk
+    elif defect == "cursor_back":
+        notes[-1]["cursor"] = after  # a cursor not after the one asked for
+    elif defect == "next_behind":
+        page["next"] = after
+    elif defect == "bad_status":
+        notes[0]["status"] = text if text not in ("received", "accepted", "released",
+                                                  "rejected", "under_control",
+                                                  "documents_requested") else "x"
+    elif defect == "missing":
+        notes[0].pop(sorted(notes[0])[len(text) % len(notes[0])])
+        if "mrn" not in notes[0]:
+            notes[0].pop("at")  # mrn is optional: remove a required one as well
+    elif defect == "bad_type":
+        notes[0]["version"] = text or [1]
+    elif defect == "zero_cursor":
+        notes[0]["cursor"] = 0
+    raw = (text.encode() + b"\x00{") if defect == "not_json" else json.dumps(page).encode()
+    hostile.answers = {"/notifications": (200, {"Content-Type": "application/json"}, raw)}
+    before = _snapshot(c.home)
+    asked = hostile.requests
+    eng = c.engine(timeout=(2, 5))
+    try:
+        report = eng.sync_once()  # the outbox is empty: straight to the feed
+    finally:
+        eng.close()
+    assert hostile.requests > asked
+    assert report.error is not None, (defect, raw[:300])
     assert _snapshot(c.home) == before

@@ -39,6 +39,7 @@ from client.model import now_utc
 from client.profile import Profile
 from client.store import Changes, DeliveryResult, OutboxItem, Store
 from sync.transport import SingleWindowClient, TransportError
+from sync.trust import pull_trust
 
 BATCH_SIZE = 250
 FEED_PAGE = 500
@@ -199,6 +200,7 @@ class SyncEngine:
                 self._drain(report)
                 self._pull_feed(report)
                 self._pull_refdata(report)
+                pull_trust(self.profile, self.client())  # officers: offline trust (#8)
             except TransportError as exc:
                 report.reachable = getattr(exc, "status", None) is not None
                 report.error = exc.message

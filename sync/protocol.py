@@ -25,7 +25,7 @@ SubmissionStatus = Literal["accepted", "duplicate", "rejected", "held"]
 # DMSCLE, DMSINV).
 NotificationStatus = Literal[
     "received", "accepted", "rejected", "under_control", "documents_requested",
-    "tax_assessed", "released", "invalidated",
+    "tax_assessed", "released", "invalidated", "decision_conflict",
 ]
 
 _Id = Field(max_length=128)
@@ -134,6 +134,10 @@ class Notification(_Wire):
     at: str
     errors: list[ErrorItem] = Field(default_factory=list)
     detail: str | None = None
+    decision: str | None = Field(
+        default=None, max_length=1 << 20,
+        description="An officer's signed control decision (compact JWS envelope) behind "
+                    "this status, for the trader to keep and verify")
 
 
 class NotificationPage(_Wire):
@@ -150,3 +154,33 @@ class RefList(_Wire):
 class RefdataResponse(_Wire):
     version: int = Field(ge=0)
     lists: list[RefList]
+
+
+class RevokedCertificate(_Wire):
+    serial: str = Field(max_length=64, description="Certificate serial number, hex")
+    revoked_at: str = Field(description="When the single window revoked it, ISO 8601 UTC")
+    trader_id: str | None = None
+    device_id: str | None = None
+
+
+class TrustDevice(_Wire):
+    """An enrolled device and the last position of its journal known to the single window."""
+
+    trader_id: str = Field(description="DE 3/18 (or the officer's id)")
+    device_id: str
+    role: Role
+    serials: list[str] = Field(default_factory=list, description="Its certificates, hex serials")
+    last_seq: int = Field(ge=0)
+    last_hash: str
+    recent_hashes: dict[str, int] = Field(
+        default_factory=dict,
+        description="Envelope hash -> seq of its most recent lodged envelopes")
+
+
+class TrustResponse(_Wire):
+    """The trust material an officer keeps for verifying seals offline."""
+
+    generated_at: str = Field(description="Server time of this snapshot, ISO 8601 UTC")
+    ca_pems: list[str] = Field(min_length=1, description="CA certificates, PEM")
+    revoked: list[RevokedCertificate] = Field(default_factory=list)
+    devices: list[TrustDevice] = Field(default_factory=list)

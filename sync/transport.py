@@ -34,6 +34,7 @@ from sync.protocol import (
     NotificationPage,
     Problem,
     RefdataResponse,
+    TrustResponse,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -177,6 +178,10 @@ class SingleWindowClient:
     def refdata(self, since: int) -> RefdataResponse:
         return self._call("GET", "/refdata", RefdataResponse, params={"since": since},
                           auth=False)
+
+    def trust(self) -> TrustResponse:
+        """Trust material for offline verification (officer tokens only)."""
+        return self._call("GET", "/trust", TrustResponse)
 
     def close(self) -> None:
         self.session.close()

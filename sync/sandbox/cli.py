@@ -48,6 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     enrol.add_argument("--json", action="store_true")
     enrol.set_defaults(func=_enrolment)
 
+    revoke = ssub.add_parser("revoke", help=tr("sandbox.cli.revoke_help"))
+    _common(revoke)
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--serial", help="HEX")
+    which.add_argument("--device", help="ID")
+    revoke.set_defaults(func=_revoke)
+
     stats = ssub.add_parser("stats", help=tr("sandbox.cli.stats_help"))
     _common(stats)
     stats.add_argument("--json", action="store_true")
@@ -103,6 +110,21 @@ def _enrolment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _revoke(args: argparse.Namespace) -> int:
+    """Revoke device certificates (#8): refused at intake, listed in the trust material."""
+    from sync.sandbox.app import open_store
+
+    store = open_store(_home(args), args.db)
+    try:
+        serials = store.revoke_matching(serial=args.serial, device_id=args.device)
+    finally:
+        store.close()
+    if not serials:
+        raise ComptoirError("sandbox.revoke_none", 1, what=args.serial or args.device)
+    print(tr("sandbox.cli.revoked", count=len(serials), serials=", ".join(serials)))
+    return 0
+
+
 def _stats(args: argparse.Namespace) -> int:
     from sync.sandbox.app import open_store
 
@@ -116,4 +138,8 @@ def _stats(args: argparse.Namespace) -> int:
     else:
         print(tr("sandbox.cli.stats_line", declarations=stats["declarations"],
                  distinct=stats["distinct_ids"], submissions=stats["submissions"]))
+        print(tr("sandbox.cli.stats_decisions", decisions=stats.get("decisions", 0),
+                 verified=stats.get("decisions_verified", 0),
+                 flagged=stats.get("decisions_flagged", 0),
+                 pending=stats.get("decisions_pending", 0)))
     return 0

@@ -22,6 +22,7 @@ from client.envelope import sign_receipt
 from client.i18n import tr
 from client.mrn import allocate_mrn
 from sync.sandbox.checks import Checked, Checker, Refused, check_one
+from sync.sandbox.officer import apply_pending, lodge_decision, role_for_kind
 from sync.sandbox.pipeline import Clock, LaneMode, lane_for, rejection_rule, schedule
 from sync.sandbox.store import BatchTx, Principal, StoredEnvelope
 
@@ -104,6 +105,11 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
 
     def apply(se: StoredEnvelope, checked: Checked) -> None:
         """Decide a lodged envelope that is next in its device chain."""
+        if checked.header.get("knd") == "decision":  # an officer's control decision (#8)
+            lodge_decision(tx, ctx.receipt_jwk, principal, se, checked.header,
+                           json.loads(se.raw), at)
+            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
+            return
         document = checked.document
         errors = _business_errors(tx, se, checked)
         lane = lane_for(ctx.seed, se.declaration_id, ctx.lane_mode)
@@ -116,6 +122,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             se.status, se.errors, se.lane = "rejected", errors, lane
             tx.notify(principal.trader_id, se.declaration_id, se.version, "rejected", at,
                       errors=errors)
+            apply_pending(tx, se, at)  # decisions that waited for it (#8)
         else:
             serial = tx.next_counter("mrn_serial")
             letter = _PROCEDURE_LETTER.get(str(document.get("type", "IM")), "")
@@ -130,7 +137,8 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             to_sign.append((se, claims))
             tx.notify(principal.trader_id, se.declaration_id, se.version, "accepted", at,
                       mrn=se.mrn)
-            for due, status in schedule(lane, now, ctx.clock):
+            for due, status in ([] if apply_pending(tx, se, at)
+                                else schedule(lane, now, ctx.clock)):
                 if due <= now:
                     tx.notify(principal.trader_id, se.declaration_id, se.version, status, at,
                               mrn=se.mrn)
@@ -169,11 +177,12 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             continue
         header, h, cn = v.header, v.hash, v.signer_cn
         did, ver = str(header.get("did")), int(header.get("ver", 0))
-        if cn != principal.trader_id or principal.role != "trader":
-            result(index, "rejected", h, did, ver,
-                   errors=[_err("CERT_NOT_OWNED", "/protected/x5c")])
+        kind = str(header.get("knd", "declaration"))
+        if cn != principal.trader_id or principal.role != role_for_kind(kind):
+            code = "NOT_AN_OFFICER" if kind == "decision" else "CERT_NOT_OWNED"
+            result(index, "rejected", h, did, ver, errors=[_err(code, "/protected/x5c")])
             continue
-        if header.get("knd", "declaration") != "declaration":
+        if kind not in ("declaration", "decision"):
             result(index, "rejected", h, did, ver,
                    errors=[_err("KIND_NOT_SUPPORTED", "/protected/knd")])
             continue

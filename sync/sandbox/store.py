@@ -29,6 +29,11 @@ class _SandboxModel(SQLModel, registry=registry()):
     """Own metadata, so the sandbox's tables never clash with the client's store."""
 
 
+def normal_serial(serial: str) -> str:
+    """A certificate serial as stored: lower-case hex, no 0x, no leading zeros."""
+    return serial.strip().lower().removeprefix("0x").replace(":", "").lstrip("0") or "0"
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -77,6 +82,7 @@ class Certificate(_SandboxModel, table=True):
     role: str = "trader"
     pem: str
     revoked: bool = False
+    revoked_at: str | None = None
 
 
 class EnvelopeRow(_SandboxModel, table=True):
@@ -130,6 +136,7 @@ class NotificationRow(_SandboxModel, table=True):
     at: str
     errors: str = "[]"
     detail: str | None = None
+    decision: str | None = None  # an officer's signed decision (compact JWS), #8
 
 
 class ScheduledEvent(_SandboxModel, table=True):
@@ -147,14 +154,29 @@ class ScheduledEvent(_SandboxModel, table=True):
 
 
 class Decision(_SandboxModel, table=True):
-    """Officer control decisions (issue #8 fills this in)."""
+    """An officer's control decision (#8): kept whole, whatever happens to it.
+
+    ``state``: pending (its declaration not yet lodged), applied, conflict (the single
+    window had already decided otherwise: kept and flagged for a supervisor).
+    """
 
     __tablename__ = "decisions"
     id: int | None = Field(default=None, primary_key=True)
+    decision_id: str = Field(default="", index=True, max_length=36)
     declaration_id: str = Field(index=True, max_length=36)
     version: int
     officer_id: str = Field(max_length=35)
+    officer_device: str = Field(default="", max_length=64)
     envelope_hash: str
+    declaration_envelope_hash: str = ""
+    outcome: str = ""
+    reason: str | None = None
+    decided_at: str = ""
+    state: str = "pending"
+    flagged: bool = False
+    verified: bool = True
+    trader_id: str | None = Field(default=None, max_length=35)
+    token: str = ""
     raw: str
     received_at: str
 
@@ -237,11 +259,36 @@ class SandboxStore:
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         _SandboxModel.metadata.create_all(self.engine)
+        self._add_missing_columns()
         self.write_lock = threading.RLock()
         self._principals: dict[str, Principal] = {}
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def _add_missing_columns(self) -> None:
+        """A sandbox database from before #8: add the new nullable/defaulted columns."""
+        from sqlalchemy import inspect, text
+
+        insp = inspect(self.engine)
+        with self.engine.begin() as conn:
+            for table in _SandboxModel.metadata.sorted_tables:
+                have = {c["name"] for c in insp.get_columns(table.name)}
+                for col in table.columns:
+                    if col.name in have:
+                        continue
+                    ctype = col.type.compile(dialect=self.engine.dialect)
+                    default = col.default.arg if col.default is not None and \
+                        not callable(col.default.arg) else None
+                    clause = ""
+                    if isinstance(default, bool):
+                        clause = f" DEFAULT {int(default)}"
+                    elif isinstance(default, int | float):
+                        clause = f" DEFAULT {default}"
+                    elif isinstance(default, str):
+                        clause = " DEFAULT '" + default.replace("'", "''") + "'"
+                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" '
+                                      f"{ctype}{clause}"))
 
     # -- enrolment ---------------------------------------------------------------
     def add_enrolment_code(self, code: str, trader_id: str, role: str) -> None:
@@ -294,11 +341,69 @@ class SandboxStore:
             return {int(x, 16) for x in s.exec(
                 select(Certificate.serial).where(Certificate.revoked == True))}  # noqa: E712
 
-    def revoke(self, serial: str) -> None:
+    def revoke(self, serial: str, at: str | None = None) -> None:
+        self.revoke_matching(serial=serial, at=at)
+
+    def revoke_matching(self, *, serial: str | None = None, device_id: str | None = None,
+                        at: str | None = None) -> list[str]:
+        """Revoke certificates by hex serial or by device; the serials newly revoked."""
+        from datetime import UTC, datetime
+
+        when = at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         with self.write_lock, Session(self.engine) as s:
-            s.execute(update(Certificate).where(Certificate.serial == serial)  # type: ignore[arg-type]
-                      .values(revoked=True))
+            q = select(Certificate).where(Certificate.revoked == False)  # noqa: E712
+            if serial is not None:
+                q = q.where(Certificate.serial == normal_serial(serial))
+            if device_id is not None:
+                q = q.where(Certificate.device_id == device_id)
+            rows = s.exec(q).all()
+            for r in rows:
+                r.revoked, r.revoked_at = True, when
+                s.add(r)
             s.commit()
+            return [r.serial for r in rows]
+
+    # -- trust material (#8) -------------------------------------------------------
+    def trust_snapshot(self, recent: int = 200) -> tuple[list[dict[str, Any]],
+                                                         list[dict[str, Any]]]:
+        """(revoked certificates, enrolled devices with their chain position)."""
+        with Session(self.engine) as s:
+            certs = s.exec(select(Certificate)).all()
+            revoked = [{"serial": c.serial, "revoked_at": c.revoked_at or "",
+                        "trader_id": c.trader_id, "device_id": c.device_id}
+                       for c in certs if c.revoked]
+            devices: dict[tuple[str, str], dict[str, Any]] = {}
+            for c in certs:
+                d = devices.setdefault((c.trader_id, c.device_id), {
+                    "trader_id": c.trader_id, "device_id": c.device_id, "role": c.role,
+                    "serials": [], "last_seq": 0, "last_hash": GENESIS_HASH,
+                    "recent_hashes": {}})
+                d["serials"].append(c.serial)
+            for (t, dev), d in devices.items():
+                row = s.get(Device, (t, dev))
+                if row is not None:
+                    d["last_seq"], d["last_hash"] = row.last_seq, row.last_hash
+                hashes = s.exec(select(EnvelopeRow.envelope_hash, EnvelopeRow.seq).where(
+                    EnvelopeRow.trader_id == t, EnvelopeRow.device_id == dev,
+                    EnvelopeRow.status != "held")
+                    .order_by(EnvelopeRow.seq.desc()).limit(recent)).all()  # type: ignore[attr-defined]
+                d["recent_hashes"] = {h: int(q) for h, q in hashes}
+            return revoked, list(devices.values())
+
+    def decision_stats(self) -> dict[str, int]:
+        with Session(self.engine) as s:
+            rows = s.exec(select(Decision.state, Decision.flagged, Decision.verified)).all()
+        return {"decisions": len(rows), "decisions_verified": sum(1 for r in rows if r[2]),
+                "decisions_flagged": sum(1 for r in rows if r[1]),
+                "decisions_pending": sum(1 for r in rows if r[0] == "pending"),
+                "decisions_applied": sum(1 for r in rows if r[0] == "applied")}
+
+    def decisions(self, declaration_id: str | None = None) -> list[dict[str, Any]]:
+        with Session(self.engine) as s:
+            q = select(Decision)
+            if declaration_id is not None:
+                q = q.where(Decision.declaration_id == declaration_id)
+            return [r.model_dump(exclude={"raw"}) for r in s.exec(q.order_by(Decision.id)).all()]  # type: ignore[arg-type]
 
     # -- idempotency -------------------------------------------------------------
     def idempotency_record(self, trader_id: str, key: str) -> tuple[str, str] | None:
@@ -325,7 +430,8 @@ class SandboxStore:
                           .order_by(NotificationRow.id).limit(limit)).all()  # type: ignore[arg-type]
             return [{"cursor": r.id, "declaration_id": r.declaration_id, "version": r.version,
                      "mrn": r.mrn, "status": r.status, "at": r.at,
-                     "errors": json.loads(r.errors), "detail": r.detail} for r in rows]
+                     "errors": json.loads(r.errors), "detail": r.detail,
+                     "decision": r.decision} for r in rows]
 
     def materialise_due(self, now: float, at_text: str) -> int:
         """Move due pipeline events into the feed, oldest first, in one transaction."""
@@ -337,7 +443,7 @@ class SandboxStore:
             s.connection().execute(_table(NotificationRow).insert(), [
                 {"trader_id": e.trader_id, "declaration_id": e.declaration_id,
                  "version": e.version, "mrn": e.mrn, "status": e.status, "at": at_text,
-                 "errors": "[]", "detail": e.detail} for e in due])
+                 "errors": "[]", "detail": e.detail, "decision": None} for e in due])
             for e in due:
                 s.delete(e)
             s.commit()
@@ -372,9 +478,11 @@ class SandboxStore:
             by_status = dict(s.exec(select(EnvelopeRow.status, func.count())
                                     .group_by(EnvelopeRow.status)).all())
             sub = s.get(Counter, "submissions")
-            return {"declarations": int(declarations), "distinct_ids": int(distinct),
-                    "submissions": sub.value if sub else 0,
-                    "by_status": {k: int(v) for k, v in by_status.items()}}
+            out = {"declarations": int(declarations), "distinct_ids": int(distinct),
+                   "submissions": sub.value if sub else 0,
+                   "by_status": {k: int(v) for k, v in by_status.items()}}
+        out.update(self.decision_stats())
+        return out
 
 
 @dataclass
@@ -395,6 +503,7 @@ class BatchTx:
     _looked_up: set[tuple[str, int]] = field(default_factory=set)
     _held_loaded: set[tuple[str, str]] = field(default_factory=set)
     _lrn_looked: set[tuple[str, str]] = field(default_factory=set)
+    _pending_decisions: set[tuple[str, int]] | None = None
 
     def preload(self, keys: list[tuple[str, int]]) -> None:
         """Fetch the existing envelopes for these (declaration id, version) in bulk."""
@@ -478,11 +587,11 @@ class BatchTx:
 
     def notify(self, trader_id: str, declaration_id: str, version: int, status: str, at: str,
                *, mrn: str | None = None, errors: list[dict[str, str]] | None = None,
-               detail: str | None = None) -> None:
+               detail: str | None = None, decision: str | None = None) -> None:
         self._notifications.append({
             "trader_id": trader_id, "declaration_id": declaration_id, "version": version,
             "mrn": mrn, "status": status, "at": at, "errors": json.dumps(errors or []),
-            "detail": detail})
+            "detail": detail, "decision": decision})
 
     def schedule(self, due_at: float, trader_id: str, declaration_id: str, version: int,
                  status: str, *, mrn: str | None = None, detail: str | None = None) -> None:
@@ -503,6 +612,58 @@ class BatchTx:
             row = self.session.get(Counter, name)
             self._counters[name] = row.value if row else 0
         self._counters[name] += by
+
+    # -- control decisions (#8) ----------------------------------------------------
+    def add_decision(self, **values: Any) -> Decision:
+        row = Decision(**values)
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def save_decision(self, row: Decision) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def has_pending_decisions(self, declaration_id: str, version: int) -> bool:
+        """Cheap per declaration: the pending keys are read once per batch."""
+        if self._pending_decisions is None:
+            self._pending_decisions = set(self.session.exec(
+                select(Decision.declaration_id, Decision.version)
+                .where(Decision.state == "pending")).all())  # type: ignore[arg-type]
+        return (declaration_id, version) in self._pending_decisions
+
+    def decisions_for(self, declaration_id: str, version: int | None = None,
+                      state: str | None = None) -> list[Decision]:
+        q = select(Decision).where(Decision.declaration_id == declaration_id)
+        if version is not None:
+            q = q.where(Decision.version == version)
+        if state is not None:
+            q = q.where(Decision.state == state)
+        return list(self.session.exec(q.order_by(Decision.id)).all())  # type: ignore[arg-type]
+
+    def current_status(self, trader_id: str, declaration_id: str, version: int) -> str | None:
+        """The declaration's latest status in the feed (this batch's included)."""
+        for n in reversed(self._notifications):
+            if n["declaration_id"] == declaration_id and n["version"] == version \
+                    and n["trader_id"] == trader_id and n["status"] != "decision_conflict":
+                return str(n["status"])
+        row = self.session.exec(
+            select(NotificationRow.status).where(
+                NotificationRow.trader_id == trader_id,
+                NotificationRow.declaration_id == declaration_id,
+                NotificationRow.version == version,
+                NotificationRow.status != "decision_conflict")
+            .order_by(NotificationRow.id.desc()).limit(1)).first()  # type: ignore[union-attr]
+        return str(row) if row is not None else None
+
+    def cancel_scheduled(self, declaration_id: str, version: int) -> None:
+        """An officer decided: the simulated pipeline's later steps no longer apply."""
+        self._events = [e for e in self._events if not (
+            e["declaration_id"] == declaration_id and e["version"] == version)]
+        for e in self.session.exec(select(ScheduledEvent).where(
+                ScheduledEvent.declaration_id == declaration_id,
+                ScheduledEvent.version == version)).all():
+            self.session.delete(e)
 
     def save_idempotency(self, trader_id: str, key: str, fingerprint: str, response: str) -> None:
         self._idempotency = {"trader_id": trader_id, "key": key, "fingerprint": fingerprint,

@@ -241,10 +241,13 @@ def _read_csv(path: Path, max_rows: int) -> Table:
         counts = {d: first_line.count(d) for d in ";,\t"}
         delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
     rows = []
-    for i, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter)):
-        if i > max_rows + 1:
-            raise ComptoirError("invoice.too_many_rows", 2, path=str(path), limit=max_rows)
-        rows.append(row)
+    try:
+        for i, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter)):
+            if i > max_rows + 1:
+                raise ComptoirError("invoice.too_many_rows", 2, path=str(path), limit=max_rows)
+            rows.append(row)
+    except csv.Error as exc:  # a bare CR in a field, a field over the size limit …
+        raise ComptoirError("invoice.unreadable", 2, path=str(path), reason=str(exc)) from exc
     return _table(path, rows, delimiter == ";", max_rows)
 
 
@@ -461,11 +464,12 @@ def _row_item(
         else:
             fields[target] = value
     kind = cell("package_kind").upper()[:35]
-    if "_packages" in fields or kind:
-        fields["packages"] = [Packaging(kind=kind or None, number=fields.pop("_packages", None))]
     if errors:
         return None, errors
     try:
+        if "_packages" in fields or kind:
+            fields["packages"] = [Packaging(kind=kind or None,
+                                            number=fields.pop("_packages", None))]
         return GoodsItem(**fields), []
     except Exception as exc:  # pydantic bounds (e.g. too many digits)
         return None, [

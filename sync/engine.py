@@ -85,10 +85,19 @@ class SyncError(ComptoirError):
 
 
 def batch_key(items: Sequence[OutboxItem]) -> str:
-    """Idempotency-Key of a batch: a function of its content, so a resend replays."""
+    """Idempotency-Key of a batch: a function of its content, so that a resend after a
+    lost answer replays the original answer.
+
+    An envelope the single window answered "held" (waiting for its predecessor) is
+    asked about again under a new key — one per round of holding, counted by its
+    attempts — or the stored "held" answer would be replayed forever.  Exactly-once
+    does not rest on this key: each envelope is idempotent by its id, version and hash.
+    """
     h = hashlib.sha256()
     for it in items:
         h.update(it.envelope_hash.encode("ascii"))
+        if it.state == "held":
+            h.update(f":held:{it.attempts}".encode("ascii"))
     return "batch-" + h.hexdigest()
 
 

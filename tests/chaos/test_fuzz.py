@@ -261,19 +261,6 @@ def test_dms_importer_edited_elements(seed: int, text: str) -> None:
 
 # ----------------------------------------------------------------------------- CSV / XLSX
 
-def _known_bug(exc: Exception) -> bool:
-    """The two crashes found here, reported to the lead (the xfail tests below):
-    ``Packaging(number=...)`` built outside the try of ``_row_item``, and ``csv.Error``
-    escaping ``_read_csv``.  Tolerated so the fuzzing keeps looking for others; remove
-    once the fixes land (the xfail tests then fail as XPASS, strict)."""
-    import csv
-
-    from pydantic import ValidationError
-
-    return (isinstance(exc, ValidationError) and exc.title == "Packaging") or \
-        isinstance(exc, csv.Error)
-
-
 def _invoice(path: Path) -> None:
     from client.invoice_lines import preview, read_invoice_table, suggest_mapping
 
@@ -282,14 +269,8 @@ def _invoice(path: Path) -> None:
         preview(table, suggest_mapping(table.columns))
     except ComptoirError:
         pass
-    except Exception as exc:
-        if not _known_bug(exc):
-            raise
 
 
-@pytest.mark.xfail(strict=True, reason="bug in client/invoice_lines._row_item: a package "
-                   "count above 99,999,999 raises pydantic's ValidationError (Packaging is "
-                   "built outside the try) instead of a row error")
 def test_invoice_packages_bound(tmp_path: Path) -> None:
     from client.invoice_lines import preview, read_invoice_table, suggest_mapping
 
@@ -300,9 +281,6 @@ def test_invoice_packages_bound(tmp_path: Path) -> None:
     assert not result.items and result.row_errors  # one row error, no crash
 
 
-@pytest.mark.xfail(strict=True, reason="bug in client/invoice_lines._read_csv: csv.Error "
-                   "(a bare CR inside an unquoted field, a field over csv.field_size_limit) "
-                   "escapes instead of ComptoirError('invoice.unreadable')")
 def test_invoice_csv_bare_carriage_return(tmp_path: Path) -> None:
     from client.invoice_lines import read_invoice_table
 

@@ -164,9 +164,6 @@ def test_outbox_state_machine(world: World) -> None:
         suppress_health_check=list(HealthCheck)))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: sync.engine.batch_key derives the Idempotency-Key "
-                   "from the envelopes alone, so a batch once answered 'held' is replayed as "
-                   "'held' forever when resent with the same content (found by the chaos runner)")
 def test_a_held_batch_is_not_replayed_forever(world: World) -> None:
     """Seq 2 reaches the server before seq 1 (a stale second engine): held.  Seq 1 then
     arrives and the server applies both; the engine resends seq 2 alone to get its

@@ -54,6 +54,14 @@ def _business_errors(tx: BatchTx, se: StoredEnvelope, checked: Checked) -> list[
     return errors
 
 
+def _earlier_mrn(tx: BatchTx, declaration_id: str, version: int) -> str | None:
+    for v in range(version - 1, 0, -1):
+        earlier = tx.envelope(declaration_id, v)
+        if earlier is not None and earlier.mrn:
+            return earlier.mrn
+    return None
+
+
 @dataclass
 class IntakeContext:
     """What the intake needs from the running sandbox."""
@@ -124,9 +132,12 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                       errors=errors)
             apply_pending(tx, se, at)  # decisions that waited for it (#8)
         else:
-            serial = tx.next_counter("mrn_serial")
-            letter = _PROCEDURE_LETTER.get(str(document.get("type", "IM")), "")
-            se.mrn = allocate_mrn(ctx.country, datetime.now(UTC).year, serial, letter)
+            # An amendment (a later version) keeps the MRN its declaration already has.
+            se.mrn = _earlier_mrn(tx, se.declaration_id, se.version)
+            if se.mrn is None:
+                serial = tx.next_counter("mrn_serial")
+                letter = _PROCEDURE_LETTER.get(str(document.get("type", "IM")), "")
+                se.mrn = allocate_mrn(ctx.country, datetime.now(UTC).year, serial, letter)
             se.status, se.lane = "accepted", lane
             if se.declarant_id and se.lrn:
                 tx.claim_lrn(se.declarant_id, se.lrn, se.declaration_id)

@@ -207,6 +207,16 @@ def test_business_rejection_has_codes_and_pointers_and_still_advances_the_chain(
     assert green_sandbox.state.store.stats()["by_status"].get("rejected", 0) >= 1
 
 
+def test_an_amendment_keeps_the_mrn_and_gets_its_own_receipt(green_sandbox, Traders):
+    t = Traders(green_sandbox)
+    doc = t.declaration()
+    first = t.post([t.seal(doc)]).json()["results"][0]
+    amended = dict(doc, version=2, function="amendment", amends=doc["id"])
+    second = t.post([t.seal(amended)]).json()["results"][0]
+    assert second["status"] == "accepted" and second["version"] == 2
+    assert second["mrn"] == first["mrn"] and second["receipt"] != first["receipt"]
+
+
 def test_lrn_reuse_by_the_same_declarant_is_rejected_with_cds12003(green_sandbox, Traders):
     t = Traders(green_sandbox)
     first = t.declaration()

@@ -26,8 +26,10 @@ from schemathesis.checks import (
 OPENAPI = Path(__file__).resolve().parents[2] / "sync" / "openapi.json"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
-OPERATIONS = ["GET /v1/health", "POST /v1/enrol", "POST /v1/envelopes",
-              "GET /v1/notifications", "GET /v1/refdata"]
+# Every operation of the committed document (new endpoints are fuzzed as they come).
+OPERATIONS = sorted(f"{method.upper()} {path}"
+                    for path, item in json.loads(OPENAPI.read_text(encoding="utf-8"))["paths"].items()
+                    for method in item)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,9 @@ def fuzz(green_sandbox, Traders):
 @pytest.mark.parametrize("label", OPERATIONS)
 def test_operation_conforms_to_the_openapi(fuzz, label):
     ops, session, ca = fuzz
-    assert set(ops) == set(OPERATIONS)
+    assert set(ops) == set(OPERATIONS) >= {"GET /v1/health", "POST /v1/enrol",
+                                           "POST /v1/envelopes", "GET /v1/notifications",
+                                           "GET /v1/refdata"}
     seen: list[int] = []
 
     @given(case=ops[label].as_strategy())

@@ -137,3 +137,21 @@ def test_french_findings(window: Any, qtbot: Any) -> None:
                 for r in range(ed.findings_model.rowCount())]
     assert any("obligatoire" in m for m in messages), messages
     assert window.sidebar_model.data(window.sidebar_model.index(0, 0)).startswith("Brouillons")
+
+
+def test_completion_and_ctrl_z_reach_the_document(window: Any, qtbot: Any) -> None:
+    ed = _editor(window)
+    field = ed.widgets["invoice_currency"]
+    ed.activateWindow()
+    ed.focus_path("invoice_currency")
+    qtbot.waitUntil(field.hasFocus, timeout=5000)  # QLineEdit wires its completer on focus
+    comp = field.completer()
+    assert comp is not None
+    comp.setCompletionPrefix("EU")
+    assert comp.currentCompletion() == "EUR"
+    comp.activated.emit("EUR")  # the user picks it in the popup
+    assert field.text() == "EUR" and ed.doc["invoice_currency"] == "EUR"
+    qtbot.keyClick(field, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert field.text() == "" and "invoice_currency" not in ed.doc
+    qtbot.keyClick(field, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert field.text() == "EUR" and ed.doc["invoice_currency"] == "EUR"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -181,7 +181,10 @@ class EditorWindow(QDialog):
         edit.setObjectName(f"field:{path}")
         if completion:
             edit.setCompleter(completer_for(completion, self.ctx.refdata, edit))
-        edit.textEdited.connect(lambda text, p=path: self._edited(p, text))
+        # textChanged, not textEdited: a completion picked from the popup and the line
+        # edit's own context-menu undo change the text too, and must reach the document.
+        edit.textChanged.connect(lambda text, p=path: self._edited(p, text))
+        edit.installEventFilter(self)
         edit.editingFinished.connect(self.save_now)
         label = QLabel()
         label.setBuddy(edit)
@@ -338,6 +341,19 @@ class EditorWindow(QDialog):
         for a, b in zip(order, order[1:], strict=False):
             if self.tab_of[a.objectName()[6:]] == self.tab_of[b.objectName()[6:]]:
                 QWidget.setTabOrder(a, b)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt API
+        """Ctrl+Z / Ctrl+Y in a field go to the editor's undo stack, not the field's own."""
+        if event.type() in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride) \
+                and isinstance(obj, QLineEdit):
+            for key, action in ((QKeySequence.StandardKey.Undo, self.undo_stack.undo),
+                                (QKeySequence.StandardKey.Redo, self.undo_stack.redo)):
+                if event.matches(key):
+                    if event.type() == QEvent.Type.KeyPress:
+                        action()
+                    event.accept()
+                    return True
+        return super().eventFilter(obj, event)
 
     def retranslate(self) -> None:
         d = self.doc

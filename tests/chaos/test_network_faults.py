@@ -191,3 +191,17 @@ def test_netem_in_own_namespace(tmp_path: Path) -> None:
             sandbox.kill()
             sandbox.wait(timeout=30)
         subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+@pytest.mark.parametrize("mode", ["reset", "drop_response"])
+def test_cli_sync_under_fault_exits_3_without_traceback(world: World, mode: str) -> None:
+    """``comptoir sync --once`` as a user runs it: a clear message, exit 3, work queued."""
+    c = _sealed(world, 2)
+    world.proxy.set_fault(mode)
+    p = subprocess.run([sys.executable, "-m", "client.cli", "sync", "--once"],
+                       env=child_env(c.home), cwd=REPO, capture_output=True, text=True,
+                       timeout=120)
+    world.proxy.clear()
+    assert p.returncode == 3, (p.returncode, p.stderr[-2000:])
+    assert "Traceback" not in p.stderr and p.stderr.strip()
+    _delivered_once(world, c)

@@ -54,6 +54,19 @@ def open_profile(home: Path, ask_passphrase: Any = None) -> tuple[Any, Any, Any,
     raise ComptoirError("secrets.passphrase_required", 2, env="COMPTOIR_PASSPHRASE")
 
 
+def offer_training(parent: Any) -> bool:
+    """First run: ask whether to start the training single window (default: yes)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from ui.i18n import t
+
+    answer = QMessageBox.question(parent, t("training.offer_title"), t("training.offer"),
+                                  QMessageBox.StandardButton.Yes
+                                  | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.Yes)
+    return answer == QMessageBox.StandardButton.Yes
+
+
 def main(home: Path | None = None, argv: list[str] | None = None) -> int:
     """Run the desktop app on the profile in ``home``; returns the exit code."""
     args = _parse(list(sys.argv[1:] if argv is None else argv))
@@ -103,8 +116,7 @@ def main(home: Path | None = None, argv: list[str] | None = None) -> int:
 
     training = args.training or env_flag("COMPTOIR_TRAINING")
     if not training and first_run and not env_flag("COMPTOIR_UI_NO_PROMPT"):
-        answer = QMessageBox.question(window, t("training.offer_title"), t("training.offer"))
-        training = answer == QMessageBox.StandardButton.Yes
+        training = offer_training(window)
     if training:
         from ui.training import start_training
 

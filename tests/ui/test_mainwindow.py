@@ -139,3 +139,36 @@ def test_rejection_is_explained_in_the_detail_pane(window: Any, prof: Any) -> No
     assert prof.store.get(ids[0]).status == states.DRAFT
     assert prof.store.get(ids[0]).declaration.version == 2
     assert ids[0] in window.editors
+
+
+def test_export_and_print(window: Any, prof: Any, tmp_path: Any) -> None:
+    import json
+
+    import pytest
+
+    ids = prof.seed(1)
+    window.table_model.reload()
+    window.select_id(ids[0])
+    window.export_selected(tmp_path / "d.json")
+    assert json.loads((tmp_path / "d.json").read_text())["id"] == ids[0]
+    window.export_selected(tmp_path / "d.xml")
+    assert b"urn:wco:datamodel:WCO:DEC-DMS:2" in (tmp_path / "d.xml").read_bytes()
+    pytest.importorskip("client.printing")
+    window.print_selected(tmp_path / "d.pdf")
+    assert (tmp_path / "d.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_first_run_offers_training(window: Any, monkeypatch: Any) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from ui.app import offer_training
+
+    asked: list[str] = []
+
+    def question(_parent: Any, title: str, text: str, *_a: Any) -> Any:
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    assert offer_training(window) is True
+    assert "training mode" in asked[0]

@@ -46,7 +46,9 @@ from sync.protocol import (
     RefdataResponse,
     RefList,
     SubmitRequest,
+    TrustResponse,
 )
+from sync.sandbox import officer as officer_mod
 from sync.sandbox import refdata as refdata_mod
 from sync.sandbox.ca import SandboxPKI, cert_serial
 from sync.sandbox.checks import Checker
@@ -397,6 +399,16 @@ def create_app(state: SandboxState | None) -> FastAPI:
                  for name, entries in sorted(state.lists.items())
                  if state.versions[name] > since]
         return RefdataResponse(version=max(state.versions.values(), default=0), lists=lists)
+
+    @app.get(f"{API_PREFIX}/trust", response_model=TrustResponse, tags=["trust"],
+             responses=_problems(401, 403))
+    def trust(who: Principal = Depends(principal)) -> TrustResponse:
+        """Trust material for verifying seals offline: CA certificates, revoked
+        certificates, enrolled devices with their chain position (officer tokens)."""
+        if who.role != "officer":
+            raise ProblemException(403, "sandbox.officer_only", None)
+        return TrustResponse.model_validate(
+            officer_mod.trust_document(state.store, state.pki.ca_pem, now_iso()))
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:

@@ -206,6 +206,8 @@ class MainWindow(QMainWindow):
         self.filter_label = QLabel()
         self.filter_label.setBuddy(self.filter)
         self.detail = DetailPane(ctx)
+        self._detail_timer = QTimer(self, singleShot=True, interval=0)
+        self._detail_timer.timeout.connect(self._show_current_detail)
 
         centre = QWidget()
         lay = QVBoxLayout(centre)
@@ -342,8 +344,11 @@ class MainWindow(QMainWindow):
     # ---- views ------------------------------------------------------------------------------
     def select_view(self, key: str) -> None:
         row = self.sidebar_model.row_of_key(key)
-        self.sidebar.setCurrentIndex(self.sidebar_model.index(row, 0))
-        self._view_changed(self.sidebar_model.index(row, 0))
+        index = self.sidebar_model.index(row, 0)
+        if self.sidebar.currentIndex() == index:
+            self._view_changed(index)  # same view again: re-query
+        else:
+            self.sidebar.setCurrentIndex(index)  # currentChanged re-queries
 
     def current_view(self) -> str:
         idx = self.sidebar.currentIndex()
@@ -364,10 +369,14 @@ class MainWindow(QMainWindow):
         self._row_changed(self.table.currentIndex())
 
     def _row_changed(self, index: QModelIndex, _prev: Any = None) -> None:
+        self._update_actions()
+        self._detail_timer.start()  # after the paint; a burst of moves shows the last one
+
+    def _show_current_detail(self) -> None:
+        index = self.table.currentIndex()
         decl_id = self.table_model.id_at(index.row()) if index.isValid() else None
         if decl_id != self.detail.decl_id:
             self.detail.show_declaration(decl_id)
-        self._update_actions()
 
     def selected_ids(self) -> list[str]:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})

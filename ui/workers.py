@@ -106,7 +106,10 @@ class _Job(QRunnable):
         except BaseException as e:  # noqa: BLE001 - reported on the GUI thread
             result, exc = None, e
         s, f = self.on_success, self.on_failure
-        self.relay.deliver.emit(lambda: _finish(result, exc, s, f))
+        try:
+            self.relay.deliver.emit(lambda: _finish(result, exc, s, f))
+        except RuntimeError:  # the app is gone (shutdown): nobody is left to tell
+            pass
 
 
 class NetworkPool:

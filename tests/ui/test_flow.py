@@ -89,5 +89,5 @@ def test_draft_fix_seal_offline_queue_sync_released(live: Any, prof: Any, qtbot:
     w.select_view("released")
     qtbot.waitUntil(lambda: w.table_model.row_of(ed.decl_id) >= 0, timeout=5000)
     w.select_id(ed.decl_id)
-    assert w.detail.decl_id == ed.decl_id
+    qtbot.waitUntil(lambda: w.detail.decl_id == ed.decl_id, timeout=5000)
     assert "Receipt #" in w.detail.receipts.toPlainText()

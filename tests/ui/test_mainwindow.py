@@ -20,7 +20,7 @@ def test_views_and_counts(window: Any, prof: Any, qtbot: Any) -> None:
     assert window.table_model.rowCount() == 3
     window.select_view("all")
     assert window.table_model.rowCount() == 7
-    assert window.detail.decl_id == window.table_model.id_at(0)
+    qtbot.waitUntil(lambda: window.detail.decl_id == window.table_model.id_at(0), timeout=5000)
 
 
 def test_filter_box_filters_in_sql(window: Any, prof: Any, qtbot: Any) -> None:
@@ -116,7 +116,7 @@ def test_mark_ready_checks_first(window: Any, prof: Any) -> None:
     assert prof.store.get(ids[0]).status == states.READY
 
 
-def test_rejection_is_explained_in_the_detail_pane(window: Any, prof: Any) -> None:
+def test_rejection_is_explained_in_the_detail_pane(window: Any, prof: Any, qtbot: Any) -> None:
     from client.keys import create_key
     from client.sealing import Sealer
     from client.store import DeliveryResult
@@ -131,6 +131,7 @@ def test_rejection_is_explained_in_the_detail_pane(window: Any, prof: Any) -> No
     window.select_view("needs_action")
     assert window.table_model.row_of(ids[0]) >= 0
     window.select_id(ids[0])
+    qtbot.waitUntil(lambda: window.detail.decl_id == ids[0], timeout=5000)
     html = window.detail.summary.toPlainText()
     explanation = window.ctx.refdata.explain_error("CDS12056")
     assert "CDS12056" in html and explanation and explanation[:30] in html

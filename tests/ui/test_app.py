@@ -143,3 +143,33 @@ def test_amend_a_rejected_declaration(window: Any, prof: Any) -> None:
     window.table_model.reload()
     window.select_id(ids[0])
     assert not window.actions_by_name["amend"].isEnabled()
+
+
+def test_settings_import_pkcs12(window: Any, prof: Any, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    from cryptography.x509.oid import NameOID
+
+    from client.keys import list_keys
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Imported Declarant")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+    p12 = tmp_path / "id.p12"
+    p12.write_bytes(pkcs12.serialize_key_and_certificates(
+        b"id", key, cert, None, serialization.BestAvailableEncryption(b"s3cret")))
+    dlg = window.open_settings()
+    before = len(list_keys(prof.home))
+    dlg.import_p12(p12, "wrong")
+    assert len(list_keys(prof.home)) == before and dlg.keys_result.text()
+    dlg.import_p12(p12, "s3cret")
+    assert len(list_keys(prof.home)) == before + 1
+    assert "Imported Declarant" in dlg.keys_view.toPlainText()

@@ -276,3 +276,32 @@ def test_trust_endpoint_is_for_officers_only(world):
     roles = {d.device_id: d.role for d in snap.devices}
     assert roles[load_profile(officer).device_id] == "officer"
     assert roles[load_profile(trader).device_id] == "trader"
+
+
+def test_two_officers_offline_the_later_decision_is_flagged_for_its_officer(world):
+    sb, trader, officer, tmp = world
+    second = tmp / "officer2"
+    _officer(second, sb, OFFICER2)
+    decl_id = _seal_one(trader, 41)
+    _export(trader, decl_id, tmp / "env.json")
+    sb.stop()
+    ok(comptoir(officer, "decide", str(tmp / "env.json"), "--outcome", "release"))
+    ok(comptoir(second, "decide", str(tmp / "env.json"), "--outcome", "refuse",
+                "--reason", "goods do not match the description"))
+    sb.start()
+    ok(comptoir(officer, "sync", "--once"))
+    ok(comptoir(second, "sync", "--once"))
+    assert sb.stats()["decisions_pending"] == 2  # both wait for the declaration
+    ok(comptoir(trader, "sync", "--once"))  # it arrives: the first applies, the second conflicts
+    stats = sb.stats()
+    assert (stats["decisions"], stats["decisions_applied"], stats["decisions_flagged"]) == (2, 1, 1)
+    assert json.loads(ok(comptoir(trader, "show", decl_id, "--json")).stdout)["status"] \
+        == "released"
+    got = json.loads(ok(comptoir(trader, "decisions", "--id", decl_id, "--json")).stdout)
+    assert sorted((g["officer_id"], g["conflict"]) for g in got) == [
+        (OFFICER, False), (OFFICER2, True)]
+    ok(comptoir(second, "sync", "--once"))  # the flag reaches the second officer's feed
+    (rec,) = _decisions(second)
+    assert rec["outcome"] == "refuse" and rec["flags"] == ["DECISION_CONFLICT"]
+    (first,) = _decisions(officer)
+    assert first["flags"] == []

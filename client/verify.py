@@ -100,7 +100,7 @@ def verify_input(home: Path, target: str, *, now: Any = None) -> VerifyOutcome:
 
     tm = load_trust(home)
     if target.strip().startswith(REF_PREFIX):
-        return _verify_reference(target.strip(), tm, now)
+        return _verify_reference(target.strip(), tm, now, home)
     env = parse_envelope_input(target)
     if tm is not None:
         return verify_with_trust(home, env, tm, now=now)
@@ -127,14 +127,24 @@ def verify_input(home: Path, target: str, *, now: Any = None) -> VerifyOutcome:
     return VerifyOutcome(ok, lines, verified, status="valid" if ok else "invalid", envelope=env)
 
 
-def _verify_reference(target: str, tm: Any, now: Any) -> VerifyOutcome:
-    """A fallback document's QR code that carries only ``comptoir-ref:<id>:<hash>``."""
+def _verify_reference(target: str, tm: Any, now: Any, home: Path | None = None
+                      ) -> VerifyOutcome:
+    """A fallback document's QR code that carries only ``comptoir-ref:<id>:<hash>``:
+    matched against the envelopes the single window held (trust material), then against
+    the envelopes this officer verified in full and decided on."""
     parts = target.split(":")
     if len(parts) != 3 or len(parts[2]) != 64:
         raise ComptoirError("verify.not_envelope", 2, path=target[:80])
     decl_id, env_hash = parts[1], parts[2].lower()
     lines = [Message("verify.reference", {"id": decl_id, "hash": env_hash[:16]})]
     found = tm.find_hash(env_hash) if tm is not None else None
+    decided = _decided_on(home, env_hash) if found is None and home is not None else None
+    if decided is not None:
+        lines.append(Message("verify.reference_decided", {
+            "outcome": Message(f"officer.outcome.{decided.outcome}"),
+            "at": decided.decided_at, "id": decided.declaration_id}))
+        return VerifyOutcome(True, lines, status="reference_decided",
+                             age_days=tm.age_days(now) if tm else None)
     if found is None:
         lines.append(Message("verify.reference_unknown", {}))
         return VerifyOutcome(False, lines, status="reference_unknown",
@@ -146,6 +156,20 @@ def _verify_reference(target: str, tm: Any, now: Any) -> VerifyOutcome:
                                                      "date": tm.fetched_at}))
     return VerifyOutcome(True, lines, status="reference_lodged", age_days=tm.age_days(now),
                          lodged="already_lodged")
+
+
+def _decided_on(home: Path, env_hash: str) -> Any:
+    """This officer's decision on the envelope with this hash (verified before deciding)."""
+    from client.profile import load_profile, profile_exists
+
+    if not profile_exists(home) or load_profile(home).role != "officer":
+        return None
+    from client.officer import list_decisions
+
+    for rec in list_decisions(home):
+        if rec.declaration_envelope_hash == env_hash:
+            return rec
+    return None
 
 
 def _ou(cert: Any) -> str | None:

@@ -34,6 +34,7 @@ _BADGE_STYLE = {
     "valid": "background:#1b7f3b;color:white;padding:4px;font-weight:bold",
     "valid_stale": "background:#b26a00;color:white;padding:4px;font-weight:bold",
     "reference_lodged": "background:#1b7f3b;color:white;padding:4px;font-weight:bold",
+    "reference_decided": "background:#1b7f3b;color:white;padding:4px;font-weight:bold",
     "invalid": "background:#b00020;color:white;padding:4px;font-weight:bold",
     "reference_unknown": "background:#b26a00;color:white;padding:4px;font-weight:bold",
 }

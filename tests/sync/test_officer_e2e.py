@@ -94,6 +94,9 @@ def test_offline_release_reaches_the_trader_with_the_signed_decision(world):
     assert decision["declaration_id"] == decl_id and decision["officer_id"] == OFFICER
     (rec,) = _decisions(officer)
     assert rec["state"] == "queued" and rec["outcome"] == "release"
+    if qr.startswith("comptoir-ref:"):  # the paper now matches what was verified in full
+        r = ok(comptoir(officer, "verify", qr))
+        assert "verified in full on this device and decided on: release" in r.stdout
     assert comptoir(officer, "sync", "--once").returncode == 3  # still offline: kept
 
     sb.start()

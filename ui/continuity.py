@@ -100,7 +100,7 @@ class ContinuityDialog(QDialog):
         self.names: dict[str, QLabel] = {}
         form = QFormLayout()
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        for key in ("offline_since", "queued", "oldest", "drain", "outage"):
+        for key in ("offline_since", "queued", "oldest", "drain", "outage", "recovery"):
             name, value = QLabel(), QLabel()
             value.setObjectName(f"cont_{key}")
             value.setWordWrap(True)
@@ -172,6 +172,11 @@ class ContinuityDialog(QDialog):
                                        rate=int(f["drain_rate"])))
         self.labels["outage"].setText(t("cont.outage_value", outage=duration_text(
             f["outage_seconds"]), mao=f["mao_hours"]))
+        rec = getattr(self.ctx.sync, "last_recovery", None)
+        self.labels["recovery"].setText(t(
+            "cont.recovery_value", outage=duration_text(rec["outage_s"]), n=rec["carried"],
+            drain=duration_text(rec["drain_s"]), at=rec["recovered_at"][:19].replace("T", " "))
+            if rec else "—")
         self.bar.setValue(min(100, int(f["mao_fraction"] * 100)))
         near = f["mao_fraction"] >= WARN_FRACTION and f["queued"] > 0
         self.advice.setText(t("cont.advice_near") if near else t("cont.advice_ok"))

@@ -70,6 +70,10 @@ class SyncController(QObject):
         self.last_error: Any = None
         self.rounds = 0
         self._reset_pending = False
+        #: the last recovery: outage length, declarations carried through, time to drain
+        self.last_recovery: dict[str, Any] | None = ctx.store.get_setting(
+            "continuity.last_recovery")
+        self._recovering: dict[str, Any] | None = None
         sig = ctx.signals
         self.listener.progress.connect(sig.sync_progress)
         self.listener.connectivity.connect(self._on_connectivity)
@@ -144,6 +148,7 @@ class SyncController(QObject):
                     self._on_connectivity(getattr(self.engine, "connectivity", None) or "online")
             elif not reachable:
                 self._on_connectivity("offline")
+            self.note_drained(int(getattr(report, "remaining", 0) or 0))
             self.ctx.signals.sync_progress.emit(0, 0)
             self.ctx.signals.sync_finished.emit(report)
             self.state_changed.emit()
@@ -161,6 +166,18 @@ class SyncController(QObject):
 
         self.ctx.network.submit(work, done, failed)
         return True
+
+    def note_drained(self, remaining: int) -> None:
+        """After a round: once the queue carried through an outage is empty, report it."""
+        rec = self._recovering
+        if rec is None or remaining > 0:
+            return
+        self._recovering = None
+        self.last_recovery = {"outage_s": rec["outage_s"], "carried": rec["carried"],
+                              "since": rec["since"], "recovered_at": now_utc(),
+                              "drain_s": round(time.monotonic() - rec["t0"], 1)}
+        self._remember({"continuity.last_recovery": self.last_recovery})
+        self.state_changed.emit()
 
     def set_offline(self, offline: bool) -> None:
         """The user's "work offline" switch: nothing leaves the machine while it is on."""
@@ -182,6 +199,9 @@ class SyncController(QObject):
             self.offline_since = now_utc()
             self._remember({"continuity.offline_since": self.offline_since})
         elif state == "online" and self.offline_since is not None:
+            self._recovering = {"outage_s": round(self.outage_seconds()),
+                                "carried": self.ctx.store.outbox_stats()[0],
+                                "since": self.offline_since, "t0": time.monotonic()}
             self.offline_since = None
             self._remember({"continuity.offline_since": None})
         if changed:

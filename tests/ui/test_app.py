@@ -173,3 +173,23 @@ def test_settings_import_pkcs12(window: Any, prof: Any, tmp_path: Path) -> None:
     dlg.import_p12(p12, "s3cret")
     assert len(list_keys(prof.home)) == before + 1
     assert "Imported Declarant" in dlg.keys_view.toPlainText()
+
+
+def test_recovery_is_reported(window: Any, prof: Any) -> None:
+    from client.sealing import Sealer
+
+    sealer = Sealer(prof.profile, prof.store, prof.secrets)
+    for d in prof.seed(2):
+        sealer.seal(d)
+    sync = window.sync
+    sync.offline_since = "2026-01-01T00:00:00.000000Z"
+    sync._on_connectivity("online")
+    assert sync.offline_since is None
+    sync.note_drained(remaining=1)
+    assert sync.last_recovery is None  # not drained yet
+    sync.note_drained(remaining=0)
+    rec = sync.last_recovery
+    assert rec is not None and rec["carried"] == 2 and rec["outage_s"] > 3600
+    assert prof.store.get_setting("continuity.last_recovery")["carried"] == 2
+    dlg = window.open_continuity()
+    assert "2 declaration(s) carried through" in dlg.labels["recovery"].text()

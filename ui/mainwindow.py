@@ -304,6 +304,11 @@ class MainWindow(QMainWindow):
         self.toolbar = self.addToolBar("main")
         self.toolbar.setObjectName("toolbar")
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self._fill_toolbar()
+
+    def _fill_toolbar(self) -> None:
+        """(Re)build the toolbar: tool buttons keep the width of their first text otherwise."""
+        self.toolbar.clear()
         for n in ("new", "copy", "seal", "sync", "export", "print", "continuity"):
             self.toolbar.addAction(self.actions_by_name[n])
 
@@ -330,6 +335,7 @@ class MainWindow(QMainWindow):
                 if not a.shortcut().isEmpty() else ""))
         for key, menu in self.menus.items():
             menu.setTitle(t(f"menu.{key}"))
+        self._fill_toolbar()
         self.filter_label.setText(t("main.filter_label"))
         self.filter.setPlaceholderText(t("main.filter_placeholder"))
         self.filter.setAccessibleName(t("main.filter_label"))

@@ -103,7 +103,13 @@ def test_long_strings_and_right_to_left(mode: str, window: Any, prof: Any, qtbot
         window.ctx.signals.language_changed.emit("x")
         out = SHOTS / "layout"
         out.mkdir(parents=True, exist_ok=True)
+        QApplication.processEvents()
         assert window.grab().save(str(out / f"main_{mode}.png"))
+        from PySide6.QtWidgets import QToolButton
+
+        for b in window.toolbar.findChildren(QToolButton):
+            if b.isVisible() and b.defaultAction() is not None:
+                assert b.width() + 1 >= b.sizeHint().width(), b.text()
         ed = _editor_with_findings(window, draft)
         for i in range(3):
             ed.tabs.setCurrentIndex(i)

@@ -343,6 +343,8 @@ class MainWindow(QMainWindow):
         self.sidebar.setAccessibleName(t("main.views"))
         self.progress.setAccessibleName(t("status.progress"))
         self.sidebar_model.retranslate()
+        hint = self.sidebar.sizeHintForColumn(0) + 2 * self.sidebar.frameWidth() + 8
+        self.sidebar.setMinimumWidth(max(150, min(hint, 360)))
         self.table_model.retranslate()
         self.detail.retranslate()
         self.update_status()

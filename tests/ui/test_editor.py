@@ -155,3 +155,20 @@ def test_completion_and_ctrl_z_reach_the_document(window: Any, qtbot: Any) -> No
     assert field.text() == "" and "invoice_currency" not in ed.doc
     qtbot.keyClick(field, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     assert field.text() == "EUR" and ed.doc["invoice_currency"] == "EUR"
+
+
+def test_completion_labels_follow_the_language(window: Any) -> None:
+    from ui.settings import apply_language
+
+    ed = _editor(window)
+
+    def label(code: str) -> str:
+        model = ed.widgets["country_of_dispatch"].completer().model()
+        for r in range(model.rowCount()):
+            if model.index(r, 0).data(Qt.ItemDataRole.EditRole) == code:
+                return model.index(r, 0).data()
+        return ""
+
+    assert "Germany" in label("DE")
+    apply_language(window.ctx, "fr")
+    assert "Allemagne" in label("DE")

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from client import states
+from client.i18n import language
 from client.model import Declaration, de_number
 from client.store import Changes
 from ui.context import AppContext, error_text
@@ -134,6 +135,8 @@ class EditorWindow(QDialog):
         self.tab_of: dict[str, int] = {}
         self.labels: list[tuple[QLabel, str, str]] = []  # (label, key, path)
         self.groups: list[tuple[QGroupBox, str]] = []
+        self.completions: list[tuple[QLineEdit, str]] = []
+        self._completion_lang = language()
         self._loading = False
         self.dirty = False
         self.saves = 0
@@ -181,6 +184,7 @@ class EditorWindow(QDialog):
         edit.setObjectName(f"field:{path}")
         if completion:
             edit.setCompleter(completer_for(completion, self.ctx.refdata, edit))
+            self.completions.append((edit, completion))
         # textChanged, not textEdited: a completion picked from the popup and the line
         # edit's own context-menu undo change the text too, and must reach the document.
         edit.textChanged.connect(lambda text, p=path: self._edited(p, text))
@@ -356,6 +360,10 @@ class EditorWindow(QDialog):
         return super().eventFilter(obj, event)
 
     def retranslate(self) -> None:
+        if language() != self._completion_lang:  # code labels in the new language
+            self._completion_lang = language()
+            for edit, list_name in self.completions:
+                edit.setCompleter(completer_for(list_name, self.ctx.refdata, edit))
         d = self.doc
         self.setWindowTitle(t("editor.title", lrn=d.get("lrn") or "—",
                               version=d.get("version", 1)))

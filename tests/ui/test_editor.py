@@ -28,7 +28,7 @@ def test_validation_as_you_type_and_fix(window: Any, prof: Any, qtbot: Any) -> N
     for path, value in VALID_HEADER.items():
         type_into(qtbot, ed, path, value)
     add_item(ed, VALID_ITEM)
-    qtbot.waitUntil(lambda: ed.findings_model.errors() == 1, timeout=5000)
+    qtbot.waitUntil(lambda: ed.findings_model.errors() == 1, timeout=15000)
     (missing,) = [f for f in ed.findings_model.findings() if f.severity == "error"]
     assert missing.path == "invoice_currency"
     # messages in the user's language, with the data element
@@ -39,12 +39,12 @@ def test_validation_as_you_type_and_fix(window: Any, prof: Any, qtbot: Any) -> N
     assert ed.tabs.currentIndex() == 0
     assert ed.focusWidget() is ed.widgets["invoice_currency"]
     qtbot.keyClicks(ed.widgets["invoice_currency"], "ZZZ")
-    qtbot.waitUntil(lambda: codes(ed) == {"V-CURRENCY-UNKNOWN"}, timeout=5000)
+    qtbot.waitUntil(lambda: codes(ed) == {"V-CURRENCY-UNKNOWN"}, timeout=15000)
     ed.widgets["invoice_currency"].clear()
     qtbot.keyClicks(ed.widgets["invoice_currency"], "USD")
-    qtbot.waitUntil(lambda: ed.findings_model.errors() == 0, timeout=5000)
+    qtbot.waitUntil(lambda: ed.findings_model.errors() == 0, timeout=15000)
     qtbot.waitUntil(lambda: prof.store.get(ed.decl_id).declaration.invoice_currency == "USD",
-                    timeout=5000)
+                    timeout=15000)
 
 
 def test_goods_item_finding_selects_the_cell(window: Any, qtbot: Any) -> None:
@@ -70,7 +70,7 @@ def test_rows_add_duplicate_delete_and_undo(window: Any, prof: Any, qtbot: Any) 
     ed.undo_stack.undo()
     assert ed.goods_model.rowCount() == 2
     qtbot.waitUntil(lambda: len(prof.store.get(ed.decl_id).declaration.goods_items) == 2,
-                    timeout=5000)
+                    timeout=15000)
 
 
 def test_undo_redo_field_edits(window: Any, qtbot: Any) -> None:
@@ -87,7 +87,7 @@ def test_unparseable_value_is_kept_as_scratch(window: Any, prof: Any, qtbot: Any
     ed = _editor(window)
     type_into(qtbot, ed, "invoice_total", "12,5x")
     qtbot.waitUntil(lambda: prof.store.get_setting(f"ui.scratch.{ed.decl_id}") is not None,
-                    timeout=5000)
+                    timeout=15000)
     assert prof.store.get_setting(f"ui.scratch.{ed.decl_id}")["invoice_total"] == "12,5x"
     ed.close()
     again = window.open_editor(ed.decl_id)
@@ -96,7 +96,7 @@ def test_unparseable_value_is_kept_as_scratch(window: Any, prof: Any, qtbot: Any
     again.widgets["invoice_total"].clear()
     qtbot.keyClicks(again.widgets["invoice_total"], "12.5")
     qtbot.waitUntil(lambda: prof.store.get_setting(f"ui.scratch.{ed.decl_id}") is None,
-                    timeout=5000)
+                    timeout=15000)
     assert str(prof.store.get(ed.decl_id).declaration.invoice_total) == "12.5"
 
 
@@ -109,8 +109,8 @@ def test_seal_from_editor_makes_it_read_only(window: Any, prof: Any, qtbot: Any)
         type_into(qtbot, ed, path, value)
     add_item(ed, VALID_ITEM)
     ed.seal_button.click()
-    qtbot.waitUntil(lambda: prof.store.get(ed.decl_id).status == states.SEALED, timeout=5000)
-    qtbot.waitUntil(lambda: not ed.editable(), timeout=5000)
+    qtbot.waitUntil(lambda: prof.store.get(ed.decl_id).status == states.SEALED, timeout=15000)
+    qtbot.waitUntil(lambda: not ed.editable(), timeout=15000)
     assert ed.widgets["ucr"].isReadOnly()
 
 
@@ -144,7 +144,7 @@ def test_completion_and_ctrl_z_reach_the_document(window: Any, qtbot: Any) -> No
     field = ed.widgets["invoice_currency"]
     ed.activateWindow()
     ed.focus_path("invoice_currency")
-    qtbot.waitUntil(field.hasFocus, timeout=5000)  # QLineEdit wires its completer on focus
+    qtbot.waitUntil(field.hasFocus, timeout=15000)  # QLineEdit wires its completer on focus
     comp = field.completer()
     assert comp is not None
     comp.setCompletionPrefix("EU")

@@ -44,7 +44,7 @@ def test_draft_fix_seal_offline_queue_sync_released(live: Any, prof: Any, qtbot:
     # go offline first (the user's switch)
     w.actions_by_name["offline"].trigger()
     assert w.sync.offline
-    qtbot.waitUntil(lambda: w.conn_label.text() == "○ Offline", timeout=5000)
+    qtbot.waitUntil(lambda: w.conn_label.text() == "○ Offline", timeout=15000)
 
     # create a declaration in the editor
     w.actions_by_name["new"].trigger()
@@ -67,7 +67,7 @@ def test_draft_fix_seal_offline_queue_sync_released(live: Any, prof: Any, qtbot:
     qtbot.waitUntil(lambda: w.queue_label.text() == "Queued: 1", timeout=10000)
     assert w.oldest_label.isVisible()
     w.select_view("outbox")
-    qtbot.waitUntil(lambda: w.table_model.row_of(ed.decl_id) >= 0, timeout=5000)
+    qtbot.waitUntil(lambda: w.table_model.row_of(ed.decl_id) >= 0, timeout=15000)
 
     # come back online: the switch triggers a sync round on the network pool
     w.actions_by_name["offline"].trigger()
@@ -87,7 +87,7 @@ def test_draft_fix_seal_offline_queue_sync_released(live: Any, prof: Any, qtbot:
     assert store.receipts(ed.decl_id), "a signed receipt is kept"
     qtbot.waitUntil(lambda: any("released" in n for n in w.notices), timeout=10000)
     w.select_view("released")
-    qtbot.waitUntil(lambda: w.table_model.row_of(ed.decl_id) >= 0, timeout=5000)
+    qtbot.waitUntil(lambda: w.table_model.row_of(ed.decl_id) >= 0, timeout=15000)
     w.select_id(ed.decl_id)
-    qtbot.waitUntil(lambda: w.detail.decl_id == ed.decl_id, timeout=5000)
+    qtbot.waitUntil(lambda: w.detail.decl_id == ed.decl_id, timeout=15000)
     assert "Receipt #" in w.detail.receipts.toPlainText()

@@ -20,14 +20,14 @@ def test_views_and_counts(window: Any, prof: Any, qtbot: Any) -> None:
     assert window.table_model.rowCount() == 3
     window.select_view("all")
     assert window.table_model.rowCount() == 7
-    qtbot.waitUntil(lambda: window.detail.decl_id == window.table_model.id_at(0), timeout=5000)
+    qtbot.waitUntil(lambda: window.detail.decl_id == window.table_model.id_at(0), timeout=15000)
 
 
 def test_filter_box_filters_in_sql(window: Any, prof: Any, qtbot: Any) -> None:
     prof.seed(20)
     window.table_model.reload()
     qtbot.keyClicks(window.filter, "LRN0100001")
-    qtbot.waitUntil(lambda: window.table_model.rowCount() == 10, timeout=5000)
+    qtbot.waitUntil(lambda: window.table_model.rowCount() == 10, timeout=15000)
 
 
 def test_every_action_has_a_shortcut_or_mnemonic(window: Any) -> None:
@@ -46,7 +46,7 @@ def test_new_declaration_opens_editor_and_autosaves(window: Any, prof: Any, qtbo
     field: QLineEdit = ed.widgets["ucr"]
     field.setFocus()
     qtbot.keyClicks(field, "UCR-42")
-    qtbot.waitUntil(lambda: prof.store.get(decl_id).declaration.ucr == "UCR-42", timeout=5000)
+    qtbot.waitUntil(lambda: prof.store.get(decl_id).declaration.ucr == "UCR-42", timeout=15000)
     assert window.table_model.row_of(decl_id) >= 0
 
 
@@ -131,7 +131,7 @@ def test_rejection_is_explained_in_the_detail_pane(window: Any, prof: Any, qtbot
     window.select_view("needs_action")
     assert window.table_model.row_of(ids[0]) >= 0
     window.select_id(ids[0])
-    qtbot.waitUntil(lambda: window.detail.decl_id == ids[0], timeout=5000)
+    qtbot.waitUntil(lambda: window.detail.decl_id == ids[0], timeout=15000)
     html = window.detail.summary.toPlainText()
     explanation = window.ctx.refdata.explain_error("CDS12056")
     assert "CDS12056" in html and explanation and explanation[:30] in html

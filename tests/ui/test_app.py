@@ -193,3 +193,11 @@ def test_recovery_is_reported(window: Any, prof: Any) -> None:
     assert prof.store.get_setting("continuity.last_recovery")["carried"] == 2
     dlg = window.open_continuity()
     assert "2 declaration(s) carried through" in dlg.labels["recovery"].text()
+
+
+def test_ui_catalogues_match_their_source() -> None:
+    from ui._i18n_src.catalogue import S
+
+    for i, lang in enumerate(("en", "fr")):
+        data = json.loads((REPO / f"resources/translations/{lang}/ui.json").read_text("utf-8"))
+        assert data == {f"ui.{k}": v[i] for k, v in S.items()}, lang

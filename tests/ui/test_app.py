@@ -52,12 +52,19 @@ def _run_app(home: Path, hook: str, *args: str, env: dict[str, str] | None = Non
                           env=e, capture_output=True, text=True, cwd=REPO, timeout=timeout)
 
 
-@pytest.mark.parametrize("how", ["flag", "env"])
+@pytest.mark.parametrize("how", ["flag", "env", "cli"])
 def test_training_mode_starts_sandbox_and_enrols(home: Path, how: str) -> None:
     pytest.importorskip("sync.engine")
     args = ("--training",) if how == "flag" else ()
-    env = {"COMPTOIR_TRAINING": "1"} if how == "env" else {}
-    out = _run_app(home, "training-ready", *args, env=env)
+    env = {"COMPTOIR_TRAINING": "1"} if how != "flag" else {}
+    if how == "cli":  # the README's run command: `COMPTOIR_TRAINING=1 comptoir`
+        e = dict(os.environ)
+        e.update(QT_QPA_PLATFORM="offscreen", COMPTOIR_UI_NO_PROMPT="1",
+                 COMPTOIR_UI_TEST_HOOK="training-ready", PYTHONPATH=str(REPO), **env)
+        out = subprocess.run([sys.executable, "-m", "client.cli", "--home", str(home)],
+                             env=e, capture_output=True, text=True, cwd=REPO, timeout=120)
+    else:
+        out = _run_app(home, "training-ready", *args, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "training https://127.0.0.1:" in out.stdout, out.stderr[-3000:]
     assert "TRAINING" in out.stdout

@@ -1,0 +1,1 @@
+"""Source table of the GUI catalogues (resources/translations/*/ui.json)."""

@@ -318,6 +318,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def pointer_to_path(pointer: str) -> str:
+    """A JSON pointer (``/goods_items/0/procedure_code``) as a model path
+    (``goods_items[0].procedure_code``); model paths pass through."""
+    if not pointer.startswith("/"):
+        return pointer
+    out = ""
+    for step in pointer[1:].split("/"):
+        step = step.replace("~1", "/").replace("~0", "~")
+        out += f"[{step}]" if step.isdigit() else ("." if out else "") + step
+    return out
+
+
 def rejection_reasons(store: Store, decl_id: str, home: Path) -> list[dict[str, Any]]:
     """The single window's rejection codes for the current version, each explained from
     the reference data in the user's language, with the field it points to."""
@@ -333,7 +345,7 @@ def rejection_reasons(store: Store, decl_id: str, home: Path) -> list[dict[str, 
             for err in entry.detail["errors"]:
                 code = str(err.get("code", ""))
                 pointer = str(err.get("pointer") or "")
-                path = pointer.lstrip("/").replace("/", ".") if pointer.startswith("/") else pointer
+                path = pointer_to_path(pointer)
                 try:
                     de = de_number(path) if path else None
                 except ValueError:

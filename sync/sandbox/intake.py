@@ -120,7 +120,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             return
         document = checked.document
         errors = _business_errors(tx, se, checked)
-        lane = lane_for(ctx.seed, se.declaration_id, ctx.lane_mode)
+        lane = lane_for(ctx.seed, se.declaration_id, ctx.lane_mode, se.version)
         if not errors and lane == "rejected":
             code, pointer = rejection_rule(ctx.seed, se.declaration_id)
             errors = [{"code": code, "pointer": pointer,

@@ -38,11 +38,13 @@ REJECTION_RULES: tuple[tuple[str, str], ...] = (
 )
 
 
-def lane_for(seed: int, declaration_id: str, mode: LaneMode = "auto") -> Lane:
-    """The risk lane of a declaration: deterministic from the seed and its id."""
+def lane_for(seed: int, declaration_id: str, mode: LaneMode = "auto", version: int = 1) -> Lane:
+    """The risk lane of a declaration: deterministic from the seed, its id and version
+    (a corrected version after a rejection is assessed afresh)."""
     if mode == "green":
         return "green"
-    digest = hashlib.sha256(f"{seed}:{declaration_id}".encode()).digest()
+    key = f"{seed}:{declaration_id}" if version == 1 else f"{seed}:{declaration_id}:{version}"
+    digest = hashlib.sha256(key.encode()).digest()
     roll = int.from_bytes(digest[:4], "big") % 100
     for bound, lane in _LANES:
         if roll < bound:

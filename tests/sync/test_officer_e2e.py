@@ -267,7 +267,7 @@ def test_conflicting_decision_is_kept_flagged_and_never_applied_twice(world):
 def test_trust_endpoint_is_for_officers_only(world):
     from sync.transport import SingleWindowClient, TransportError
 
-    sb, trader, officer, _tmp = world
+    sb, trader, officer, tmp = world
     t_token = secret_store(load_profile(trader)).get("api-token")
     with SingleWindowClient(sb.url, ca_pem_path=sb.ca, token=t_token) as client:
         with pytest.raises(TransportError) as exc:
@@ -279,6 +279,12 @@ def test_trust_endpoint_is_for_officers_only(world):
     roles = {d.device_id: d.role for d in snap.devices}
     assert roles[load_profile(officer).device_id] == "officer"
     assert roles[load_profile(trader).device_id] == "trader"
+    # an officer's token cannot lodge a declaration (not even a genuine trader's)
+    env = _export(trader, _seal_one(trader, 51), tmp / "decl.json")
+    with SingleWindowClient(sb.url, ca_pem_path=sb.ca, token=o_token) as client:
+        res = client.submit([env], "officer-tries").results[0]
+    assert res.status == "rejected" and res.errors[0].code == "CERT_NOT_OWNED"
+    assert sb.stats()["declarations"] == 0
 
 
 def test_two_officers_offline_the_later_decision_is_flagged_for_its_officer(world):

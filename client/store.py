@@ -773,96 +773,62 @@ class Store:
 
         An outbox entry is marked done only together with its verified receipt, so a
         crash between sending and this commit simply resends (and the server answers
-        "duplicate" with the original receipt).
+        "duplicate" with the original receipt).  A batch is a few bulk statements, not
+        a few per envelope: a backlog of thousands drains at network speed.
         """
         now = now_utc()
-        touched: list[str] = []
+        seqs = [r.seq for r in results]
         with self._tx() as conn:
+            journal = {r.seq: r for r in _in_chunks(conn, select(
+                T_JOURNAL.c.seq, T_JOURNAL.c.declaration_id, T_JOURNAL.c.version,
+                T_JOURNAL.c.kind), T_JOURNAL.c.seq, seqs)}
+            have_receipt = {r.seq for r in _in_chunks(conn, select(T_RECEIPT.c.seq),
+                                                        T_RECEIPT.c.seq, seqs)}
+            moves = _Moves(conn, [j.declaration_id for j in journal.values()
+                                  if j.kind == "declaration"])
+            receipts: list[dict[str, Any]] = []
+            held: list[tuple[int]] = []
+            done: list[tuple[Any, ...]] = []
             for res in results:
-                j = conn.execute(select(T_JOURNAL.c.declaration_id, T_JOURNAL.c.version,
-                                        T_JOURNAL.c.kind)
-                                 .where(T_JOURNAL.c.seq == res.seq)).first()
+                j = journal.get(res.seq)
                 if j is None:
                     continue
                 if res.outcome == "held":
-                    conn.execute(update(T_OUTBOX).where(T_OUTBOX.c.seq == res.seq)
-                                 .values(state="held", attempts=T_OUTBOX.c.attempts + 1))
+                    held.append((res.seq,))
                     continue
-                if res.outcome in ("accepted", "duplicate"):
-                    if res.receipt and not conn.execute(
-                            select(T_RECEIPT.c.seq).where(T_RECEIPT.c.seq == res.seq)).first():
-                        conn.execute(insert(T_RECEIPT).values(
-                            seq=res.seq, declaration_id=j.declaration_id, version=j.version,
-                            mrn=res.mrn, received_at=res.received_at or now, token=res.receipt,
-                            stored_at=now))
-                conn.execute(update(T_OUTBOX).where(T_OUTBOX.c.seq == res.seq).values(
-                    state="done", delivered_at=now,
-                    outcome="accepted" if res.outcome == "duplicate" else res.outcome,
-                    last_error=json.dumps(res.errors) if res.errors else None))
+                if res.outcome in ("accepted", "duplicate") and res.receipt \
+                        and res.seq not in have_receipt:
+                    have_receipt.add(res.seq)
+                    receipts.append(dict(seq=res.seq, declaration_id=j.declaration_id,
+                                         version=j.version, mrn=res.mrn,
+                                         received_at=res.received_at or now,
+                                         token=res.receipt, stored_at=now))
+                done.append((now, "accepted" if res.outcome == "duplicate" else res.outcome,
+                             json.dumps(res.errors) if res.errors else None, res.seq))
                 if j.kind != "declaration":
                     continue
-                target = states.REGISTERED if res.outcome in ("accepted", "duplicate") \
-                    else states.REJECTED
+                registered = res.outcome in ("accepted", "duplicate")
                 detail: dict[str, Any] = {"seq": res.seq}
                 if res.mrn:
                     detail["mrn"] = res.mrn
                 if res.errors:
                     detail["errors"] = res.errors
-                if self._server_move(conn, j.declaration_id, j.version, target, actor, now,
-                                     note="receipt" if target == states.REGISTERED else "rejected",
-                                     detail=detail, mrn=res.mrn, via_submitted=True):
-                    touched.append(j.declaration_id)
-                if target == states.REGISTERED:
-                    self._link_fallback(conn, j.declaration_id, res.mrn, actor, now)
-        return Changes(declarations=tuple(touched), outbox=True, statuses=bool(touched))
-
-    def _link_fallback(self, conn: Connection, decl_id: str, mrn: str | None, actor: str,
-                       now: str) -> None:
-        """A fallback document printed during the outage is now lodged electronically:
-        record the link once, so the paper copy is never lodged a second time."""
-        row = conn.execute(select(T_DECL.c.status, T_DECL.c.version)
-                           .where(and_(T_DECL.c.id == decl_id,
-                                       T_DECL.c.fallback_printed_at.isnot(None),
-                                       T_DECL.c.lodged_after_fallback_at.is_(None)))).first()
-        if row is None:
-            return
-        conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id)
-                     .values(lodged_after_fallback_at=now))
-        conn.execute(insert(T_HIST).values(
-            declaration_id=decl_id, version=row.version, at=now, actor=actor,
-            from_status=row.status, to_status=row.status,
-            note="fallback document linked to its electronic lodging",
-            detail=json.dumps({"mrn": mrn, "fallback": True})))
-
-    def _server_move(self, conn: Connection, decl_id: str, version: int | None, target: str,
-                     actor: str, now: str, *, note: str, detail: dict[str, Any] | None,
-                     mrn: str | None, via_submitted: bool = False) -> bool:
-        row = conn.execute(select(T_DECL.c.status, T_DECL.c.version, T_DECL.c.mrn)
-                           .where(T_DECL.c.id == decl_id)).first()
-        if row is None or (version is not None and version != row.version):
-            return False  # about an earlier version: kept in notifications, not applied
-        moved = False
-        current = row.status
-        steps = [target]
-        if via_submitted and current == states.SEALED and target != states.SUBMITTED:
-            steps = [states.SUBMITTED, target]
-        for step in steps:
-            if not states.server_move_allowed(current, step):
-                continue
-            conn.execute(insert(T_HIST).values(
-                declaration_id=decl_id, version=row.version, at=now, actor=actor,
-                from_status=current, to_status=step, note=note,
-                detail=json.dumps(detail) if detail else None))
-            current = step
-            moved = True
-        values: dict[str, Any] = {}
-        if moved:
-            values.update(status=current, updated_at=now)
-        if mrn and not row.mrn:
-            values["mrn"] = mrn
-        if values:
-            conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id).values(**values))
-        return moved or bool(values)
+                moves.move(j.declaration_id, j.version,
+                           states.REGISTERED if registered else states.REJECTED, actor, now,
+                           note="receipt" if registered else "rejected", detail=detail,
+                           mrn=res.mrn)
+                if registered:
+                    moves.link_fallback(j.declaration_id, res.mrn, actor, now)
+            if receipts:
+                conn.execute(insert(T_RECEIPT), receipts)
+            if held:
+                conn.exec_driver_sql("UPDATE outbox SET state = 'held', attempts = attempts + 1 "
+                                     "WHERE seq = ?", held)
+            if done:
+                conn.exec_driver_sql("UPDATE outbox SET state = 'done', delivered_at = ?, "
+                                     "outcome = ?, last_error = ? WHERE seq = ?", done)
+            touched = moves.flush(conn)
+        return Changes(declarations=touched, outbox=True, statuses=bool(touched))
 
     # ---- receipts ---------------------------------------------------------------------
 
@@ -882,26 +848,28 @@ class Store:
                             actor: str = "single-window") -> Changes:
         """Apply one page of the feed and advance the cursor in the same transaction."""
         now = now_utc()
-        touched: list[str] = []
         with self._tx() as conn:
+            moves = _Moves(conn, [n["declaration_id"] for n in notifications])
+            rows = []
             for n in notifications:
                 status = n.get("status", "")
-                conn.execute(insert(T_NOTIF).values(
-                    cursor=int(n.get("cursor", cursor)), declaration_id=n["declaration_id"],
-                    version=n.get("version"), status=status, mrn=n.get("mrn"),
-                    at=n.get("at") or now, payload=json.dumps(n, default=str), applied=True))
+                rows.append(dict(cursor=int(n.get("cursor", cursor)),
+                                 declaration_id=n["declaration_id"], version=n.get("version"),
+                                 status=status, mrn=n.get("mrn"), at=n.get("at") or now,
+                                 payload=json.dumps(n, default=str), applied=True))
                 target = states.FROM_SERVER.get(status)
                 if target is None:
                     continue
                 detail = {k: n[k] for k in ("errors", "detail", "decision", "cursor")
                           if n.get(k)}
-                if self._server_move(conn, n["declaration_id"], n.get("version"), target,
-                                     actor, now, note=f"notification: {status}",
-                                     detail=detail or None, mrn=n.get("mrn"),
-                                     via_submitted=True):
-                    touched.append(n["declaration_id"])
+                moves.move(n["declaration_id"], n.get("version"), target, actor, now,
+                           note=f"notification: {status}", detail=detail or None,
+                           mrn=n.get("mrn"))
+            if rows:
+                conn.execute(insert(T_NOTIF), rows)
+            touched = moves.flush(conn)
             self._set_setting(conn, "sync.feed_cursor", cursor)
-        return Changes(declarations=tuple(touched), statuses=bool(touched))
+        return Changes(declarations=touched, statuses=bool(touched))
 
     def notifications(self, decl_id: str) -> list[dict[str, Any]]:
         with self._read() as conn:
@@ -994,6 +962,85 @@ class Store:
             conn.info["begin_sql"] = "BEGIN IMMEDIATE"
             with conn.begin():
                 return conn.execute(text(sql)).rowcount
+
+
+def _in_chunks(conn: Connection, query: Any, column: Any, values: Sequence[Any],
+               size: int = 500) -> Iterator[Any]:
+    """Rows of ``query`` where ``column`` is in ``values``, a bounded IN list at a time."""
+    for i in range(0, len(values), size):
+        yield from conn.execute(query.where(column.in_(list(values[i:i + size]))))
+
+
+class _Moves:
+    """Lifecycle moves reported by the single window for many declarations at once.
+
+    Reads the current rows once, decides every move in memory (so two notifications
+    about one declaration in the same page chain correctly), then writes the history
+    and the new states in two bulk statements.
+    """
+
+    def __init__(self, conn: Connection, ids: Sequence[str]) -> None:
+        unique = list(dict.fromkeys(ids))
+        self.rows: dict[str, dict[str, Any]] = {
+            r.id: dict(r._mapping) for r in _in_chunks(conn, select(
+                T_DECL.c.id, T_DECL.c.status, T_DECL.c.version, T_DECL.c.mrn,
+                T_DECL.c.updated_at, T_DECL.c.fallback_printed_at,
+                T_DECL.c.lodged_after_fallback_at), T_DECL.c.id, unique)}
+        self.history: list[dict[str, Any]] = []
+        self.dirty: dict[str, None] = {}
+
+    def move(self, decl_id: str, version: int | None, target: str, actor: str, now: str, *,
+             note: str, detail: dict[str, Any] | None, mrn: str | None) -> bool:
+        row = self.rows.get(decl_id)
+        if row is None or (version is not None and version != row["version"]):
+            return False  # about an earlier version: kept in notifications, not applied
+        current = row["status"]
+        steps = [target]
+        if current == states.SEALED and target != states.SUBMITTED:
+            steps = [states.SUBMITTED, target]
+        moved = False
+        for step in steps:
+            if not states.server_move_allowed(current, step):
+                continue
+            self.history.append(dict(
+                declaration_id=decl_id, version=row["version"], at=now, actor=actor,
+                from_status=current, to_status=step, note=note,
+                detail=json.dumps(detail) if detail else None, document=None))
+            current = step
+            moved = True
+        if moved:
+            row["status"], row["updated_at"] = current, now
+        if mrn and not row["mrn"]:
+            row["mrn"] = mrn
+            moved = True
+        if moved:
+            self.dirty[decl_id] = None
+        return moved
+
+    def link_fallback(self, decl_id: str, mrn: str | None, actor: str, now: str) -> None:
+        """A fallback document printed during the outage is now lodged electronically:
+        record the link once, so the paper copy is never lodged a second time."""
+        row = self.rows.get(decl_id)
+        if row is None or not row["fallback_printed_at"] or row["lodged_after_fallback_at"]:
+            return
+        row["lodged_after_fallback_at"] = now
+        self.history.append(dict(
+            declaration_id=decl_id, version=row["version"], at=now, actor=actor,
+            from_status=row["status"], to_status=row["status"],
+            note="fallback document linked to its electronic lodging",
+            detail=json.dumps({"mrn": mrn, "fallback": True}), document=None))
+        self.dirty[decl_id] = None
+
+    def flush(self, conn: Connection) -> tuple[str, ...]:
+        if self.history:
+            conn.execute(insert(T_HIST), self.history)
+        if self.dirty:
+            conn.exec_driver_sql(
+                "UPDATE declaration SET status = ?, updated_at = ?, mrn = ?, "
+                "lodged_after_fallback_at = ? WHERE id = ?",
+                [(r["status"], r["updated_at"], r["mrn"], r["lodged_after_fallback_at"], i)
+                 for i in self.dirty for r in (self.rows[i],)])
+        return tuple(self.dirty)
 
 
 def _doc_json(decl: Declaration) -> str:

@@ -45,6 +45,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="comptoir", description=tr("cli.description"))
     parser.add_argument("--home", type=Path, default=None, help=tr("cli.home_help"))
+    parser.add_argument("--training", action="store_true", help=tr("cli.training_help"))
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     for name in COMMAND_MODULES:
         try:
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         args.home = (args.home or default_home()).expanduser().resolve()
         if not args.command:
+            if args.training:
+                os.environ["COMPTOIR_TRAINING"] = "1"
             return _start_gui(args.home)
         code = args.func(args)
         return int(code or 0)

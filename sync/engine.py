@@ -38,6 +38,7 @@ from client.i18n import ComptoirError, Message
 from client.model import now_utc
 from client.profile import Profile
 from client.store import Changes, DeliveryResult, OutboxItem, Store
+from sync.protocol import wire_envelope
 from sync.transport import SingleWindowClient, TransportError
 from sync.trust import pull_trust
 
@@ -157,7 +158,6 @@ class SyncEngine:
 
     def close(self) -> None:
         if self._client is not None:
-            self.bytes_sent += self._client.bytes_sent
             self._client.close()
             self._client = None
 
@@ -262,7 +262,7 @@ class SyncEngine:
         client = self.client()
         before = client.bytes_sent
         try:
-            resp = client.submit([it.envelope for it in items], batch_key(items))
+            resp = client.submit([wire_envelope(it.envelope) for it in items], batch_key(items))
         except TransportError as exc:
             self.store.outbox_note_attempt([it.seq for it in items], exc.code)
             raise

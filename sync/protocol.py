@@ -8,9 +8,10 @@ refused instead of corrupting local state.  Everything lives under ``/v1``.
 
 from __future__ import annotations
 
+import base64
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PROTOCOL_VERSION = "1"
 API_PREFIX = "/v1"
@@ -80,11 +81,45 @@ class EnrolResponse(_Wire):
 
 
 class JwsEnvelope(_Request):
-    """A sealed envelope: JWS JSON flattened serialization (base64url members)."""
+    """A sealed envelope: JWS JSON flattened serialization (base64url members).
+
+    On the wire the payload may instead travel as ``payload_json``, its canonical JSON
+    text: base64 hides the repetition between declarations from the batch's gzip, so
+    the plain text compresses about a third better.  The receiver re-encodes it to the
+    base64url ``payload`` that was signed (lossless: the JWS is exactly the sealed one).
+    Exactly one of the two is present.
+    """
 
     protected: str = _B64
-    payload: str = _B64
+    payload: str | None = Field(default=None, max_length=4 << 20,
+                                pattern=r"^[A-Za-z0-9_-]*$")
+    payload_json: str | None = Field(default=None, max_length=3 << 20,
+                                     description="The payload's canonical JSON text, in "
+                                     "place of its base64url form")
     signature: str = Field(max_length=1024, pattern=r"^[A-Za-z0-9_-]*$")
+
+    @model_validator(mode="after")
+    def _one_payload(self) -> JwsEnvelope:
+        if (self.payload is None) == (self.payload_json is None):
+            raise ValueError("exactly one of payload and payload_json")
+        return self
+
+    def to_envelope(self) -> dict[str, str]:
+        """The sealed envelope as signed: three base64url members."""
+        payload = self.payload
+        if payload is None:
+            assert self.payload_json is not None
+            payload = base64.urlsafe_b64encode(
+                self.payload_json.encode("utf-8")).rstrip(b"=").decode("ascii")
+        return {"protected": self.protected, "payload": payload, "signature": self.signature}
+
+
+def wire_envelope(envelope: dict[str, str]) -> dict[str, str]:
+    """The transfer form of a sealed envelope (``payload_json``), for a batch."""
+    raw = envelope["payload"]
+    text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
+    return {"protected": envelope["protected"], "payload_json": text,
+            "signature": envelope["signature"]}
 
 
 class SubmitRequest(_Request):

@@ -370,7 +370,7 @@ def create_app(state: SandboxState | None) -> FastAPI:
                 lane_mode=state.settings.lane,
                 clock=Clock(state.settings.clock_speed, instant=state.settings.lane == "green"),
                 revoked=state.store.revoked_serials(), checker=state.checker)
-            envelopes = [e.model_dump() for e in body.envelopes]
+            envelopes = [e.to_envelope() for e in body.envelopes]
             with state.store.batch() as tx:
                 payload = process_batch(tx, ctx, who, envelopes)
                 text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)

@@ -5,6 +5,12 @@ from a fallback document's QR code.  Checks the signature, the certificate (and 
 chain to the single window's CA when this profile holds trust material), and the
 chain link against this device's own journal when the envelope is ours.  The
 outcome is a list of messages in words.
+
+With the single window's trust material (an officer profile after a sync, #8:
+:mod:`client.trust`) it also checks revocation as of the material's date, the
+signer's role, the device chain position the single window knew, and says how old
+that knowledge is; a fallback document's reference QR (``comptoir-ref:``) is matched
+against the envelopes the single window held or this officer decided on.
 """
 
 from __future__ import annotations

@@ -71,8 +71,9 @@ class Sealer:
             if has_errors(findings):
                 raise SealRefused(findings, decl.id)
 
-        def sign(decl: Declaration, seq: int, prev: str) -> dict[str, Any]:
-            return seal_envelope(canonicalize(decl.to_json_dict()), self._jwk, self._x5c,
+        def sign(decl: Declaration, document: dict[str, Any], seq: int,
+                 prev: str) -> dict[str, Any]:
+            return seal_envelope(canonicalize(document), self._jwk, self._x5c,
                                  kind="declaration", declaration_id=decl.id,
                                  version=decl.version, device_id=device, seq=seq, prev=prev)
 

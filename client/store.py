@@ -280,8 +280,9 @@ class Changes:
     settings: bool = False
 
 
-SealFn = Callable[[Declaration, int, str], dict[str, Any]]
-"""(declaration, seq, prev_hash) -> envelope dict; called inside the seal transaction."""
+SealFn = Callable[[Declaration, dict[str, Any], int, str], dict[str, Any]]
+"""(declaration, its canonical JSON form, seq, prev_hash) -> envelope dict; called inside
+the seal transaction."""
 
 
 # --------------------------------------------------------------------------- store
@@ -664,8 +665,10 @@ class Store:
                 "ON c.id = d.id WHERE d.id = ?", (decl_id,)).first()
             if row is None or row.status not in states.EDITABLE or row.document != snap.document:
                 raise StoreError("store.changed_while_sealing", 2, id=decl_id)
+            document = json.loads(snap.document)  # stored as Declaration.to_json_dict()
             entry = self._append_journal(conn, "declaration", decl.id, decl.version,
-                                         lambda seq, prev: sealer(decl, seq, prev), now)
+                                         lambda seq, prev: sealer(decl, document, seq, prev),
+                                         now)
             conn.exec_driver_sql(
                 "UPDATE declaration SET status = ?, updated_at = ?, sealed_at = ?, "
                 "envelope_hash = ? WHERE id = ?",

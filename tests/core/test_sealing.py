@@ -185,3 +185,13 @@ def test_rekey_rotates_the_database_key(sealed_home: Path) -> None:
     with pytest.raises(StoreError):
         Store.open(profile.db_path, old)
     ok(run(sealed_home, "journal", "verify"))
+
+
+def test_signed_payload_is_the_canonical_form_of_the_stored_declaration(sealed_home: Path) -> None:
+    from client.canonical import canonicalize
+    from client.signing import b64u_decode
+
+    with open_store(load_profile(sealed_home)) as store:
+        for entry in store.journal(limit=25):
+            decl = store.get(entry.declaration_id).declaration
+            assert b64u_decode(entry.envelope["payload"]) == canonicalize(decl.to_json_dict())

@@ -501,12 +501,14 @@ def render_fallback_pdf(
     The QR code carries ``qr_payload`` (the compact sealed envelope) when it fits, else
     the envelope hash and the declaration id, with a note saying so.
     """
-    payload_fits = len(qr_payload.encode()) <= QR_MAX_BYTES
+    from client.qrpayload import fits_qr
+
+    payload_fits = fits_qr(qr_payload) or len(qr_payload.encode()) <= QR_MAX_BYTES
 
     def banner(d: _Doc) -> float:
         c = d.c
         top = PAGE_H - MARGIN
-        qr_size = 150.0 if len(qr_payload.encode()) <= 600 else 215.0  # ~0.4 mm modules at v40
+        qr_size = 150.0 if len(qr_payload.encode()) <= 600 else 240.0  # ~0.4 mm modules at v40
         c.setFillColor(RED)
         c.rect(MARGIN, top - 30, PAGE_W - 2 * MARGIN, 30, stroke=0, fill=1)
         c.setFillColor(white)

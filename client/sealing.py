@@ -100,22 +100,20 @@ def signature_fingerprint(envelope: dict[str, Any]) -> str:
     return " ".join(h[i:i + 4] for i in range(0, len(h), 4))
 
 
-QR_MAX_BYTES = 2800
-
-
 def fallback_qr_payload(envelope: dict[str, Any]) -> str:
-    """What the fallback document's QR code carries: the compact sealed envelope.
+    """What the fallback document's QR code carries: the whole sealed envelope, packed
+    (:mod:`client.qrpayload`), which an officer's ``comptoir verify`` reads offline.
 
-    ``protected.payload.signature`` is what an officer's ``comptoir verify TOKEN``
-    reads.  A declaration too large for one QR code falls back to a reference
+    A declaration too large even so falls back to a reference
     (``comptoir-ref:<declaration id>:<envelope hash>``) that still lets the officer
     match the paper to the electronic lodging later.
     """
     from client.envelope import envelope_hash
+    from client.qrpayload import encode_envelope, fits_qr
 
-    token = f"{envelope['protected']}.{envelope['payload']}.{envelope['signature']}"
-    if len(token) <= QR_MAX_BYTES:
-        return token
+    packed = encode_envelope(envelope)
+    if fits_qr(packed):
+        return packed
     header = json.loads(base64.urlsafe_b64decode(
         envelope["protected"] + "=" * (-len(envelope["protected"]) % 4)))
     return f"comptoir-ref:{header.get('did')}:{envelope_hash(envelope)}"

@@ -52,6 +52,10 @@ class VerifyOutcome:
 
 def parse_envelope_input(target: str) -> dict[str, Any]:
     """An envelope dict from a file path or a compact ``header.payload.signature`` token."""
+    from client.qrpayload import PREFIX, decode_envelope
+
+    if target.strip().startswith(PREFIX):
+        return decode_envelope(target)
     path = Path(target)
     token: str | None = None
     try:
@@ -65,6 +69,8 @@ def parse_envelope_input(target: str) -> dict[str, Any]:
             value = read_json_file(path)
         except ComptoirError:
             raw = path.read_bytes()[:MAX_TOKEN].decode("ascii", "replace").strip()
+            if raw.startswith(PREFIX):
+                return decode_envelope(raw)
             if raw.count(".") == 2:
                 token = raw
             else:

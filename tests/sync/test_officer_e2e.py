@@ -81,22 +81,15 @@ def test_offline_release_reaches_the_trader_with_the_signed_decision(world):
     assert "Not yet lodged" in p.stdout and "Trust data of" in p.stdout
     assert "Item 1:" in p.stdout and "Totals:" in p.stdout
     qr = fallback_qr_payload(env)
+    assert qr.startswith("CPT1:"), "the QR code carries the whole sealed envelope"
     q = comptoir(officer, "verify", qr)
-    if qr.startswith("comptoir-ref:"):
-        # too large for one QR code: the reference says what it is, and what is needed
-        assert q.returncode == 1
-        assert f"reference to declaration {decl_id}" in q.stderr
-        assert "full envelope" in q.stderr
-    else:
-        assert q.returncode == 0 and q.stdout.startswith("VALID"), q.stderr
+    assert q.returncode == 0 and q.stdout.startswith("VALID"), q.stderr
+    assert "Not yet lodged" in q.stdout
     d = ok(comptoir(officer, "decide", str(tmp / "env.json"), "--outcome", "release", "--json"))
     decision = json.loads(d.stdout)["decision"]
     assert decision["declaration_id"] == decl_id and decision["officer_id"] == OFFICER
     (rec,) = _decisions(officer)
     assert rec["state"] == "queued" and rec["outcome"] == "release"
-    if qr.startswith("comptoir-ref:"):  # the paper now matches what was verified in full
-        r = ok(comptoir(officer, "verify", qr))
-        assert "verified in full on this device and decided on: release" in r.stdout
     assert comptoir(officer, "sync", "--once").returncode == 3  # still offline: kept
 
     sb.start()

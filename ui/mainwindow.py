@@ -284,6 +284,7 @@ class MainWindow(QMainWindow):
         self._action("print", K.Print, lambda: self.print_selected())
         self._action("continuity", "Ctrl+Shift+C", lambda: self.open_continuity())
         self._action("settings", "Ctrl+,", lambda: self.open_settings())
+        self._action("officer", "Ctrl+Shift+V", lambda: self.open_officer())
         self._action("find", K.Find, lambda: (self.filter.setFocus(), self.filter.selectAll()))
         self._action("quit", K.Quit, lambda: self.close())
         self.actions_by_name["offline"].setChecked(self.sync.offline)
@@ -293,7 +294,7 @@ class MainWindow(QMainWindow):
         for key, names in (("file", ("new", "copy", "export", "print", None, "settings", None,
                                      "quit")),
                            ("declaration", ("edit", "ready", "seal", "amend", None, "find")),
-                           ("sync", ("sync", "offline", None, "continuity"))):
+                           ("sync", ("sync", "offline", None, "continuity", "officer"))):
             menu = mb.addMenu("")
             self.menus[key] = menu
             for n in names:
@@ -703,6 +704,15 @@ class MainWindow(QMainWindow):
         from ui.settings import SettingsDialog
 
         dlg = SettingsDialog(self.ctx, self)
+        dlg.show()
+        return dlg
+
+    def open_officer(self) -> Any:
+        """Verify a sealed envelope (file, pasted token or QR payload) and, on an
+        officer's profile, record a control decision."""
+        from ui.officer import OfficerDialog
+
+        dlg = OfficerDialog(self.ctx, self)
         dlg.show()
         return dlg
 

@@ -120,3 +120,15 @@ def test_trader_profile_verifies_but_cannot_decide(qtbot: Any, ctx: Any,
     dlg.verify()
     assert dlg.badge.text() == "VALID"
     assert not any(b.isEnabled() for b in dlg.decide_buttons.values())
+
+
+def test_main_window_opens_the_officer_dialog_from_its_menu(qtbot: Any, window: Any) -> None:
+    from ui.officer import OfficerDialog
+
+    action = window.actions_by_name["officer"]
+    assert action.text() and not action.shortcut().isEmpty()
+    assert action in window.menus["sync"].actions()
+    action.trigger()
+    dialogs = [w for w in window.findChildren(OfficerDialog)]
+    assert dialogs and dialogs[-1].isVisible()
+    dialogs[-1].close()

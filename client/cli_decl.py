@@ -366,6 +366,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         receipts = s.store.receipts(decl_id)
         reasons = rejection_reasons(s.store, decl_id, s.profile.home) \
             if st.status == states.REJECTED else []
+    from client.officer import received_decisions
+
+    decisions = received_decisions(args.home, decl_id)
     if args.json:
         print(_dumps({"id": decl_id, "status": st.status, "mrn": st.mrn,
                       "created_at": st.created_at, "updated_at": st.updated_at,
@@ -373,6 +376,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                       "receipts": [{"seq": r["seq"], "mrn": r["mrn"],
                                     "received_at": r["received_at"]} for r in receipts],
                       "rejection": reasons,
+                      "decisions": [d.to_json() for d in decisions],
                       "declaration": st.declaration.to_json_dict()}))
         return 0
     d = st.declaration
@@ -383,6 +387,12 @@ def cmd_show(args: argparse.Namespace) -> int:
                  field=r["pointer"] or "-", de=r["de"] or "-"))
     if reasons:
         print(tr("show.rejection_next", id=d.id))
+    for dec in decisions:
+        print(tr("officer.received_conflict" if dec.conflict else "officer.received_line",
+                 at=dec.at, officer=dec.officer_id, outcome=dec.outcome,
+                 decided_at=dec.decided_at, reason=dec.reason or "-",
+                 verified=tr("officer.verified") if dec.verified
+                 else tr("officer.not_verified", problem=dec.problem or "-")))
     print(_dumps(d.to_json_dict()))
     return 0
 

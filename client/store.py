@@ -860,14 +860,17 @@ class Store:
                                  declaration_id=n["declaration_id"], version=n.get("version"),
                                  status=status, mrn=n.get("mrn"), at=n.get("at") or now,
                                  payload=json.dumps(n, default=str), applied=True))
-                target = states.FROM_SERVER.get(status)
-                if target is None:
-                    continue
                 detail = {k: n[k] for k in ("errors", "detail", "decision", "cursor")
                           if n.get(k)}
-                moves.move(n["declaration_id"], n.get("version"), target, actor, now,
-                           note=f"notification: {status}", detail=detail or None,
-                           mrn=n.get("mrn"))
+                target = states.FROM_SERVER.get(status)
+                moved = target is not None and moves.move(
+                    n["declaration_id"], n.get("version"), target, actor, now,
+                    note=f"notification: {status}", detail=detail or None, mrn=n.get("mrn"))
+                if not moved and (n.get("decision") or status == "decision_conflict"):
+                    # an officer's decision that changes nothing (it agrees, or it
+                    # conflicts and is flagged): kept in the history all the same
+                    moves.note(n["declaration_id"], actor, now,
+                               note=f"notification: {status}", detail=detail)
             if rows:
                 conn.execute(insert(T_NOTIF), rows)
             touched = moves.flush(conn)
@@ -1019,6 +1022,18 @@ class _Moves:
         if moved:
             self.dirty[decl_id] = None
         return moved
+
+    def note(self, decl_id: str, actor: str, now: str, *, note: str,
+             detail: dict[str, Any] | None) -> None:
+        """A history entry that records an event without a change of state."""
+        row = self.rows.get(decl_id)
+        if row is None:
+            return
+        self.history.append(dict(
+            declaration_id=decl_id, version=row["version"], at=now, actor=actor,
+            from_status=row["status"], to_status=row["status"], note=note,
+            detail=json.dumps(detail) if detail else None, document=None))
+        self.dirty.setdefault(decl_id, None)
 
     def link_fallback(self, decl_id: str, mrn: str | None, actor: str, now: str) -> None:
         """A fallback document printed during the outage is now lodged electronically:

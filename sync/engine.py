@@ -29,8 +29,9 @@ import json
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +106,13 @@ def batch_key(items: Sequence[OutboxItem]) -> str:
 class SyncEngine:
     def __init__(self, profile: Profile, store: Store, secrets: Any, *,
                  listener: SyncListener | None = None, batch_size: int = BATCH_SIZE,
-                 timeout: tuple[float, float] = (5, 30)) -> None:
+                 timeout: tuple[float, float] = (5, 30),
+                 writer: Callable[[Callable[[], Any]], Any] | None = None) -> None:
         self.profile = profile
         self.store = store
+        # Every store write goes through ``writer``: the desktop app passes its one
+        # writer thread, so the network thread never writes to SQLite itself.
+        self._write = writer or (lambda fn: fn())
         self.secrets = secrets
         self.listener = listener or SyncListener()
         self.batch_size = batch_size
@@ -219,7 +224,7 @@ class SyncEngine:
                     self.close()  # a fresh connection next time
             else:
                 self._set_connectivity("online")
-                self.store.set_setting("sync.last_success", now_utc())
+                self._write(lambda: self.store.set_setting("sync.last_success", now_utc()))
             report.remaining = self.store.outbox_stats()[0]
             return report
 
@@ -233,7 +238,7 @@ class SyncEngine:
             if not items:
                 break
             results = self._submit(items)
-            changes = self.store.record_deliveries(results)
+            changes = self._write(partial(self.store.record_deliveries, results))
             progressed = 0
             for r in results:
                 if r.outcome == "accepted":
@@ -264,15 +269,19 @@ class SyncEngine:
         try:
             resp = client.submit([wire_envelope(it.envelope) for it in items], batch_key(items))
         except TransportError as exc:
-            self.store.outbox_note_attempt([it.seq for it in items], exc.code)
+            self._note_attempt(items, exc.code)
             raise
         finally:
             self.bytes_sent += client.bytes_sent - before
         try:
             return [self._check_result(it, r) for it, r in zip(items, resp.results, strict=True)]
         except ComptoirError as exc:
-            self.store.outbox_note_attempt([it.seq for it in items], exc.code)
+            self._note_attempt(items, exc.code)
             raise TransportError("transport.bad_response", reason=exc.render()) from exc
+
+    def _note_attempt(self, items: Sequence[OutboxItem], code: str) -> None:
+        seqs = [it.seq for it in items]
+        self._write(lambda: self.store.outbox_note_attempt(seqs, code))
 
     def _check_result(self, item: OutboxItem, r: Any) -> DeliveryResult:
         """Trust nothing the server says until it matches what was sent and is signed."""
@@ -318,7 +327,7 @@ class SyncEngine:
             if any(c <= after for c in cursors) or page.next < max(cursors):
                 raise TransportError("transport.bad_response", reason="feed cursor went back")
             batch = [n.model_dump(mode="json") for n in page.notifications]
-            changes = self.store.apply_notifications(batch, page.next)
+            changes = self._write(partial(self.store.apply_notifications, batch, page.next))
             report.notifications += len(batch)
             report.statuses.extend((n.declaration_id, n.status) for n in page.notifications)
             if changes.declarations:
@@ -346,7 +355,7 @@ class SyncEngine:
             tmp = folder / f".{safe}.json.tmp"
             tmp.write_text(data, encoding="utf-8")
             tmp.replace(folder / f"{safe}.json")
-        self.store.set_setting("sync.refdata_version", resp.version)
+        self._write(lambda: self.store.set_setting("sync.refdata_version", resp.version))
         report.refdata_version = resp.version
 
     # ---- forever ---------------------------------------------------------------------------

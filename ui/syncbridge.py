@@ -94,7 +94,8 @@ class SyncController(QObject):
             from sync.engine import SyncEngine
 
             self.engine = SyncEngine(self.ctx.profile, self.ctx.store, self.ctx.secrets,
-                                     listener=self.listener)
+                                     listener=self.listener,
+                                     writer=self.ctx.writer.run_blocking)
             self.engine.set_offline(self.offline)
         return self.engine
 

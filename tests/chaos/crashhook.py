@@ -67,8 +67,8 @@ def install() -> None:
 
     @functools.wraps(seal)
     def seal_hooked(self: Store, decl_id: str, actor: str, sealer: Any, check: Any = None) -> Any:
-        def signing(decl: Any, seq: int, prev: str) -> Any:
-            env = sealer(decl, seq, prev)
+        def signing(*args: Any) -> Any:  # the store's SealFn arguments, passed through
+            env = sealer(*args)
             hit("seal.before_commit")  # still inside BEGIN IMMEDIATE … COMMIT
             return env
         out = seal(self, decl_id, actor, signing, check)

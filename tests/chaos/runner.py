@@ -108,9 +108,8 @@ def reorder(client: Client, rng: random.Random, *, own_key: bool = False) -> Non
     """A second engine with a stale outbox view submits a later batch before the earlier
     one: the server holds it, then applies it in device order.
 
-    ``own_key``: the stale batch goes under a key the engine never derives (a client of
-    another build), which steps around the held-replay bug pinned by
-    ``test_state_machine.test_a_held_batch_is_not_replayed_forever``.
+    ``own_key``: the stale batch goes under a key this engine never derives (a client of
+    another build); by default it is the engine's own key, as a second engine would use.
     """
     from sync.engine import batch_key
     from sync.transport import TransportError

@@ -126,7 +126,7 @@ class OutboxMachine(RuleBasedStateMachine):
     def reorder_batches(self, seed: int) -> None:
         import random
 
-        reorder(self.client, random.Random(seed), own_key=True)
+        reorder(self.client, random.Random(seed), own_key=seed % 2 == 0)
 
     # -- the client process -----------------------------------------------------------
     @rule(after=st.floats(0.6, 2.5))
@@ -181,3 +181,26 @@ def test_a_held_batch_is_not_replayed_forever(world: World) -> None:
     assert [r["status"] for r in world.server_rows(c.profile.device_id)] == ["accepted"] * 2
     report = final_sync(c)
     assert report.remaining == 0, "seq 2 stays held in the outbox although the server took it"
+
+
+@pytest.mark.xfail(strict=True, reason="bug: sync.engine.batch_key hashes the envelopes, not "
+                   "the request body; when the wire form changes between a lost answer and "
+                   "the resend (an upgrade: f0b2db3 sends payloads as canonical text), the "
+                   "server answers 422 idempotency_mismatch forever and the outbox is stuck")
+def test_resend_after_an_upgrade_changed_the_wire_form(world: World) -> None:
+    """An older build sent this batch in the journal's form and lost the answer; the
+    upgraded engine resends the same envelopes in its own wire form under the same key."""
+    import hashlib
+
+    c = world.new_client(seed=11)
+    for decl_id in c.create(2):
+        c.seal(decl_id)
+    items = c.store.outbox_pending()
+    # the previous build: journal form on the wire, key from the envelope hashes
+    old_key = "batch-" + hashlib.sha256(
+        "".join(it.envelope_hash for it in items).encode("ascii")).hexdigest()
+    eng = c.engine()
+    eng.client().submit([it.envelope for it in items], old_key)  # its answer was lost
+    eng.close()
+    report = final_sync(c)
+    assert report.remaining == 0, report.error

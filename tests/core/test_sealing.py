@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from client.profile import load_profile, open_store
+from tests.sync.helpers import comptoir as run
+from tests.sync.helpers import ok
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run(home: Path, *args: str, env: dict[str, str] | None = None,
-        timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    e = dict(os.environ, COMPTOIR_HOME=str(home), COMPTOIR_LANG="en",
-             PYTHONDONTWRITEBYTECODE="1")
-    e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "client.cli", *args], capture_output=True,
-                          text=True, env=e, cwd=REPO, timeout=timeout)
-
-
-def ok(p: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert p.returncode == 0, p.stderr[-3000:]
-    return p
 
 
 @pytest.fixture

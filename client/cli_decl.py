@@ -86,17 +86,10 @@ def _depth(value: Any, limit: int) -> int:
 
 def read_json_file(path: Path) -> Any:
     """Read untrusted JSON: bounded in size and depth, one clear error otherwise."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_INPUT_BYTES:
-            raise ComptoirError("error.input_too_large", 2, path=str(path), size=size,
-                                limit=MAX_INPUT_BYTES)
-        raw = path.read_bytes()
-    except ComptoirError:
-        raise
-    except OSError as exc:
-        raise ComptoirError("error.file_unreadable", 2, path=str(path),
-                            reason=exc.strerror or str(exc)) from exc
+    from client.files import read_bounded
+
+    raw = read_bounded(path, MAX_INPUT_BYTES, unreadable="error.file_unreadable",
+                       too_large="error.input_too_large")
     try:
         text = raw.decode("utf-8-sig")
         value = json.loads(text)

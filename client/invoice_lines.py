@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import unicodedata
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from client import files
 from client.i18n import ComptoirError, Message
 from client.model import MAX_ITEMS, Declaration, GoodsItem, Packaging
 
@@ -187,14 +187,8 @@ class Preview:
 
 
 def _check_size(path: Path, max_bytes: int) -> None:
-    try:
-        size = os.stat(path).st_size
-    except OSError as exc:
-        raise ComptoirError(
-            "invoice.unreadable", 2, path=str(path), reason=exc.strerror or str(exc)
-        ) from exc
-    if size > max_bytes:
-        raise ComptoirError("invoice.too_large", 2, path=str(path), size=size, limit=max_bytes)
+    files.check_size(path, max_bytes, unreadable="invoice.unreadable",
+                     too_large="invoice.too_large")
 
 
 def _decode(data: bytes) -> str:

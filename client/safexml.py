@@ -9,11 +9,11 @@ nesting depth.  Errors are :class:`~client.i18n.ComptoirError` with exit code 2.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from lxml import etree
 
+from client import files
 from client.i18n import ComptoirError
 
 MAX_BYTES = 20 << 20
@@ -38,24 +38,8 @@ def _parser() -> etree.XMLParser:
 
 def read_bounded(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
     """The bytes of ``path``, refusing from its size alone (no read) when too large."""
-    try:
-        size = os.stat(path).st_size
-    except OSError as exc:
-        raise ComptoirError(
-            "xml.unreadable", 2, path=str(path), reason=exc.strerror or str(exc)
-        ) from exc
-    if size > max_bytes:
-        raise ComptoirError("xml.too_large", 2, path=str(path), size=size, limit=max_bytes)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise ComptoirError(
-            "xml.unreadable", 2, path=str(path), reason=exc.strerror or str(exc)
-        ) from exc
-    if len(data) > max_bytes:  # grew while we looked (or a special file)
-        raise ComptoirError("xml.too_large", 2, path=str(path), size=len(data), limit=max_bytes)
-    return data
+    return files.read_bounded(path, max_bytes, unreadable="xml.unreadable",
+                              too_large="xml.too_large")
 
 
 def _has_doctype_prolog(data: bytes) -> bool:

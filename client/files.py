@@ -1,0 +1,40 @@
+"""Reading untrusted files with a hard size bound.
+
+Every importer (JSON, DMS XML, CSV/XLSX) refuses an oversized file from its size
+alone, before reading it, and never reads more than the bound even when the file
+grows meanwhile or is a special file.  The message codes are the caller's, so each
+importer keeps speaking its own words.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from client.i18n import ComptoirError
+
+
+def check_size(path: Path, max_bytes: int, *, unreadable: str, too_large: str) -> int:
+    """The file's size, or a clear error when it cannot be read or is too large."""
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        raise ComptoirError(unreadable, 2, path=str(path),
+                            reason=exc.strerror or str(exc)) from exc
+    if size > max_bytes:
+        raise ComptoirError(too_large, 2, path=str(path), size=size, limit=max_bytes)
+    return size
+
+
+def read_bounded(path: Path, max_bytes: int, *, unreadable: str, too_large: str) -> bytes:
+    """The bytes of ``path``: refused from its size alone (no read) when too large."""
+    check_size(path, max_bytes, unreadable=unreadable, too_large=too_large)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise ComptoirError(unreadable, 2, path=str(path),
+                            reason=exc.strerror or str(exc)) from exc
+    if len(data) > max_bytes:  # grew while we looked (or a special file)
+        raise ComptoirError(too_large, 2, path=str(path), size=len(data), limit=max_bytes)
+    return data

@@ -86,20 +86,23 @@ class SyncError(ComptoirError):
     """A problem that retrying will not fix (not enrolled, bad configuration)."""
 
 
-def batch_key(items: Sequence[OutboxItem]) -> str:
-    """Idempotency-Key of a batch: a function of its content, so that a resend after a
-    lost answer replays the original answer.
+def batch_key(items: Sequence[OutboxItem], wire: Sequence[dict[str, Any]] | None = None) -> str:
+    """Idempotency-Key of a batch: a function of the request's content, so that a
+    resend after a lost answer replays the original answer — and a resend whose wire
+    form changed in between (a newer build) is a new request, not a 422 mismatch.
 
     An envelope the single window answered "held" (waiting for its predecessor) is
     asked about again under a new key — one per round of holding, counted by its
     attempts — or the stored "held" answer would be replayed forever.  Exactly-once
     does not rest on this key: each envelope is idempotent by its id, version and hash.
     """
-    h = hashlib.sha256()
+    if wire is None:
+        wire = [wire_envelope(it.envelope) for it in items]
+    h = hashlib.sha256(json.dumps({"envelopes": list(wire)}, separators=(",", ":"),
+                                  ensure_ascii=False).encode("utf-8"))
     for it in items:
-        h.update(it.envelope_hash.encode("ascii"))
         if it.state == "held":
-            h.update(f":held:{it.attempts}".encode("ascii"))
+            h.update(f":held:{it.seq}:{it.attempts}".encode("ascii"))
     return "batch-" + h.hexdigest()
 
 
@@ -267,7 +270,8 @@ class SyncEngine:
         client = self.client()
         before = client.bytes_sent
         try:
-            resp = client.submit([wire_envelope(it.envelope) for it in items], batch_key(items))
+            wire = [wire_envelope(it.envelope) for it in items]
+            resp = client.submit(wire, batch_key(items, wire))
         except TransportError as exc:
             self._note_attempt(items, exc.code)
             raise

@@ -183,10 +183,6 @@ def test_a_held_batch_is_not_replayed_forever(world: World) -> None:
     assert report.remaining == 0, "seq 2 stays held in the outbox although the server took it"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: sync.engine.batch_key hashes the envelopes, not "
-                   "the request body; when the wire form changes between a lost answer and "
-                   "the resend (an upgrade: f0b2db3 sends payloads as canonical text), the "
-                   "server answers 422 idempotency_mismatch forever and the outbox is stuck")
 def test_resend_after_an_upgrade_changed_the_wire_form(world: World) -> None:
     """An older build sent this batch in the journal's form and lost the answer; the
     upgraded engine resends the same envelopes in its own wire form under the same key."""

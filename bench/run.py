@@ -260,11 +260,13 @@ def bench_ui(quick: bool, tmp: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- chaos
 
 def bench_chaos(quick: bool, tmp: Path) -> dict[str, Any]:
-    try:
-        from tests.chaos.runner import run_schedules
-    except ImportError as exc:
-        return {"chaos_error": f"chaos runner unavailable: {exc}"}
-    return run_schedules(tmp / "chaos", count=200 if quick else 2000, quick=quick)
+    """Randomised fault schedules (tests/chaos/runner.py), then the drain through a
+    64 kbit/s link (a border post's)."""
+    from tests.chaos.runner import drain_at_rate, run_schedules
+
+    out = run_schedules(tmp / "chaos", count=200 if quick else 2000, quick=quick)
+    out.update(drain_at_rate(tmp / "drain64", kbit=64, count=60 if quick else 200))
+    return out
 
 
 BENCHES: dict[str, Callable[[bool, Path], dict[str, Any]]] = {

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import secrets
 import threading
 import time
@@ -57,6 +58,8 @@ from sync.sandbox.pipeline import DEFAULT_CLOCK_SPEED, Clock, LaneMode
 from sync.sandbox.store import Principal, SandboxStore
 
 FINGERPRINT_KEY = "comptoir.body_sha256"
+
+_log = logging.getLogger("comptoir.sandbox")
 
 
 @dataclass
@@ -304,6 +307,9 @@ def create_app(state: SandboxState | None) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        # The client hears only the error's kind; the operator's log gets the traceback.
+        _log.error("internal error on %s %s", request.method, request.url.path,
+                   exc_info=(type(exc), exc, exc.__traceback__))
         return problem_response(500, "sandbox.internal", type(exc).__name__, request.url.path)
 
     def principal(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:

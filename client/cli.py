@@ -22,6 +22,7 @@ from client.i18n import ComptoirError, tr
 # "comptoir.commands" entry point group, so that client/ never imports sync/).
 COMMAND_MODULES = [
     "client.cli_decl",
+    "client.cli_lines",
     "client.cli_keys",
     "client.cli_officer",
 ]

@@ -85,6 +85,8 @@ def decode_envelope(text: str) -> dict[str, str]:
         raw = inflater.decompress(body, MAX_INFLATED)
         if inflater.unconsumed_tail:
             raise ValueError("too large")
+        if not inflater.eof or inflater.unused_data:  # cut short, or trailing junk
+            raise ValueError("truncated")
         parts = []
         pos = 0
         for _ in range(3):

@@ -260,16 +260,6 @@ def _import_xml(args: argparse.Namespace, files: list[Path]) -> int:
     return 0 if all(e["id"] for e in out) else code or 2
 
 
-def _load_target(s: Session | None, ref: str) -> tuple[Declaration | dict[str, Any], str | None]:
-    path = Path(ref)
-    if path.suffix.lower() == ".json" or (path.exists() and path.is_file()):
-        value = read_json_file(path)
-        return value, None
-    assert s is not None
-    decl_id = s.store.resolve_id(ref)
-    return s.store.get(decl_id).declaration, decl_id
-
-
 def cmd_validate(args: argparse.Namespace) -> int:
     from client.validation import has_errors
 

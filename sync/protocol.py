@@ -161,9 +161,11 @@ class ReceiptClaims(_Wire):
 
 
 class Notification(_Wire):
-    cursor: int = Field(ge=1)
+    # Strict numbers: a feed that sends "0" for a version breaks the protocol and is
+    # refused whole, rather than coerced into something that was never said.
+    cursor: int = Field(ge=1, strict=True)
     declaration_id: str
-    version: int
+    version: int = Field(ge=1, strict=True)
     mrn: str | None = None
     status: NotificationStatus
     at: str

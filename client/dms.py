@@ -134,14 +134,20 @@ class _Reader:
             self.used.add(c)
         return c
 
-    def text(self, el: etree._Element | None, *path: str) -> str | None:
-        """Text at a child path, marking the leaf consumed; None if absent or empty."""
+    def leaf(self, el: etree._Element | None, path: tuple[str, ...]) -> etree._Element | None:
+        """The element at a child path (not marked consumed), None where a step is absent."""
         cur = el
         for step in path:
             cur = self.kid(cur, step)
             if cur is None:
                 return None
-        assert cur is not None
+        return cur
+
+    def text(self, el: etree._Element | None, *path: str) -> str | None:
+        """Text at a child path, marking the leaf consumed; None if absent or empty."""
+        cur = self.leaf(el, path)
+        if cur is None:
+            return None
         value = (cur.text or "").strip()
         if not value:
             return None
@@ -150,12 +156,9 @@ class _Reader:
 
     def dec(self, el: etree._Element | None, *path: str) -> Decimal | None:
         """A decimal at a child path; unparseable numbers stay unmapped."""
-        cur = el
-        for step in path:
-            cur = self.kid(cur, step)
-            if cur is None:
-                return None
-        assert cur is not None
+        cur = self.leaf(el, path)
+        if cur is None:
+            return None
         raw = (cur.text or "").strip()
         try:
             value = Decimal(raw)

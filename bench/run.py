@@ -36,15 +36,15 @@ def _pct(values: list[float], p: float) -> float:
 
 def _ensure_secrets() -> None:
     """Benchmarks run with a real keyring when there is one, else the passphrase files."""
-    from client.secrets import keyring_available
+    from client.seal.secrets import keyring_available
 
     if not keyring_available():
         os.environ.setdefault("COMPTOIR_PASSPHRASE", "bench-passphrase")
 
 
 def _profile(tmp: Path, name: str) -> tuple[Any, Any, Any]:
-    from client.keys import create_key
-    from client.profile import init_profile, open_store, secret_store
+    from client.seal.keys import create_key
+    from client.seal.profile import init_profile, open_store, secret_store
 
     profile = init_profile(tmp / name, declarant_id="GB123456789000")
     secrets = secret_store(profile)
@@ -55,8 +55,8 @@ def _profile(tmp: Path, name: str) -> tuple[Any, Any, Any]:
 # --------------------------------------------------------------------------- save
 
 def bench_save(quick: bool, tmp: Path) -> dict[str, Any]:
-    from client.model import Declaration
-    from client.validation import sample_declaration
+    from client.declaration.model import Declaration
+    from client.declaration.samples import sample_declaration
 
     _, _, store = _profile(tmp, "save")
     rng = random.Random(1)
@@ -77,8 +77,8 @@ def bench_save(quick: bool, tmp: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- validate
 
 def bench_validate(quick: bool, tmp: Path) -> dict[str, Any]:
-    from client.refdata import default_reference_data
-    from client.validation import sample_declaration, validate
+    from client.declaration.refdata import default_reference_data
+    from client.declaration.samples import sample_declaration, validate
 
     default_reference_data()
     rng = random.Random(2)
@@ -96,9 +96,9 @@ def bench_validate(quick: bool, tmp: Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------- seal
 
 def bench_seal(quick: bool, tmp: Path) -> dict[str, Any]:
-    from client import states
-    from client.sealing import Sealer
-    from client.validation import sample_declaration
+    from client.declaration import states
+    from client.declaration.samples import sample_declaration
+    from client.seal.sealing import Sealer
 
     profile, secrets, store = _profile(tmp, "seal")
     rng = random.Random(3)
@@ -172,9 +172,9 @@ class Sandbox:
 
 
 def _sealed_profile(tmp: Path, name: str, n: int, sandbox: Sandbox) -> tuple[Any, Any, Any]:
-    from client import states
-    from client.sealing import Sealer
-    from client.validation import sample_declaration
+    from client.declaration import states
+    from client.declaration.samples import sample_declaration
+    from client.seal.sealing import Sealer
     from sync.enrolment import enrol
 
     profile, secrets, store = _profile(tmp, name)
@@ -195,7 +195,7 @@ def _sealed_profile(tmp: Path, name: str, n: int, sandbox: Sandbox) -> tuple[Any
 
 
 def bench_drain(quick: bool, tmp: Path) -> dict[str, Any]:
-    from client.canonical import canonicalize
+    from client.seal.canonical import canonicalize
     from sync.engine import SyncEngine
 
     n = 2000 if quick else 10_000
@@ -204,7 +204,7 @@ def bench_drain(quick: bool, tmp: Path) -> dict[str, Any]:
     try:
         profile, secrets, store = _sealed_profile(tmp, "drain", n, sandbox)
         canonical = 0
-        from client.signing import b64u_decode
+        from client.seal.jws import b64u_decode
 
         for entry in store.journal():
             canonical += len(canonicalize(json.loads(b64u_decode(entry.envelope["payload"]))))

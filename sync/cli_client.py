@@ -8,11 +8,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from client.i18n import ComptoirError, tr
+from client.common.i18n import ComptoirError, tr
 
 
 def cmd_enrol(args: argparse.Namespace) -> int:
-    from client.profile import load_or_init, secret_store
+    from client.seal.profile import load_or_init, secret_store
     from sync.enrolment import enrol
 
     profile = load_or_init(args.home)
@@ -39,7 +39,7 @@ class _PrintListener:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    from client.profile import load_or_init, open_store, secret_store
+    from client.seal.profile import load_or_init, open_store, secret_store
     from sync.engine import SyncEngine
 
     profile = load_or_init(args.home)

@@ -14,7 +14,7 @@ One pass (:meth:`SyncEngine.sync_once`):
 2. **Pull the feed** from the stored cursor; each page is applied with the cursor in
    one transaction.
 3. **Reference data**: deltas since the version held, written where
-   :func:`client.refdata.load_reference_data` finds them.
+   :func:`client.declaration.refdata.load_reference_data` finds them.
 
 :meth:`SyncEngine.run_forever` repeats passes with exponential backoff and full jitter
 (honouring Retry-After) while the single window is unreachable, and never waits for a
@@ -35,9 +35,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from client.i18n import ComptoirError, Message
-from client.model import now_utc
-from client.profile import Profile
+from client.common.i18n import ComptoirError, Message
+from client.declaration.model import now_utc
+from client.seal.profile import Profile
 from client.store import Changes, DeliveryResult, OutboxItem, Store
 from sync.protocol import wire_envelope
 from sync.transport import SingleWindowClient, TransportError
@@ -289,7 +289,7 @@ class SyncEngine:
 
     def _check_result(self, item: OutboxItem, r: Any) -> DeliveryResult:
         """Trust nothing the server says until it matches what was sent and is signed."""
-        from client.envelope import verify_receipt
+        from client.seal.envelope import verify_receipt
 
         if r.envelope_hash != item.envelope_hash:
             raise SyncError("sync.result_mismatch", 2, seq=item.seq)
@@ -308,7 +308,7 @@ class SyncEngine:
             if r.mrn and mrn and r.mrn != mrn:
                 raise SyncError("sync.receipt_mismatch", 2, seq=item.seq, field="mrn")
             if mrn is not None:
-                from client.mrn import is_valid_mrn
+                from client.declaration.mrn import is_valid_mrn
 
                 if not is_valid_mrn(str(mrn)):
                     raise SyncError("sync.receipt_mismatch", 2, seq=item.seq, field="mrn")

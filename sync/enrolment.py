@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client.i18n import ComptoirError
-from client.profile import Profile
+from client.common.i18n import ComptoirError
+from client.seal.profile import Profile
 from sync.protocol import EnrolRequest
 from sync.transport import SingleWindowClient
 
@@ -39,7 +39,7 @@ def enrol(profile: Profile, secrets: Any, *, server_url: str, code: str,
           ca_pem_path: Path | None = None, pin_sha256: str | None = None,
           trader_id: str | None = None) -> EnrolResult:
     """Enrol this device; on success the profile knows its server, token and trust."""
-    from client.keys import create_key, install_certificate_chain, make_csr, require_active_key
+    from client.seal.keys import create_key, install_certificate_chain, make_csr, require_active_key
 
     home = profile.home
     try:
@@ -76,6 +76,6 @@ def enrol(profile: Profile, secrets: Any, *, server_url: str, code: str,
 
 
 def _now() -> str:
-    from client.model import now_utc
+    from client.declaration.model import now_utc
 
     return now_utc()

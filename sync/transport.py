@@ -23,7 +23,7 @@ import requests
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
-from client.i18n import ComptoirError
+from client.common.i18n import ComptoirError
 from sync.protocol import (
     API_PREFIX,
     PROBLEM_CONTENT_TYPE,

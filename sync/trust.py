@@ -2,7 +2,7 @@
 
 An officer device keeps, from its last sync, the CA certificates, the revoked
 certificates and the enrolled devices with their last known chain position
-(:mod:`client.trust` reads them back).  Traders do not need it (their token may not
+(:mod:`client.seal.trust` reads them back).  Traders do not need it (their token may not
 read it): only officer profiles pull.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from client.model import now_utc
-from client.profile import Profile
-from client.trust import TrustMaterial, save_trust
+from client.declaration.model import now_utc
+from client.seal.profile import Profile
+from client.seal.trust import TrustMaterial, save_trust
 from sync.transport import SingleWindowClient
 
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from client.i18n import ComptoirError, set_language
+from client.common.i18n import ComptoirError, set_language
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -34,7 +34,7 @@ def env_flag(name: str) -> bool:
 
 def open_profile(home: Path, ask_passphrase: Any = None) -> tuple[Any, Any, Any, bool]:
     """(profile, secrets, store, first_run); asks for a passphrase where no keyring is."""
-    from client.profile import load_or_init, open_store, profile_exists, secret_store
+    from client.seal.profile import load_or_init, open_store, profile_exists, secret_store
 
     first_run = not profile_exists(home)
     passphrase: str | None = None
@@ -143,7 +143,7 @@ def main(home: Path | None = None, argv: list[str] | None = None) -> int:
 
 
 def _default_home() -> Path:
-    from client.cli import default_home
+    from client.seal.profile import default_home
 
     return default_home()
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from client.profile import Profile
+from client.seal.profile import Profile
 from client.store import Store
 from ui.signals import AppSignals
 
@@ -34,7 +34,7 @@ class AppContext:
     @property
     def secrets(self) -> Any:
         if self._secrets is None:
-            from client.profile import secret_store
+            from client.seal.profile import secret_store
 
             self._secrets = (self.secrets_factory or (lambda: secret_store(self.profile)))()
         return self._secrets
@@ -43,7 +43,7 @@ class AppContext:
     def refdata(self) -> Any:
         """The reference data held: the seed plus deltas downloaded by sync."""
         if self._refdata is None:
-            from client.refdata import load_reference_data
+            from client.declaration.refdata import load_reference_data
 
             self._refdata = load_reference_data(self.profile.home / "refdata")
         return self._refdata

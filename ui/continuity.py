@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from client import states
+from client.declaration import states
 from client.store import Changes
 from ui.context import AppContext
 from ui.i18n import t
@@ -63,9 +63,9 @@ def print_fallback_documents(ctx: AppContext, folder: Path) -> FallbackPrinted:
 
     Runs on the writer executor (it writes files and the store).
     """
-    from client import printing
-    from client.i18n import language
-    from client.sealing import fallback_qr_payload, signature_fingerprint
+    from client.common.i18n import language
+    from client.interchange import printing
+    from client.seal.sealing import fallback_qr_payload, signature_fingerprint
 
     store, actor = ctx.store, ctx.actor()
     written: list[Path] = []

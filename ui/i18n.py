@@ -1,4 +1,4 @@
-"""GUI strings through the project's one translation mechanism (client.i18n).
+"""GUI strings through the project's one translation mechanism (client.common.i18n).
 
 Every GUI string is a key of ``resources/translations/<lang>/ui.json``; :func:`t`
 renders it.  A pseudo-locale (``COMPTOIR_PSEUDO=1`` or :func:`set_pseudo`) stretches
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from client.i18n import Message, language, tr
+from client.common.i18n import Message, language, tr
 
 _pseudo: bool | None = None
 

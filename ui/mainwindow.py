@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from client import states
-from client.model import Declaration, new_declaration_id
+from client.declaration import states
+from client.declaration.model import Declaration, new_declaration_id
 from client.store import Changes
 from ui.context import AppContext, error_text
 from ui.i18n import render, status_label, t
@@ -55,7 +55,7 @@ def icon(name: str) -> QIcon:
 
 
 def new_lrn() -> str:
-    from client.cli_decl import new_lrn as make
+    from client.declaration.model import new_lrn as make
 
     return make()
 
@@ -136,7 +136,7 @@ class DetailPane(QTabWidget):
             t("detail.receipt_line", seq=r["seq"], version=r["version"], mrn=r.get("mrn") or "-",
               received_at=r["received_at"]) + "\n" + r["token"][:120] + "…"
             for r in receipts) or t("detail.no_receipts"))
-        from client.sealing import validation_findings
+        from client.seal.sealing import validation_findings
 
         findings = validation_findings(d, self.ctx.store, exclude_id=d.id) \
             if st.status in states.EDITABLE else []
@@ -553,7 +553,7 @@ class MainWindow(QMainWindow):
 
     def sealer(self) -> Any:
         if self._sealer is None:
-            from client.sealing import Sealer
+            from client.seal.sealing import Sealer
 
             self._sealer = Sealer(self.ctx.profile, self.ctx.store, self.ctx.secrets)
         return self._sealer
@@ -568,7 +568,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - no key yet: say so in the user's words
             self.show_error(exc)
             return
-        from client.sealing import SealRefused
+        from client.seal.sealing import SealRefused
 
         def work() -> Changes:
             for decl_id in decl_ids:
@@ -603,8 +603,8 @@ class MainWindow(QMainWindow):
 
     def mark_ready_selected(self) -> None:
         """Draft -> ready, only when validation finds no error (otherwise say which)."""
-        from client.sealing import validation_findings
-        from client.validation import has_errors
+        from client.declaration.validation import has_errors
+        from client.seal.sealing import validation_findings
 
         store, actor = self.ctx.store, self.ctx.actor()
         ready: list[str] = []
@@ -660,7 +660,7 @@ class MainWindow(QMainWindow):
 
         def work() -> None:
             if path.suffix.lower() == ".xml":
-                from client.dms import export_dms
+                from client.interchange.dms import export_dms
 
                 path.write_bytes(export_dms(st.declaration))
             else:
@@ -683,8 +683,8 @@ class MainWindow(QMainWindow):
         st = self.ctx.store.get(ids[0])
 
         def work() -> None:
-            from client import printing
-            from client.i18n import language
+            from client.common.i18n import language
+            from client.interchange import printing
 
             path.write_bytes(printing.render_pdf(st.declaration, status=st.status, mrn=st.mrn,
                                                  envelope_hash=st.envelope_hash,

@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from client.i18n import Message
-from client.officer import NEEDS_REASON, OUTCOMES
+from client.common.i18n import Message
+from client.officer.decisions import NEEDS_REASON, OUTCOMES
 from ui.i18n import render, t
 
 _BADGE_STYLE = {
@@ -122,7 +122,7 @@ class OfficerDialog(QDialog):
         return getattr(self.ctx.profile, "role", "trader") == "officer"
 
     def _trust_text(self) -> str:
-        from client.trust import load_trust
+        from client.seal.trust import load_trust
 
         try:
             tm = load_trust(self.home)
@@ -161,7 +161,7 @@ class OfficerDialog(QDialog):
         self.verify()
 
     def verify(self) -> Any:
-        from client.verify import verify_input
+        from client.officer.verify import verify_input
 
         self.message.setText("")
         self.trust_label.setText(self._trust_text())
@@ -190,7 +190,7 @@ class OfficerDialog(QDialog):
 
     def decide(self, outcome: str) -> str | None:
         """Seal and queue a decision on the envelope just verified."""
-        from client.officer import record_decision
+        from client.officer.decisions import record_decision
 
         reason = self.reason.text().strip() or None
         if outcome in NEEDS_REASON and not reason:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from client.i18n import LANGUAGES, language, set_language
+from client.common.i18n import LANGUAGES, language, set_language
 from ui.context import AppContext, error_text
 from ui.i18n import t
 from ui.workers import Op
@@ -218,7 +218,7 @@ class SettingsDialog(QDialog):
 
     # ---- keys ---------------------------------------------------------------------------------
     def refresh_keys(self) -> None:
-        from client.keys import list_keys
+        from client.seal.keys import list_keys
 
         try:
             keys = list_keys(self.ctx.profile.home)
@@ -243,13 +243,13 @@ class SettingsDialog(QDialog):
             lambda exc: self.keys_result.setText(error_text(exc))).run()
 
     def create_key(self) -> None:
-        from client.keys import create_key
+        from client.seal.keys import create_key
 
         home, secrets = self.ctx.profile.home, self.ctx.secrets
         self._keys_op(lambda: create_key(home, secrets), "settings.key_created")
 
     def import_p12(self, path: Path | None = None, password: str | None = None) -> None:
-        from client.keys import import_pkcs12
+        from client.seal.keys import import_pkcs12
 
         if path is None:
             name, _f = QFileDialog.getOpenFileName(self, t("settings.import_p12"), "",
@@ -266,7 +266,7 @@ class SettingsDialog(QDialog):
         self._keys_op(lambda: import_pkcs12(home, secrets, p, pw or None), "settings.key_imported")
 
     def export_cert(self, path: Path | None = None) -> None:
-        from client.keys import export_public
+        from client.seal.keys import export_public
 
         if path is None:
             name, _f = QFileDialog.getSaveFileName(self, t("settings.export_cert"),

@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from client.model import now_utc
+from client.declaration.model import now_utc
 from ui.context import AppContext
 
 DEFAULT_DRAIN_RATE = 2000.0  # declarations/s, until one is measured

@@ -37,7 +37,7 @@ def run_hook(window: Any, hook: str) -> None:
         QTimer.singleShot(0, created)
     elif kind == "show-draft":
         def show() -> None:
-            from client import states
+            from client.declaration import states
 
             ids = window.ctx.store.list_ids(statuses=[states.DRAFT], order_by="created_at")
             ed = window.open_editor(ids[0])

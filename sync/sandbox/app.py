@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from client.i18n import ComptoirError, tr
+from client.common.i18n import ComptoirError, tr
 from sync.protocol import (
     API_PREFIX,
     MAX_BODY_BYTES,

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from client.i18n import ComptoirError
+from client.common.i18n import ComptoirError
 
 LEAF_VALIDITY = timedelta(days=730)
 CA_VALIDITY = timedelta(days=3650)

@@ -15,9 +15,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from client.envelope import EnvelopeError, envelope_hash, sign_receipt, verify_envelope
-from client.i18n import ComptoirError
-from client.validation import validate
+from client.common.i18n import ComptoirError
+from client.declaration.validation import validate
+from client.seal.envelope import EnvelopeError, envelope_hash, sign_receipt, verify_envelope
 
 POOL_MIN_BATCH = 64  # smaller batches are checked inline: shipping them costs more
 

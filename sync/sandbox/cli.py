@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from client.i18n import ComptoirError, tr
+from client.common.i18n import ComptoirError, tr
 
 
 def _home(args: argparse.Namespace) -> Path:

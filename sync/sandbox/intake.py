@@ -18,9 +18,9 @@ from typing import Any
 
 from cryptography import x509
 
-from client.envelope import sign_receipt
-from client.i18n import tr
-from client.mrn import allocate_mrn
+from client.common.i18n import tr
+from client.declaration.mrn import allocate_mrn
+from client.seal.envelope import sign_receipt
 from sync.sandbox.checks import Checked, Checker, Refused, check_one
 from sync.sandbox.officer import apply_pending, lodge_decision, role_for_kind
 from sync.sandbox.pipeline import Clock, LaneMode, lane_for, rejection_rule, schedule

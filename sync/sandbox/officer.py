@@ -24,8 +24,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from client.envelope import sign_receipt
-from client.i18n import tr
+from client.common.i18n import tr
+from client.seal.envelope import sign_receipt
 from sync.sandbox.store import BatchTx, Decision, Principal, StoredEnvelope
 
 OUTCOME_STATUS = {"release": "released", "hold": "under_control", "refuse": "rejected",

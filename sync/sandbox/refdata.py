@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from client.i18n import LANGUAGES, tr
+from client.common.i18n import LANGUAGES, tr
 
 # The sandbox's own per-envelope rejection codes (explained in the catalogues as
 # "sandbox.code.<CODE>").

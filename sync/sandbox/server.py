@@ -18,7 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
-from client.i18n import ComptoirError
+from client.common.i18n import ComptoirError
 from sync.sandbox.app import SandboxSettings, SandboxState, create_app
 
 

@@ -30,7 +30,7 @@ CHAOS_PASSPHRASE = "chaos-passphrase"
 
 def ensure_secrets() -> None:
     """A real keyring when there is one, else the passphrase files (for plain runs)."""
-    from client.secrets import PASSPHRASE_ENV, keyring_available
+    from client.seal.secrets import PASSPHRASE_ENV, keyring_available
 
     if not keyring_available():
         os.environ.setdefault(PASSPHRASE_ENV, CHAOS_PASSPHRASE)
@@ -79,8 +79,8 @@ class Client:
 
     def create(self, n: int = 1) -> list[str]:
         """New ready declarations (small: one or two goods items)."""
-        from client import states
-        from client.validation import sample_declaration
+        from client.declaration import states
+        from client.declaration.samples import sample_declaration
 
         decls = []
         for _ in range(n):
@@ -93,13 +93,13 @@ class Client:
         return ids
 
     def editable(self) -> list[str]:
-        from client import states
+        from client.declaration import states
 
         return self.store.list_ids(statuses=list(states.EDITABLE))
 
     def edit(self, decl_id: str) -> None:
         """Change the working copy (goes back to draft), then mark it ready again."""
-        from client import states
+        from client.declaration import states
 
         decl = self.store.get(decl_id).declaration
         decl.lrn = "CH" + uuid.uuid4().hex[:18].upper()
@@ -112,7 +112,7 @@ class Client:
         return entry
 
     def seal_all_ready(self) -> int:
-        from client import states
+        from client.declaration import states
 
         ids = self.store.list_ids(statuses=[states.READY])
         for i in ids:
@@ -126,9 +126,9 @@ class Client:
 def make_client(home: Path, *, server_url: str, sandbox_home: Path, ca: Path,
                 seed: int = 0) -> Client:
     """A fresh profile with a key, enrolled (through ``server_url``, the proxy)."""
-    from client.keys import create_key
-    from client.profile import init_profile, open_store, secret_store
-    from client.sealing import Sealer
+    from client.seal.keys import create_key
+    from client.seal.profile import init_profile, open_store, secret_store
+    from client.seal.sealing import Sealer
     from sync.enrolment import enrol
 
     profile = init_profile(home, declarant_id=TRADER)
@@ -142,8 +142,8 @@ def make_client(home: Path, *, server_url: str, sandbox_home: Path, ca: Path,
 
 def reopen(client: Client) -> Client:
     """Close and reopen the store (after a child process was killed on it)."""
-    from client.profile import load_profile, open_store
-    from client.sealing import Sealer
+    from client.seal.profile import load_profile, open_store
+    from client.seal.sealing import Sealer
 
     client.store.close()
     profile = load_profile(client.home)
@@ -243,8 +243,8 @@ def check_invariants(world: World, client: Client, *, final: bool) -> Verdict:
     """
     from cryptography import x509
 
-    from client.envelope import verify_receipt
-    from client.journal import verify_journal
+    from client.seal.envelope import verify_receipt
+    from client.seal.journal import verify_journal
 
     v = Verdict()
     store = client.store

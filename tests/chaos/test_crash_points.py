@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from client import states
+from client.declaration import states
 from tests.chaos.common import Client, World, check_invariants, child_env, final_sync, reopen
 from tests.chaos.common import summary as verdict_text
 from tests.chaos.crashhook import POINTS

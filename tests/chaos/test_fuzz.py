@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from client.i18n import ComptoirError
+from client.common.i18n import ComptoirError
 from tests.chaos.common import Client, World
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ json_values = st.recursive(json_leaf, lambda kids: st.one_of(
 
 
 def _sample_json() -> dict[str, Any]:
-    from client.validation import sample_declaration
+    from client.declaration.samples import sample_declaration
 
     return sample_declaration(random.Random(5), n_items=2).to_json_dict()
 
@@ -75,7 +75,7 @@ def _mutate(doc: Any, rng: random.Random, value: Any) -> Any:
 @FUZZ
 @given(data=st.binary(max_size=400))
 def test_json_importer_random_bytes(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
-    from client.cli_decl import read_declarations
+    from client.interchange.json_io import read_declarations
 
     path = tmp_path_factory.mktemp("j") / "in.json"
     path.write_bytes(data)
@@ -89,7 +89,7 @@ def test_json_importer_random_bytes(tmp_path_factory: pytest.TempPathFactory, da
 @given(value=json_values, seed=st.integers(0, 2**32), depth=st.integers(1, 6))
 def test_json_importer_mutated_declarations(tmp_path_factory: pytest.TempPathFactory,
                                             value: Any, seed: int, depth: int) -> None:
-    from client.cli_decl import read_declarations
+    from client.interchange.json_io import read_declarations
 
     rng = random.Random(seed)
     doc = _sample_json()
@@ -105,7 +105,7 @@ def test_json_importer_mutated_declarations(tmp_path_factory: pytest.TempPathFac
 
 def _snapshot(home: Path) -> Any:
     """Everything an import or a sync could touch, as plain values."""
-    from client.profile import load_profile, open_store
+    from client.seal.profile import load_profile, open_store
 
     with open_store(load_profile(home)) as store:
         rows = [(s.id, s.status, s.version, s.mrn, s.lrn) for s in store.list()]
@@ -205,7 +205,7 @@ def _flip(raw: bytes, rng: random.Random, n: int) -> bytes:
 @FUZZ
 @given(data=st.binary(max_size=300))
 def test_dms_importer_random_bytes(data: bytes) -> None:
-    from client.dms import import_dms_bytes
+    from client.interchange.dms import import_dms_bytes
 
     try:
         import_dms_bytes(data, "fuzz.xml")
@@ -216,7 +216,7 @@ def test_dms_importer_random_bytes(data: bytes) -> None:
 @FUZZ
 @given(seed=st.integers(0, 2**32), n=st.integers(1, 6))
 def test_dms_importer_damaged_samples(seed: int, n: int) -> None:
-    from client.dms import import_dms_bytes
+    from client.interchange.dms import import_dms_bytes
 
     samples = _dms_samples()
     if not samples:
@@ -234,7 +234,7 @@ def test_dms_importer_edited_elements(seed: int, text: str) -> None:
     """Well-formed but wrong: element text replaced, elements removed or repeated."""
     from lxml import etree
 
-    from client.dms import import_dms_bytes
+    from client.interchange.dms import import_dms_bytes
 
     samples = _dms_samples()
     if not samples:
@@ -262,7 +262,7 @@ def test_dms_importer_edited_elements(seed: int, text: str) -> None:
 # ----------------------------------------------------------------------------- CSV / XLSX
 
 def _invoice(path: Path) -> None:
-    from client.invoice_lines import preview, read_invoice_table, suggest_mapping
+    from client.interchange.invoice_lines import preview, read_invoice_table, suggest_mapping
 
     try:
         table = read_invoice_table(path)
@@ -272,7 +272,7 @@ def _invoice(path: Path) -> None:
 
 
 def test_invoice_packages_bound(tmp_path: Path) -> None:
-    from client.invoice_lines import preview, read_invoice_table, suggest_mapping
+    from client.interchange.invoice_lines import preview, read_invoice_table, suggest_mapping
 
     path = tmp_path / "lines.csv"
     path.write_text("Description;Number of packages\nbolts;100000000\n", encoding="utf-8")
@@ -282,7 +282,7 @@ def test_invoice_packages_bound(tmp_path: Path) -> None:
 
 
 def test_invoice_csv_bare_carriage_return(tmp_path: Path) -> None:
-    from client.invoice_lines import read_invoice_table
+    from client.interchange.invoice_lines import read_invoice_table
 
     path = tmp_path / "lines.csv"
     path.write_bytes(b"Description;Value\nbo\rlts;12\n")
@@ -442,8 +442,8 @@ def feed_setup(world: World, hostile: Hostile) -> Iterator[tuple[World, Client, 
 def _foreign_receipt(claims: dict[str, Any]) -> str:
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from client.envelope import sign_receipt
-    from client.signing import jwk_from_private_key
+    from client.seal.envelope import sign_receipt
+    from client.seal.jws import jwk_from_private_key
 
     return sign_receipt(claims, jwk_from_private_key(ec.generate_private_key(ec.SECP256R1())))
 

@@ -29,7 +29,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from client import states
+from client.declaration import states
 from tests.chaos.common import (
     Client,
     World,

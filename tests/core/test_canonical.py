@@ -10,8 +10,8 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from client.canonical import canonicalize, parse_canonical, sha256_hex
-from client.i18n import ComptoirError
+from client.common.i18n import ComptoirError
+from client.seal.canonical import canonicalize, parse_canonical, sha256_hex
 
 
 def _vectors(conformance: Path) -> list[Path]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from client.cli import main
-from client.profile import load_profile, open_store
+from client.seal.profile import load_profile, open_store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,8 +48,8 @@ def test_demo_seed_1000_list_and_each_validates_clean(seeded: Path, tmp_path: Pa
     assert len({r["type"] for r in rows}) >= 2  # varied
 
     # Every one exported as JSON and validated again (in-process for speed) …
-    from client.cli_decl import parse_declaration
-    from client.validation import validate
+    from client.declaration.validation import validate
+    from client.interchange.json_io import parse_declaration
 
     profile = load_profile(seeded)
     with open_store(profile) as store:

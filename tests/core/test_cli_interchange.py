@@ -39,7 +39,7 @@ def test_import_every_sample_json_report(home: Path, conformance: Path, tmp_path
     assert len(rows) == len(stored)
 
     # export one imported original as DMS XML: it validates against the WCO schema
-    from client.dms import validate_dms
+    from client.interchange.dms import validate_dms
 
     original = next(e for e in report if e["kind"] == "declaration")
     out = tmp_path / "out.xml"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from client.dms import export_dms, import_dms_bytes, import_dms_file, validate_dms
-from client.i18n import ComptoirError
-from client.model import Declaration, GoodsItem, Party
+from client.common.i18n import ComptoirError
+from client.declaration.model import Declaration, GoodsItem, Party
+from client.interchange.dms import export_dms, import_dms_bytes, import_dms_file, validate_dms
 
 
 def _importable(conformance: Path) -> list[Path]:

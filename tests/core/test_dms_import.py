@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from client.dms import import_dms_bytes, import_dms_file
-from client.i18n import ComptoirError
+from client.common.i18n import ComptoirError
+from client.interchange.dms import import_dms_bytes, import_dms_file
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "interchange"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from client.dms import NOTIFICATION_STATUS, parse_notification
-from client.i18n import ComptoirError
+from client.common.i18n import ComptoirError
+from client.interchange.dms import NOTIFICATION_STATUS, parse_notification
 
 EXPECTED = {
     "01_DMSACC.xml": "accepted",

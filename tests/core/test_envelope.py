@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
-from client.canonical import canonicalize
-from client.envelope import (
+from client.common.i18n import set_language
+from client.seal.canonical import canonicalize
+from client.seal.envelope import (
     GENESIS,
     EnvelopeError,
     check_chain_link,
@@ -25,8 +26,7 @@ from client.envelope import (
     verify_envelope,
     verify_receipt,
 )
-from client.i18n import set_language
-from client.signing import b64u_decode, b64u_encode, jwk_from_private_key, public_jwk
+from client.seal.jws import b64u_decode, b64u_encode, jwk_from_private_key, public_jwk
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 DOC = {
@@ -223,7 +223,7 @@ def test_header_fields_checked(pki) -> None:
     with pytest.raises(EnvelopeError):
         _seal(key, pki["x5c"], kind="other")
     # Re-sign a header with a bad field with the right key: verification names the field.
-    from client.signing import sign_flattened
+    from client.seal.jws import sign_flattened
 
     good = _header(_seal(key, pki["x5c"]))
     for field, value in (
@@ -251,7 +251,7 @@ def test_alg_pinned_to_certificate(pki) -> None:
     with pytest.raises(EnvelopeError) as info:
         verify_envelope(env)
     assert info.value.code in ("envelope.alg_refused", "envelope.header_invalid")
-    from client.signing import sign_flattened
+    from client.seal.jws import sign_flattened
 
     good = _header(_seal(pki["leaf_jwk"], pki["x5c"]))
     for alg in ("none", "HS256", "EdDSA", "ES384"):
@@ -383,7 +383,7 @@ def test_receipts(pki) -> None:
     with pytest.raises(EnvelopeError):
         verify_receipt(token, pki["leaf"])  # another key
     # A compact JWS that is not a receipt (no typ) is refused.
-    from client.signing import sign_compact
+    from client.seal.jws import sign_compact
 
     with pytest.raises(EnvelopeError):
         verify_receipt(sign_compact(canonicalize(receipt), jwk), server_cert)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from client.i18n import LANGUAGES, placeholders
+from client.common.i18n import LANGUAGES, placeholders
 
 ROOT = Path(__file__).resolve().parents[2] / "resources" / "translations"
 
@@ -69,7 +69,7 @@ def test_templates_are_well_formed() -> None:
 
 
 def test_every_validation_rule_is_translated() -> None:
-    from client.validation import RULES
+    from client.declaration.validation import RULES
 
     en, fr = _load("en")["validation.json"], _load("fr")["validation.json"]
     for r in RULES:

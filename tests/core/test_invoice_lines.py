@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from client.i18n import ComptoirError
-from client.invoice_lines import (
+from client.common.i18n import ComptoirError
+from client.declaration.model import Declaration, GoodsItem
+from client.interchange.invoice_lines import (
     MappingMemory,
     apply_to_declaration,
     parse_number,
@@ -18,7 +19,6 @@ from client.invoice_lines import (
     read_invoice_table,
     suggest_mapping,
 )
-from client.model import Declaration, GoodsItem
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "interchange"
 

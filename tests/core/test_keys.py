@@ -17,12 +17,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
-from client import secrets as sec
-from client.canonical import canonicalize
 from client.cli import main
-from client.envelope import GENESIS, seal_envelope, verify_envelope
-from client.i18n import ComptoirError
-from client.keys import (
+from client.common.i18n import ComptoirError
+from client.seal import secrets as sec
+from client.seal.canonical import canonicalize
+from client.seal.envelope import GENESIS, seal_envelope, verify_envelope
+from client.seal.jws import (
+    jwk_from_public_key,
+    jwk_thumbprint,
+    public_jwk,
+    sign_compact,
+    verify_compact,
+)
+from client.seal.keys import (
     KeyInfo,
     active_key,
     create_key,
@@ -37,14 +44,7 @@ from client.keys import (
     require_active_key,
     x5c,
 )
-from client.secrets import PassphraseFileStore, keyring_available, open_secret_store
-from client.signing import (
-    jwk_from_public_key,
-    jwk_thumbprint,
-    public_jwk,
-    sign_compact,
-    verify_compact,
-)
+from client.seal.secrets import PassphraseFileStore, keyring_available, open_secret_store
 
 NOW = dt.datetime.now(dt.UTC)
 

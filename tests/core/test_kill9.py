@@ -9,13 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from client.profile import init_profile, load_profile, open_store
+from client.seal.profile import init_profile, load_profile, open_store
 
 WRITER = r"""
 import sys, os
 from pathlib import Path
-from client.profile import load_profile, open_store
-from client.model import Declaration, GoodsItem, Party
+from client.seal.profile import load_profile, open_store
+from client.declaration.model import Declaration, GoodsItem, Party
 profile = load_profile(Path(sys.argv[1]))
 store = open_store(profile)
 decl = Declaration(type="IM", lrn="KILL-0", declarant=Party(id="GB1"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from client.mrn import allocate_mrn, is_valid_mrn, mrn_check_digit, mrn_problem
+from client.declaration.mrn import allocate_mrn, is_valid_mrn, mrn_check_digit, mrn_problem
 
 # Worked by hand: value(c) * 2**position, summed, mod 11, mod 10.
 #   "00GB0000000000000": G=17 at 2 -> 17*4=68, B=12 at 3 -> 12*8=96; 164 % 11 = 10 -> 0

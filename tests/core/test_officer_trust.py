@@ -17,15 +17,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from client.canonical import canonicalize
-from client.envelope import GENESIS, envelope_hash, seal_envelope
-from client.i18n import set_language
-from client.officer import build_decision
-from client.sealing import fallback_qr_payload
-from client.signing import jwk_from_private_key
-from client.trust import from_wire, load_trust, save_trust
-from client.validation import sample_declaration
-from client.verify import describe_content, verify_input, verify_with_trust
+from client.common.i18n import set_language
+from client.declaration.samples import sample_declaration
+from client.officer.decisions import build_decision
+from client.officer.verify import describe_content, verify_input, verify_with_trust
+from client.seal.canonical import canonicalize
+from client.seal.envelope import GENESIS, envelope_hash, seal_envelope
+from client.seal.jws import jwk_from_private_key
+from client.seal.sealing import fallback_qr_payload
+from client.seal.trust import from_wire, load_trust, save_trust
 from sync.sandbox.ca import SandboxPKI, cert_serial
 
 TRADER = "GB123456789000"

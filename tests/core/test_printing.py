@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from client.model import Declaration, GoodsItem, Party
-from client.printing import QR_MAX_BYTES, render_fallback_pdf, render_pdf
+from client.declaration.model import Declaration, GoodsItem, Party
+from client.interchange.printing import QR_MAX_BYTES, render_fallback_pdf, render_pdf
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from client.i18n import ComptoirError
-from client.qrpayload import (
+from client.common.i18n import ComptoirError
+from client.interchange.qrpayload import (
     QR_ALNUM_CAPACITY,
     b45decode,
     b45encode,
@@ -42,11 +42,11 @@ def test_base45_refuses_garbage(bad: str) -> None:
 def test_sealed_envelope_fits_one_qr_and_verifies_offline(home: Path) -> None:
     import segno
 
-    from client import states
-    from client.profile import init_profile, open_store, secret_store
-    from client.sealing import Sealer, fallback_qr_payload
-    from client.validation import sample_declaration
-    from client.verify import verify_input
+    from client.declaration import states
+    from client.declaration.samples import sample_declaration
+    from client.officer.verify import verify_input
+    from client.seal.profile import init_profile, open_store, secret_store
+    from client.seal.sealing import Sealer, fallback_qr_payload
 
     profile = init_profile(home, key_alg="ES256", declarant_id="GB123456789000")
     secrets = secret_store(profile)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from client.refdata import (
+from client.declaration.refdata import (
     INCOTERMS_2020,
     ReferenceData,
     default_reference_data,
@@ -160,7 +160,7 @@ def test_single_window_list_names_and_replacement(tmp_path: Path) -> None:
 
 def test_default_is_cached_and_lazy() -> None:
     assert default_reference_data() is default_reference_data()
-    code = ("import sys, client.refdata as r; d = r.load_reference_data();"
+    code = ("import sys, client.declaration.refdata as r; d = r.load_reference_data();"
             "assert 'pycountry' not in sys.modules; d.is_country('FR');"
             "assert 'pycountry' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
@@ -178,7 +178,7 @@ def test_seed_matches_the_published_lists(conformance: Path) -> None:
 
 
 def test_profile_reference_data_reloads_on_change(tmp_path: Path) -> None:
-    from client.refdata import profile_reference_data
+    from client.declaration.refdata import profile_reference_data
 
     assert profile_reference_data(tmp_path / "none") is default_reference_data()
     _write(tmp_path, "c.json", {"list": "currencies", "version": 1, "entries": {"XQA": "A"}})

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from client.i18n import ComptoirError
-from client.safexml import parse_xml, read_bounded
+from client.common.i18n import ComptoirError
+from client.interchange.safexml import parse_xml, read_bounded
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "interchange"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from client.profile import load_profile, open_store
+from client.seal.profile import load_profile, open_store
 from tests.sync.helpers import comptoir as run
 from tests.sync.helpers import ok
 
@@ -30,8 +30,8 @@ def _all_bytes(folder: Path) -> list[tuple[Path, bytes]]:
 
 
 def test_profile_holds_no_private_key_and_no_declaration_in_clear(sealed_home: Path) -> None:
-    from client.keys import list_keys, load_private_jwk
-    from client.profile import secret_store
+    from client.seal.keys import list_keys, load_private_jwk
+    from client.seal.profile import secret_store
 
     profile = load_profile(sealed_home)
     secrets = secret_store(profile)
@@ -67,8 +67,8 @@ def test_verify_exported_envelope_in_words_and_every_flipped_byte_detected(
 
     data = bytearray(env_file.read_bytes())
     positions = sorted({int(i * (len(data) - 1) / 40) for i in range(41)})
-    from client.i18n import ComptoirError
-    from client.verify import verify_input
+    from client.common.i18n import ComptoirError
+    from client.officer.verify import verify_input
 
     for pos in positions:
         flipped = bytearray(data)
@@ -113,7 +113,7 @@ def test_journal_verify_detects_an_altered_envelope(sealed_home: Path) -> None:
 
 def test_sealed_is_immutable_and_amend_starts_a_new_version(sealed_home: Path) -> None:
     decl_id = json.loads(ok(run(sealed_home, "list", "--json")).stdout)[0]["id"]
-    from client.i18n import ComptoirError
+    from client.common.i18n import ComptoirError
 
     profile = load_profile(sealed_home)
     with open_store(profile) as store:
@@ -158,7 +158,7 @@ def test_no_secret_service_clear_message_then_passphrase_fallback(home: Path) ->
 
 
 def test_rekey_rotates_the_database_key(sealed_home: Path) -> None:
-    from client.profile import secret_store
+    from client.seal.profile import secret_store
     from client.store import Store, StoreError
 
     profile = load_profile(sealed_home)
@@ -173,8 +173,8 @@ def test_rekey_rotates_the_database_key(sealed_home: Path) -> None:
 
 
 def test_signed_payload_is_the_canonical_form_of_the_stored_declaration(sealed_home: Path) -> None:
-    from client.canonical import canonicalize
-    from client.signing import b64u_decode
+    from client.seal.canonical import canonicalize
+    from client.seal.jws import b64u_decode
 
     with open_store(load_profile(sealed_home)) as store:
         for entry in store.journal(limit=25):

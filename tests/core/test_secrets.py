@@ -15,9 +15,9 @@ import keyring.backends.fail
 import keyring.errors
 import pytest
 
-from client import secrets as sec
-from client.i18n import ComptoirError
-from client.secrets import (
+from client.common.i18n import ComptoirError
+from client.seal import secrets as sec
+from client.seal.secrets import (
     KeyringSecretStore,
     PassphraseFileStore,
     keyring_available,

@@ -10,7 +10,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from client.signing import (
+from client.seal.jws import (
     MAX_HEADER_BYTES,
     SignatureError,
     b64u_decode,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from client import states
-from client.model import Declaration, GoodsItem, Party
+from client.declaration import states
+from client.declaration.model import Declaration, GoodsItem, Party
 from client.store import Store, StoreError
 
 KEY = "ab" * 32

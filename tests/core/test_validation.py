@@ -14,14 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from client.i18n import ComptoirError
-from client.model import Declaration
-from client.refdata import ReferenceData, default_reference_data
-from client.validation import (
+from client.common.i18n import ComptoirError
+from client.declaration.model import Declaration
+from client.declaration.refdata import ReferenceData, default_reference_data
+from client.declaration.samples import sample_declaration
+from client.declaration.validation import (
     RULES,
     Finding,
     has_errors,
-    sample_declaration,
     validate,
 )
 
@@ -496,8 +496,8 @@ def test_samples_are_deterministic_and_sized() -> None:
 
 def test_published_original_declarations_validate_without_errors(conformance: Path) -> None:
     """The UK CDS samples (originals; amendments carry only what changes) as imported by
-    client.dms: real declarations must not trip the rules."""
-    from client.dms import import_dms_file
+    client.interchange.dms: real declarations must not trip the rules."""
+    from client.interchange.dms import import_dms_file
 
     checked = 0
     for path in sorted((conformance / "hmrc-dms" / "samples").glob("*.xml")):

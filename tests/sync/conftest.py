@@ -3,7 +3,7 @@
 ``sandbox`` runs in a thread of the test process (shared by the module, seed 0, auto
 lanes); ``green_sandbox`` forces the green lane; ``sandbox_process`` runs
 ``comptoir sandbox serve`` in a real subprocess.  ``Trader`` enrols with a real CSR
-and seals real envelopes (client.envelope.seal_envelope) along its device chain.
+and seals real envelopes (client.seal.envelope.seal_envelope) along its device chain.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from client.canonical import canonicalize
-from client.envelope import GENESIS, envelope_hash, seal_envelope
-from client.signing import jwk_from_private_key
-from client.validation import sample_declaration
+from client.declaration.samples import sample_declaration
+from client.seal.canonical import canonicalize
+from client.seal.envelope import GENESIS, envelope_hash, seal_envelope
+from client.seal.jws import jwk_from_private_key
 from sync.sandbox.server import SandboxHandle, start_in_thread
 
 REPO = Path(__file__).resolve().parents[2]

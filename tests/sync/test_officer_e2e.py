@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from client.canonical import canonicalize
-from client.profile import load_profile, open_store, secret_store
-from client.sealing import fallback_qr_payload
+from client.seal.canonical import canonicalize
+from client.seal.profile import load_profile, open_store, secret_store
+from client.seal.sealing import fallback_qr_payload
 
 from .helpers import SandboxProcess, comptoir, enrolled_profile, list_json, ok
 
@@ -114,8 +114,8 @@ def test_offline_release_reaches_the_trader_with_the_signed_decision(world):
 
 def _seal_raw(home: Path, doc: dict[str, Any], seq: int, prev: str) -> dict[str, Any]:
     """An envelope signed with the device's real key at a chosen position (an attack)."""
-    from client.envelope import seal_envelope
-    from client.keys import load_private_jwk, require_active_key, x5c
+    from client.seal.envelope import seal_envelope
+    from client.seal.keys import load_private_jwk, require_active_key, x5c
 
     profile = load_profile(home)
     info = require_active_key(home)
@@ -188,8 +188,8 @@ def _rogue_envelope(tmp: Path, doc: dict[str, Any]) -> Path:
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    from client.envelope import GENESIS, seal_envelope
-    from client.signing import jwk_from_private_key
+    from client.seal.envelope import GENESIS, seal_envelope
+    from client.seal.jws import jwk_from_private_key
     from sync.sandbox.ca import SandboxPKI
 
     pki = SandboxPKI(tmp / "rogue-ca").ensure()

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from client.mrn import is_valid_mrn
-from client.profile import load_profile, open_store
+from client.declaration.mrn import is_valid_mrn
+from client.seal.profile import load_profile, open_store
 
 from .helpers import DropProxy, SandboxProcess, comptoir, enrolled_profile, list_json, ok
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def _receipts_verified(home: Path) -> int:
     from cryptography import x509
 
-    from client.envelope import verify_receipt
+    from client.seal.envelope import verify_receipt
 
     cert = x509.load_pem_x509_certificate((home / "trust" / "receipt.pem").read_bytes())
     n = 0

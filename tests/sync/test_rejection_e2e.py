@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from client.validation import sample_declaration
+from client.declaration.samples import sample_declaration
 from sync.sandbox.pipeline import lane_for
 
 from .helpers import TRADER, SandboxProcess, comptoir, enrolled_profile, list_json, ok

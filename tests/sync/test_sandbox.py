@@ -14,8 +14,8 @@ import requests
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from client.envelope import envelope_hash, verify_receipt
-from client.mrn import is_valid_mrn
+from client.declaration.mrn import is_valid_mrn
+from client.seal.envelope import envelope_hash, verify_receipt
 from sync.protocol import BatchResponse, NotificationPage
 from sync.sandbox.pipeline import lane_for
 from sync.sandbox.server import start_in_thread

@@ -10,7 +10,7 @@ import sys
 
 import requests
 
-from client.mrn import is_valid_mrn
+from client.declaration.mrn import is_valid_mrn
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -18,8 +18,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from client.envelope import verify_receipt
-from client.mrn import is_valid_mrn
+from client.declaration.mrn import is_valid_mrn
+from client.seal.envelope import verify_receipt
 from sync.protocol import EnrolRequest
 from sync.transport import ProblemError, SingleWindowClient, TransportError
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from client import states
-from client.i18n import set_language
-from client.model import Declaration
+from client.common.i18n import set_language
+from client.declaration import states
+from client.declaration.model import Declaration
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,7 @@ class Profiled:
     """A profile with its open store and secrets (closed at teardown)."""
 
     def __init__(self, home: Path) -> None:
-        from client.profile import load_or_init, open_store, secret_store
+        from client.seal.profile import load_or_init, open_store, secret_store
 
         self.home = home
         self.profile = load_or_init(home)
@@ -50,7 +50,7 @@ class Profiled:
                           writer=writer, network=network, secrets_factory=lambda: self.secrets)
 
     def seed(self, n: int, status: str = states.READY, seed: int = 1) -> list[str]:
-        from client.validation import sample_declaration
+        from client.declaration.samples import sample_declaration
 
         rng = random.Random(seed)
         decls: list[Declaration] = []

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from client import states
-from client.i18n import placeholders
+from client.common.i18n import placeholders
+from client.declaration import states
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def test_ui_catalogues_have_every_key_used_and_same_placeholders() -> None:
     used: set[str] = set()
     for path in (REPO / "ui").rglob("*.py"):
         used |= set(re.findall(r'\bt\("([a-z_.]+)"', path.read_text(encoding="utf-8")))
-    from client.i18n import catalogue  # merged: other parts may add ui.* keys of their own
+    from client.common.i18n import catalogue  # merged: other parts may add ui.* keys of their own
 
     missing = {k for k in used if f"ui.{k}" not in catalogue("en")
                or f"ui.{k}" not in catalogue("fr")}
@@ -73,8 +73,8 @@ def test_training_mode_starts_sandbox_and_enrols(home: Path, how: str) -> None:
 
 
 def test_continuity_facts_and_fallback_documents(window: Any, prof: Any, tmp_path: Path) -> None:
-    from client.keys import create_key
-    from client.sealing import Sealer
+    from client.seal.keys import create_key
+    from client.seal.sealing import Sealer
     from ui.continuity import continuity_facts
 
     create_key(prof.home, prof.secrets)
@@ -90,7 +90,7 @@ def test_continuity_facts_and_fallback_documents(window: Any, prof: Any, tmp_pat
     dlg = window.open_continuity()
     assert "maximum acceptable outage" in dlg.advice.text()
     assert dlg.labels["queued"].text() == "3"
-    pytest.importorskip("client.printing")
+    pytest.importorskip("client.interchange.printing")
     dlg.print_fallback(tmp_path / "fallback")
     pdfs = sorted((tmp_path / "fallback").glob("*.pdf"))
     assert len(pdfs) == 3 and pdfs[0].read_bytes().startswith(b"%PDF")
@@ -101,7 +101,7 @@ def test_continuity_facts_and_fallback_documents(window: Any, prof: Any, tmp_pat
 
 
 def test_settings_keys_language_server(window: Any, prof: Any, tmp_path: Path) -> None:
-    from client.keys import list_keys
+    from client.seal.keys import list_keys
 
     dlg = window.open_settings()
     assert dlg.profile_folder.text() == str(prof.home)
@@ -161,7 +161,7 @@ def test_settings_import_pkcs12(window: Any, prof: Any, tmp_path: Path) -> None:
     from cryptography.hazmat.primitives.serialization import pkcs12
     from cryptography.x509.oid import NameOID
 
-    from client.keys import list_keys
+    from client.seal.keys import list_keys
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Imported Declarant")])
@@ -183,7 +183,7 @@ def test_settings_import_pkcs12(window: Any, prof: Any, tmp_path: Path) -> None:
 
 
 def test_recovery_is_reported(window: Any, prof: Any) -> None:
-    from client.sealing import Sealer
+    from client.seal.sealing import Sealer
 
     sealer = Sealer(prof.profile, prof.store, prof.secrets)
     for d in prof.seed(2):

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from client import states
+from client.declaration import states
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,7 +22,7 @@ def _env(hook: str) -> dict[str, str]:
 
 
 def _draft_ucr(home: Path) -> str | None:
-    from client.profile import load_profile, open_store
+    from client.seal.profile import load_profile, open_store
 
     if not (home / "profile.json").exists():
         return None

@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
-from client import states
+from client.declaration import states
 from tests.ui.helpers import VALID_HEADER, VALID_ITEM, add_item, codes, type_into
 
 
@@ -101,7 +101,7 @@ def test_unparseable_value_is_kept_as_scratch(window: Any, prof: Any, qtbot: Any
 
 
 def test_seal_from_editor_makes_it_read_only(window: Any, prof: Any, qtbot: Any) -> None:
-    from client.keys import create_key
+    from client.seal.keys import create_key
 
     create_key(prof.home, prof.secrets)
     ed = _editor(window)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from client import states
+from client.declaration import states
 from tests.ui.helpers import VALID_HEADER, VALID_ITEM, add_item, codes, type_into
 
 pytest.importorskip("sync.engine")

@@ -7,7 +7,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
-from client import states
+from client.declaration import states
 
 
 def test_views_and_counts(window: Any, prof: Any, qtbot: Any) -> None:
@@ -70,7 +70,7 @@ def test_seal_without_a_key_says_so(window: Any, prof: Any) -> None:
 
 
 def test_seal_with_a_key_queues(window: Any, prof: Any, qtbot: Any) -> None:
-    from client.keys import create_key
+    from client.seal.keys import create_key
 
     create_key(prof.home, prof.secrets)
     ids = prof.seed(2)
@@ -100,7 +100,7 @@ def test_sort_by_header(window: Any, prof: Any) -> None:
 
 
 def test_mark_ready_checks_first(window: Any, prof: Any) -> None:
-    from client.model import Declaration
+    from client.declaration.model import Declaration
 
     ids = prof.seed(1, status=states.DRAFT)
     bad = Declaration(lrn="BAD-ONE")
@@ -117,8 +117,8 @@ def test_mark_ready_checks_first(window: Any, prof: Any) -> None:
 
 
 def test_rejection_is_explained_in_the_detail_pane(window: Any, prof: Any, qtbot: Any) -> None:
-    from client.keys import create_key
-    from client.sealing import Sealer
+    from client.seal.keys import create_key
+    from client.seal.sealing import Sealer
     from client.store import DeliveryResult
 
     create_key(prof.home, prof.secrets)
@@ -154,7 +154,7 @@ def test_export_and_print(window: Any, prof: Any, tmp_path: Any) -> None:
     assert json.loads((tmp_path / "d.json").read_text())["id"] == ids[0]
     window.export_selected(tmp_path / "d.xml")
     assert b"urn:wco:datamodel:WCO:DEC-DMS:2" in (tmp_path / "d.xml").read_bytes()
-    pytest.importorskip("client.printing")
+    pytest.importorskip("client.interchange.printing")
     window.print_selected(tmp_path / "d.pdf")
     assert (tmp_path / "d.pdf").read_bytes().startswith(b"%PDF")
 

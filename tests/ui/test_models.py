@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 
-from client import states
+from client.declaration import states
 from client.store import Changes
 from ui.models.declarations import COL_LRN, DeclarationTableModel, IdRole
 from ui.models.findings import FindingsModel
@@ -101,7 +101,7 @@ def test_history_model(qtmodeltester: Any, prof: Any) -> None:
 
 
 def test_findings_model_errors_first(qtmodeltester: Any) -> None:
-    from client.validation import validate
+    from client.declaration.validation import validate
 
     findings = validate({"type": "IM", "lrn": "x", "invoice_currency": "ZZZ"})
     model = FindingsModel()
@@ -138,7 +138,7 @@ def test_set_in_and_get_in() -> None:
 
 
 def test_completion_model(qtmodeltester: Any) -> None:
-    from client.refdata import default_reference_data
+    from client.declaration.refdata import default_reference_data
     from ui.editor.completion import CompletionModel, completer_for
 
     model = CompletionModel([("FR", "France"), ("GB", "United Kingdom")])

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from client.sealing import Sealer
+from client.seal.sealing import Sealer
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def sealed(prof: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def officer(tmp_path: Path) -> Any:
-    from client.profile import init_profile, open_store, secret_store
+    from client.seal.profile import init_profile, open_store, secret_store
     from ui.context import AppContext
     from ui.signals import AppSignals
     from ui.workers import ImmediateRunner
@@ -91,7 +91,7 @@ def test_tampered_envelope_is_invalid_and_cannot_be_decided(
         qtbot: Any, officer: Any, sealed: dict[str, Any]) -> None:
     doc = json.loads(base64.urlsafe_b64decode(sealed["payload"] + "=="))
     doc["invoice_total"] = "1.00"
-    from client.canonical import canonicalize
+    from client.seal.canonical import canonicalize
 
     bad = dict(sealed, payload=base64.urlsafe_b64encode(canonicalize(doc)).rstrip(b"=").decode())
     dlg = _dialog(qtbot, officer)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QTimer
 
-from client import states
+from client.declaration import states
 
 pytest.importorskip("sync.engine")
 N = 2000
@@ -49,7 +49,7 @@ def sandbox_process(tmp_path: Path) -> Any:
 
 def test_window_keeps_answering_while_outbox_drains(qtbot: Any, prof: Any,
                                                      sandbox_process: Any) -> None:
-    from client.sealing import Sealer
+    from client.seal.sealing import Sealer
     from sync.enrolment import enrol
     from ui.mainwindow import MainWindow
     from ui.syncbridge import SyncController

@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractButton, QApplication, QGroupBox, QLabel, QWidget
 
-from client import states
-from client.i18n import set_language
+from client.common.i18n import set_language
+from client.declaration import states
 
 SHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
@@ -35,8 +35,8 @@ def clipped(root: QWidget) -> list[str]:
 
 
 def _populate(prof: Any) -> str:
-    from client.keys import create_key
-    from client.sealing import Sealer
+    from client.seal.keys import create_key
+    from client.seal.sealing import Sealer
 
     prof.seed(12, status=states.READY, seed=1)
     drafts = prof.seed(5, status=states.DRAFT, seed=2)

@@ -13,7 +13,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QCompleter
 
-from client.i18n import language
+from client.common.i18n import language
 
 Index = QModelIndex | QPersistentModelIndex
 

@@ -37,9 +37,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from client import states
-from client.i18n import language
-from client.model import Declaration, de_number
+from client.common.i18n import language
+from client.declaration import states
+from client.declaration.model import Declaration, de_number
 from client.store import Changes
 from ui.context import AppContext, error_text
 from ui.editor.commands import CellEdit, FieldEdit, RowInsert, RowRemove
@@ -464,7 +464,7 @@ class EditorWindow(QDialog):
         return doc
 
     def validate_now(self) -> list[Any]:
-        from client.sealing import validation_findings
+        from client.seal.sealing import validation_findings
 
         findings = validation_findings(self.payload(), self.ctx.store, exclude_id=self.decl_id)
         self.findings_model.set_findings(findings)
@@ -544,7 +544,7 @@ class EditorWindow(QDialog):
 
         def ok(_c: Any) -> None:
             self.saves += 1
-            from client.model import now_utc
+            from client.declaration.model import now_utc
 
             self.save_label.setText(t("editor.saved_at", time=now_utc()[11:19]) if decl
                                     else t("editor.saved_scratch"))

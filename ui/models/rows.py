@@ -21,7 +21,7 @@ Index = QModelIndex | QPersistentModelIndex
 
 def get_in(obj: Any, path: str) -> Any:
     """``packages[0].kind`` inside a plain dict/list structure (None where missing)."""
-    from client.model import split_path
+    from client.declaration.model import split_path
 
     cur = obj
     for step in split_path(path):
@@ -36,7 +36,7 @@ def get_in(obj: Any, path: str) -> Any:
 
 def set_in(obj: dict[str, Any], path: str, value: Any) -> None:
     """Set (creating dicts/lists on the way) or, for ``None``/``""``, remove the value."""
-    from client.model import split_path
+    from client.declaration.model import split_path
 
     steps = split_path(path)
     cur: Any = obj

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from client import states
+from client.declaration import states
 from client.store import Store
 from ui.i18n import t
 

@@ -1,0 +1,129 @@
+"""Sealing a declaration: validate, canonicalise, sign, journal and queue — one commit.
+
+Shared by the CLI and the desktop app.  The private key is loaded once per
+:class:`Sealer` and the signing runs inside the store's seal transaction, so the
+sequence number and chain link in the signed header are exactly the committed ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from client.common.i18n import ComptoirError
+from client.declaration.model import Declaration
+from client.seal.envelope import GENESIS, envelope_hash
+from client.seal.profile import Profile
+from client.store import ChainLink, JournalEntry, Store
+
+
+class SealRefused(ComptoirError):
+    """Validation found errors: nothing was signed or queued."""
+
+    exit_code = 1
+
+    def __init__(self, findings: list[Any], decl_id: str) -> None:
+        super().__init__("seal.refused", 1, id=decl_id,
+                         count=sum(1 for f in findings if f.severity == "error"))
+        self.findings = findings
+
+
+def validation_findings(decl: Declaration | dict[str, Any], store: Store | None,
+                        exclude_id: str | None = None, home: Path | None = None) -> list[Any]:
+    """Validate offline against the reference data held (the built-in seed plus the
+    deltas the last sync brought into ``home/refdata``), LRN uniqueness from the store."""
+    from client.declaration.refdata import default_reference_data, profile_reference_data
+    from client.declaration.validation import validate
+
+    refdata = profile_reference_data(home / "refdata") if home else default_reference_data()
+    lrn_taken = None
+    if store is not None:
+        def lrn_taken(declarant_id: str | None, lrn: str, exclude: str | None = None) -> bool:
+            return store.lrn_taken(declarant_id, lrn, exclude or exclude_id)
+    return validate(decl, refdata=refdata, lrn_taken=lrn_taken)
+
+
+class Sealer:
+    """Seals declarations of one profile with its active key."""
+
+    def __init__(self, profile: Profile, store: Store, secrets: Any) -> None:
+        from client.seal.keys import load_private_jwk, require_active_key, x5c
+
+        self.profile = profile
+        self.store = store
+        info = require_active_key(profile.home)
+        self._jwk = load_private_jwk(secrets, info)
+        self._x5c = x5c(info)
+
+    def seal(self, decl_id: str) -> JournalEntry:
+        from client.declaration.validation import has_errors
+        from client.seal.canonical import canonicalize
+        from client.seal.envelope import seal_envelope
+
+        store = self.store
+        device = self.profile.device_id
+
+        def check(decl: Declaration) -> None:
+            findings = validation_findings(decl, store, exclude_id=decl.id,
+                                           home=self.profile.home)
+            if has_errors(findings):
+                raise SealRefused(findings, decl.id)
+
+        def sign(decl: Declaration, document: dict[str, Any], seq: int,
+                 prev: str | None) -> ChainLink:
+            link = prev or GENESIS
+            return _link(seal_envelope(canonicalize(document), self._jwk, self._x5c,
+                                       kind="declaration", declaration_id=decl.id,
+                                       version=decl.version, device_id=device, seq=seq,
+                                       prev=link), link)
+
+        return store.seal(decl_id, self.profile.actor(), sign, check)
+
+    def seal_document(self, kind: str, subject_id: str, version: int,
+                      document: dict[str, Any]) -> JournalEntry:
+        """Seal another kind of document (an officer's control decision) on the same chain."""
+        from client.seal.canonical import canonicalize
+        from client.seal.envelope import seal_envelope
+
+        def make(seq: int, prev: str | None) -> ChainLink:
+            link = prev or GENESIS
+            return _link(seal_envelope(canonicalize(document), self._jwk, self._x5c, kind=kind,
+                                       declaration_id=subject_id, version=version,
+                                       device_id=self.profile.device_id, seq=seq,
+                                       prev=link), link)
+
+        return self.store.append_journal(kind, subject_id, version, make)
+
+
+def _link(env: dict[str, Any], prev: str) -> ChainLink:
+    """The journal's record of a fresh envelope: itself, its hash, the link it signed."""
+    return ChainLink(env, envelope_hash(env), prev)
+
+
+def signature_fingerprint(envelope: dict[str, Any]) -> str:
+    """A short, human-comparable fingerprint of the signature (SHA-256, grouped hex)."""
+    sig = base64.urlsafe_b64decode(envelope["signature"] + "=" * (-len(envelope["signature"]) % 4))
+    h = hashlib.sha256(sig).hexdigest()[:32].upper()
+    return " ".join(h[i:i + 4] for i in range(0, len(h), 4))
+
+
+def fallback_qr_payload(envelope: dict[str, Any]) -> str:
+    """What the fallback document's QR code carries: the whole sealed envelope, packed
+    (:mod:`client.interchange.qrpayload`), which an officer's ``comptoir verify`` reads offline.
+
+    A declaration too large even so falls back to a reference
+    (``comptoir-ref:<declaration id>:<envelope hash>``) that still lets the officer
+    match the paper to the electronic lodging later.
+    """
+    from client.interchange.qrpayload import encode_envelope, fits_qr
+    from client.seal.envelope import envelope_hash
+
+    packed = encode_envelope(envelope)
+    if fits_qr(packed):
+        return packed
+    header = json.loads(base64.urlsafe_b64decode(
+        envelope["protected"] + "=" * (-len(envelope["protected"]) % 4)))
+    return f"comptoir-ref:{header.get('did')}:{envelope_hash(envelope)}"

@@ -1,0 +1,296 @@
+"""Declarations and their history: create, autosave, list, move, versions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+
+from client.declaration import states
+from client.declaration.model import Declaration, now_utc
+from client.store.connection import StoreBase
+from client.store.helpers import _doc_json, _like_prefix, _row_values
+from client.store.schema import T_DECL, T_DOC, T_HIST
+from client.store.types import Changes, HistoryEntry, Stored, StoreError, Summary
+
+
+class DeclarationsMixin(StoreBase):
+    """Declarations and their history: create, autosave, list, move, versions."""
+
+    # ---- declarations --------------------------------------------------------------
+
+    def create(self, decl: Declaration, actor: str, *, status: str = states.DRAFT,
+               note: str | None = None) -> Changes:
+        """Store a new declaration (a draft may hold nothing but its type)."""
+        now = now_utc()
+        doc = _doc_json(decl)
+        with self._tx() as conn:
+            if conn.execute(select(T_DECL.c.id).where(T_DECL.c.id == decl.id)).first():
+                raise StoreError("store.duplicate_id", 2, id=decl.id)
+            conn.execute(insert(T_DECL).values(**_row_values(decl), status=status,
+                                               created_at=now, updated_at=now))
+            conn.execute(insert(T_DOC).values(id=decl.id, document=doc))
+            conn.execute(insert(T_HIST).values(
+                declaration_id=decl.id, version=decl.version, at=now, actor=actor,
+                from_status=None, to_status=status, note=note or "created", document=doc))
+        return Changes(declarations=(decl.id,))
+
+    def create_many(self, decls: Sequence[Declaration], actor: str, *,
+                    status: str = states.DRAFT, note: str | None = None) -> Changes:
+        """Store many declarations in one transaction (demo seed, bulk import)."""
+        now = now_utc()
+        with self._tx() as conn:
+            for decl in decls:
+                doc = _doc_json(decl)
+                conn.execute(insert(T_DECL).values(**_row_values(decl), status=status,
+                                                   created_at=now, updated_at=now))
+                conn.execute(insert(T_DOC).values(id=decl.id, document=doc))
+                conn.execute(insert(T_HIST).values(
+                    declaration_id=decl.id, version=decl.version, at=now, actor=actor,
+                    from_status=None, to_status=status, note=note or "created", document=doc))
+        return Changes(declarations=tuple(d.id for d in decls))
+
+    def save_draft(self, decl: Declaration, actor: str) -> Changes:
+        """Autosave: replace the working copy of an editable declaration.
+
+        A ready declaration that is edited goes back to draft (it must be checked
+        again); sealed and later ones are immutable: change them through a new version.
+        """
+        now = now_utc()
+        doc = _doc_json(decl)
+        with self._tx() as conn:
+            row = conn.execute(select(T_DECL.c.status, T_DECL.c.version, T_DOC.c.document)
+                               .join(T_DOC, T_DOC.c.id == T_DECL.c.id)
+                               .where(T_DECL.c.id == decl.id)).first()
+            if row is None:
+                raise StoreError("error.not_found", 2, id=decl.id)
+            if row.status not in states.EDITABLE:
+                raise StoreError("store.immutable", 2, id=decl.id, status=row.status)
+            if decl.version != row.version:
+                raise StoreError("store.version_mismatch", 2, id=decl.id,
+                                 expected=row.version, got=decl.version)
+            if row.document == doc:
+                return Changes()
+            status = states.DRAFT
+            conn.execute(update(T_DECL).where(T_DECL.c.id == decl.id).values(
+                **_row_values(decl), status=status, updated_at=now))
+            conn.execute(update(T_DOC).where(T_DOC.c.id == decl.id).values(document=doc))
+            if row.status != status:
+                conn.execute(insert(T_HIST).values(
+                    declaration_id=decl.id, version=decl.version, at=now, actor=actor,
+                    from_status=row.status, to_status=status, note="edited", document=doc))
+        return Changes(declarations=(decl.id,))
+
+    def get(self, decl_id: str) -> Stored:
+        with self._read() as conn:
+            row = conn.execute(select(T_DECL, T_DOC.c.document)
+                               .join(T_DOC, T_DOC.c.id == T_DECL.c.id)
+                               .where(T_DECL.c.id == decl_id)).first()
+        if row is None:
+            raise StoreError("error.not_found", 2, id=decl_id)
+        return Stored(declaration=Declaration.model_validate_json(row.document),
+                      status=row.status, mrn=row.mrn, created_at=row.created_at,
+                      updated_at=row.updated_at, sealed_at=row.sealed_at,
+                      envelope_hash=row.envelope_hash,
+                      fallback_printed_at=row.fallback_printed_at,
+                      lodged_after_fallback_at=row.lodged_after_fallback_at)
+
+    def exists(self, decl_id: str) -> bool:
+        with self._read() as conn:
+            return conn.execute(select(T_DECL.c.id).where(T_DECL.c.id == decl_id)).first() is not None
+
+    def resolve_id(self, ref: str) -> str:
+        """A full id, a unique id prefix (≥ 4 chars), an LRN or an MRN -> the id."""
+        ref = ref.strip()
+        with self._read() as conn:
+            if conn.execute(select(T_DECL.c.id).where(T_DECL.c.id == ref)).first():
+                return ref
+            for col in (T_DECL.c.lrn, T_DECL.c.mrn):
+                ids = conn.execute(select(T_DECL.c.id).where(col == ref).limit(2)).scalars().all()
+                if len(ids) == 1:
+                    return ids[0]
+                if len(ids) > 1:
+                    raise StoreError("error.ambiguous_id", 2, id=ref)
+            if len(ref) >= 4:
+                ids = conn.execute(select(T_DECL.c.id).where(T_DECL.c.id.like(_like_prefix(ref)))
+                                   .limit(2)).scalars().all()
+                if len(ids) == 1:
+                    return ids[0]
+                if len(ids) > 1:
+                    raise StoreError("error.ambiguous_id", 2, id=ref)
+        raise StoreError("error.not_found", 2, id=ref)
+
+    def _filters(self, statuses: Iterable[str] | None, search: str | None) -> list[Any]:
+        where: list[Any] = []
+        if statuses:
+            where.append(T_DECL.c.status.in_(list(statuses)))
+        if search:
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(or_(T_DECL.c.lrn.like(pattern, escape="\\"),
+                             T_DECL.c.mrn.like(pattern, escape="\\"),
+                             T_DECL.c.declarant_name.like(pattern, escape="\\"),
+                             T_DECL.c.declarant_id.like(pattern, escape="\\"),
+                             T_DECL.c.id.like(pattern, escape="\\")))
+        return where
+
+    SORTABLE = ("updated_at", "created_at", "lrn", "mrn", "status", "type", "items",
+                "declarant_name", "version")
+
+    def list_ids(self, *, statuses: Iterable[str] | None = None, search: str | None = None,
+                 order_by: str = "updated_at", descending: bool = True,
+                 limit: int | None = None, offset: int = 0) -> list[str]:
+        """Ids only, sorted and filtered in SQL: the backbone of the lazy table model."""
+        col = T_DECL.c[order_by if order_by in self.SORTABLE else "updated_at"]
+        q = select(T_DECL.c.id).where(and_(true(), *self._filters(statuses, search)))
+        q = q.order_by(col.desc() if descending else col.asc(),
+                       T_DECL.c.id.desc() if descending else T_DECL.c.id.asc())
+        if limit is not None:
+            q = q.limit(limit).offset(offset)
+        with self._read() as conn:
+            return list(conn.execute(q).scalars())
+
+    def summaries(self, ids: Sequence[str]) -> dict[str, Summary]:
+        """Rows for a window of ids (the table's row cache fills from here)."""
+        out: dict[str, Summary] = {}
+        with self._read() as conn:
+            for i in range(0, len(ids), 500):
+                chunk = list(ids[i:i + 500])
+                for r in conn.execute(select(
+                        T_DECL.c.id, T_DECL.c.lrn, T_DECL.c.type, T_DECL.c.status, T_DECL.c.mrn,
+                        T_DECL.c.version, T_DECL.c.declarant_name, T_DECL.c["items"],
+                        T_DECL.c.updated_at, T_DECL.c.created_at).where(T_DECL.c.id.in_(chunk))):
+                    out[r.id] = Summary(r.id, r.lrn, r.type, r.status, r.mrn, r.version,
+                                        r.declarant_name, r.items, r.updated_at, r.created_at)
+        return out
+
+    def list(self, *, statuses: Iterable[str] | None = None, search: str | None = None,
+             order_by: str = "updated_at", descending: bool = True,
+             limit: int | None = None, offset: int = 0) -> list[Summary]:
+        ids = self.list_ids(statuses=statuses, search=search, order_by=order_by,
+                            descending=descending, limit=limit, offset=offset)
+        rows = self.summaries(ids)
+        return [rows[i] for i in ids if i in rows]
+
+    def count(self, *, statuses: Iterable[str] | None = None, search: str | None = None) -> int:
+        q = select(func.count()).select_from(T_DECL).where(and_(true(), *self._filters(statuses, search)))
+        with self._read() as conn:
+            return int(conn.execute(q).scalar() or 0)
+
+    def counts_by_status(self) -> dict[str, int]:
+        with self._read() as conn:
+            return {r[0]: r[1] for r in conn.execute(
+                select(T_DECL.c.status, func.count()).group_by(T_DECL.c.status))}
+
+    def lrn_taken(self, declarant_id: str | None, lrn: str, exclude_id: str | None = None) -> bool:
+        """LRN (DE 2/5) uniqueness per declarant."""
+        q = select(T_DECL.c.id).where(T_DECL.c.lrn == lrn)
+        q = q.where(T_DECL.c.declarant_id == declarant_id) if declarant_id else \
+            q.where(T_DECL.c.declarant_id.is_(None))
+        if exclude_id:
+            q = q.where(T_DECL.c.id != exclude_id)
+        with self._read() as conn:
+            return conn.execute(q.limit(1)).first() is not None
+
+    def transition(self, decl_id: str, to_status: str, actor: str, *,
+                   note: str | None = None, detail: dict[str, Any] | None = None) -> Changes:
+        """A local, user-driven move (draft <-> ready)."""
+        now = now_utc()
+        with self._tx() as conn:
+            row = conn.execute(select(T_DECL.c.status, T_DECL.c.version)
+                               .where(T_DECL.c.id == decl_id)).first()
+            if row is None:
+                raise StoreError("error.not_found", 2, id=decl_id)
+            if row.status == to_status:
+                return Changes()
+            if not states.local_move_allowed(row.status, to_status):
+                raise StoreError("store.bad_transition", 2, id=decl_id, current=row.status,
+                                 target=to_status)
+            conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id)
+                         .values(status=to_status, updated_at=now))
+            conn.execute(insert(T_HIST).values(
+                declaration_id=decl_id, version=row.version, at=now, actor=actor,
+                from_status=row.status, to_status=to_status, note=note,
+                detail=json.dumps(detail) if detail else None))
+        return Changes(declarations=(decl_id,), statuses=True)
+
+    def new_version(self, decl_id: str, actor: str, *, function: str | None = None) -> Declaration:
+        """A sealed declaration is immutable: changing it starts version n+1 as a draft.
+
+        After a rejection the new version resubmits the original; once registered it
+        is an amendment (or a cancellation request) referencing the MRN.
+        """
+        now = now_utc()
+        with self._tx() as conn:
+            row = conn.execute(select(T_DECL, T_DOC.c.document)
+                               .join(T_DOC, T_DOC.c.id == T_DECL.c.id)
+                               .where(T_DECL.c.id == decl_id)).first()
+            if row is None:
+                raise StoreError("error.not_found", 2, id=decl_id)
+            if row.status in states.EDITABLE:
+                raise StoreError("store.still_editable", 2, id=decl_id)
+            if row.status == states.SEALED:
+                raise StoreError("store.still_queued", 2, id=decl_id)
+            decl = Declaration.model_validate_json(row.document)
+            fn = function or ("original" if row.status == states.REJECTED else "amendment")
+            decl = decl.model_copy(update={"version": row.version + 1, "function": fn,
+                                           "mrn": row.mrn if fn != "original" else None})
+            doc = _doc_json(decl)
+            conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id).values(
+                **_row_values(decl), status=states.DRAFT, updated_at=now,
+                mrn=row.mrn, sealed_at=None, envelope_hash=None))
+            conn.execute(update(T_DOC).where(T_DOC.c.id == decl_id).values(document=doc))
+            conn.execute(insert(T_HIST).values(
+                declaration_id=decl_id, version=decl.version, at=now, actor=actor,
+                from_status=row.status, to_status=states.DRAFT, note=f"new version ({fn})",
+                document=doc))
+        return decl
+
+    # ---- history ---------------------------------------------------------------------
+
+    def history(self, decl_id: str) -> list[HistoryEntry]:
+        with self._read() as conn:
+            rows = conn.execute(select(
+                T_HIST.c.id, T_HIST.c.version, T_HIST.c.at, T_HIST.c.actor,
+                T_HIST.c.from_status, T_HIST.c.to_status, T_HIST.c.note, T_HIST.c.detail,
+                T_HIST.c.document.isnot(None).label("has_doc"))
+                .where(T_HIST.c.declaration_id == decl_id).order_by(T_HIST.c.id)).all()
+        return [HistoryEntry(r.id, r.version, r.at, r.actor, r.from_status, r.to_status, r.note,
+                             json.loads(r.detail) if r.detail else None, bool(r.has_doc))
+                for r in rows]
+
+    def version_document(self, decl_id: str, version: int) -> Declaration | None:
+        """An earlier version as it was last recorded in the history."""
+        with self._read() as conn:
+            doc = conn.execute(select(T_HIST.c.document).where(and_(
+                T_HIST.c.declaration_id == decl_id, T_HIST.c.version == version,
+                T_HIST.c.document.isnot(None))).order_by(T_HIST.c.id.desc()).limit(1)).scalar()
+        return Declaration.model_validate_json(doc) if doc else None
+
+    # ---- continuity (fallback documents) -------------------------------------------------
+
+    def mark_fallback_printed(self, decl_id: str, actor: str) -> Changes:
+        now = now_utc()
+        with self._tx() as conn:
+            row = conn.execute(select(T_DECL.c.status, T_DECL.c.version, T_DECL.c.fallback_printed_at)
+                               .where(T_DECL.c.id == decl_id)).first()
+            if row is None:
+                raise StoreError("error.not_found", 2, id=decl_id)
+            if row.fallback_printed_at:
+                return Changes()
+            conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id)
+                         .values(fallback_printed_at=now))
+            conn.execute(insert(T_HIST).values(
+                declaration_id=decl_id, version=row.version, at=now, actor=actor,
+                from_status=row.status, to_status=row.status, note="fallback document printed"))
+        return Changes(declarations=(decl_id,))
+

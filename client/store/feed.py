@@ -1,0 +1,62 @@
+"""The single window's status feed applied to the declarations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    insert,
+    select,
+)
+
+from client.declaration import states
+from client.declaration.model import now_utc
+from client.store.connection import StoreBase
+from client.store.helpers import _Moves
+from client.store.schema import T_NOTIF
+from client.store.types import Changes
+
+
+class FeedMixin(StoreBase):
+    """The single window's status feed applied to the declarations."""
+
+    # ---- notifications (status feed) --------------------------------------------------
+
+    def apply_notifications(self, notifications: Sequence[dict[str, Any]], cursor: int,
+                            actor: str = "single-window") -> Changes:
+        """Apply one page of the feed and advance the cursor in the same transaction."""
+        now = now_utc()
+        with self._tx() as conn:
+            moves = _Moves(conn, [n["declaration_id"] for n in notifications])
+            rows = []
+            for n in notifications:
+                status = n.get("status", "")
+                rows.append(dict(cursor=int(n.get("cursor", cursor)),
+                                 declaration_id=n["declaration_id"], version=n.get("version"),
+                                 status=status, mrn=n.get("mrn"), at=n.get("at") or now,
+                                 payload=json.dumps(n, default=str), applied=True))
+                detail = {k: n[k] for k in ("errors", "detail", "decision", "cursor")
+                          if n.get(k)}
+                target = states.FROM_SERVER.get(status)
+                moved = target is not None and moves.move(
+                    n["declaration_id"], n.get("version"), target, actor, now,
+                    note=f"notification: {status}", detail=detail or None, mrn=n.get("mrn"))
+                if not moved and (n.get("decision") or status == "decision_conflict"):
+                    # an officer's decision that changes nothing (it agrees, or it
+                    # conflicts and is flagged): kept in the history all the same
+                    moves.note(n["declaration_id"], actor, now,
+                               note=f"notification: {status}", detail=detail)
+            if rows:
+                conn.execute(insert(T_NOTIF), rows)
+            touched = moves.flush(conn)
+            self._set_setting(conn, "sync.feed_cursor", cursor)
+        return Changes(declarations=touched, statuses=bool(touched))
+
+    def notifications(self, decl_id: str) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            rows = conn.execute(select(T_NOTIF.c.payload).where(
+                T_NOTIF.c.declaration_id == decl_id).order_by(T_NOTIF.c.id)).scalars().all()
+        return [json.loads(p) for p in rows]
+

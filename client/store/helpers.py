@@ -1,0 +1,132 @@
+"""Bulk lifecycle moves and row helpers shared by the store's topics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    insert,
+    select,
+)
+
+from client.declaration import states
+from client.declaration.model import Declaration
+from client.store.schema import T_DECL, T_HIST
+
+
+def _in_chunks(conn: Connection, query: Any, column: Any, values: Sequence[Any],
+               size: int = 500) -> Iterator[Any]:
+    """Rows of ``query`` where ``column`` is in ``values``, a bounded IN list at a time."""
+    for i in range(0, len(values), size):
+        yield from conn.execute(query.where(column.in_(list(values[i:i + size]))))
+
+
+class _Moves:
+    """Lifecycle moves reported by the single window for many declarations at once.
+
+    Reads the current rows once, decides every move in memory (so two notifications
+    about one declaration in the same page chain correctly), then writes the history
+    and the new states in two bulk statements.
+    """
+
+    def __init__(self, conn: Connection, ids: Sequence[str]) -> None:
+        unique = list(dict.fromkeys(ids))
+        self.rows: dict[str, dict[str, Any]] = {
+            r.id: dict(r._mapping) for r in _in_chunks(conn, select(
+                T_DECL.c.id, T_DECL.c.status, T_DECL.c.version, T_DECL.c.mrn,
+                T_DECL.c.updated_at, T_DECL.c.fallback_printed_at,
+                T_DECL.c.lodged_after_fallback_at), T_DECL.c.id, unique)}
+        self.history: list[dict[str, Any]] = []
+        self.dirty: dict[str, None] = {}
+
+    def move(self, decl_id: str, version: int | None, target: str, actor: str, now: str, *,
+             note: str, detail: dict[str, Any] | None, mrn: str | None) -> bool:
+        row = self.rows.get(decl_id)
+        if row is None or (version is not None and version != row["version"]):
+            return False  # about an earlier version: kept in notifications, not applied
+        current = row["status"]
+        steps = [target]
+        if current == states.SEALED and target != states.SUBMITTED:
+            steps = [states.SUBMITTED, target]
+        moved = False
+        for step in steps:
+            if not states.server_move_allowed(current, step):
+                continue
+            self.history.append(dict(
+                declaration_id=decl_id, version=row["version"], at=now, actor=actor,
+                from_status=current, to_status=step, note=note,
+                detail=json.dumps(detail) if detail else None, document=None))
+            current = step
+            moved = True
+        if moved:
+            row["status"], row["updated_at"] = current, now
+        if mrn and not row["mrn"]:
+            row["mrn"] = mrn
+            moved = True
+        if moved:
+            self.dirty[decl_id] = None
+        return moved
+
+    def note(self, decl_id: str, actor: str, now: str, *, note: str,
+             detail: dict[str, Any] | None) -> None:
+        """A history entry that records an event without a change of state."""
+        row = self.rows.get(decl_id)
+        if row is None:
+            return
+        self.history.append(dict(
+            declaration_id=decl_id, version=row["version"], at=now, actor=actor,
+            from_status=row["status"], to_status=row["status"], note=note,
+            detail=json.dumps(detail) if detail else None, document=None))
+        self.dirty.setdefault(decl_id, None)
+
+    def link_fallback(self, decl_id: str, mrn: str | None, actor: str, now: str) -> None:
+        """A fallback document printed during the outage is now lodged electronically:
+        record the link once, so the paper copy is never lodged a second time."""
+        row = self.rows.get(decl_id)
+        if row is None or not row["fallback_printed_at"] or row["lodged_after_fallback_at"]:
+            return
+        row["lodged_after_fallback_at"] = now
+        self.history.append(dict(
+            declaration_id=decl_id, version=row["version"], at=now, actor=actor,
+            from_status=row["status"], to_status=row["status"],
+            note="fallback document linked to its electronic lodging",
+            detail=json.dumps({"mrn": mrn, "fallback": True}), document=None))
+        self.dirty[decl_id] = None
+
+    def flush(self, conn: Connection) -> tuple[str, ...]:
+        if self.history:
+            conn.execute(insert(T_HIST), self.history)
+        if self.dirty:
+            conn.exec_driver_sql(
+                "UPDATE declaration SET status = ?, updated_at = ?, mrn = ?, "
+                "lodged_after_fallback_at = ? WHERE id = ?",
+                [(r["status"], r["updated_at"], r["mrn"], r["lodged_after_fallback_at"], i)
+                 for i in self.dirty for r in (self.rows[i],)])
+        return tuple(self.dirty)
+
+
+def _doc_json(decl: Declaration) -> str:
+    return json.dumps(decl.to_json_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def _row_values(decl: Declaration) -> dict[str, Any]:
+    declarant = decl.declarant
+    return dict(id=decl.id, version=decl.version, type=decl.type, lrn=decl.lrn,
+                declarant_id=declarant.id if declarant else None,
+                declarant_name=(declarant.name if declarant else None),
+                items=len(decl.goods_items))
+
+
+def _like_prefix(ref: str) -> str:
+    return ref.replace("\\", "").replace("%", "").replace("_", "") + "%"
+
+
+def _db_reason(exc: Exception) -> str:
+    msg = str(getattr(exc, "orig", exc))
+    if "file is not a database" in msg or "encrypted" in msg:
+        return "wrong key or not a Comptoir database"
+    return msg.splitlines()[0][:200]
+

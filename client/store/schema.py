@@ -1,0 +1,148 @@
+"""The profile database's tables (SQLModel declares them; Alembic migrates them)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Index,
+    LargeBinary,
+    Text,
+)
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = "0001"  # the Alembic head this code writes; see client/migrations/
+
+
+
+# --------------------------------------------------------------------------- schema
+
+class DeclarationRow(SQLModel, table=True):
+    __tablename__ = "declaration"
+    id: str = Field(primary_key=True, max_length=36)
+    version: int = 1
+    type: str = Field(max_length=2)
+    status: str = Field(max_length=24, index=True)
+    lrn: str | None = Field(default=None, max_length=35, index=True)
+    mrn: str | None = Field(default=None, max_length=35, index=True)
+    declarant_id: str | None = Field(default=None, max_length=35)
+    declarant_name: str | None = None
+    items: int = 0
+    created_at: str
+    updated_at: str = Field(index=True)
+    sealed_at: str | None = None
+    envelope_hash: str | None = None
+    fallback_printed_at: str | None = None
+    lodged_after_fallback_at: str | None = None
+    __table_args__ = (
+        Index("ix_declaration_declarant_lrn", "declarant_id", "lrn"),
+        Index("ix_declaration_status_updated", "status", "updated_at"),
+    )
+
+
+class DocumentRow(SQLModel, table=True):
+    """The working copy of a declaration, apart from its lifecycle row so that a status
+    change never rewrites (and re-encrypts) the whole document."""
+
+    __tablename__ = "declaration_document"
+    id: str = Field(primary_key=True, foreign_key="declaration.id", max_length=36)
+    document: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class HistoryRow(SQLModel, table=True):
+    """Append-only (triggers refuse UPDATE and DELETE): who moved what, when, from, to."""
+
+    __tablename__ = "history"
+    id: int | None = Field(default=None, primary_key=True)
+    declaration_id: str = Field(foreign_key="declaration.id", index=True)
+    version: int
+    at: str
+    actor: str
+    from_status: str | None = None
+    to_status: str
+    note: str | None = None
+    detail: str | None = None  # JSON: codes/params (rejection errors, MRN …)
+    document: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class JournalRow(SQLModel, table=True):
+    """The device journal: every sealed envelope, chained by ``prev`` (append-only)."""
+
+    __tablename__ = "journal"
+    seq: int = Field(primary_key=True)
+    kind: str = "declaration"
+    declaration_id: str = Field(index=True)
+    version: int
+    envelope_hash: str = Field(unique=True)
+    prev_hash: str
+    sealed_at: str
+    envelope: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    seq: int = Field(primary_key=True, foreign_key="journal.seq")
+    state: str = Field(default="queued", index=True)  # queued | held | done
+    attempts: int = 0
+    last_error: str | None = None
+    queued_at: str
+    delivered_at: str | None = None
+    outcome: str | None = None  # accepted | duplicate | rejected
+
+
+class ReceiptRow(SQLModel, table=True):
+    __tablename__ = "receipt"
+    seq: int = Field(primary_key=True, foreign_key="journal.seq")
+    declaration_id: str = Field(index=True)
+    version: int
+    mrn: str | None = None
+    received_at: str
+    token: str = Field(sa_column=Column(Text, nullable=False))
+    stored_at: str
+
+
+class NotificationRow(SQLModel, table=True):
+    __tablename__ = "notification"
+    id: int | None = Field(default=None, primary_key=True)
+    cursor: int = Field(index=True)
+    declaration_id: str = Field(index=True)
+    version: int | None = None
+    status: str
+    mrn: str | None = None
+    at: str
+    payload: str
+    applied: bool = False
+
+
+class SettingRow(SQLModel, table=True):
+    __tablename__ = "setting"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class AttachmentRow(SQLModel, table=True):
+    __tablename__ = "attachment"
+    id: int | None = Field(default=None, primary_key=True)
+    declaration_id: str = Field(foreign_key="declaration.id", index=True)
+    name: str
+    content_type: str
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: str
+
+
+T_DECL = DeclarationRow.__table__
+T_DOC = DocumentRow.__table__
+T_HIST = HistoryRow.__table__
+T_JOURNAL = JournalRow.__table__
+T_OUTBOX = OutboxRow.__table__
+T_RECEIPT = ReceiptRow.__table__
+T_NOTIF = NotificationRow.__table__
+T_SETTING = SettingRow.__table__
+T_ATTACH = AttachmentRow.__table__
+
+APPEND_ONLY_TRIGGERS = [
+    f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
+    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"
+    for t in ("history", "journal") for op in ("UPDATE", "DELETE")
+]
+
+

@@ -4,7 +4,7 @@
 Prints one JSON object of figures.  Each figure that has a target in DESIGN.md is
 also measured against a baseline in the same run (a ratio), so that the result does
 not depend on how fast this particular machine is.  Benchmarks: save, validate, seal,
-drain, ui, chaos.
+drain, ui, chaos, interchange.
 """
 
 from __future__ import annotations
@@ -268,10 +268,57 @@ def bench_chaos(quick: bool, tmp: Path) -> dict[str, Any]:
     out.update(drain_at_rate(tmp / "drain64", kbit=64, count=60 if quick else 200))
     return out
 
+# --------------------------------------------------------------------------- interchange
+
+def _conformance() -> Path | None:
+    """../shared/conformance (or $COMPTOIR_CONFORMANCE_DIR), as the tests find it."""
+    env = os.environ.get("COMPTOIR_CONFORMANCE_DIR")
+    for c in ([Path(env)] if env else []) + [REPO.parent / "shared" / "conformance",
+                                              REPO.parent.parent / "shared" / "conformance"]:
+        if c.is_dir():
+            return c
+    return None
+
+
+def bench_interchange(quick: bool, tmp: Path) -> dict[str, Any]:
+    """WCO DEC-DMS import + export of the published original declarations: the median per
+    declaration, and what each import leaves unmapped."""
+    from client.common.i18n import ComptoirError
+    from client.interchange.dms import export_dms, import_dms_bytes
+
+    conf = _conformance()
+    if conf is None:
+        return {"interchange_skipped": "conformance material absent (COMPTOIR_CONFORMANCE_DIR)"}
+    originals: dict[str, bytes] = {}
+    for f in sorted((conf / "hmrc-dms" / "samples").glob("*.xml")):
+        data = f.read_bytes()
+        try:
+            if import_dms_bytes(data, f.name).kind == "declaration":
+                originals[f.name] = data
+        except ComptoirError:
+            continue
+    rounds = 20 if quick else 100
+    times: list[float] = []
+    for _ in range(rounds):
+        for name, data in originals.items():
+            t = time.perf_counter()
+            export_dms(import_dms_bytes(data, name).declaration)
+            times.append((time.perf_counter() - t) * 1000)
+    unmapped = {name: len(import_dms_bytes(data, name).unmapped)
+                for name, data in originals.items()}
+    counts = list(unmapped.values())
+    return {"interchange_originals": len(originals),
+            "interchange_import_export_median_ms": round(statistics.median(times), 3),
+            "interchange_import_export_p99_ms": round(_pct(times, 99), 3),
+            "interchange_unmapped_median": statistics.median(counts) if counts else None,
+            "interchange_unmapped_total": sum(counts),
+            "interchange_unmapped_per_sample": unmapped}
+
 
 BENCHES: dict[str, Callable[[bool, Path], dict[str, Any]]] = {
     "save": bench_save, "validate": bench_validate, "seal": bench_seal,
     "drain": bench_drain, "ui": bench_ui, "chaos": bench_chaos,
+    "interchange": bench_interchange,
 }
 
 

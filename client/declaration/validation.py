@@ -31,6 +31,7 @@ from client.declaration.model import (
 )
 from client.declaration.mrn import mrn_problem
 from client.declaration.refdata import INCOTERMS_2020, ReferenceData, default_reference_data
+from client.declaration.rules_cds import CDS_RULES
 
 Severity = Literal["error", "warning"]
 LrnTaken = Callable[[str, str, str | None], bool]
@@ -305,8 +306,12 @@ def _country_fields(d: Declaration) -> Iterator[tuple[str, Any]]:
             yield f"{name}.address.country", party.address.country
     if d.transport is not None:
         yield "transport.border_means_nationality", d.transport.border_means_nationality
+    for j, r in enumerate(d.routing):
+        yield f"routing[{j}].country", r.country  # DE 5/18
     for base, item in _items(d):
         yield f"{base}.country_of_origin", item.country_of_origin
+        yield f"{base}.country_of_destination", item.country_of_destination
+        yield f"{base}.country_of_dispatch", item.country_of_dispatch
         pref = item.preferential_origin
         # DE 5/16 also takes numeric country-group codes (e.g. 1013): check countries only.
         if isinstance(pref, str) and pref.isalpha():
@@ -524,6 +529,11 @@ def _office(ctx: Context) -> Iterator[Hit]:
         value = getattr(ctx.decl, name)
         if not _blank(value) and not _OFFICE.fullmatch(value):
             yield name, {"value": _short(value)}
+
+
+# The rules on the rest of the CDS declaration (#18) live in their own module.
+for _code, _severity, _de, _check in CDS_RULES:
+    rule(_code, _severity, _de)(_check)  # type: ignore[arg-type]
 
 
 @rule("V-INTERNAL", "error", "")

@@ -248,6 +248,76 @@ CASES: dict[str, Case] = {
         [(lambda: _im(customs_office="Dover"), "customs_office"),
          (lambda: _with(["exit_office"], "GB-DVR-01", EX), "exit_office")],
         [lambda: _im(customs_office="FR000690")]),
+    # the rest of the CDS declaration (#18)
+    "V-AUTHORISATION": (
+        [(lambda: _im(authorisations=[{"id": "553202734852", "category": "CGU"}]),
+          "authorisations[0].id"),
+         (lambda: _im(authorisations=[{"id": "GB553202734852"}]), "authorisations[0].category")],
+        [lambda: _im(authorisations=[{"id": "GB553202734852", "category": "DPO"}])]),
+    "V-ADDITIONAL-INFORMATION": (
+        [(lambda: _im(additional_information=[{"code": "5"}]), "additional_information[0].code"),
+         (lambda: _with(["goods_items", 1, "additional_information"], [{"type": "AES"}]),
+          "goods_items[1].additional_information[0].code")],
+        [lambda: _im(additional_information=[{"code": "00500", "text": "IMPORTER"}]),
+         lambda: _im(additional_information=[{"text": "AMENDMENT", "type": "AES"}])]),
+    "V-VALUATION-INDICATORS": (
+        [(lambda: _with(["goods_items", 0, "valuation_indicators"], "00"),
+          "goods_items[0].valuation_indicators")],
+        [lambda: _with(["goods_items", 0, "valuation_indicators"], "0000")]),
+    "V-CHARGE-DEDUCTION": (
+        [(lambda: _im(charges=[{"type": "AK"}]), "charges[0].amount"),
+         (lambda: _with(["goods_items", 0, "charges"], [{"type": "b", "amount": "1"}]),
+          "goods_items[0].charges[0].type")],
+        [lambda: _im(charges=[{"type": "AK", "amount": "50", "currency": "GBP"}])]),
+    "V-GUARANTEE": (
+        [(lambda: _im(guarantees=[{"type": "12"}]), "guarantees[0].type"),
+         (lambda: _im(guarantees=[{"type": "1"}]), "guarantees[0].reference")],
+        [lambda: _im(guarantees=[{"type": "0"}]),
+         lambda: _im(guarantees=[{"type": "1", "reference": "GBCGU3827"}])]),
+    "V-WAREHOUSE": (
+        [(lambda: _im(warehouse={"id": "1117770GB", "type": "Q"}), "warehouse.type"),
+         (lambda: _im(warehouse={"type": "U"}), "warehouse.id")],
+        [lambda: _im(warehouse={"id": "1117770GB", "type": "U"})]),
+    "V-ROUTING-ORDER": (
+        [(lambda: _im(routing=[{"sequence": 2, "country": "FR"}, {"sequence": 1, "country": "GB"}]),
+          "routing[1].sequence")],
+        [lambda: _im(routing=[{"sequence": 1, "country": "FR"}, {"sequence": 2, "country": "GB"}])]),
+    "V-SEAL": (
+        [(lambda: _with(["transport", "seals"], [{"equipment": 5, "sequence": 1, "id": "S1"}]),
+          "transport.seals[0].equipment"),
+         (lambda: _with(["transport", "seals"], [{"equipment": 1, "sequence": 1}]),
+          "transport.seals[0].id")],
+        [lambda: _with(["transport"], {"equipment_numbers": ["CONU1234567"],
+                                       "seals": [{"equipment": 1, "sequence": 1, "id": "333"}]})]),
+    "V-QUOTA-FORMAT": (
+        [(lambda: _with(["goods_items", 0, "duty_tax_lines"], [{"quota": "94067"}]),
+          "goods_items[0].duty_tax_lines[0].quota")],
+        [lambda: _with(["goods_items", 0, "duty_tax_lines"], [{"quota": "094067"}])]),
+    "V-ADDITIONAL-CODE-FORMAT": (
+        [(lambda: _with(["goods_items", 0, "national_codes"], ["VAT"]),
+          "goods_items[0].national_codes[0]"),
+         (lambda: _with(["goods_items", 0, "additional_codes"], ["4-99"]),
+          "goods_items[0].additional_codes[0]")],
+        [lambda: _with(["goods_items", 0, "national_codes"], ["VATZ"])]),
+    "V-AMOUNT-CURRENCY-UNKNOWN": (
+        [(lambda: _with(["goods_items", 0, "item_price_currency"], "XXX"),
+          "goods_items[0].item_price_currency")],
+        [lambda: _with(["goods_items", 0, "item_price_currency"], "USD")]),
+    "V-MEANS-ID-TYPE": (
+        [(lambda: _with(["transport", "arrival_means_id_type"], "IMO"),
+          "transport.arrival_means_id_type"),
+         (lambda: _with(["transport", "departure_means_id_type"], "10"),
+          "transport.departure_means_identity")],
+        [lambda: _with(["transport"], {"arrival_means_identity": "12345",
+                                       "arrival_means_id_type": "10"})]),
+    "V-AMENDMENT-REASON": (
+        [(lambda: _im(function="amendment", mrn="24GB0YVJ3EXXES8AA0",
+                      amendments=[{"pointers": [{"sequence": 1, "section": "42A"}]}]),
+          "amendments[0].reason"),
+         (lambda: _im(function="amendment", mrn="24GB0YVJ3EXXES8AA0",
+                      amendments=[{"reason": "28"}]), "amendments[0].pointers")],
+        [lambda: _im(function="amendment", mrn="24GB0YVJ3EXXES8AA0", amendments=[
+            {"reason": "28", "pointers": [{"sequence": 1, "section": "42A", "tag": "146"}]}])]),
     "V-INTERNAL": ([], []),  # needs a broken rule: tested below
 }
 

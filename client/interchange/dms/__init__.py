@@ -2,14 +2,14 @@
 
 Real single windows speak the WCO Data Model in XML.  The importer reads a declaration
 into :class:`client.declaration.model.Declaration`, tells an original (FunctionCode 9) from an
-amendment or a cancellation (13) and from a DMS notification, and lists every element
-and attribute of the file it did not map (never dropping anything silently: the original
-bytes travel with the import).  The exporter writes the model back as a MetaData-wrapped
-``Declaration`` that validates against WCO_DEC_2_DMS; import -> export -> import keeps
-every mapped field.
+amendment or a cancellation (13) and from a DMS notification.  The model covers the
+declaration as the UK CDS profile uses it (:mod:`.spec` binds each element to its field);
+whatever it cannot hold is carried verbatim in the object it belongs to and listed as
+unmapped.  The exporter writes the model back as a MetaData-wrapped ``Declaration``: an
+import exported again is the file that came in, after canonicalisation (:mod:`.canonical`;
+:meth:`DmsImport.report` lists what would differ).
 
-Matching is by local name (namespaces vary between the published samples and the
-notifications).  Data-element numbers (DE n/m) follow the UCC / CDS tariff.
+Data-element numbers (DE n/m) follow the UCC / CDS tariff.
 """
 
 from client.interchange.dms.common import NS_DEC, NS_MD, DmsImport, StatusChange

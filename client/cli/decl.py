@@ -140,23 +140,37 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _import_xml(args: argparse.Namespace, files: list[Path]) -> int:
+    from client.declaration.validation import validate
     from client.interchange.dms import import_dms_file
 
     results = [import_dms_file(f) for f in files]  # parse all first
     out: list[dict[str, Any]] = []
     code = 0
     with Session(args.home) as s:
+        actor = s.profile.actor()
         for f, r in zip(files, results, strict=True):
             entry: dict[str, Any] = {"file": str(f), "id": None, "kind": r.kind, "lrn": None,
                                      "unmapped": list(r.unmapped),
                                      "message": r.message.render() if r.message else None}
-            if r.declaration is not None:
-                d = r.declaration
+            d = r.declaration
+            if d is not None and r.kind in ("amendment", "cancellation"):
+                # applied onto the declaration it amends, or held until that arrives
+                got = s.store.receive_amendment(d, actor, source=f.name, original=r.original)
+                entry.update(id=got.declaration_id, lrn=d.lrn, mrn=d.mrn, applied=got.status,
+                             version=got.version, pending=got.pending_id)
+                checked = (s.store.get(got.declaration_id).declaration
+                           if got.declaration_id else d)
+                entry["errors"] = sum(f.severity == "error"
+                                      for f in validate(checked, partial=not got.declaration_id))
+            elif d is not None:
                 if s.store.exists(d.id):
                     raise ComptoirError("import.duplicate_id", 2, id=d.id)
                 s.store.create(d, s.profile.actor(), note=f"imported from {f.name}")
                 s.store.add_attachment(d.id, f.name, "application/xml", r.original)
                 entry.update(id=d.id, lrn=d.lrn)
+                applied = s.store.apply_pending(d.id, actor)
+                if applied:
+                    entry["amendments_applied"] = [a.pending_id for a in applied]
             else:
                 code = max(code, 1 if r.kind in ("notification",) else 2)
             out.append(entry)
@@ -164,12 +178,20 @@ def _import_xml(args: argparse.Namespace, files: list[Path]) -> int:
         print(_dumps(out))
     else:
         for e in out:
-            if e["id"]:
+            if e.get("applied") == "applied":
+                print(tr("import.amendment_applied", file=e["file"],
+                         kind=tr(f"dms.kind.{e['kind']}"), id=e["id"],
+                         version=e["version"], errors=e["errors"]))
+            elif e.get("applied") == "pending":
+                print(tr("import.amendment_pending", file=e["file"],
+                         kind=tr(f"dms.kind.{e['kind']}"),
+                         mrn=e["mrn"] or "-", lrn=e["lrn"] or "-", errors=e["errors"]))
+            elif e["id"]:
                 print(tr("import.done_xml", file=e["file"], id=e["id"], lrn=e["lrn"] or "-",
                          kind=e["kind"], unmapped=len(e["unmapped"])))
             else:
                 print(f"{e['file']}: {e['message']}", file=sys.stderr)
-    return 0 if all(e["id"] for e in out) else code or 2
+    return 0 if all(e["id"] or e.get("pending") for e in out) else code or 2
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

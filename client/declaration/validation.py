@@ -550,10 +550,21 @@ _ACTIVE = [r for r in RULES if r.code not in ("V-STRUCTURE", "V-INTERNAL")]
 # Entry points
 # ---------------------------------------------------------------------------------------
 
+# What an amendment not yet applied onto its declaration cannot be asked for: it carries
+# only the elements that change.
+_WHOLE_DECLARATION = frozenset({"V-MANDATORY", "V-TOTAL-ITEMS", "V-TOTAL-PACKAGES",
+                                "V-TOTAL-GROSS-MASS", "V-SEQUENCE", "V-EXCHANGE-RATE-MISSING",
+                                "V-LRN-TAKEN"})
+
+
 def validate(decl: Declaration | dict[str, Any], *, refdata: ReferenceData | None = None,
-             lrn_taken: LrnTaken | None = None) -> list[Finding]:
+             lrn_taken: LrnTaken | None = None, partial: bool = False) -> list[Finding]:
     """Every finding on ``decl``, errors and warnings, in rule order.  Never raises on
-    malformed input (a dict that is not a declaration is reported as ``V-STRUCTURE``)."""
+    malformed input (a dict that is not a declaration is reported as ``V-STRUCTURE``).
+
+    ``partial``: ``decl`` is an amendment or cancellation request as received, holding
+    only what changes: the rules on a whole declaration are left out, and it must name
+    the declaration it amends (DE 2/x MRN)."""
     if not isinstance(decl, Declaration):
         if not isinstance(decl, dict):
             return _structure_findings(None, type(decl).__name__)
@@ -565,7 +576,12 @@ def validate(decl: Declaration | dict[str, Any], *, refdata: ReferenceData | Non
             return _structure_findings(None, type(exc).__name__)
     ctx = Context(decl, refdata or default_reference_data(), lrn_taken)
     findings: list[Finding] = []
+    if partial and _blank(decl.mrn):
+        findings.append(_finding(_RULE_BY_CODE["V-MANDATORY"], "mrn",
+                                 {"field": "mrn", "kind": decl.function}))
     for r in _ACTIVE:
+        if partial and r.code in _WHOLE_DECLARATION:
+            continue
         try:
             for path, params in r.check(ctx):
                 findings.append(_finding(r, path, params))

@@ -10,7 +10,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = "0001"  # the Alembic head this code writes; see client/migrations/
+SCHEMA_VERSION = "0002"  # the Alembic head this code writes; see client/migrations/
 
 
 
@@ -129,6 +129,23 @@ class AttachmentRow(SQLModel, table=True):
     created_at: str
 
 
+class PendingAmendmentRow(SQLModel, table=True):
+    """An amendment or cancellation received for a declaration not (yet) in the store:
+    held until its original arrives, then applied onto it."""
+
+    __tablename__ = "pending_amendment"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # amendment | cancellation
+    mrn: str | None = Field(default=None, max_length=35, index=True)
+    lrn: str | None = Field(default=None, max_length=35, index=True)
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    source: str
+    original: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: str
+    applied_to: str | None = Field(default=None, max_length=36)
+    applied_at: str | None = None
+
+
 T_DECL = DeclarationRow.__table__
 T_DOC = DocumentRow.__table__
 T_HIST = HistoryRow.__table__
@@ -138,6 +155,7 @@ T_RECEIPT = ReceiptRow.__table__
 T_NOTIF = NotificationRow.__table__
 T_SETTING = SettingRow.__table__
 T_ATTACH = AttachmentRow.__table__
+T_PENDING = PendingAmendmentRow.__table__
 
 APPEND_ONLY_TRIGGERS = [
     f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "

@@ -208,6 +208,10 @@ def read_declaration(decl_el: etree._Element, meta: etree._Element | None, kind:
     if kind in ("declaration", "wrapped") and type_code[:2] in ("IM", "EX", "CO"):
         ctx.decl_type = type_code[:2]
     ctx.invoice_currency, derived = _invoice_currency(decl_el)
+    if derived and kind in ("amendment", "cancellation"):
+        # an amendment's amounts are applied onto a declaration with its own DE 4/10:
+        # each keeps the currency it was given
+        ctx.invoice_currency, derived = None, False
     _clean(meta if meta is not None else decl_el)
     d: dict[str, Any] = {}
     read_into(DECLARATION, decl_el, d, "", ctx)

@@ -141,9 +141,22 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _import_xml(args: argparse.Namespace, files: list[Path]) -> int:
     from client.declaration.validation import validate
-    from client.interchange.dms import import_dms_file
+    from client.interchange.dms import DmsSchemaError, import_dms_file
 
-    results = [import_dms_file(f) for f in files]  # parse all first
+    results = []
+    for f in files:  # parse and check all first: a refused file leaves the store untouched
+        try:
+            results.append(import_dms_file(f, lenient=args.lenient))
+        except DmsSchemaError as exc:  # each schema error on its line, then the refusal
+            for err in exc.errors:
+                print(f"{f}: {err.render()}", file=sys.stderr)
+            raise
+    for f, r in zip(files, results, strict=True):
+        if r.schema_errors:  # imported all the same (--lenient): say what is wrong
+            print(tr("dms.schema_kept", path=str(f), count=len(r.schema_errors)),
+                  file=sys.stderr)
+            for err in r.schema_errors:
+                print(f"  {err.render()}", file=sys.stderr)
     out: list[dict[str, Any]] = []
     code = 0
     with Session(args.home) as s:
@@ -152,6 +165,8 @@ def _import_xml(args: argparse.Namespace, files: list[Path]) -> int:
             entry: dict[str, Any] = {"file": str(f), "id": None, "kind": r.kind, "lrn": None,
                                      "unmapped": list(r.unmapped),
                                      "message": r.message.render() if r.message else None}
+            if r.schema_errors:
+                entry["schema_errors"] = [e.to_json() for e in r.schema_errors]
             d = r.declaration
             if d is not None and r.kind in ("amendment", "cancellation"):
                 # applied onto the declaration it amends, or held until that arrives
@@ -520,6 +535,7 @@ def register(sub: Any) -> None:
     p = add("import", cmd_import, "help.import")
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--lenient", action="store_true", help=tr("help.lenient"))
 
     p = add("validate", cmd_validate, "help.validate")
     p.add_argument("target", help="ID|FILE")

@@ -87,6 +87,8 @@ class DmsExtra(_Base):
     ``envelope`` (declaration only) is the MetaData header as received.  ``order`` keeps,
     for elements the model holds in another shape (origins, classifications, procedures),
     the order they came in where it was not the one the export writes by default.
+    ``absent`` names the elements the export would write by default (a sequence number,
+    the type code) that the file did not have as the model reads them: none is made up.
     """
 
     attrs: dict[Annotated[str, Field(max_length=128)],
@@ -100,6 +102,8 @@ class DmsExtra(_Base):
     order: dict[Annotated[str, Field(max_length=64)],
                 list[Annotated[str, Field(max_length=8)]]] = Field(
         default_factory=dict, max_length=32)
+    absent: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list,
+                                                               max_length=32)
 
 
 class _Strict(_Base):

@@ -85,7 +85,9 @@ def test_what_the_model_cannot_hold_goes_back_in_place(conformance: Path) -> Non
                       b'<TypeCode listID="CDS-DOC" listAgencyID="5">DAN</TypeCode>')
     odd = odd.replace(b"<ID>GB603202734852</ID>",
                       b"<ID>GB603202734852</ID><ID>GB000000000000</ID>", 1)
-    imp = import_dms_bytes(odd, "odd.xml")
+    imp = import_dms_bytes(odd, "odd.xml", lenient=True)  # two unknown elements, two IDs
+    assert sorted(e.message.code for e in imp.schema_errors) == [
+        "dms.schema.too_many", "dms.schema.unknown", "dms.schema.unknown"]
     assert sorted(imp.unmapped) == sorted([
         "/MetaData/Declaration/FutureElement/Code",
         "/MetaData/Declaration/GoodsShipment/GovernmentAgencyGoodsItem/Mystery",
@@ -155,3 +157,35 @@ def test_shapes_the_model_folds_keep_their_order(conformance: Path, name: str) -
     if name.startswith("TT_IM006a"):
         lines = imp.declaration.goods_items[0].duty_tax_lines
         assert [(ln.preference, ln.quota) for ln in lines] == [(None, None), ("120", "094067")]
+
+
+@pytest.mark.parametrize(("name", "pattern", "after"), [
+    # a required SequenceNumeric missing: not made up on the way out
+    ("TT_IM005a__TT_IM005a.xml", rb"(<Packaging>\s*)<SequenceNumeric>1</SequenceNumeric>",
+     rb"\1"),
+    # ... nor replaced when it is no number
+    ("TT_IM005a__TT_IM005a.xml", rb"(<Packaging>\s*<SequenceNumeric>)1<", rb"\1one<"),
+    # a type code the model cannot fold (an attribute on it) is not replaced by a default
+    ("TT_IM005a__TT_IM005a.xml", rb"<TypeCode>IMJ</TypeCode>",
+     rb'<TypeCode colour="red">IMJ</TypeCode>'),
+    ("TT_IM005a__TT_IM005a.xml", rb"<FunctionCode>9</FunctionCode>",
+     rb'<FunctionCode colour="red">9</FunctionCode>'),
+    # ... an export's type is still known (DE 7/5 stays on the departure means)
+    ("TT_EX010a__TT_EX010a.xml", rb"<TypeCode>EXA</TypeCode>",
+     rb'<TypeCode colour="red">EXA</TypeCode>'),
+    # ... and an amendment stays one
+    ("TT_IM003a__TT_IM003a_Amendment_(Step_3).xml", rb"<FunctionCode>13</FunctionCode>",
+     rb'<FunctionCode colour="red">13</FunctionCode>'),
+    # a seal number longer than the model holds: the container is kept as it came
+    ("TT_EX009a__TT_EX009a.xml", rb"<ID>2589793487</ID>", b"<ID>" + b"7" * 60 + b"</ID>"),
+])
+def test_damaged_shapes_still_go_back_as_they_came(conformance: Path, name: str,
+                                                   pattern: bytes, after: bytes) -> None:
+    import re
+
+    data = (conformance / SAMPLES / name).read_bytes()
+    damaged, n = re.subn(pattern, after, data, count=1)
+    assert n == 1
+    imp = import_dms_bytes(damaged, name, lenient=True)
+    assert imp.schema_errors
+    assert differences(damaged, export_dms(imp.declaration)) == []

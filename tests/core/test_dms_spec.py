@@ -42,10 +42,11 @@ def _format(ds_type: etree._Element) -> str:
         return "?"
     letter = _BASES[r.get("base").split(":")[1]]
     facets = {etree.QName(c).localname: c.get("value") for c in r if isinstance(c.tag, str)}
+    chars = {"([a-zA-Z])*": ":A", "([0-9])*": ":9"}.get(facets.get("pattern", ""), "")
     if "length" in facets:
-        return f"{letter}{facets['length']}"
+        return f"{letter}{facets['length']}{chars}"
     if "maxLength" in facets:
-        return f"{letter}..{facets['maxLength']}"
+        return f"{letter}..{facets['maxLength']}{chars}"
     if "totalDigits" in facets:
         fraction = facets.get("fractionDigits")
         return f"{letter}{facets['totalDigits']}" + (f",{fraction}" if fraction else "")
@@ -66,7 +67,7 @@ def _compare(node: Node, ct: etree._Element, types: dict, dstypes: dict, path: s
         limit = None if mx == "unbounded" else int(mx)
         if child.limit != limit:
             problems.append(f"{here}: occurs at most {child.limit}, schema {limit}")
-        if child.required != (e.get("minOccurs", "1") != "0") and child.tag != "FunctionCode":
+        if child.required != (e.get("minOccurs", "1") != "0"):
             problems.append(f"{here}: required={child.required}, schema minOccurs "
                             f"{e.get('minOccurs', '1')}")
         t = e.get("type")

@@ -12,6 +12,7 @@ import exported again is the file that came in, after canonicalisation (:mod:`.c
 Data-element numbers (DE n/m) follow the UCC / CDS tariff.
 """
 
+from client.interchange.dms.check import SchemaError, check_document
 from client.interchange.dms.common import NS_DEC, NS_MD, DmsImport, StatusChange
 from client.interchange.dms.notifications import (
     CANCELLATION_STATUS,
@@ -19,9 +20,10 @@ from client.interchange.dms.notifications import (
     parse_notification,
     parse_notification_root,
 )
-from client.interchange.dms.reader import import_dms_bytes, import_dms_file
+from client.interchange.dms.reader import DmsSchemaError, import_dms_bytes, import_dms_file
 from client.interchange.dms.writer import dms_schema, export_dms, validate_dms
 
 __all__ = ["NS_DEC", "NS_MD", "DmsImport", "StatusChange", "CANCELLATION_STATUS",
            "NOTIFICATION_STATUS", "parse_notification", "parse_notification_root",
-           "import_dms_bytes", "import_dms_file", "dms_schema", "export_dms", "validate_dms"]
+           "import_dms_bytes", "import_dms_file", "dms_schema", "export_dms", "validate_dms",
+           "DmsSchemaError", "SchemaError", "check_document"]

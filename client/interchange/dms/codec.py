@@ -197,6 +197,8 @@ def read_into(node: Node, el: etree._Element, owner: dict[str, Any], parent_path
     for sub in node.children:
         if sub.kind == "many" and sub.hook:
             _HOOKS[sub.hook].after_read(owner, ctx)
+        elif sub.index_default and sub.field not in owner:  # no default on the way out
+            owner.setdefault("dms", {}).setdefault("absent", []).append(sub.field)
 
 
 def _read_many(sub: Node, item: Item, owner: dict[str, Any], parent_path: str,
@@ -295,12 +297,19 @@ def _text(value: Any) -> str:
 
 
 def qname(node: Node) -> str:
-    return f"{{{node.ns}}}{node.tag}"
+    return node.qname
+
+
+def _get(obj: Any, path: str) -> Any:
+    """``get_path`` for model objects, the common one-step case first."""
+    if "." not in path:
+        return getattr(obj, path, None) if obj is not None else None
+    return get_path(obj, path)
 
 
 def write_object(node: Node, obj: Any, ctx: WriteContext, *, parent: Any = None,
                  first: bool = True, position: int = 1) -> etree._Element:
-    el = etree.Element(qname(node))
+    el = etree.Element(node.qname)
     extra = getattr(obj, "dms", None)
     write_into(node, el, obj, "", ctx, extra, parent=parent, first=first, position=position)
     _place_leftovers(el, extra)
@@ -310,44 +319,59 @@ def write_object(node: Node, obj: Any, ctx: WriteContext, *, parent: Any = None,
 def write_into(node: Node, el: etree._Element, obj: Any, parent_path: str, ctx: WriteContext,
                extra: Any, *, parent: Any = None, first: bool = True, position: int = 1) -> None:
     """Append ``node``'s children for ``obj`` to ``el`` in schema order, kept ones included."""
-    made: list[tuple[int, etree._Element]] = []
-    for rank, sub in enumerate(node.children):
-        for child in _write_child(sub, obj, parent_path, ctx, extra, parent, first, position):
-            made.append((rank, child))
-    carried = [c for c in (extra.carried if extra is not None else ())
-               if c.parent == parent_path]
-    if carried:
-        made = _merge_carried(node, made, carried)
-    for _, child in made:
+    for child in _made(node, obj, parent_path, ctx, extra, parent, first, position):
         el.append(child)
-    if extra is not None:
+    if extra is not None and extra.attrs:
         for key, value in extra.attrs.get("/" + parent_path, {}).items():
             el.set(key, value)
 
 
+def _made(node: Node, obj: Any, parent_path: str, ctx: WriteContext, extra: Any,
+          parent: Any, first: bool, position: int) -> list[etree._Element]:
+    made: list[tuple[int, etree._Element]] = []
+    for rank, sub in enumerate(node.children):
+        for child in _write_child(sub, obj, parent_path, ctx, extra, parent, first, position):
+            made.append((rank, child))
+    if extra is not None and extra.carried:
+        carried = [c for c in extra.carried if c.parent == parent_path]
+        if carried:
+            made = _merge_carried(node, made, carried)
+    return [child for _, child in made]
+
+
 def _write_child(sub: Node, obj: Any, parent_path: str, ctx: WriteContext, extra: Any,
                  parent: Any, first: bool, position: int) -> list[etree._Element]:
-    if sub.kind == "leaf":
+    kind = sub.kind
+    if kind == "leaf":
         e = _write_leaf(sub, obj, ctx, parent, first, position)
         return [e] if e is not None else []
-    if sub.kind == "group":
-        g = etree.Element(qname(sub))
+    if kind == "group":
         here = f"{parent_path}/{sub.tag}" if parent_path else sub.tag
-        write_into(sub, g, obj, here, ctx, extra, parent=parent, first=first, position=position)
-        return [g] if len(g) or g.attrib else []
-    if sub.kind == "one":
-        value = get_path(obj, sub.field or "")
+        kids = _made(sub, obj, here, ctx, extra, parent, first, position)
+        attrs = extra.attrs.get("/" + here) if extra is not None and extra.attrs else None
+        if not kids and not attrs:
+            return []
+        g = etree.Element(sub.qname)
+        for k in kids:
+            g.append(k)
+        for key, value in (attrs or {}).items():
+            g.set(key, value)
+        return [g]
+    if kind == "one":
+        value = _get(obj, sub.field or "")
         return [write_object(sub, value, ctx, parent=obj)] if value is not None else []
-    if sub.kind == "many":
-        values = list(get_path(obj, sub.field or "") or [])
+    if kind == "many":
+        values = list(_get(obj, sub.field or "") or [])
         if sub.hook:
             values = _HOOKS[sub.hook].before_write(obj, values)
+        if not values:
+            return []
         leaf = sub.children[0] if len(sub.children) == 1 else None
         if leaf is not None and leaf.kind == "leaf" and leaf.field == "":
             out = []
             for v in values:
-                e = etree.Element(qname(sub))
-                etree.SubElement(e, qname(leaf)).text = _text(v)
+                e = etree.Element(sub.qname)
+                etree.SubElement(e, leaf.qname).text = _text(v)
                 out.append(e)
             return out
         return [write_object(sub, v, ctx, parent=obj, first=i == 0, position=i + 1)
@@ -362,24 +386,27 @@ def _write_leaf(node: Node, obj: Any, ctx: WriteContext, parent: Any, first: boo
     if name is None:
         return None
     target = obj
-    if name.startswith("^"):
-        if parent is not None and first and get_path(parent, name[1:]) is not None:
+    if name[0] == "^":
+        if parent is not None and first and _get(parent, name[1:]) is not None:
             target, name = parent, name[1:]
         elif node.own:
             name = node.own
         else:
             return None
-    value = get_path(target, name)
-    if value is None and node.index_default:
-        value = position
+    value = _get(target, name)
     if value is None:
-        return None
-    e = etree.Element(qname(node))
+        if not node.index_default:
+            return None
+        extra = getattr(target, "dms", None)
+        if extra is not None and name in extra.absent:
+            return None
+        value = position
+    e = etree.Element(node.qname)
     e.text = _text(value)
     extra = getattr(target, "dms", None)
-    kept = dict(extra.attrs.get(name, {})) if extra is not None else {}
+    kept = extra.attrs.get(name, {}) if extra is not None and extra.attrs else {}
     for attr, fname in node.attrs:
-        v = get_path(target, fname)
+        v = _get(target, fname)
         if v is None and node.default_currency and attr == "currencyID":
             v = None if kept.get(attr) == "" else ctx.invoice_currency
         if v:

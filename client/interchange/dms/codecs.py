@@ -21,6 +21,8 @@ from client.interchange.dms.codec import (
 from client.interchange.dms.spec import NS_DEC
 from client.interchange.safexml import local
 
+CODE_MAX = 35  # the model's codes (client.declaration.model.Code)
+
 
 def _el(tag: str, text: Any = None, *kids: etree._Element) -> etree._Element:
     e = etree.Element(f"{{{NS_DEC}}}{tag}")
@@ -79,22 +81,26 @@ class FunctionType:
 
     def read(self, items: list[Item], owner: dict[str, Any], parent: str,
              ctx: ReadContext) -> None:
+        # what the document is was decided from these two elements already (classify)
+        owner["function"] = {"declaration": "original", "wrapped": "original"}.get(
+            ctx.kind, ctx.kind)
         for item in items:
             text = (item.el.text or "").strip()
-            ok = not item.el.attrib and not len(item.el) and item.index == 0
-            if item.tag == "FunctionCode" and ok and text in ("9", "13"):
-                owner["function"] = {"declaration": "original", "wrapped": "original"}.get(
-                    ctx.kind, ctx.kind)
+            plain = not item.el.attrib and not len(item.el) and item.index == 0
+            if item.tag == "TypeCode" and item.index == 0 \
+                    and ctx.kind in ("declaration", "wrapped") \
+                    and text[:2] in ("IM", "EX", "CO") and len(text) in (2, 3):
+                owner["type"] = text[:2]  # known even when the element is kept as it came
+                owner["additional_type"] = text[2:] or None
+                if plain:
+                    continue
+            elif plain and item.tag == "FunctionCode" and text in ("9", "13"):
                 continue
-            if item.tag == "TypeCode" and ok:
-                if ctx.kind in ("declaration", "wrapped") and text[:2] in ("IM", "EX", "CO") \
-                        and len(text) in (2, 3):
-                    owner["type"] = text[:2]
-                    owner["additional_type"] = text[2:] or None
-                    continue
-                if (ctx.kind, text) in (("amendment", "COR"), ("cancellation", "INV")):
-                    continue
+            elif plain and (ctx.kind, text) in (("amendment", "COR"), ("cancellation", "INV")):
+                continue
             ctx.keep(owner, parent, item)
+            if item.index == 0:  # kept as it came: the export writes no default for it
+                owner.setdefault("dms", {}).setdefault("absent", []).append(item.tag)
 
     def write(self, obj: Any, ctx: WriteContext) -> list[etree._Element]:
         fc = "9" if obj.function == "original" else "13"
@@ -104,7 +110,9 @@ class FunctionType:
             tc = "INV"
         else:
             tc = obj.type + (obj.additional_type or "")
-        return [_el("FunctionCode", fc), _el("TypeCode", tc)]
+        absent = obj.dms.absent if obj.dms is not None else []
+        return [_el(tag, text) for tag, text in (("FunctionCode", fc), ("TypeCode", tc))
+                if tag not in absent]
 
 
 class Classification:
@@ -120,7 +128,7 @@ class Classification:
             kv = _plain(item, "ID", "IdentificationTypeCode")
             kind = (kv or {}).get("IdentificationTypeCode", "")
             value = (kv or {}).get("ID", "")
-            if kv is None or kind not in self.ORDER or not value:
+            if kv is None or kind not in self.ORDER or not value or len(value) > CODE_MAX:
                 ctx.keep(owner, parent, item)
                 continue
             found.append((item, kind, value))
@@ -219,7 +227,8 @@ class Origin:
             kv = _plain(item, "CountryCode", "TypeCode")
             kind = (kv or {}).get("TypeCode", "")
             target = self.FIELDS.get(kind)
-            if kv is None or target is None or target in owner or not kv.get("CountryCode"):
+            if kv is None or target is None or target in owner or not kv.get("CountryCode") \
+                    or len(kv["CountryCode"]) > CODE_MAX:
                 ctx.keep(owner, parent, item)
                 continue
             owner[target] = kv["CountryCode"]
@@ -300,14 +309,15 @@ class Equipment:
                 or local(kids[1]) != "ID":
             return None
         seq, number = _leaf_text(kids[0]), _leaf_text(kids[1])
-        if seq != str(n) or not number:
+        if seq != str(n) or not number or len(number) > CODE_MAX:
             return None
         seals = []
         for s in kids[2:]:
             kv = _plain(Item("Seal", 0, 0, s), "SequenceNumeric", "ID") \
                 if local(s) == "Seal" else None
             if kv is None or set(kv) != {"SequenceNumeric", "ID"} \
-                    or not kv["SequenceNumeric"].isdigit():
+                    or not kv["SequenceNumeric"].isdigit() or len(kv["SequenceNumeric"]) > 5 \
+                    or len(kv["ID"]) > CODE_MAX:
                 return None
             seals.append({"equipment": n, "sequence": int(kv["SequenceNumeric"]), "id": kv["ID"]})
         rebuilt = self._build(n, number, seals)

@@ -56,6 +56,8 @@ class DmsImport:
     refused: list[tuple[str, str]] = field(default_factory=list)
     # Schema hints (xsi:schemaLocation…) not carried over: they name the sender's files.
     dropped: list[str] = field(default_factory=list)
+    # Schema errors of a file imported all the same (lenient), by line and element.
+    schema_errors: list[Any] = field(default_factory=list)
 
     def report(self) -> list[Any]:
         """What exporting this import would change, after canonicalisation: values

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from client.common.i18n import ComptoirError, Message
 from client.declaration.model import Declaration
 from client.interchange.dms import codecs as _codecs  # noqa: F401  (registers the codecs)
+from client.interchange.dms.check import SchemaError, check_document
 from client.interchange.dms.codec import Item, ReadContext, children, read_into
 from client.interchange.dms.common import DmsImport, Kind
 from client.interchange.dms.notifications import parse_notification_root
@@ -43,8 +44,7 @@ def _invoice_currency(decl_el: etree._Element) -> tuple[str | None, bool]:
     if inv is not None:
         cur = inv.get("currencyID")
         return (cur.strip() if cur else None), False
-    found = {(n.get("currencyID") or "").strip() for n in decl_el.iter()
-             if local(n) == "ItemChargeAmount"}
+    found = {(n.get("currencyID") or "").strip() for n in decl_el.iter("{*}ItemChargeAmount")}
     if len(found) == 1 and "" not in found:
         return found.pop(), True
     return None, False
@@ -135,6 +135,8 @@ def _validate(d: dict[str, Any], ctx: ReadContext, source: str) -> Declaration:
                         lists.append(container)
                 else:
                     container.pop(key, None)
+                    # kept as it came: no default takes its place on the way out
+                    container.setdefault("dms", {}).setdefault("absent", []).append(key)
                 for item in origin.items:
                     ctx.keep(origin.owner, origin.parent, item)
                     ctx.refused.append((item.el, err["msg"]))
@@ -263,13 +265,31 @@ def classify(root: etree._Element, data: bytes, source: str
     return kind, fc, meta, decl_el, None
 
 
-def import_dms_bytes(data: bytes, source: str) -> DmsImport:
-    """Classify and map one DMS XML document (raises ComptoirError for unreadable XML)."""
+class DmsSchemaError(ComptoirError):
+    """A declaration that is not valid against the DEC-DMS schema, refused with its errors
+    (import it all the same with ``lenient``)."""
+
+    def __init__(self, source: str, errors: list[SchemaError]) -> None:
+        first = errors[0]
+        super().__init__("dms.schema_invalid", 2, path=source, count=len(errors),
+                         line=first.line, element=first.element, reason=first.message.render())
+        self.errors = errors
+
+
+def import_dms_bytes(data: bytes, source: str, *, lenient: bool = False) -> DmsImport:
+    """Classify and map one DMS XML document (raises ComptoirError for unreadable XML).
+
+    A declaration that is not valid against the schema is refused with its errors
+    (:class:`DmsSchemaError`), unless ``lenient``: then it is imported, the errors listed
+    in :attr:`DmsImport.schema_errors`."""
     root = parse_xml(data, source=source)
     kind, fc, meta, decl_el, refusal = classify(root, data, source)
     if refusal is not None:
         return refusal
     assert decl_el is not None
+    errors = check_document(meta if meta is not None else decl_el)
+    if errors and not lenient:
+        raise DmsSchemaError(source, errors)
     decl, ctx = read_declaration(decl_el, meta, kind, source)
     outside = _outside(root, meta) if kind == "wrapped" and meta is not None else []
     unmapped = _unmapped(ctx, outside)
@@ -280,13 +300,16 @@ def import_dms_bytes(data: bytes, source: str) -> DmsImport:
     return DmsImport(kind, fc, decl, unmapped, data, None, Message(f"dms.imported_{kind}", params),
                      refused=[(_path(el), reason) for el, reason in ctx.refused],
                      dropped=[f"{_path(el)}/@{key.rsplit('}', 1)[-1]}"
-                              for el, key in ctx.dropped_attrs])
+                              for el, key in ctx.dropped_attrs],
+                     schema_errors=errors)
 
 
-def import_dms_file(path: Path, *, max_bytes: int = MAX_BYTES) -> DmsImport:
-    """Import one file (size checked before reading)."""
+def import_dms_file(path: Path, *, max_bytes: int = MAX_BYTES,
+                    lenient: bool = False) -> DmsImport:
+    """Import one file (size checked before reading); see :func:`import_dms_bytes`."""
     data = read_bounded(Path(path), max_bytes=max_bytes)
-    return import_dms_bytes(data, str(path))
+    return import_dms_bytes(data, str(path), lenient=lenient)
 
 
-__all__ = ["import_dms_bytes", "import_dms_file", "read_declaration", "classify", "Item"]
+__all__ = ["import_dms_bytes", "import_dms_file", "read_declaration", "classify", "Item",
+           "DmsSchemaError"]

@@ -103,6 +103,10 @@ class Node:
     def repeated(self) -> bool:
         return self.limit is None or self.limit > 1
 
+    @cached_property
+    def qname(self) -> str:
+        return f"{{{self.ns}}}{self.tag}"
+
 
 def leaf(tag: str, fld: str | None, fmt: str, de: str | None = None, **kw: object) -> Node:
     return Node(tag, "leaf", field=fld, fmt=fmt, de=de, **kw)  # type: ignore[arg-type]
@@ -134,8 +138,10 @@ def many(tag: str, fld: str, *children: Node, limit: int | None = None, de: str 
 
 
 def codec(tag: str, name: str, fmt: str | None = None, *, limit: int | None = 1,
-          children: tuple[Node, ...] = (), de: str | None = None) -> Node:
-    return Node(tag, "codec", codec=name, fmt=fmt, limit=limit, children=children, de=de)
+          children: tuple[Node, ...] = (), de: str | None = None,
+          required: bool = False) -> Node:
+    return Node(tag, "codec", codec=name, fmt=fmt, limit=limit, children=children, de=de,
+                required=required)
 
 
 def datetime(tag: str, fld: str, de: str | None = None) -> Node:
@@ -146,7 +152,7 @@ def datetime(tag: str, fld: str, de: str | None = None) -> Node:
 
 def address(*, typed: bool = False, subdivision: bool = True) -> Node:
     kids = [leaf("TypeCode", "type", "c..3")] if typed else []
-    kids += [leaf("CityName", "city", "t..35"), leaf("CountryCode", "country", "c2")]
+    kids += [leaf("CityName", "city", "t..35"), leaf("CountryCode", "country", "c2:A")]
     if subdivision:
         kids += [leaf("CountrySubDivisionCode", "subdivision_code", "c..9"),
                  leaf("CountrySubDivisionName", "subdivision_name", "t..35")]
@@ -192,7 +198,7 @@ def means(tag: str, prefix: str, de: str, mode_when: str) -> Node:
         leaf("ID", f"transport.{prefix}_means_identity", "i..35", de),
         leaf("IdentificationTypeCode", f"transport.{prefix}_means_id_type", "c..17", de),
         leaf("TypeCode", f"transport.{prefix}_means_type", "c..4", de),
-        leaf("ModeCode", "transport.mode_inland", "c1", "7/5", when=mode_when),
+        leaf("ModeCode", "transport.mode_inland", "c1:9", "7/5", when=mode_when),
     )
 
 
@@ -202,7 +208,7 @@ GOODS_ITEM = many(
     leaf("SequenceNumeric", "sequence", "n5,0", "1/6", required=True),
     amount("StatisticalValueAmount", "statistical_value", "statistical_value_currency",
            de="8/6", default=True),
-    leaf("TransactionNatureCode", "nature_of_transaction", "c..2", "8/5"),
+    leaf("TransactionNatureCode", "nature_of_transaction", "c..2:9", "8/5"),
     many("AdditionalDocument", "documents",
          leaf("CategoryCode", "category", "c..3"),
          datetime("EffectiveDateTime", "effective_date"),
@@ -226,7 +232,7 @@ GOODS_ITEM = many(
         leaf("Description", "description", "t..512", "6/8"),
         codec("Classification", "classification", limit=None, de="6/14",
               children=(leaf("ID", None, "i..18"), leaf("IdentificationTypeCode", None, "c..3"))),
-        many("DangerousGoods", "dangerous_goods", leaf("UNDGID", "", "i..4"), de="6/12"),
+        many("DangerousGoods", "dangerous_goods", leaf("UNDGID", "", "i..4:9"), de="6/12"),
         many("DutyTaxFee", "duty_tax_lines",
              amount("AdValoremTaxBaseAmount", "base", "base_currency", default=True),
              amount("DeductAmount", "deduction", "deduction_currency"),
@@ -236,7 +242,7 @@ GOODS_ITEM = many(
              leaf("TypeCode", "tax_type", "c..3", "4/3"),
              leaf("QuotaOrderID", "quota", "i..17", "8/1"),
              group("Payment",
-                   leaf("MethodCode", "payment_method", "c1", "4/8"),
+                   leaf("MethodCode", "payment_method", "c1:A", "4/8"),
                    amount("TaxAssessedAmount", "amount", "amount_currency", default=True),
                    amount("PaymentAmount", "total", "total_currency")),
              de="4/3", hook="duty"),
@@ -255,10 +261,10 @@ GOODS_ITEM = many(
     party("Consignor", "consignor", "3/7"),
     group("CustomsValuation", leaf("MethodCode", "valuation_method", "c..3", "4/16"),
           charge_deduction()),
-    group("Destination", leaf("CountryCode", "country_of_destination", "c2", "5/8"),
+    group("Destination", leaf("CountryCode", "country_of_destination", "c2:A", "5/8"),
           leaf("RegionID", "region_of_destination", "i..9", "5/9")),
     role_party("DomesticDutyTaxParty", "fiscal_references", "3/40"),
-    group("ExportCountry", leaf("ID", "country_of_dispatch", "c2", "5/14")),
+    group("ExportCountry", leaf("ID", "country_of_dispatch", "c2:A", "5/14")),
     codec("GovernmentProcedure", "procedure", limit=None, de="1/10",
           children=(leaf("CurrentCode", None, "c..7"), leaf("PreviousCode", None, "c..7"))),
     codec("Origin", "origin", limit=None, de="5/15",
@@ -289,7 +295,7 @@ GOODS_ITEM = many(
 GOODS_SHIPMENT = group(
     "GoodsShipment",
     datetime("ExitDateTime", "exit_date"),
-    leaf("TransactionNatureCode", "nature_of_transaction", "c..2", "8/5"),
+    leaf("TransactionNatureCode", "nature_of_transaction", "c..2:9", "8/5"),
     role_party("AEOMutualRecognitionParty", "supply_chain_actors", "3/37"),
     party("Buyer", "buyer", "3/26", contact=True, comm=True),
     party("Consignee", "consignee", "3/9"),
@@ -301,7 +307,7 @@ GOODS_SHIPMENT = group(
         codec("GoodsLocation", "goods_location", de="5/23", children=(
             leaf("Name", None, "t..256"), leaf("ID", None, "i..17"), leaf("TypeCode", None, "c..3"),
             group("Address", leaf("TypeCode", None, "c..3"), leaf("CityName", None, "t..35"),
-                  leaf("CountryCode", None, "c2"), leaf("Line", None, "t..70"),
+                  leaf("CountryCode", None, "c2:A"), leaf("Line", None, "t..70"),
                   leaf("PostcodeID", None, "i..9")))),
         group("LoadingLocation", leaf("Name", "loading_place", "t..256", "5/21"),
               leaf("ID", "loading_place_id", "i..17", "5/21")),
@@ -314,10 +320,10 @@ GOODS_SHIPMENT = group(
     group("CustomsValuation",
           amount("FreightChargeAmount", "freight_charge", "freight_charge_currency", de="4/19"),
           charge_deduction()),
-    group("Destination", leaf("CountryCode", "country_of_destination", "c2", "5/8"),
+    group("Destination", leaf("CountryCode", "country_of_destination", "c2:A", "5/8"),
           leaf("RegionID", "region_of_destination", "i..9", "5/9")),
     role_party("DomesticDutyTaxParty", "fiscal_references", "3/40"),
-    group("ExportCountry", leaf("ID", "country_of_dispatch", "c2", "5/14")),
+    group("ExportCountry", leaf("ID", "country_of_dispatch", "c2:A", "5/14")),
     GOODS_ITEM,
     party("Importer", "importer", "3/15", contact=True, comm=True),
     group("Invoice", leaf("ID", "invoice_number", "i..70"), datetime("IssueDateTime", "invoice_date")),
@@ -328,7 +334,7 @@ GOODS_SHIPMENT = group(
     party("Seller", "seller", "3/24", contact=True, comm=True),
     party("Surety", "surety", "3/45"),
     one("TradeTerms", "delivery_terms",
-        leaf("ConditionCode", "incoterm", "c3"), leaf("CountryRelationshipCode",
+        leaf("ConditionCode", "incoterm", "c3:A"), leaf("CountryRelationshipCode",
                                                       "country_relationship", "c..3"),
         leaf("Description", "description", "t..70"), leaf("LocationID", "place", "i..17"),
         leaf("LocationName", "place_name", "t..256"), de="4/1"),
@@ -341,7 +347,7 @@ GOODS_SHIPMENT = group(
 DECLARATION = group(
     "Declaration",
     datetime("AcceptanceDateTime", "acceptance_date", "5/31"),
-    codec("FunctionCode", "function_type", "c..2"),
+    codec("FunctionCode", "function_type", "c..2:9", required=True),
     leaf("FunctionalReferenceID", "lrn", "i..35", "2/5"),
     leaf("ID", "mrn", "i..70"),
     datetime("IssueDateTime", "issue_date", "5/4"),
@@ -371,8 +377,9 @@ DECLARATION = group(
           leaf("ID", "transport.border_means_identity", "i..35", "7/14"),
           leaf("IdentificationTypeCode", "transport.border_means_id_type", "c..17", "7/14"),
           leaf("TypeCode", "transport.border_means_type", "c..4", "7/14"),
-          leaf("RegistrationNationalityCode", "transport.border_means_nationality", "c2", "7/15"),
-          leaf("ModeCode", "transport.mode_at_border", "c1", "7/4")),
+          leaf("RegistrationNationalityCode", "transport.border_means_nationality", "c2:A",
+               "7/15"),
+          leaf("ModeCode", "transport.mode_at_border", "c1:9", "7/4")),
     group(
         "Consignment",
         party("Carrier", "carrier", "3/31", comm=True),
@@ -384,9 +391,9 @@ DECLARATION = group(
         party("Consignor", "consignor", "3/7", typed=True),
         group("Freight", leaf("PaymentMethodCode", "freight_payment", "c..3", "4/2")),
         many("Itinerary", "routing", leaf("SequenceNumeric", "sequence", "n5,0", required=True),
-             leaf("RoutingCountryCode", "country", "c2"), de="5/18"),
+             leaf("RoutingCountryCode", "country", "c2:A"), de="5/18"),
     ),
-    group("CurrencyExchange", leaf("CurrencyTypeCode", "exchange_currency", "c3", "4/15"),
+    group("CurrencyExchange", leaf("CurrencyTypeCode", "exchange_currency", "c3:A", "4/15"),
           leaf("RateNumeric", "exchange_rate", "n12,5", "4/15"), limit=None),
     party("Declarant", "declarant", "3/17", contact=True, comm=True),
     group("ExitOffice", leaf("ID", "exit_office", "i..17", "5/12")),

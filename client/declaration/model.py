@@ -40,7 +40,7 @@ DeclarationType = Literal["IM", "EX", "CO"]
 def de(number: str, description: str, **kw: Any) -> Any:
     """A model field documented with its WCO/UCC data-element number."""
     # "3/x"-style numbers belong to the enclosing party/address: inherit the parent's.
-    extra = {} if number.endswith("/x") else {"x-de": number}
+    extra = {} if number.endswith("/x") or number == "x" else {"x-de": number}
     return Field(default=kw.pop("default", None), description=f"DE {number}: {description}",
                  json_schema_extra=extra, **kw)
 
@@ -89,6 +89,9 @@ class DmsExtra(_Base):
     the order they came in where it was not the one the export writes by default.
     ``absent`` names the elements the export would write by default (a sequence number,
     the type code) that the file did not have as the model reads them: none is made up.
+    ``empty`` lists the element paths that came empty (``<SupervisingOffice/>``);
+    ``lexical`` numbers as they were written where that is not their plain form (``007``,
+    ``+5``, ``.5``): written so again while the value is unchanged.
     """
 
     attrs: dict[Annotated[str, Field(max_length=128)],
@@ -104,6 +107,11 @@ class DmsExtra(_Base):
         default_factory=dict, max_length=32)
     absent: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list,
                                                                max_length=32)
+    empty: list[Annotated[str, Field(max_length=256)]] = Field(default_factory=list,
+                                                               max_length=MAX_LIST)
+    lexical: dict[Annotated[str, Field(max_length=128)],
+                  Annotated[str, Field(max_length=64)]] = Field(default_factory=dict,
+                                                                max_length=MAX_LIST)
 
 
 class _Strict(_Base):

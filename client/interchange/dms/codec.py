@@ -184,6 +184,8 @@ def read_into(node: Node, el: etree._Element, owner: dict[str, Any], parent_path
             if not _read_leaf(sub, item, owner, parent_path, ctx, parent, first, position):
                 ctx.keep(owner, parent_path, item)
         elif sub.kind == "group":
+            if not any(isinstance(c.tag, str) for c in item.el) and not item.el.attrib:
+                owner.setdefault("dms", {}).setdefault("empty", []).append(here)
             read_into(sub, item.el, owner, here, ctx, parent=parent, first=first,
                       position=position)
         elif sub.kind == "one":
@@ -279,11 +281,26 @@ def _read_leaf(node: Node, item: Item, owner: dict[str, Any], parent_path: str,
             attr_values["currencyID"] = cur
     container, key = set_path(target, name, value)
     ctx.origin(container, key, owner, parent_path, item)
-    for attr, value in attr_values.items():
-        set_path(target, mapped[attr], value)
+    for attr, attr_value in attr_values.items():
+        set_path(target, mapped[attr], attr_value)
     if extra:
         target.setdefault("dms", {}).setdefault("attrs", {})[name] = extra
+    if isinstance(value, str) and node.fmt and node.fmt[0] in "amqn":
+        plain = _plain_number(value)
+        if plain is not None and (plain != value or value.startswith("-0")):  # 007, -0
+            target.setdefault("dms", {}).setdefault("lexical", {})[name] = value
     return True
+
+
+def _plain_number(text: str) -> str | None:
+    """How the export writes the number ``text`` (None if it is no number)."""
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        return None
+    if not number.is_finite():
+        return None
+    return _text(number)
 
 
 # --------------------------------------------------------------------------- writing
@@ -349,7 +366,7 @@ def _write_child(sub: Node, obj: Any, parent_path: str, ctx: WriteContext, extra
         here = f"{parent_path}/{sub.tag}" if parent_path else sub.tag
         kids = _made(sub, obj, here, ctx, extra, parent, first, position)
         attrs = extra.attrs.get("/" + here) if extra is not None and extra.attrs else None
-        if not kids and not attrs:
+        if not kids and not attrs and (extra is None or here not in extra.empty):
             return []
         g = etree.Element(sub.qname)
         for k in kids:
@@ -404,6 +421,10 @@ def _write_leaf(node: Node, obj: Any, ctx: WriteContext, parent: Any, first: boo
     e = etree.Element(node.qname)
     e.text = _text(value)
     extra = getattr(target, "dms", None)
+    if extra is not None and extra.lexical and name in extra.lexical:
+        written = extra.lexical[name]
+        if _plain_number(written) is not None and Decimal(written) == value:
+            e.text = written  # the number as it came, while its value is unchanged
     kept = extra.attrs.get(name, {}) if extra is not None and extra.attrs else {}
     for attr, fname in node.attrs:
         v = _get(target, fname)

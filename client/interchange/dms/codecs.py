@@ -101,6 +101,8 @@ class FunctionType:
             ctx.keep(owner, parent, item)
             if item.index == 0:  # kept as it came: the export writes no default for it
                 owner.setdefault("dms", {}).setdefault("absent", []).append(item.tag)
+        if not any(item.tag == "TypeCode" for item in items):  # none: none made up
+            owner.setdefault("dms", {}).setdefault("absent", []).append("TypeCode")
 
     def write(self, obj: Any, ctx: WriteContext) -> list[etree._Element]:
         fc = "9" if obj.function == "original" else "13"

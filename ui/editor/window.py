@@ -37,13 +37,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from client.common.i18n import language
+from client.common.i18n import language, tr
 from client.declaration import states
 from client.declaration.model import Declaration, de_number
 from client.store import Changes
 from ui.context import AppContext, error_text
 from ui.editor.commands import CellEdit, FieldEdit, RowInsert, RowRemove
 from ui.editor.completion import completer_for
+from ui.editor.elements import ElementsPanel
 from ui.i18n import status_label, t
 from ui.models.findings import FindingsModel, PathRole
 from ui.models.rows import DOCUMENT_COLUMNS, GOODS_COLUMNS, RowsModel, get_in, set_in
@@ -94,7 +95,17 @@ TRANSPORT = [
 ]
 GOODS_COMPLETION = {"commodity_code": "commodity_codes", "country_of_origin": "countries",
                     "packages[0].kind": "package_kinds"}
-TAB_GENERAL, TAB_PARTIES, TAB_TRANSPORT, TAB_GOODS, TAB_DOCUMENTS = range(5)
+TAB_GENERAL, TAB_PARTIES, TAB_TRANSPORT, TAB_GOODS, TAB_DOCUMENTS, TAB_MORE = range(6)
+
+
+def _shown_elsewhere() -> set[str]:
+    """The data elements the other tabs show: the "more data elements" tab leaves them out."""
+    shown = {"type"} | {f.path for f in GENERAL + TRANSPORT}
+    shown |= {f"{p}.{sub}" for p in PARTIES for sub, _k, _c in PARTY_FIELDS}
+    shown |= {"representative.status", "goods_items[].sequence"}
+    shown |= {"goods_items[]." + c[0].replace("[0]", "[]") for c in GOODS_COLUMNS}
+    shown |= {"additional_documents[]." + c[0] for c in DOCUMENT_COLUMNS}
+    return shown
 
 
 def _text(value: Any) -> str:
@@ -250,6 +261,8 @@ class EditorWindow(QDialog):
         self.docs_view, docs_page, self.docs_buttons = self._rows_page(
             self.docs_model, {}, "documents")
         self.tabs.addTab(docs_page, "")
+        self.more = ElementsPanel(self.doc, _shown_elsewhere(), self._element_edited, self)
+        self.tabs.addTab(self.more, "")
 
         # findings panel
         self.findings_model = FindingsModel(self)
@@ -371,6 +384,8 @@ class EditorWindow(QDialog):
                                  "editor.tab.transport", "editor.tab.goods",
                                  "editor.tab.documents")):
             self.tabs.setTabText(i, t(key))
+        self.tabs.setTabText(TAB_MORE, tr("elements.tab"))
+        self.more.retranslate()
         for label, key, path in self.labels:
             de = de_number(path)
             text = t(key) + (f" (DE {de})" if de else "")
@@ -409,6 +424,7 @@ class EditorWindow(QDialog):
         """Set a header value in the document and in its widget (undo/redo land here)."""
         set_in(self.doc, path, value if value != "" else None)
         _prune_empty(self.doc, path)
+        self.more.value_changed(path)
         w = self.widgets.get(path)
         self._loading = True
         try:
@@ -425,6 +441,9 @@ class EditorWindow(QDialog):
             return
         old = get_in(self.doc, path)
         self.undo_stack.push(FieldEdit(path, old, text, self._apply_value))
+
+    def _element_edited(self, path: str, old: Any, new: Any) -> None:
+        self.undo_stack.push(FieldEdit(path, old, new, self._apply_value))
 
     def _cell_edited(self, model: RowsModel, row: int, path: str, value: Any) -> None:
         old = get_in(model.rows()[row], path)
@@ -447,6 +466,7 @@ class EditorWindow(QDialog):
     def _rows_changed(self) -> None:
         for i, item in enumerate(self.doc["goods_items"]):  # DE 1/6: 1..n in order
             item["sequence"] = i + 1
+        self.more.rebuild()
         self._changed()
 
     def _changed(self) -> None:
@@ -493,7 +513,11 @@ class EditorWindow(QDialog):
                 except ValueError:
                     row = 0
                 rest = path[path.index("]") + 2:] if "]." in path else ""
-                col = max(0, model.column_of(rest)) if rest else 0
+                col = model.column_of(rest) if rest else 0
+                if col < 0 and self.more.focus(path):  # not a column: a "more" element
+                    self.tabs.setCurrentIndex(TAB_MORE)
+                    return True
+                col = max(0, col)
                 self.tabs.setCurrentIndex(tab)
                 if 0 <= row < model.rowCount():
                     view.setCurrentIndex(model.index(row, col))
@@ -504,6 +528,9 @@ class EditorWindow(QDialog):
             next((p for p in sorted(self.widgets, key=len, reverse=True)
                   if path.startswith(p)), None))
         if target is None:
+            if self.more.focus(path):
+                self.tabs.setCurrentIndex(TAB_MORE)
+                return True
             return False
         self.tabs.setCurrentIndex(self.tab_of[target])
         w = self.widgets[target]
@@ -578,6 +605,7 @@ class EditorWindow(QDialog):
                 self.doc.setdefault("additional_documents", [])
                 self.goods_model.set_rows(self.doc["goods_items"])
                 self.docs_model.set_rows(self.doc["additional_documents"])
+                self.more.rebuild()
                 self._load_widgets()
                 self.undo_stack.clear()
             self.state_label.setText(status_label(self.status))
@@ -596,6 +624,7 @@ class EditorWindow(QDialog):
                                  else QAbstractItemView.EditTrigger.NoEditTriggers)
         for b in list(self.goods_buttons.values()) + list(self.docs_buttons.values()):
             b.setEnabled(on)
+        self.more.set_editable(on)
         self.seal_button.setEnabled(on)
         if not on:
             self.save_label.setText(t("editor.read_only"))

@@ -304,10 +304,15 @@ def bench_interchange(quick: bool, tmp: Path) -> dict[str, Any]:
             t = time.perf_counter()
             export_dms(import_dms_bytes(data, name).declaration)
             times.append((time.perf_counter() - t) * 1000)
+    from client.interchange.dms.canonical import canonical
+
     unmapped = {name: len(import_dms_bytes(data, name).unmapped)
                 for name, data in originals.items()}
+    equal = sum(canonical(export_dms(import_dms_bytes(data, name).declaration))
+                == canonical(data) for name, data in originals.items())
     counts = list(unmapped.values())
     return {"interchange_originals": len(originals),
+            "interchange_roundtrip_equal_after_c14n": equal,
             "interchange_import_export_median_ms": round(statistics.median(times), 3),
             "interchange_import_export_p99_ms": round(_pct(times, 99), 3),
             "interchange_unmapped_median": statistics.median(counts) if counts else None,

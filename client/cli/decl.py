@@ -167,6 +167,8 @@ def _import_xml(args: argparse.Namespace, files: list[Path]) -> int:
                                      "message": r.message.render() if r.message else None}
             if r.schema_errors:
                 entry["schema_errors"] = [e.to_json() for e in r.schema_errors]
+            if r.declaration is not None:  # what an export would normalise (empty: lossless)
+                entry["normalised"] = [x.to_json() for x in r.report()]
             d = r.declaration
             if d is not None and r.kind in ("amendment", "cancellation"):
                 # applied onto the declaration it amends, or held until that arrives

@@ -114,7 +114,8 @@ class _Check:
             self.leaf(node, el)
             return
         self._attributes(el, ())
-        if (el.text or "").strip() or any((c.tail or "").strip() for c in el):
+        text = el.text
+        if (text and not text.isspace()) or any(c.tail and not c.tail.isspace() for c in el):
             self.add(el, "text_in_structure", name=node.tag)
         rank, counts, told = -1, {}, set()
         kids = [c for c in el if isinstance(c.tag, str)]

@@ -192,3 +192,16 @@ def test_damaged_shapes_still_go_back_as_they_came(conformance: Path, name: str,
     imp = import_dms_bytes(damaged, name, lenient=True)
     assert imp.schema_errors
     assert differences(damaged, export_dms(imp.declaration)) == []
+
+
+def test_a_kept_element_is_never_dropped_on_export() -> None:
+    """Even one whose place the profile does not know (an edited JSON form)."""
+    decl = Declaration.model_validate({
+        "lrn": "K1", "exporter": {"name": "X", "dms": {"carried": [
+            {"parent": "Nowhere/Known", "xml": '<Odd xmlns="urn:x">1</Odd>'}]}},
+        "dms": {"carried": [{"parent": "^", "position": 9, "xml": "<Extra>2</Extra>"}]}})
+    xml = export_dms(decl)
+    root = etree.fromstring(xml)
+    assert etree.QName(root[-1]).localname == "Extra"  # beside the declaration
+    exporter = next(e for e in root.iter() if etree.QName(e).localname == "Exporter")
+    assert [etree.QName(c).localname for c in exporter] == ["Name", "Odd"]

@@ -11,7 +11,6 @@ schema's order, the kept ones at their place among their same-named siblings.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from lxml import etree
 
 from client.common.i18n import ComptoirError
-from client.interchange.dms.spec import Node
+from client.interchange.dms.spec import NS_DEC, Node
 from client.interchange.safexml import local, parse_xml
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -82,6 +81,7 @@ def ns_ok(el: etree._Element, expected: str) -> bool:
 class WriteContext:
     invoice_currency: str | None = None
     decl_type: str = "IM"
+    placed: set[int] = field(default_factory=set)  # kept elements put back (or superseded)
 
 
 # --------------------------------------------------------------------------- paths
@@ -329,7 +329,7 @@ def write_object(node: Node, obj: Any, ctx: WriteContext, *, parent: Any = None,
     el = etree.Element(node.qname)
     extra = getattr(obj, "dms", None)
     write_into(node, el, obj, "", ctx, extra, parent=parent, first=first, position=position)
-    _place_leftovers(el, extra)
+    _place_leftovers(el, extra, ctx)
     return el
 
 
@@ -353,6 +353,7 @@ def _made(node: Node, obj: Any, parent_path: str, ctx: WriteContext, extra: Any,
         carried = [c for c in extra.carried if c.parent == parent_path]
         if carried:
             made = _merge_carried(node, made, carried)
+            ctx.placed.update(id(c) for c in carried)
     return [child for _, child in made]
 
 
@@ -439,10 +440,16 @@ def _write_leaf(node: Node, obj: Any, ctx: WriteContext, parent: Any, first: boo
 
 
 def parse_carried(xml: str) -> etree._Element:
+    """A kept element, back as an element; one that came without a namespace (a lenient
+    import of a file that had none) goes out in the declaration's, like the rest."""
     try:
-        return parse_xml(xml.encode("utf-8"), source="<kept element>")
+        el = parse_xml(xml.encode("utf-8"), source="<kept element>")
     except ComptoirError:
         raise ComptoirError("dms.kept_unreadable", 2) from None
+    for e in el.iter():
+        if isinstance(e.tag, str) and not e.tag.startswith("{"):
+            e.tag = f"{{{NS_DEC}}}{e.tag}"
+    return el
 
 
 def _merge_carried(node: Node, made: list[tuple[int, etree._Element]],
@@ -477,24 +484,11 @@ def _first_above(out: list[tuple[int, etree._Element]], rank: int) -> int:
     return len(out)
 
 
-def _place_leftovers(el: etree._Element, extra: Any) -> None:
-    """Kept elements whose parent path names no group of the profile still go out
-    (under the object's own element), never dropped."""
+def _place_leftovers(el: etree._Element, extra: Any, ctx: WriteContext) -> None:
+    """Kept elements no group of the profile took (their parent path names none) still go
+    out, under the object's own element: never dropped."""
     if extra is None or not extra.carried:
         return
-    known = {""}
-
-    def paths(e: etree._Element, prefix: str) -> None:
-        for c in e:
-            if isinstance(c.tag, str) and len(c):
-                p = f"{prefix}/{local(c)}" if prefix else local(c)
-                known.add(p)
-                paths(c, p)
-
-    paths(el, "")
     for c in extra.carried:
-        if c.parent not in known:
+        if id(c) not in ctx.placed and c.parent != "^":  # "^": the MetaData's (writer.py)
             el.append(parse_carried(c.xml))
-
-
-Reader = Callable[..., Any]

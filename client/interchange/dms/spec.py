@@ -24,7 +24,8 @@ Node kinds:
 Formats (WCO notation, as the CDS schema restricts them): ``c..3`` code of at most 3,
 ``c2`` code of exactly 2, ``i..35`` identifier, ``t..70`` text, ``a16,3`` amount (16 digits,
 3 decimals), ``m16,6`` measure, ``q8,0`` quantity, ``n5,0`` / ``n`` numeric, ``dt`` a
-date/time (a ``DateTimeString`` child with its ``formatCode``).
+date/time (a ``DateTimeString`` child with its ``formatCode``); ``:A`` letters only, ``:9``
+digits only (else a value must not be blank).
 """
 
 from __future__ import annotations

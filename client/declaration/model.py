@@ -503,15 +503,24 @@ class Declaration(_Strict):
 
     def to_json_dict(self) -> dict[str, Any]:
         """The canonical JSON form (what is signed): no nulls, no empty lists."""
-        return _prune(self.model_dump(mode="json"))
+        return _prune(self.model_dump(mode="json", exclude_none=True))
 
 
 def _prune(value: Any) -> Any:
+    """Drop nulls, empty lists and empty objects (in one pass: it runs on every save)."""
     if isinstance(value, dict):
-        out = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v is not None and v != [] and v != {}}
+        out = {}
+        for k, v in value.items():
+            if isinstance(v, dict | list):
+                v = _prune(v)
+                if not v:
+                    continue
+            elif v is None:
+                continue
+            out[k] = v
+        return out
     if isinstance(value, list):
-        return [_prune(v) for v in value]
+        return [_prune(v) if isinstance(v, dict | list) else v for v in value]
     return value
 
 

@@ -8,10 +8,11 @@ refused instead of corrupting local state.  Everything lives under ``/v1``.
 
 from __future__ import annotations
 
-import base64
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from client.common.b64 import b64u_decode_lenient, b64u_encode
 
 PROTOCOL_VERSION = "1"
 API_PREFIX = "/v1"
@@ -109,15 +110,14 @@ class JwsEnvelope(_Request):
         payload = self.payload
         if payload is None:
             assert self.payload_json is not None
-            payload = base64.urlsafe_b64encode(
-                self.payload_json.encode("utf-8")).rstrip(b"=").decode("ascii")
+            payload = b64u_encode(self.payload_json.encode("utf-8"))
         return {"protected": self.protected, "payload": payload, "signature": self.signature}
 
 
 def wire_envelope(envelope: dict[str, str]) -> dict[str, str]:
     """The transfer form of a sealed envelope (``payload_json``), for a batch."""
     raw = envelope["payload"]
-    text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
+    text = b64u_decode_lenient(raw).decode("utf-8")
     return {"protected": envelope["protected"], "payload_json": text,
             "signature": envelope["signature"]}
 

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
 from client.common.i18n import ComptoirError
+from client.common.jsonguard import too_deep
 from sync.protocol import (
     API_PREFIX,
     PROBLEM_CONTENT_TYPE,
@@ -97,19 +98,6 @@ def parse_retry_after(value: str | None) -> float | None:
     if when is None:
         return None
     return max(0.0, min(when.timestamp() - time.time(), 86400.0))
-
-
-def _depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        v, d = stack.pop()
-        if d > limit:
-            return False
-        if isinstance(v, dict):
-            stack.extend((x, d + 1) for x in v.values() if isinstance(x, dict | list))
-        elif isinstance(v, list):
-            stack.extend((x, d + 1) for x in v if isinstance(x, dict | list))
-    return True
 
 
 class _PinnedAdapter(HTTPAdapter):
@@ -303,7 +291,7 @@ class SingleWindowClient:
             doc = json.loads(payload)
         except (ValueError, RecursionError) as exc:
             raise TransportError("transport.bad_response", reason="not JSON") from exc
-        if not _depth_ok(doc):
+        if too_deep(doc, MAX_JSON_DEPTH):
             raise TransportError("transport.bad_response", reason="JSON nested too deeply")
         return doc
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from client.common.files import read_json_file
+from client.common.files import atomic_write, read_json_file
 from client.common.i18n import ComptoirError, Message, tr
 from client.declaration import states
 from client.declaration.model import Declaration, json_schema, new_lrn
@@ -65,9 +64,7 @@ def _emit(text: str, output: Path | None) -> None:
 
 def _write_file(output: Path, data: bytes) -> None:
     try:
-        tmp = output.with_name(output.name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, output)
+        atomic_write(output, data)
     except OSError as exc:
         raise ComptoirError("error.file_unwritable", 2, path=str(output),
                             reason=exc.strerror or str(exc)) from exc

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from client.common.b64 import b64u_decode_lenient
 
 OUTCOMES = ("documents_checked", "physical_inspection", "release", "hold", "refuse")
 NEEDS_REASON = frozenset({"hold", "refuse"})
@@ -58,7 +59,7 @@ def _receipt_claims(home: Path, token: str) -> dict[str, Any] | None:
 def _payload(env: dict[str, Any]) -> dict[str, Any]:
     raw = env.get("payload", "")
     try:
-        doc = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        doc = json.loads(b64u_decode_lenient(raw))
     except (ValueError, TypeError):
         return {}
     return doc if isinstance(doc, dict) else {}

@@ -7,12 +7,12 @@ sequence number and chain link in the signed header are exactly the committed on
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from client.common.b64 import b64u_decode_lenient
 from client.common.i18n import ComptoirError
 from client.declaration.model import Declaration
 from client.seal.envelope import GENESIS, envelope_hash
@@ -105,7 +105,7 @@ def _link(env: dict[str, Any], prev: str) -> ChainLink:
 
 def signature_fingerprint(envelope: dict[str, Any]) -> str:
     """A short, human-comparable fingerprint of the signature (SHA-256, grouped hex)."""
-    sig = base64.urlsafe_b64decode(envelope["signature"] + "=" * (-len(envelope["signature"]) % 4))
+    sig = b64u_decode_lenient(envelope["signature"])
     h = hashlib.sha256(sig).hexdigest()[:32].upper()
     return " ".join(h[i:i + 4] for i in range(0, len(h), 4))
 
@@ -124,6 +124,5 @@ def fallback_qr_payload(envelope: dict[str, Any]) -> str:
     packed = encode_envelope(envelope)
     if fits_qr(packed):
         return packed
-    header = json.loads(base64.urlsafe_b64decode(
-        envelope["protected"] + "=" * (-len(envelope["protected"]) % 4)))
+    header = json.loads(b64u_decode_lenient(envelope["protected"]))
     return f"comptoir-ref:{header.get('did')}:{envelope_hash(envelope)}"

@@ -8,7 +8,6 @@ into a leaf certificate: CN = trader id (DE 3/18), OU = role, serialNumber = dev
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import ipaddress
 import os
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from client.common.b64 import b64u_encode
 from client.common.i18n import ComptoirError
 
 LEAF_VALIDITY = timedelta(days=730)
@@ -51,14 +51,14 @@ def _pem(cert: x509.Certificate) -> str:
 
 def ec_public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
     nums = key.public_numbers()
-    b = lambda n: base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()  # noqa: E731
+    b = lambda n: b64u_encode(n.to_bytes(32, "big"))  # noqa: E731
     return {"kty": "EC", "crv": "P-256", "x": b(nums.x), "y": b(nums.y)}
 
 
 def ec_private_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
     jwk = ec_public_jwk(key.public_key())
     d = key.private_numbers().private_value.to_bytes(32, "big")
-    jwk["d"] = base64.urlsafe_b64encode(d).rstrip(b"=").decode()
+    jwk["d"] = b64u_encode(d)
     return jwk
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
+from client.common.files import atomic_write
 from client.common.i18n import ComptoirError
 from sync.sandbox.app import SandboxSettings, SandboxState, create_app
 
@@ -52,10 +53,8 @@ def _server(state: SandboxState, sock: socket.socket) -> uvicorn.Server:
 
 def write_server_json(state: SandboxState, url: str, port: int) -> Path:
     path = state.settings.home / "server.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"url": url, "port": port, "pid": os.getpid(),
-                               "ca_pem_path": str(state.pki.ca_pem_path)}))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps({"url": url, "port": port, "pid": os.getpid(),
+                                   "ca_pem_path": str(state.pki.ca_pem_path)}).encode("utf-8"))
     return path
 
 

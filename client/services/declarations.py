@@ -1,0 +1,123 @@
+"""Declarations as the user makes them: new, new from previous, ready, new version, demo.
+
+Each function writes through the store in the store's own transactions and returns the
+declaration (or ids) it made, so that the caller can select, open or print it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from client.common.i18n import ComptoirError
+from client.declaration import states
+from client.declaration.model import Declaration, Party, new_declaration_id, new_lrn
+from client.declaration.samples import sample_declaration
+from client.declaration.validation import has_errors
+from client.seal.sealing import validation_findings
+from client.store import Store
+
+MAX_DEMO_COUNT = 1_000_000
+DEMO_BATCH = 500
+DEMO_DECLARANT = "GB123456789000"
+
+
+class ReadyRefused(ComptoirError):
+    """Validation found errors in a draft: it stays a draft (nothing was moved)."""
+
+    exit_code = 1
+
+    def __init__(self, findings: list[Any], decl_id: str, lrn: str | None) -> None:
+        super().__init__("ready.refused", 1, id=decl_id, lrn=lrn or decl_id[:8],
+                         count=sum(1 for f in findings if f.severity == "error"))
+        self.findings = findings
+        self.declaration_id = decl_id
+
+
+def find_declaration(store: Store, ref: str) -> str:
+    """The id of the declaration a user names by id, unique id prefix, LRN (DE 2/5) or MRN."""
+    return store.resolve_id(ref)
+
+
+def create_declaration(store: Store, actor: str, *, type: str | None = None,
+                       lrn: str | None = None, declarant_id: str | None = None) -> Declaration:
+    """A new draft with a fresh LRN (DE 2/5) unless one is given, the profile's declarant
+    (DE 3/18) filled in."""
+    decl = Declaration(lrn=lrn or new_lrn(), **({"type": type} if type else {}))
+    if declarant_id:
+        decl.declarant = Party(id=declarant_id)
+    store.create(decl, actor)
+    return decl
+
+
+def copy_declaration(store: Store, actor: str, source_id: str, *,
+                     lrn: str | None = None) -> Declaration:
+    """"New from previous": a draft with the source's data, a new id and LRN, version 1,
+    no MRN, an original (not an amendment of anything)."""
+    src = store.get(source_id).declaration
+    copy = src.model_copy(update={"id": new_declaration_id(), "version": 1,
+                                  "lrn": lrn or new_lrn(), "mrn": None,
+                                  "function": "original", "amends": None}, deep=True)
+    store.create(copy, actor, note=f"copied from {src.id}")
+    return copy
+
+
+def amend_declaration(store: Store, actor: str, decl_id: str, *,
+                      cancel: bool = False) -> Declaration:
+    """Version n+1 of a sealed declaration as a draft (an amendment, or a cancellation
+    request with ``cancel``)."""
+    return store.new_version(decl_id, actor, function="cancellation" if cancel else None)
+
+
+def mark_ready(store: Store, actor: str, decl_ids: Sequence[str], *, home: Path | None = None,
+               note: str | None = None, drafts_only: bool = False) -> list[str]:
+    """Draft -> ready for each, only when none has a validation error.
+
+    All are checked before any moves, so a refusal (:class:`ReadyRefused`, carrying the
+    findings) leaves every one as it was.  ``home`` adds the reference data the last sync
+    brought; ``drafts_only`` passes over declarations that are not drafts (a selection in
+    the desktop) instead of refusing them.  Returns the ids moved.
+    """
+    ready: list[str] = []
+    for decl_id in decl_ids:
+        st = store.get(decl_id)
+        if drafts_only and st.status != states.DRAFT:
+            continue
+        findings = validation_findings(st.declaration, store, decl_id, home=home)
+        if has_errors(findings):
+            raise ReadyRefused(findings, decl_id, st.declaration.lrn)
+        ready.append(decl_id)
+    for decl_id in ready:
+        store.transition(decl_id, states.READY, actor, note=note)
+    return ready
+
+
+def check_demo_count(count: int) -> None:
+    """Refuse a count of demo declarations out of range (before anything is opened)."""
+    if count < 0 or count > MAX_DEMO_COUNT:
+        raise ComptoirError("demo.bad_count", 2, count=count)
+
+
+def seed_demo(store: Store, actor: str, count: int, *, seed: int | None = None,
+              declarant_id: str | None = None,
+              on_progress: Callable[[int, int], None] | None = None) -> int:
+    """Store ``count`` realistic declarations, ready to seal, in batches of one transaction
+    each; the same ``seed`` gives the same declarations.  Returns the count stored."""
+    check_demo_count(count)
+    rng = random.Random(seed)
+    declarant = declarant_id or DEMO_DECLARANT
+    made = 0
+    while made < count:
+        n = min(DEMO_BATCH, count - made)
+        batch = []
+        for _ in range(n):
+            d = sample_declaration(rng, n_items=rng.randint(1, 6), declarant_id=declarant)
+            d.lrn = (new_lrn(rng) + f"{made:06d}"[-6:])[:22]
+            batch.append(d)
+            made += 1
+        store.create_many(batch, actor, status=states.READY, note="demo seed")
+        if on_progress is not None:
+            on_progress(made, count)
+    return made

@@ -75,9 +75,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_new(args: argparse.Namespace) -> int:
     with _session(args) as s:
-        decl = create_declaration(s.store, s.actor(), type=args.type, lrn=args.lrn,
+        made = create_declaration(s.store, s.actor(), type=args.type, lrn=args.lrn,
                                   declarant_id=s.profile.declarant_id)
-        print(decl.id)
+        print(made.id)
     return 0
 
 
@@ -205,16 +205,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_copy(args: argparse.Namespace) -> int:
     with _session(args) as s:
-        copy = copy_declaration(s.store, s.actor(), find_declaration(s.store, args.id),
+        made = copy_declaration(s.store, s.actor(), find_declaration(s.store, args.id),
                                 lrn=args.lrn)
-        print(copy.id)
+        print(made.id)
     return 0
 
 
 def cmd_amend(args: argparse.Namespace) -> int:
     with _session(args) as s:
         decl = amend_declaration(s.store, s.actor(), find_declaration(s.store, args.id),
-                                 cancel=args.cancel)
+                                 cancel=args.cancel).declaration
         print(tr("amend.done", id=decl.id, version=decl.version, function=decl.function))
     return 0
 

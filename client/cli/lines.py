@@ -46,7 +46,7 @@ def cmd_lines(args: argparse.Namespace) -> int:
                 print(message.render(), file=sys.stderr)
             print(tr("lines.summary", good=len(result.items), bad=len(result.row_errors)))
         if args.apply:
-            count = apply_invoice_lines(s.store, s.actor(), plan)
+            count = apply_invoice_lines(s.store, s.actor(), plan).count
             print(tr("lines.applied", count=count, id=decl_id))
     return 1 if result.row_errors else 0
 

@@ -1,13 +1,15 @@
 """Declarations as the user makes them: new, new from previous, ready, new version, demo.
 
-Each function writes through the store in the store's own transactions and returns the
-declaration (or ids) it made, so that the caller can select, open or print it.
+Each function writes through the store in the store's own transactions and returns what
+it made (so that the caller can select, open or print it) with the store's
+:class:`~client.store.Changes` (so that the desktop refreshes only what concerns it).
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from client.declaration.model import Declaration, Party, new_declaration_id, new
 from client.declaration.samples import sample_declaration
 from client.declaration.validation import has_errors
 from client.seal.sealing import validation_findings
-from client.store import Store
+from client.store import Changes, Store
 
 MAX_DEMO_COUNT = 1_000_000
 DEMO_BATCH = 500
@@ -36,49 +38,68 @@ class ReadyRefused(ComptoirError):
         self.declaration_id = decl_id
 
 
+@dataclass(frozen=True)
+class Made:
+    """A declaration made or started, and what changed in the store."""
+
+    declaration: Declaration
+    changes: Changes
+
+    @property
+    def id(self) -> str:
+        return self.declaration.id
+
+
+@dataclass(frozen=True)
+class MarkedReady:
+    """The declarations moved to ready (none when all were passed over)."""
+
+    ids: list[str]
+    changes: Changes
+
+
 def find_declaration(store: Store, ref: str) -> str:
     """The id of the declaration a user names by id, unique id prefix, LRN (DE 2/5) or MRN."""
     return store.resolve_id(ref)
 
 
 def create_declaration(store: Store, actor: str, *, type: str | None = None,
-                       lrn: str | None = None, declarant_id: str | None = None) -> Declaration:
+                       lrn: str | None = None, declarant_id: str | None = None) -> Made:
     """A new draft with a fresh LRN (DE 2/5) unless one is given, the profile's declarant
     (DE 3/18) filled in."""
     decl = Declaration(lrn=lrn or new_lrn(), **({"type": type} if type else {}))
     if declarant_id:
         decl.declarant = Party(id=declarant_id)
-    store.create(decl, actor)
-    return decl
+    return Made(decl, store.create(decl, actor))
 
 
 def copy_declaration(store: Store, actor: str, source_id: str, *,
-                     lrn: str | None = None) -> Declaration:
+                     lrn: str | None = None) -> Made:
     """"New from previous": a draft with the source's data, a new id and LRN, version 1,
     no MRN, an original (not an amendment of anything)."""
     src = store.get(source_id).declaration
     copy = src.model_copy(update={"id": new_declaration_id(), "version": 1,
                                   "lrn": lrn or new_lrn(), "mrn": None,
                                   "function": "original", "amends": None}, deep=True)
-    store.create(copy, actor, note=f"copied from {src.id}")
-    return copy
+    return Made(copy, store.create(copy, actor, note=f"copied from {src.id}"))
 
 
 def amend_declaration(store: Store, actor: str, decl_id: str, *,
-                      cancel: bool = False) -> Declaration:
+                      cancel: bool = False) -> Made:
     """Version n+1 of a sealed declaration as a draft (an amendment, or a cancellation
     request with ``cancel``)."""
-    return store.new_version(decl_id, actor, function="cancellation" if cancel else None)
+    decl = store.new_version(decl_id, actor, function="cancellation" if cancel else None)
+    return Made(decl, Changes(declarations=(decl_id,), statuses=True))
 
 
 def mark_ready(store: Store, actor: str, decl_ids: Sequence[str], *, home: Path | None = None,
-               note: str | None = None, drafts_only: bool = False) -> list[str]:
+               note: str | None = None, drafts_only: bool = False) -> MarkedReady:
     """Draft -> ready for each, only when none has a validation error.
 
     All are checked before any moves, so a refusal (:class:`ReadyRefused`, carrying the
     findings) leaves every one as it was.  ``home`` adds the reference data the last sync
     brought; ``drafts_only`` passes over declarations that are not drafts (a selection in
-    the desktop) instead of refusing them.  Returns the ids moved.
+    the desktop) instead of refusing them.
     """
     ready: list[str] = []
     for decl_id in decl_ids:
@@ -91,7 +112,7 @@ def mark_ready(store: Store, actor: str, decl_ids: Sequence[str], *, home: Path 
         ready.append(decl_id)
     for decl_id in ready:
         store.transition(decl_id, states.READY, actor, note=note)
-    return ready
+    return MarkedReady(ready, Changes(declarations=tuple(ready), statuses=bool(ready)))
 
 
 def check_demo_count(count: int) -> None:

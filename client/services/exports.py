@@ -21,7 +21,7 @@ from client.declaration.model import Declaration
 from client.interchange import printing
 from client.interchange.dms import export_dms
 from client.seal.sealing import fallback_qr_payload, signature_fingerprint
-from client.store import JournalEntry, Store, Stored
+from client.store import Changes, JournalEntry, Store, Stored
 
 FORMATS = ("json", "envelope", "dms-xml", "pdf", "fallback-pdf")
 FILE_ONLY = frozenset({"pdf", "fallback-pdf"})  # binary documents: never to a terminal
@@ -38,6 +38,12 @@ class Exported:
     format: str
     size: int
     declaration_id: str
+
+    @property
+    def changes(self) -> Changes:
+        """Only a fallback document is recorded on its declaration."""
+        return Changes(declarations=(self.declaration_id,)) if self.format == "fallback-pdf" \
+            else Changes()
 
 
 def json_text(value: Any) -> str:

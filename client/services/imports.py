@@ -16,7 +16,7 @@ from client.common.i18n import ComptoirError, Message
 from client.declaration.model import Declaration
 from client.interchange.dms import DmsImport, import_dms_file
 from client.interchange.json_io import read_declarations
-from client.store import Store
+from client.store import Changes, Store
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,11 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return all(i.declaration_id for i in self.items)
+
+    @property
+    def changes(self) -> Changes:
+        return Changes(declarations=tuple(i.declaration_id for i in self.items
+                                          if i.declaration_id))
 
     @property
     def exit_code(self) -> int:

@@ -24,7 +24,7 @@ from client.interchange.invoice_lines import (
     read_invoice_table,
     suggest_mapping,
 )
-from client.store import Store
+from client.store import Changes, Store
 
 
 @dataclass
@@ -36,6 +36,12 @@ class LinesPlan:
     supplier: str
     mapping: dict[str, str]
     preview: Preview
+
+
+@dataclass(frozen=True)
+class LinesApplied:
+    count: int  # goods items added
+    changes: Changes
 
 
 def read_invoice(path: Path) -> Table:
@@ -72,13 +78,13 @@ def plan_invoice_lines(store: Store, decl_id: str, table: Table, *, supplier: st
     return LinesPlan(decl_id, decl, supplier, mapping, preview(table, mapping))
 
 
-def apply_invoice_lines(store: Store, actor: str, plan: LinesPlan) -> int:
-    """Add the plan's good rows to the draft and remember the supplier's mapping.
-    Returns the number of goods items added; refuses a plan without any."""
+def apply_invoice_lines(store: Store, actor: str, plan: LinesPlan) -> LinesApplied:
+    """Add the plan's good rows to the draft and remember the supplier's mapping;
+    refuses a plan without any."""
     items = plan.preview.items
     if not items:
         raise ComptoirError("lines.nothing", 1)
-    store.save_draft(apply_to_declaration(plan.declaration, items), actor)
+    changes = store.save_draft(apply_to_declaration(plan.declaration, items), actor)
     if plan.supplier:
         _memory(store).remember(plan.supplier, plan.mapping)
-    return len(items)
+    return LinesApplied(len(items), changes)

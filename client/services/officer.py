@@ -18,7 +18,7 @@ from client.officer.decisions import (
 from client.officer.verify import VerifyOutcome, verify_input
 from client.seal.profile import load_profile
 from client.seal.trust import load_trust
-from client.store import JournalEntry
+from client.store import Changes, JournalEntry
 
 __all__ = ["Decision", "decide", "officer_decisions", "received", "trust_summary",
            "verify_envelope"]
@@ -31,6 +31,10 @@ class Decision:
     verify: VerifyOutcome
     entry: JournalEntry
     document: dict[str, Any]
+
+    @property
+    def changes(self) -> Changes:
+        return Changes(outbox=True)  # queued for the single window
 
 
 def verify_envelope(home: Path, target: str) -> VerifyOutcome:

@@ -116,9 +116,11 @@ def test_session_opens_the_profile_and_set_up_is_idempotent(home: Path) -> None:
 
 def test_create_gives_a_fresh_lrn_and_the_declarant(session: Session) -> None:
     s = session
-    a = declarations.create_declaration(s.store, s.actor(), type="EX",
-                                        declarant_id=DECLARANT)
-    b = declarations.create_declaration(s.store, s.actor())
+    made = declarations.create_declaration(s.store, s.actor(), type="EX",
+                                           declarant_id=DECLARANT)
+    assert made.changes.declarations == (made.id,)
+    a = made.declaration
+    b = declarations.create_declaration(s.store, s.actor()).declaration
     assert a.lrn and b.lrn and a.lrn != b.lrn
     st = s.store.get(a.id)
     assert st.status == states.DRAFT and st.declaration.type == "EX"
@@ -133,7 +135,7 @@ def test_copy_is_a_new_original_and_leaves_the_source(session: Session) -> None:
     s = session
     src = _sealed(s)
     before = s.store.get(src.id).declaration.to_json_dict()
-    copy = declarations.copy_declaration(s.store, s.actor(), src.id)
+    copy = declarations.copy_declaration(s.store, s.actor(), src.id).declaration
     st = s.store.get(copy.id)
     assert copy.id != src.id and copy.lrn != src.lrn
     assert st.status == states.DRAFT and st.declaration.version == 1
@@ -157,7 +159,7 @@ def test_copy_of_an_unknown_id_is_a_typed_error(session: Session) -> None:
 def test_mark_ready_moves_all_or_none(session: Session) -> None:
     s = session
     good = _valid(s.store, s.actor())
-    bad = declarations.create_declaration(s.store, s.actor())  # nothing in it yet
+    bad = declarations.create_declaration(s.store, s.actor()).declaration  # nothing in it
     before = _snapshot(s.store)
     with pytest.raises(declarations.ReadyRefused) as e:
         declarations.mark_ready(s.store, s.actor(), [good.id, bad.id], home=s.home)
@@ -165,14 +167,14 @@ def test_mark_ready_moves_all_or_none(session: Session) -> None:
     assert e.value.declaration_id == bad.id
     assert any(f.severity == "error" for f in e.value.findings)
     assert _snapshot(s.store) == before  # the good one was not moved either
-    assert declarations.mark_ready(s.store, s.actor(), [good.id], home=s.home,
-                                   note="checked") == [good.id]
+    moved = declarations.mark_ready(s.store, s.actor(), [good.id], home=s.home, note="checked")
+    assert moved.ids == [good.id] and moved.changes.statuses
     assert s.store.get(good.id).status == states.READY
     assert s.store.history(good.id)[-1].note == "checked"
     # a selection in the desktop passes over what is not a draft
-    assert declarations.mark_ready(s.store, s.actor(), [good.id], drafts_only=True) == []
+    assert declarations.mark_ready(s.store, s.actor(), [good.id], drafts_only=True).ids == []
     sealed = _sealed(s, seed=2)
-    assert declarations.mark_ready(s.store, s.actor(), [sealed.id], drafts_only=True) == []
+    assert declarations.mark_ready(s.store, s.actor(), [sealed.id], drafts_only=True).ids == []
     with pytest.raises(ComptoirError) as e2:  # the CLI's `ready` on a sealed one refuses
         declarations.mark_ready(s.store, s.actor(), [sealed.id])
     assert e2.value.code in ("store.bad_transition", "store.immutable")
@@ -187,7 +189,7 @@ def test_amend_starts_the_next_version_after_a_rejection(session: Session) -> No
     assert e.value.code == "store.still_queued"
     _reject(s, d.id, [{"code": "CDS10001", "pointer": "/goods_items/0/procedure_code"}])
     nxt = declarations.amend_declaration(s.store, s.actor(), d.id)
-    assert nxt.version == 2 and s.store.get(d.id).status == states.DRAFT
+    assert nxt.declaration.version == 2 and nxt.changes.declarations == (d.id,) and s.store.get(d.id).status == states.DRAFT
 
 
 def test_demo_seed_is_deterministic_and_checks_its_count(session: Session, tmp_path: Path
@@ -281,6 +283,7 @@ def test_every_export_format_renders_and_writes(session: Session, tmp_path: Path
         assert written.startswith(b"%PDF")
     printed = s.store.get(d.id).fallback_printed_at
     assert (printed is not None) == (fmt == "fallback-pdf")
+    assert done.changes.declarations == ((d.id,) if fmt == "fallback-pdf" else ())
     assert _no_temp_files(tmp_path) == []
 
 
@@ -497,6 +500,7 @@ def test_import_json_then_refuse_duplicates_and_bad_files(session: Session,
     report = imports.import_files(s.store, s.actor(), [one])
     assert report.ok and report.exit_code == 0 and not report.xml
     assert sorted(i.lrn for i in report.items) == ["IMP-1", "IMP-2"]
+    assert report.changes.declarations == tuple(i.declaration_id for i in report.items)
     assert all(s.store.history(i.declaration_id)[0].note == "imported" for i in report.items)
     first_id = report.items[0].declaration_id
     before = _snapshot(s.store)
@@ -584,7 +588,8 @@ def test_invoice_lines_plan_changes_nothing_then_apply_and_remember(session: Ses
     assert plan.mapping["commodity_code"] == "HS code"
     assert [i.commodity_code for i in plan.preview.items] == ["090210", "090230"]
     assert {r for r, _ in plan.preview.row_errors} == {4}
-    assert lines.apply_invoice_lines(s.store, s.actor(), plan) == 2
+    applied = lines.apply_invoice_lines(s.store, s.actor(), plan)
+    assert applied.count == 2 and applied.changes.declarations == (d.id,)
     stored = s.store.get(d.id).declaration
     assert [g.sequence for g in stored.goods_items] == [1, 2]
     # the supplier's mapping is remembered: renamed headers map themselves next time
@@ -689,6 +694,7 @@ def test_verify_then_decide_on_an_officer_device(session: Session, tmp_path: Pat
     decision = officer.decide(post, str(env), "release", None)
     assert decision.document["declaration_id"] == d.id
     assert decision.document["officer_id"] == "OFFICER-0001" and decision.entry.seq == 1
+    assert decision.changes.outbox
     (rec,) = officer.officer_decisions(post)
     assert rec.outcome == "release" and rec.state == "queued"
     assert officer.trust_summary(post) is None

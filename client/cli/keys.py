@@ -16,6 +16,7 @@ from client.seal.keys import ALGS, ES256
 from client.seal.secrets import SecretStore
 from client.services.exports import write_file
 from client.services.keys import (
+    DEFAULT_SUBJECT,
     create_signing_key,
     describe_keys,
     export_public_key,
@@ -115,7 +116,7 @@ def register(sub: Any) -> None:
 
     p = ksub.add_parser("create", help=tr("keys.help.create"))
     p.add_argument("--alg", choices=list(ALGS), default=ES256, help=tr("keys.help.alg"))
-    p.add_argument("--subject", default="Comptoir declarant", help=tr("keys.help.subject"))
+    p.add_argument("--subject", default=DEFAULT_SUBJECT, help=tr("keys.help.subject"))
     p.set_defaults(func=_create)
 
     p = ksub.add_parser("list", help=tr("keys.help.list"))

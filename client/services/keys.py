@@ -13,6 +13,7 @@ from typing import Any
 from cryptography import x509
 
 from client.seal.keys import (
+    ES256,
     KeyInfo,
     create_key,
     export_public,
@@ -44,8 +45,11 @@ class CreatedKey:
     not_after: str  # the certificate's last day, YYYY-MM-DD
 
 
-def create_signing_key(home: Path, secrets: SecretStore, *, alg: str,
-                       subject: str) -> CreatedKey:
+DEFAULT_SUBJECT = "Comptoir declarant"
+
+
+def create_signing_key(home: Path, secrets: SecretStore, *, alg: str = ES256,
+                       subject: str = DEFAULT_SUBJECT) -> CreatedKey:
     """A new key pair with a self-signed certificate, made the active key."""
     home.mkdir(parents=True, exist_ok=True)
     info = create_key(home, secrets, alg=alg, subject=subject)

@@ -23,7 +23,8 @@ from client.declaration.model import Declaration, json_schema, new_lrn
 from client.interchange.json_io import read_declarations
 from client.seal.profile import Profile, init_profile, load_or_init, open_store, profile_exists
 from client.seal.sealing import Sealer, SealRefused, validation_findings
-from client.store import Store
+from client.store import Store, history_message
+from client.store import history_notes as notes
 
 # --------------------------------------------------------------------------- helpers
 
@@ -129,7 +130,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             if d.id in seen or s.store.exists(d.id):
                 raise ComptoirError("import.duplicate_id", 2, id=d.id)
             seen.add(d.id)
-        s.store.create_many(decls, s.profile.actor(), note="imported")
+        s.store.create_many(decls, s.profile.actor(), note=notes.IMPORTED())
     if args.json:
         print(_dumps([{"id": d.id, "kind": "declaration", "lrn": d.lrn, "unmapped": []}
                       for d in decls]))
@@ -154,7 +155,7 @@ def _import_xml(args: argparse.Namespace, files: list[Path]) -> int:
                 d = r.declaration
                 if s.store.exists(d.id):
                     raise ComptoirError("import.duplicate_id", 2, id=d.id)
-                s.store.create(d, s.profile.actor(), note=f"imported from {f.name}")
+                s.store.create(d, s.profile.actor(), note=notes.IMPORTED_FROM(file=f.name))
                 s.store.add_attachment(d.id, f.name, "application/xml", r.original)
                 entry.update(id=d.id, lrn=d.lrn)
             else:
@@ -297,12 +298,12 @@ def cmd_history(args: argparse.Namespace) -> int:
         decl_id = s.store.resolve_id(args.id)
         entries = s.store.history(decl_id)
     if args.json:
-        print(_dumps([e.__dict__ for e in entries]))
+        print(_dumps([{**e.__dict__, "message": history_message(e).render()} for e in entries]))
         return 0
     for e in entries:
         frm = tr("status." + e.from_status) if e.from_status else "-"
         print(tr("history.line", at=e.at, actor=e.actor, version=e.version, frm=frm,
-                 to=tr("status." + e.to_status), note=e.note or ""))
+                 to=tr("status." + e.to_status), note=history_message(e)))
     return 0
 
 
@@ -363,7 +364,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
         copy = src.model_copy(update={"id": new_declaration_id(), "version": 1,
                                       "lrn": args.lrn or new_lrn(), "mrn": None,
                                       "function": "original", "amends": None}, deep=True)
-        s.store.create(copy, s.profile.actor(), note=f"copied from {src.id}")
+        s.store.create(copy, s.profile.actor(), note=notes.COPIED_FROM(source=src.id))
         print(copy.id)
     return 0
 
@@ -386,7 +387,7 @@ def cmd_ready(args: argparse.Namespace) -> int:
         if has_errors(findings):
             print_findings(findings, sys.stderr)
             return 1
-        s.store.transition(decl_id, states.READY, s.profile.actor())
+        s.store.transition(decl_id, states.READY, s.profile.actor(), note=notes.CHECKED())
     return 0
 
 
@@ -408,7 +409,7 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
                 d.lrn = d.lrn[:22]
                 batch.append(d)
                 made += 1
-            s.store.create_many(batch, s.profile.actor(), status=states.READY, note="demo seed")
+            s.store.create_many(batch, s.profile.actor(), status=states.READY, note=notes.DEMO_SEED())
     print(tr("demo.seeded", count=args.count))
     return 0
 

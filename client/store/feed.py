@@ -13,6 +13,7 @@ from sqlalchemy import (
 
 from client.declaration import states
 from client.declaration.model import now_utc
+from client.store import history_notes as notes
 from client.store.connection import StoreBase
 from client.store.helpers import _Moves
 from client.store.schema import T_NOTIF
@@ -42,12 +43,13 @@ class FeedMixin(StoreBase):
                 target = states.FROM_SERVER.get(status)
                 moved = target is not None and moves.move(
                     n["declaration_id"], n.get("version"), target, actor, now,
-                    note=f"notification: {status}", detail=detail or None, mrn=n.get("mrn"))
+                    note=notes.NOTIFICATION(status=status), detail=detail or None,
+                    mrn=n.get("mrn"))
                 if not moved and (n.get("decision") or status == "decision_conflict"):
                     # an officer's decision that changes nothing (it agrees, or it
                     # conflicts and is flagged): kept in the history all the same
                     moves.note(n["declaration_id"], actor, now,
-                               note=f"notification: {status}", detail=detail)
+                               note=notes.NOTIFICATION(status=status), detail=detail)
             if rows:
                 conn.execute(insert(T_NOTIF), rows)
             touched = moves.flush(conn)

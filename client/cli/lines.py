@@ -26,13 +26,14 @@ def cmd_lines(args: argparse.Namespace) -> int:
         preview,
         read_invoice_table,
     )
+    from client.store import settings_keys as keys
 
     table = read_invoice_table(args.file)  # read and check before touching the store
     with Session(args.home) as s:
         decl_id = s.store.resolve_id(args.id)
         decl = s.store.get(decl_id).declaration
-        memory = MappingMemory(lambda k: s.store.get_setting(k),
-                               lambda k, v: s.store.set_setting(k, v))
+        memory = MappingMemory(lambda k: s.store.get_setting(keys.INVOICE_MAPPING(k)),
+                               lambda k, v: s.store.set_setting(keys.INVOICE_MAPPING(k), v))
         supplier = args.supplier or (decl.seller.name if decl.seller and decl.seller.name
                                      else (decl.exporter.name if decl.exporter else None)) or ""
         mapping = memory.suggest(supplier, table.columns) if supplier else None

@@ -14,6 +14,7 @@ from sqlalchemy import (
 from client.declaration import states
 from client.declaration.model import now_utc
 from client.store import history_notes as notes
+from client.store import settings_keys
 from client.store.connection import StoreBase
 from client.store.helpers import _Moves
 from client.store.schema import T_NOTIF
@@ -53,7 +54,7 @@ class FeedMixin(StoreBase):
             if rows:
                 conn.execute(insert(T_NOTIF), rows)
             touched = moves.flush(conn)
-            self._set_setting(conn, "sync.feed_cursor", cursor)
+            self._set_setting(conn, settings_keys.FEED_CURSOR, cursor)
         return Changes(declarations=touched, statuses=bool(touched))
 
     def notifications(self, decl_id: str) -> list[dict[str, Any]]:

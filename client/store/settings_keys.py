@@ -46,7 +46,9 @@ class Setting(Generic[T]):
                              value=repr(value)[:80]) from None
 
     def type_name(self) -> str:
-        return getattr(self.kind, "__name__", None) or str(self.kind).replace("typing.", "")
+        if isinstance(self.kind, type):
+            return self.kind.__name__
+        return str(self.kind).replace("typing.", "")
 
 
 @dataclass(frozen=True)

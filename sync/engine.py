@@ -39,6 +39,7 @@ from client.common.i18n import ComptoirError, Message
 from client.declaration.model import now_utc
 from client.seal.profile import Profile
 from client.store import Changes, DeliveryResult, OutboxItem, Store
+from client.store import settings_keys as keys
 from sync.protocol import wire_envelope
 from sync.transport import SingleWindowClient, TransportError
 from sync.trust import pull_trust
@@ -227,7 +228,7 @@ class SyncEngine:
                     self.close()  # a fresh connection next time
             else:
                 self._set_connectivity("online")
-                self._write(lambda: self.store.set_setting("sync.last_success", now_utc()))
+                self._write(lambda: self.store.set_setting(keys.LAST_SUCCESS, now_utc()))
             report.remaining = self.store.outbox_stats()[0]
             return report
 
@@ -322,7 +323,7 @@ class SyncEngine:
 
     def _pull_feed(self, report: SyncReport) -> None:
         client = self.client()
-        after = int(self.store.get_setting("sync.feed_cursor", 0) or 0)
+        after = self.store.get_setting(keys.FEED_CURSOR)
         while True:
             page = client.notifications(after, FEED_PAGE)
             if not page.notifications:
@@ -344,7 +345,7 @@ class SyncEngine:
 
     def _pull_refdata(self, report: SyncReport) -> None:
         client = self.client()
-        since = int(self.store.get_setting("sync.refdata_version", 0) or 0)
+        since = self.store.get_setting(keys.REFDATA_VERSION)
         resp = client.refdata(since)
         if resp.version <= since or not resp.lists:
             return
@@ -359,7 +360,7 @@ class SyncEngine:
             tmp = folder / f".{safe}.json.tmp"
             tmp.write_text(data, encoding="utf-8")
             tmp.replace(folder / f"{safe}.json")
-        self._write(lambda: self.store.set_setting("sync.refdata_version", resp.version))
+        self._write(lambda: self.store.set_setting(keys.REFDATA_VERSION, resp.version))
         report.refdata_version = resp.version
 
     # ---- forever ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from client.common.i18n import ComptoirError, set_language
+from client.store import settings_keys as keys
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -101,7 +102,7 @@ def main(home: Path | None = None, argv: list[str] | None = None) -> int:
         print(f"comptoir: {exc.render()}", file=sys.stderr)
         return exc.exit_code
     if not args.lang:
-        lang = store.get_setting("ui.language")
+        lang = store.get_setting(keys.LANGUAGE)
         if lang:
             set_language(lang)
 

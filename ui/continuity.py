@@ -30,12 +30,13 @@ from PySide6.QtWidgets import (
 
 from client.declaration import states
 from client.store import Changes
+from client.store import settings_keys as keys
 from ui.context import AppContext
 from ui.i18n import t
 from ui.syncbridge import DEFAULT_DRAIN_RATE, age_text, duration_text
 from ui.workers import Op
 
-DEFAULT_MAO_HOURS = 72
+DEFAULT_MAO_HOURS = keys.MAO_HOURS.default
 WARN_FRACTION = 0.75
 
 
@@ -45,7 +46,7 @@ def continuity_facts(ctx: AppContext) -> dict[str, Any]:
     sync = ctx.sync
     rate = float(getattr(sync, "drain_rate", 0) or DEFAULT_DRAIN_RATE)
     outage = sync.outage_seconds() if sync is not None else 0.0
-    mao_h = int(ctx.store.get_setting("continuity.mao_hours", DEFAULT_MAO_HOURS))
+    mao_h = ctx.store.get_setting(keys.MAO_HOURS)
     return {"queued": queued, "oldest": oldest, "drain_rate": rate,
             "drain_seconds": queued / rate if rate > 0 else 0.0,
             "offline_since": getattr(sync, "offline_since", None), "outage_seconds": outage,
@@ -108,7 +109,7 @@ class ContinuityDialog(QDialog):
             self.names[key], self.labels[key] = name, value
         self.mao = QSpinBox()
         self.mao.setRange(1, 24 * 30)
-        self.mao.setValue(int(ctx.store.get_setting("continuity.mao_hours", DEFAULT_MAO_HOURS)))
+        self.mao.setValue(ctx.store.get_setting(keys.MAO_HOURS))
         self.mao.valueChanged.connect(self._mao_changed)
         self.mao_label = QLabel()
         self.mao_label.setBuddy(self.mao)
@@ -184,7 +185,7 @@ class ContinuityDialog(QDialog):
 
     def _mao_changed(self, hours: int) -> None:
         store = self.ctx.store
-        Op(self.ctx, lambda: store.set_setting("continuity.mao_hours", hours),
+        Op(self.ctx, lambda: store.set_setting(keys.MAO_HOURS, hours),
            initiator=self).success(lambda _c: self.refresh()).run()
 
     def print_fallback(self, folder: Path | None = None) -> None:

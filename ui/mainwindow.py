@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from client.declaration import states
 from client.declaration.model import Declaration, new_declaration_id
 from client.store import Changes
+from client.store import history_notes as notes
 from ui.context import AppContext, error_text
 from ui.i18n import render, status_label, t
 from ui.models.declarations import DeclarationTableModel
@@ -527,7 +528,7 @@ class MainWindow(QMainWindow):
         copy = src.model_copy(update={"id": new_declaration_id(), "version": 1,
                                       "lrn": new_lrn(), "mrn": None, "function": "original",
                                       "amends": None}, deep=True)
-        Op(self.ctx, lambda: store.create(copy, actor, note=f"copied from {src.id}"),
+        Op(self.ctx, lambda: store.create(copy, actor, note=notes.COPIED_FROM(source=src.id)),
            initiator=self).success(lambda _c: self.select_id(copy.id)).run()
 
     def edit_selected(self) -> None:
@@ -624,7 +625,7 @@ class MainWindow(QMainWindow):
 
         def work() -> Changes:
             for decl_id in ready:
-                store.transition(decl_id, states.READY, actor, note="checked")
+                store.transition(decl_id, states.READY, actor, note=notes.CHECKED())
             return Changes(declarations=tuple(ready), statuses=True)
 
         Op(self.ctx, work, initiator=self).run()

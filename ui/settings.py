@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from client.common.i18n import LANGUAGES, language, set_language
+from client.store import settings_keys
 from ui.context import AppContext, error_text
 from ui.i18n import t
 from ui.workers import Op
@@ -38,7 +39,8 @@ def apply_language(ctx: AppContext, lang: str) -> None:
     """Switch the GUI language live, and remember it for the next start."""
     set_language(lang)
     store = ctx.store
-    ctx.writer.submit(lambda: store.set_setting("ui.language", lang), None, ctx.report_error)
+    ctx.writer.submit(lambda: store.set_setting(settings_keys.LANGUAGE, lang), None,
+                      ctx.report_error)
     ctx.signals.language_changed.emit(lang)
 
 

@@ -47,6 +47,7 @@ from client.services.views import (
     list_declarations,
     status_filter,
 )
+from client.store import history_message
 
 
 def _session(args: argparse.Namespace) -> Session:
@@ -177,12 +178,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     with _session(args) as s:
         entries = declaration_history(s.store, find_declaration(s.store, args.id))
     if args.json:
-        print(dumps([e.__dict__ for e in entries]))
+        print(dumps([{**e.__dict__, "message": history_message(e).render()} for e in entries]))
         return 0
     for e in entries:
         frm = tr("status." + e.from_status) if e.from_status else "-"
         print(tr("history.line", at=e.at, actor=e.actor, version=e.version, frm=frm,
-                 to=tr("status." + e.to_status), note=e.note or ""))
+                 to=tr("status." + e.to_status), note=history_message(e)))
     return 0
 
 

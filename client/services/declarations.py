@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client.common.i18n import ComptoirError
+from client.common.i18n import ComptoirError, Message
 from client.declaration import states
 from client.declaration.model import Declaration, Party, new_declaration_id, new_lrn
 from client.declaration.samples import sample_declaration
 from client.declaration.validation import has_errors
 from client.seal.sealing import validation_findings
 from client.store import Changes, Store
+from client.store import history_notes as notes
 
 MAX_DEMO_COUNT = 1_000_000
 DEMO_BATCH = 500
@@ -81,7 +82,7 @@ def copy_declaration(store: Store, actor: str, source_id: str, *,
     copy = src.model_copy(update={"id": new_declaration_id(), "version": 1,
                                   "lrn": lrn or new_lrn(), "mrn": None,
                                   "function": "original", "amends": None}, deep=True)
-    return Made(copy, store.create(copy, actor, note=f"copied from {src.id}"))
+    return Made(copy, store.create(copy, actor, note=notes.COPIED_FROM(source=src.id)))
 
 
 def amend_declaration(store: Store, actor: str, decl_id: str, *,
@@ -93,7 +94,7 @@ def amend_declaration(store: Store, actor: str, decl_id: str, *,
 
 
 def mark_ready(store: Store, actor: str, decl_ids: Sequence[str], *, home: Path | None = None,
-               note: str | None = None, drafts_only: bool = False) -> MarkedReady:
+               note: Message | None = None, drafts_only: bool = False) -> MarkedReady:
     """Draft -> ready for each, only when none has a validation error.
 
     All are checked before any moves, so a refusal (:class:`ReadyRefused`, carrying the
@@ -111,7 +112,7 @@ def mark_ready(store: Store, actor: str, decl_ids: Sequence[str], *, home: Path 
             raise ReadyRefused(findings, decl_id, st.declaration.lrn)
         ready.append(decl_id)
     for decl_id in ready:
-        store.transition(decl_id, states.READY, actor, note=note)
+        store.transition(decl_id, states.READY, actor, note=note or notes.CHECKED())
     return MarkedReady(ready, Changes(declarations=tuple(ready), statuses=bool(ready)))
 
 
@@ -138,7 +139,7 @@ def seed_demo(store: Store, actor: str, count: int, *, seed: int | None = None,
             d.lrn = (new_lrn(rng) + f"{made:06d}"[-6:])[:22]
             batch.append(d)
             made += 1
-        store.create_many(batch, actor, status=states.READY, note="demo seed")
+        store.create_many(batch, actor, status=states.READY, note=notes.DEMO_SEED())
         if on_progress is not None:
             on_progress(made, count)
     return made

@@ -17,6 +17,7 @@ from client.declaration.model import Declaration
 from client.interchange.dms import DmsImport, import_dms_file
 from client.interchange.json_io import read_declarations
 from client.store import Changes, Store
+from client.store import history_notes as notes
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def commit_import(store: Store, actor: str, pending: PendingImport) -> ImportRep
     """
     if pending.dms is None:
         _refuse_duplicates(store, pending.declarations)
-        store.create_many(pending.declarations, actor, note="imported")
+        store.create_many(pending.declarations, actor, note=notes.IMPORTED())
         return ImportReport([ImportedItem(None, d.id, "declaration", d.lrn)
                              for d in pending.declarations], xml=False)
     _refuse_duplicates(store, [r.declaration for r in pending.dms if r.declaration is not None])
@@ -111,7 +112,7 @@ def commit_import(store: Store, actor: str, pending: PendingImport) -> ImportRep
             items.append(ImportedItem(f, None, r.kind, unmapped=tuple(r.unmapped),
                                       message=r.message))
             continue
-        store.create(d, actor, note=f"imported from {f.name}")
+        store.create(d, actor, note=notes.IMPORTED_FROM(file=f.name))
         store.add_attachment(d.id, f.name, "application/xml", r.original)
         items.append(ImportedItem(f, d.id, r.kind, d.lrn, tuple(r.unmapped), r.message))
     return ImportReport(items, xml=True)

@@ -25,6 +25,7 @@ from client.interchange.invoice_lines import (
     suggest_mapping,
 )
 from client.store import Changes, Store
+from client.store import settings_keys as keys
 
 
 @dataclass
@@ -50,7 +51,8 @@ def read_invoice(path: Path) -> Table:
 
 
 def _memory(store: Store) -> MappingMemory:
-    return MappingMemory(lambda k: store.get_setting(k), lambda k, v: store.set_setting(k, v))
+    return MappingMemory(lambda k: store.get_setting(keys.INVOICE_MAPPING(k)),
+                         lambda k, v: store.set_setting(keys.INVOICE_MAPPING(k), v))
 
 
 def supplier_of(decl: Declaration) -> str:

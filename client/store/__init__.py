@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from client.store.connection import StoreBase, _connect_url
 from client.store.declarations import DeclarationsMixin
 from client.store.feed import FeedMixin
+from client.store.history_notes import history_message
 from client.store.journal import JournalMixin
 from client.store.outbox import OutboxMixin
 from client.store.schema import SCHEMA_VERSION
@@ -46,4 +47,5 @@ class Store(DeclarationsMixin, JournalMixin, OutboxMixin, FeedMixin, SettingsMix
 
 __all__ = ["Store", "StoreBase", "StoreError", "Changes", "DeliveryResult", "HistoryEntry",
            "JournalEntry", "OutboxItem", "SealFn", "ChainLink", "MakeLink", "Stored", "Summary", "SCHEMA_VERSION",
+           "history_message",
            "_connect_url", "OperationalError"]

@@ -16,10 +16,12 @@ from sqlalchemy import (
     update,
 )
 
+from client.common.i18n import Message
 from client.declaration import states
 from client.declaration.model import Declaration, now_utc
+from client.store import history_notes as notes
 from client.store.connection import StoreBase
-from client.store.helpers import _doc_json, _like_prefix, _row_values
+from client.store.helpers import _doc_json, _json, _like_prefix, _row_values
 from client.store.schema import T_DECL, T_DOC, T_HIST
 from client.store.types import Changes, HistoryEntry, Stored, StoreError, Summary
 
@@ -30,10 +32,11 @@ class DeclarationsMixin(StoreBase):
     # ---- declarations --------------------------------------------------------------
 
     def create(self, decl: Declaration, actor: str, *, status: str = states.DRAFT,
-               note: str | None = None) -> Changes:
+               note: Message | None = None) -> Changes:
         """Store a new declaration (a draft may hold nothing but its type)."""
         now = now_utc()
         doc = _doc_json(decl)
+        code, detail = notes.note_columns(note or notes.CREATED())
         with self._tx() as conn:
             if conn.execute(select(T_DECL.c.id).where(T_DECL.c.id == decl.id)).first():
                 raise StoreError("store.duplicate_id", 2, id=decl.id)
@@ -42,13 +45,15 @@ class DeclarationsMixin(StoreBase):
             conn.execute(insert(T_DOC).values(id=decl.id, document=doc))
             conn.execute(insert(T_HIST).values(
                 declaration_id=decl.id, version=decl.version, at=now, actor=actor,
-                from_status=None, to_status=status, note=note or "created", document=doc))
+                from_status=None, to_status=status, note=code, detail=_json(detail),
+                document=doc))
         return Changes(declarations=(decl.id,))
 
     def create_many(self, decls: Sequence[Declaration], actor: str, *,
-                    status: str = states.DRAFT, note: str | None = None) -> Changes:
+                    status: str = states.DRAFT, note: Message | None = None) -> Changes:
         """Store many declarations in one transaction (demo seed, bulk import)."""
         now = now_utc()
+        code, detail = notes.note_columns(note or notes.CREATED())
         with self._tx() as conn:
             for decl in decls:
                 doc = _doc_json(decl)
@@ -57,7 +62,8 @@ class DeclarationsMixin(StoreBase):
                 conn.execute(insert(T_DOC).values(id=decl.id, document=doc))
                 conn.execute(insert(T_HIST).values(
                     declaration_id=decl.id, version=decl.version, at=now, actor=actor,
-                    from_status=None, to_status=status, note=note or "created", document=doc))
+                    from_status=None, to_status=status, note=code, detail=_json(detail),
+                    document=doc))
         return Changes(declarations=tuple(d.id for d in decls))
 
     def save_draft(self, decl: Declaration, actor: str) -> Changes:
@@ -88,7 +94,8 @@ class DeclarationsMixin(StoreBase):
             if row.status != status:
                 conn.execute(insert(T_HIST).values(
                     declaration_id=decl.id, version=decl.version, at=now, actor=actor,
-                    from_status=row.status, to_status=status, note="edited", document=doc))
+                    from_status=row.status, to_status=status, note=notes.EDITED().code,
+                    document=doc))
         return Changes(declarations=(decl.id,))
 
     def get(self, decl_id: str) -> Stored:
@@ -202,9 +209,10 @@ class DeclarationsMixin(StoreBase):
             return conn.execute(q.limit(1)).first() is not None
 
     def transition(self, decl_id: str, to_status: str, actor: str, *,
-                   note: str | None = None, detail: dict[str, Any] | None = None) -> Changes:
+                   note: Message | None = None, detail: dict[str, Any] | None = None) -> Changes:
         """A local, user-driven move (draft <-> ready)."""
         now = now_utc()
+        code, detail = notes.note_columns(note, detail)
         with self._tx() as conn:
             row = conn.execute(select(T_DECL.c.status, T_DECL.c.version)
                                .where(T_DECL.c.id == decl_id)).first()
@@ -219,8 +227,7 @@ class DeclarationsMixin(StoreBase):
                          .values(status=to_status, updated_at=now))
             conn.execute(insert(T_HIST).values(
                 declaration_id=decl_id, version=row.version, at=now, actor=actor,
-                from_status=row.status, to_status=to_status, note=note,
-                detail=json.dumps(detail) if detail else None))
+                from_status=row.status, to_status=to_status, note=code, detail=_json(detail)))
         return Changes(declarations=(decl_id,), statuses=True)
 
     def new_version(self, decl_id: str, actor: str, *, function: str | None = None) -> Declaration:
@@ -245,14 +252,15 @@ class DeclarationsMixin(StoreBase):
             decl = decl.model_copy(update={"version": row.version + 1, "function": fn,
                                            "mrn": row.mrn if fn != "original" else None})
             doc = _doc_json(decl)
+            code, detail = notes.note_columns(notes.NEW_VERSION(function=fn))
             conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id).values(
                 **_row_values(decl), status=states.DRAFT, updated_at=now,
                 mrn=row.mrn, sealed_at=None, envelope_hash=None))
             conn.execute(update(T_DOC).where(T_DOC.c.id == decl_id).values(document=doc))
             conn.execute(insert(T_HIST).values(
                 declaration_id=decl_id, version=decl.version, at=now, actor=actor,
-                from_status=row.status, to_status=states.DRAFT, note=f"new version ({fn})",
-                document=doc))
+                from_status=row.status, to_status=states.DRAFT, note=code,
+                detail=_json(detail), document=doc))
         return decl
 
     # ---- history ---------------------------------------------------------------------
@@ -291,6 +299,7 @@ class DeclarationsMixin(StoreBase):
                          .values(fallback_printed_at=now))
             conn.execute(insert(T_HIST).values(
                 declaration_id=decl_id, version=row.version, at=now, actor=actor,
-                from_status=row.status, to_status=row.status, note="fallback document printed"))
+                from_status=row.status, to_status=row.status,
+                note=notes.FALLBACK_PRINTED().code))
         return Changes(declarations=(decl_id,))
 

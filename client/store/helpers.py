@@ -12,8 +12,10 @@ from sqlalchemy import (
     select,
 )
 
+from client.common.i18n import Message
 from client.declaration import states
 from client.declaration.model import Declaration
+from client.store import history_notes as notes
 from client.store.schema import T_DECL, T_HIST
 
 
@@ -43,7 +45,7 @@ class _Moves:
         self.dirty: dict[str, None] = {}
 
     def move(self, decl_id: str, version: int | None, target: str, actor: str, now: str, *,
-             note: str, detail: dict[str, Any] | None, mrn: str | None) -> bool:
+             note: Message, detail: dict[str, Any] | None, mrn: str | None) -> bool:
         row = self.rows.get(decl_id)
         if row is None or (version is not None and version != row["version"]):
             return False  # about an earlier version: kept in notifications, not applied
@@ -51,14 +53,15 @@ class _Moves:
         steps = [target]
         if current == states.SEALED and target != states.SUBMITTED:
             steps = [states.SUBMITTED, target]
+        code, detail = notes.note_columns(note, detail)
         moved = False
         for step in steps:
             if not states.server_move_allowed(current, step):
                 continue
             self.history.append(dict(
                 declaration_id=decl_id, version=row["version"], at=now, actor=actor,
-                from_status=current, to_status=step, note=note,
-                detail=json.dumps(detail) if detail else None, document=None))
+                from_status=current, to_status=step, note=code, detail=_json(detail),
+                document=None))
             current = step
             moved = True
         if moved:
@@ -70,16 +73,17 @@ class _Moves:
             self.dirty[decl_id] = None
         return moved
 
-    def note(self, decl_id: str, actor: str, now: str, *, note: str,
+    def note(self, decl_id: str, actor: str, now: str, *, note: Message,
              detail: dict[str, Any] | None) -> None:
         """A history entry that records an event without a change of state."""
         row = self.rows.get(decl_id)
         if row is None:
             return
+        code, detail = notes.note_columns(note, detail)
         self.history.append(dict(
             declaration_id=decl_id, version=row["version"], at=now, actor=actor,
-            from_status=row["status"], to_status=row["status"], note=note,
-            detail=json.dumps(detail) if detail else None, document=None))
+            from_status=row["status"], to_status=row["status"], note=code,
+            detail=_json(detail), document=None))
         self.dirty.setdefault(decl_id, None)
 
     def link_fallback(self, decl_id: str, mrn: str | None, actor: str, now: str) -> None:
@@ -92,7 +96,7 @@ class _Moves:
         self.history.append(dict(
             declaration_id=decl_id, version=row["version"], at=now, actor=actor,
             from_status=row["status"], to_status=row["status"],
-            note="fallback document linked to its electronic lodging",
+            note=notes.FALLBACK_LINKED().code,
             detail=json.dumps({"mrn": mrn, "fallback": True}), document=None))
         self.dirty[decl_id] = None
 
@@ -106,6 +110,11 @@ class _Moves:
                 [(r["status"], r["updated_at"], r["mrn"], r["lodged_after_fallback_at"], i)
                  for i in self.dirty for r in (self.rows[i],)])
         return tuple(self.dirty)
+
+
+def _json(detail: dict[str, Any] | None) -> str | None:
+    """A history row's ``detail`` column: JSON, or NULL when there is nothing to say."""
+    return json.dumps(detail) if detail else None
 
 
 def _doc_json(decl: Declaration) -> str:

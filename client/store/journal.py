@@ -12,6 +12,7 @@ from sqlalchemy import (
 
 from client.declaration import states
 from client.declaration.model import Declaration, now_utc
+from client.store import history_notes as notes
 from client.store.connection import StoreBase
 from client.store.schema import T_DECL, T_DOC, T_JOURNAL
 from client.store.types import JournalEntry, MakeLink, SealFn, StoreError
@@ -58,12 +59,13 @@ class JournalMixin(StoreBase):
                 "UPDATE declaration SET status = ?, updated_at = ?, sealed_at = ?, "
                 "envelope_hash = ? WHERE id = ?",
                 (states.SEALED, now, now, entry.envelope_hash, decl_id))
+            code, detail = notes.note_columns(notes.SEALED(seq=entry.seq),
+                                              {"hash": entry.envelope_hash})
             conn.exec_driver_sql(
                 "INSERT INTO history (declaration_id, version, at, actor, from_status, "
                 "to_status, note, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (decl_id, decl.version, now, actor, row.status, states.SEALED,
-                 f"sealed #{entry.seq}",
-                 json.dumps({"seq": entry.seq, "hash": entry.envelope_hash})))
+                (decl_id, decl.version, now, actor, row.status, states.SEALED, code,
+                 json.dumps(detail)))
         return entry
 
     def append_journal(self, kind: str, subject_id: str, version: int,

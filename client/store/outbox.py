@@ -15,6 +15,7 @@ from sqlalchemy import (
 
 from client.declaration import states
 from client.declaration.model import now_utc
+from client.store import history_notes as notes
 from client.store.connection import StoreBase
 from client.store.helpers import _in_chunks, _Moves
 from client.store.schema import T_JOURNAL, T_OUTBOX, T_RECEIPT
@@ -102,7 +103,8 @@ class OutboxMixin(StoreBase):
                     detail["errors"] = res.errors
                 moves.move(j.declaration_id, j.version,
                            states.REGISTERED if registered else states.REJECTED, actor, now,
-                           note="receipt" if registered else "rejected", detail=detail,
+                           note=notes.RECEIPT() if registered else notes.REJECTED(),
+                           detail=detail,
                            mrn=res.mrn)
                 if registered:
                     moves.link_fallback(j.declaration_id, res.mrn, actor, now)

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
 from client.declaration import states
+from client.store import settings_keys
 from tests.ui.helpers import VALID_HEADER, VALID_ITEM, add_item, codes, type_into
 
 
@@ -86,16 +87,16 @@ def test_undo_redo_field_edits(window: Any, qtbot: Any) -> None:
 def test_unparseable_value_is_kept_as_scratch(window: Any, prof: Any, qtbot: Any) -> None:
     ed = _editor(window)
     type_into(qtbot, ed, "invoice_total", "12,5x")
-    qtbot.waitUntil(lambda: prof.store.get_setting(f"ui.scratch.{ed.decl_id}") is not None,
+    qtbot.waitUntil(lambda: prof.store.get_setting(settings_keys.SCRATCH(ed.decl_id)) is not None,
                     timeout=15000)
-    assert prof.store.get_setting(f"ui.scratch.{ed.decl_id}")["invoice_total"] == "12,5x"
+    assert prof.store.get_setting(settings_keys.SCRATCH(ed.decl_id))["invoice_total"] == "12,5x"
     ed.close()
     again = window.open_editor(ed.decl_id)
     assert again.widgets["invoice_total"].text() == "12,5x"
     assert "V-STRUCTURE" in codes(again)
     again.widgets["invoice_total"].clear()
     qtbot.keyClicks(again.widgets["invoice_total"], "12.5")
-    qtbot.waitUntil(lambda: prof.store.get_setting(f"ui.scratch.{ed.decl_id}") is None,
+    qtbot.waitUntil(lambda: prof.store.get_setting(settings_keys.SCRATCH(ed.decl_id)) is None,
                     timeout=15000)
     assert str(prof.store.get(ed.decl_id).declaration.invoice_total) == "12.5"
 

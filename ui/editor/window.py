@@ -41,6 +41,7 @@ from client.common.i18n import language
 from client.declaration import states
 from client.declaration.model import Declaration, de_number
 from client.store import Changes
+from client.store import settings_keys as keys
 from ui.context import AppContext, error_text
 from ui.editor.commands import CellEdit, FieldEdit, RowInsert, RowRemove
 from ui.editor.completion import completer_for
@@ -51,7 +52,6 @@ from ui.workers import Op
 
 VALIDATE_MS = 300
 AUTOSAVE_MS = 600
-SCRATCH = "ui.scratch."
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ class EditorWindow(QDialog):
         st = ctx.store.get(decl_id)
         self.status = st.status
         self.version = st.declaration.version
-        scratch = ctx.store.get_setting(SCRATCH + decl_id) if st.status in states.EDITABLE \
+        scratch = ctx.store.get_setting(keys.SCRATCH(decl_id)) if st.status in states.EDITABLE \
             else None
         self.doc: dict[str, Any] = scratch if isinstance(scratch, dict) \
             else st.declaration.to_json_dict()
@@ -531,15 +531,15 @@ class EditorWindow(QDialog):
             decl: Declaration | None = Declaration.model_validate(doc)
         except (ValidationError, ValueError):
             decl = None
-        had_scratch = store.get_setting(SCRATCH + decl_id) is not None
+        had_scratch = store.get_setting(keys.SCRATCH(decl_id)) is not None
 
         def work() -> Changes:
             if decl is None:
-                store.set_setting(SCRATCH + decl_id, doc)
+                store.set_setting(keys.SCRATCH(decl_id), doc)
                 return Changes()
             changes = store.save_draft(decl, actor)
             if had_scratch:
-                store.set_setting(SCRATCH + decl_id, None)
+                store.set_setting(keys.SCRATCH(decl_id), None)
             return changes
 
         def ok(_c: Any) -> None:

@@ -129,6 +129,11 @@ class NetworkPool:
     def active(self) -> int:
         return self._pool.activeThreadCount()
 
+    def wait_idle(self, timeout_ms: int = 30000) -> bool:
+        """Block until every job has run; their answers are then queued for the GUI
+        thread (delivered at its next event-loop turn).  False on timeout."""
+        return bool(self._pool.waitForDone(timeout_ms))
+
     def shutdown(self, timeout_ms: int = 15000) -> None:
         self._pool.clear()
         self._pool.waitForDone(timeout_ms)

@@ -39,6 +39,7 @@ from ui.icons import icon
 from ui.models.declarations import DeclarationTableModel
 from ui.models.sidebar import SidebarModel
 from ui.syncbridge import SyncController, age_text
+from ui.workers import LatestOnly, QueryOp
 
 __all__ = ["DetailPane", "MainWindow"]
 
@@ -66,9 +67,10 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.sidebar.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.sidebar.setMinimumWidth(150)
         self.table_model = DeclarationTableModel(ctx.store, self)
-        if ctx.reader is not None:
-            reader = ctx.reader
-            self.table_model.loader = lambda q, cb: reader.submit(q, cb, ctx.report_error)
+        if ctx.reader is not None:  # a newer id query supersedes one still queued
+            ids_lane = LatestOnly()
+            self.table_model.loader = lambda q, cb: QueryOp(ctx, q, latest=ids_lane).success(
+                cb).run()
         self.table = QTableView()
         self.table.setModel(self.table_model)
         self.table.setSortingEnabled(True)

@@ -325,3 +325,38 @@ def test_fallback_documents_render_off_the_writer_and_are_recorded_on_it(
                     timeout=WAIT)
     qtbot.waitUntil(lambda: "2" in dlg.result_label.text(), timeout=WAIT)
     dlg.close()
+
+
+def test_table_id_queries_superseded_while_queued_never_run(qtbot: Any, prof: Any, tctx: Any,
+                                                            monkeypatch: Any) -> None:
+    from ui.mainwindow import MainWindow
+    from ui.models.declarations import FIRST_PAGE
+    from ui.syncbridge import SyncController
+    from ui.workers import QueryOp
+
+    prof.seed(FIRST_PAGE + 50)
+    reader = _one_reader(prof, tctx)
+    w = MainWindow(tctx, sync=SyncController(tctx, auto=False))
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.table_model.complete, timeout=WAIT)
+    _settle(reader)
+    off_gui: list[str] = []
+    real = prof.store.list_ids
+
+    def watched(**kw: Any) -> list[str]:
+        if threading.current_thread() is not threading.main_thread():
+            off_gui.append(kw.get("search") or "")
+        return real(**kw)
+
+    monkeypatch.setattr(prof.store, "list_ids", watched)
+    started, release = threading.Event(), threading.Event()
+    QueryOp(tctx, lambda: (started.set(), release.wait(30))).run()  # the reader is busy
+    assert started.wait(30)
+    for text in ("LRN", "LRN0", "LRN01"):  # typed fast: three re-queries asked for
+        w.table_model.set_search(text)
+    release.set()
+    qtbot.waitUntil(lambda: w.table_model.complete, timeout=WAIT)
+    _settle(reader)
+    assert off_gui == ["LRN01"]  # only the last full id list was read
+    assert w.table_model.rowCount() == FIRST_PAGE + 50
+    w.close()

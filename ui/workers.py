@@ -223,7 +223,8 @@ class LatestOnly:
     The detail pane asks for the row under the cursor; a user holding the down arrow
     asks for twenty.  Only the last answer is shown: older ones still queued are not
     run, and older ones that finish late (the reader pool has two threads, so answers
-    may arrive out of order) are dropped.  Used from the GUI thread only.
+    may arrive out of order) are dropped.  Tickets are taken on the GUI thread; a
+    reader thread only reads the current one (an int: no lock needed to compare).
     """
 
     def __init__(self) -> None:

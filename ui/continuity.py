@@ -5,12 +5,12 @@ is queued and since when, how long the queue will take to drain once the link is
 back (queue length / the measured drain rate), and the current outage against the
 post's maximum acceptable outage (MAO, a setting).  Near the MAO it proposes the
 fallback procedure: print the fallback documents of the queued declarations, which
-is recorded on each declaration (``store.mark_fallback_printed``).
+is recorded on each declaration (``store.mark_fallback_printed``).  The documents are
+rendered and written on the reader pool; only the record goes through the writer.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from client.declaration import states
-from client.store import Changes
+from client.common.i18n import language
 from client.store import settings_keys as keys
 from ui.context import AppContext
 from ui.i18n import t
+from ui.jobs import FallbackWritten, record_fallback_printed, write_fallback_documents
 from ui.syncbridge import DEFAULT_DRAIN_RATE, age_text, duration_text
-from ui.workers import Op
+from ui.workers import Op, QueryOp
 
 DEFAULT_MAO_HOURS = keys.MAO_HOURS.default
 WARN_FRACTION = 0.75
@@ -51,44 +51,6 @@ def continuity_facts(ctx: AppContext) -> dict[str, Any]:
             "drain_seconds": queued / rate if rate > 0 else 0.0,
             "offline_since": getattr(sync, "offline_since", None), "outage_seconds": outage,
             "mao_hours": mao_h, "mao_fraction": outage / (mao_h * 3600) if mao_h else 0.0}
-
-
-@dataclass(frozen=True)
-class FallbackPrinted:
-    paths: list[Path]
-    changes: Changes
-
-
-def print_fallback_documents(ctx: AppContext, folder: Path) -> FallbackPrinted:
-    """Render each queued declaration's fallback PDF into ``folder`` and record it.
-
-    Runs on the writer executor (it writes files and the store).
-    """
-    from client.common.i18n import language
-    from client.interchange import printing
-    from client.seal.sealing import fallback_qr_payload, signature_fingerprint
-
-    store, actor = ctx.store, ctx.actor()
-    written: list[Path] = []
-    touched: list[str] = []
-    folder.mkdir(parents=True, exist_ok=True)
-    for decl_id in store.list_ids(statuses=[states.SEALED], order_by="created_at",
-                                  descending=False):
-        st = store.get(decl_id)
-        entry = store.journal_entry(declaration_id=decl_id, version=st.declaration.version)
-        if entry is None:
-            continue
-        data = printing.render_fallback_pdf(
-            st.declaration, envelope_hash=entry.envelope_hash,
-            signature_fingerprint=signature_fingerprint(entry.envelope),
-            sealed_at=entry.sealed_at, lang=language(),
-            qr_payload=fallback_qr_payload(entry.envelope))
-        path = folder / f"{st.declaration.lrn or decl_id}-fallback.pdf"
-        path.write_bytes(data)
-        written.append(path)
-        store.mark_fallback_printed(decl_id, actor)
-        touched.append(decl_id)
-    return FallbackPrinted(written, Changes(declarations=tuple(touched)))
 
 
 class ContinuityDialog(QDialog):
@@ -194,13 +156,15 @@ class ContinuityDialog(QDialog):
             if not name:
                 return
             folder = Path(name)
-        target = folder
+        store, actor, target, lang = self.ctx.store, self.ctx.actor(), folder, language()
 
-        def ok(result: FallbackPrinted) -> None:
-            self.result_label.setText(t("cont.printed", n=len(result.paths), folder=str(target)))
+        def written(result: FallbackWritten) -> None:
+            Op(self.ctx, lambda: record_fallback_printed(store, result.decl_ids, actor),
+               initiator=self).success(lambda _c: self.result_label.setText(
+                   t("cont.printed", n=len(result.paths), folder=str(target)))).run()
 
-        Op(self.ctx, lambda: print_fallback_documents(self.ctx, target),
-           initiator=self).success(ok).run()
+        QueryOp(self.ctx, lambda: write_fallback_documents(store, target, lang)).success(
+            written).run()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
         self.timer.stop()

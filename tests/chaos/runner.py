@@ -241,6 +241,39 @@ def drain_at_rate(workdir: Path, *, kbit: int = 64, count: int = 100) -> dict[st
             f"drain_{kbit}kbit_bytes_per_declaration": round(moved / count, 1)}
 
 
+FAULT_MODES = ("reset", "reset_mid", "drop_response", "half_open", "blackhole")
+
+
+def giveup_times(workdir: Path, *, timeout: tuple[float, float] = (2.0, 5.0)) -> dict[str, Any]:
+    """How long one sync round takes to give up under each connection fault, against
+    the engine's timeout budget (connect + read): a figure, where the tests prove only
+    that it gives up, and how (tests/chaos/test_network_faults.py)."""
+    world = World(workdir)
+    out: dict[str, Any] = {}
+    try:
+        for i, mode in enumerate(FAULT_MODES):
+            client = world.new_client(seed=100 + i)
+            for decl_id in client.create(2):
+                client.seal(decl_id)
+            world.proxy.set_fault(mode)
+            eng = client.engine(batch_size=2, timeout=timeout)
+            t = time.perf_counter()
+            try:
+                eng.sync_once()
+            finally:
+                elapsed = time.perf_counter() - t
+                eng.close()
+                world.proxy.clear()
+                client.close()
+            out[f"fault_{mode}_giveup_s"] = round(elapsed, 2)
+    finally:
+        world.close()
+    worst = max(v for k, v in out.items() if k.endswith("_giveup_s"))
+    out["fault_giveup_budget_s"] = sum(timeout)
+    out["fault_giveup_vs_budget_ratio"] = round(worst / sum(timeout), 2)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     import tempfile
 

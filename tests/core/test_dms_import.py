@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -169,20 +168,17 @@ def test_value_out_of_model_bounds_is_a_clear_error() -> None:
     assert info.value.code == "dms.invalid_value" and "total_items" in info.value.render("en")
 
 
-def test_unmapped_median_and_speed(conformance: Path) -> None:
-    counts, times = [], []
+def test_unmapped_median(conformance: Path) -> None:
+    """Few leaves left unmapped per sample (the import's speed: ``bench/run.py dms``)."""
+    counts = []
     for f in _samples(conformance):
-        data = f.read_bytes()
-        start = time.perf_counter()
         try:
-            imp = import_dms_bytes(data, f.name)
+            imp = import_dms_bytes(f.read_bytes(), f.name)
         except ComptoirError:
             continue
-        times.append(time.perf_counter() - start)
         if imp.declaration is not None:
             counts.append(len(imp.unmapped))
     assert statistics.median(counts) < 30
-    assert statistics.median(times) < 0.05
 
 
 # Leaves whose value is re-encoded rather than copied (codes turned into structure).

@@ -1,10 +1,11 @@
 """The main window's actions: the QAction table, menus, toolbar and one thin handler each.
 
 A handler reads the selection, asks for a path where one is needed, and runs exactly one
-function of :mod:`ui.jobs` in a background operation: store writes on the writer
-(:class:`~ui.workers.Op`), exports and prints rendered on the reader pool
-(:class:`~ui.workers.QueryOp`), so an autosave never waits for a PDF.  Results come back
-on the GUI thread; a refusal shows its findings in the user's words.
+function of the action layer (:mod:`client.services`, the same functions the command line
+calls) in a background operation: store writes on the writer (:class:`~ui.workers.Op`),
+exports and prints rendered and written on the reader pool (:class:`~ui.workers.QueryOp`),
+so an autosave never waits for a PDF.  Results come back on the GUI thread; a refusal
+shows its findings in the user's words.
 """
 
 from __future__ import annotations
@@ -18,18 +19,19 @@ from PySide6.QtWidgets import QFileDialog
 
 from client.common.i18n import language
 from client.declaration import states
-from ui.context import error_text
-from ui.i18n import render, t
-from ui.icons import icon
-from ui.jobs import (
+from client.seal.sealing import Sealer
+from client.services.declarations import (
     amend_declaration,
     copy_declaration,
     create_declaration,
-    export_declaration,
     mark_ready,
-    print_declaration,
-    seal_declarations,
 )
+from client.services.exports import export_format_for, export_to_file, print_declaration
+from client.services.sealing import seal_declarations
+from client.store import Changes
+from ui.context import error_text
+from ui.i18n import render, t
+from ui.icons import icon
 from ui.workers import Op, QueryOp
 
 _K = QKeySequence.StandardKey
@@ -146,16 +148,15 @@ class ActionsMixin:
         name, _f = QFileDialog.getSaveFileName(self, title, "", filters)
         return Path(name) if name else None
 
-    def _saved(self, path: Path) -> None:
-        self.statusBar().showMessage(t("export.done", path=str(path)), 8000)
+    def _saved(self, exported: Any) -> None:
+        self.statusBar().showMessage(t("export.done", path=str(exported.path)), 8000)
 
     def _refused(self, exc: BaseException) -> None:
         self.show_error(refusal_text(exc))
 
     def sealer(self) -> Any:
+        """The profile's sealer, made once (loads the active key; refuses without one)."""
         if self._sealer is None:
-            from client.seal.sealing import Sealer
-
             self._sealer = Sealer(self.ctx.profile, self.ctx.store, self.ctx.secrets)
         return self._sealer
 
@@ -166,13 +167,13 @@ class ActionsMixin:
     def new_declaration(self, *, open_editor: bool = True) -> None:
         store, actor, declarant = self.ctx.store, self.ctx.actor(), self.ctx.profile.declarant_id
 
-        def done(created: Any) -> None:
+        def done(made: Any) -> None:
             self.table.clearSelection()
-            self.select_id(created.decl_id)
+            self.select_id(made.id)
             if open_editor:
-                self.open_editor(created.decl_id)
+                self.open_editor(made.id)
 
-        Op(self.ctx, lambda: create_declaration(store, actor, declarant),
+        Op(self.ctx, lambda: create_declaration(store, actor, declarant_id=declarant),
            initiator=self).success(done).run()
 
     def copy_selected(self) -> None:
@@ -180,8 +181,8 @@ class ActionsMixin:
         if not ids:
             return
         store, actor = self.ctx.store, self.ctx.actor()
-        Op(self.ctx, lambda: copy_declaration(store, ids[0], actor), initiator=self).success(
-            lambda created: self.select_id(created.decl_id)).run()
+        Op(self.ctx, lambda: copy_declaration(store, actor, ids[0]), initiator=self).success(
+            lambda made: self.select_id(made.id)).run()
 
     def edit_selected(self) -> None:
         ids = self.selected_ids()
@@ -205,13 +206,13 @@ class ActionsMixin:
         return ed
 
     def seal(self, decl_ids: list[str], on_done: Any = None) -> None:
-        """Seal and queue on the writer; refusals show their findings."""
+        """Seal and queue on the writer, in turn; the first refusal stops there and shows
+        its findings (those before it stay sealed)."""
         try:
             sealer = self.sealer()
         except Exception as exc:  # noqa: BLE001 - no key yet: say so in the user's words
             self.show_error(exc)
             return
-        from client.store import Changes
 
         def failed(exc: BaseException) -> None:
             self._refused(exc)
@@ -224,7 +225,7 @@ class ActionsMixin:
             if not self.sync.offline and self.sync.configured():
                 self.sync.sync_now()
 
-        Op(self.ctx, lambda: seal_declarations(sealer, decl_ids),
+        Op(self.ctx, lambda: seal_declarations(sealer, decl_ids, stop_on_refusal=True),
            initiator=self).success(ok).failure(failed).run()
 
     def seal_selected(self) -> None:
@@ -241,16 +242,16 @@ class ActionsMixin:
         ids = self.selected_ids()
         if not ids:
             return
-        store, actor = self.ctx.store, self.ctx.actor()
-        Op(self.ctx, lambda: mark_ready(store, ids, actor), initiator=self).failure(
-            self._refused).run()
+        store, actor, home = self.ctx.store, self.ctx.actor(), self.ctx.profile.home
+        Op(self.ctx, lambda: mark_ready(store, actor, ids, home=home, drafts_only=True),
+           initiator=self).failure(self._refused).run()
 
     def amend_selected(self) -> None:
         ids = self.selected_ids()
         if not ids:
             return
         store, actor, decl_id = self.ctx.store, self.ctx.actor(), ids[0]
-        Op(self.ctx, lambda: amend_declaration(store, decl_id, actor), initiator=self).success(
+        Op(self.ctx, lambda: amend_declaration(store, actor, decl_id), initiator=self).success(
             lambda _c: self.open_editor(decl_id)).run()
 
     def sync_now(self) -> None:
@@ -270,9 +271,10 @@ class ActionsMixin:
         if not ids or (path := path or self._ask_path(t("action.export"),
                                                       t("export.filter"))) is None:
             return
-        store, target = self.ctx.store, path
-        QueryOp(self.ctx, lambda: export_declaration(store, ids[0], target)).success(
-            self._saved).run()
+        store, actor, target = self.ctx.store, self.ctx.actor(), path
+        fmt = export_format_for(target)
+        QueryOp(self.ctx, lambda: export_to_file(store, ids[0], fmt, target, actor=actor)
+                ).success(self._saved).run()
 
     def print_selected(self, path: Path | None = None) -> None:
         """The declaration's PDF, rendered and written off the writer."""
@@ -280,9 +282,9 @@ class ActionsMixin:
         if not ids or (path := path or self._ask_path(t("action.print"),
                                                       "PDF (*.pdf)")) is None:
             return
-        store, target, lang = self.ctx.store, path, language()
-        QueryOp(self.ctx, lambda: print_declaration(store, ids[0], target, lang)).success(
-            self._saved).run()
+        store, actor, target, lang = self.ctx.store, self.ctx.actor(), path, language()
+        QueryOp(self.ctx, lambda: print_declaration(store, ids[0], target, actor=actor,
+                                                    lang=lang)).success(self._saved).run()
 
     def open_continuity(self) -> Any:
         from ui.continuity import ContinuityDialog

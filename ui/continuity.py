@@ -5,8 +5,9 @@ is queued and since when, how long the queue will take to drain once the link is
 back (queue length / the measured drain rate), and the current outage against the
 post's maximum acceptable outage (MAO, a setting).  Near the MAO it proposes the
 fallback procedure: print the fallback documents of the queued declarations, which
-is recorded on each declaration (``store.mark_fallback_printed``).  The documents are
-rendered and written on the reader pool; only the record goes through the writer.
+is recorded on each declaration.  The action layer renders and writes the documents
+(:func:`client.services.continuity.write_fallback_documents`, on the reader pool) and
+records them (:func:`~client.services.continuity.record_fallback_printed`, on the writer).
 """
 
 from __future__ import annotations
@@ -29,10 +30,14 @@ from PySide6.QtWidgets import (
 )
 
 from client.common.i18n import language
+from client.services.continuity import (
+    FallbackWritten,
+    record_fallback_printed,
+    write_fallback_documents,
+)
 from client.store import settings_keys as keys
 from ui.context import AppContext
 from ui.i18n import t
-from ui.jobs import FallbackWritten, record_fallback_printed, write_fallback_documents
 from ui.syncbridge import DEFAULT_DRAIN_RATE, age_text, duration_text
 from ui.workers import Op, QueryOp
 
@@ -159,11 +164,11 @@ class ContinuityDialog(QDialog):
         store, actor, target, lang = self.ctx.store, self.ctx.actor(), folder, language()
 
         def written(result: FallbackWritten) -> None:
-            Op(self.ctx, lambda: record_fallback_printed(store, result.decl_ids, actor),
+            Op(self.ctx, lambda: record_fallback_printed(store, actor, result),
                initiator=self).success(lambda _c: self.result_label.setText(
                    t("cont.printed", n=len(result.paths), folder=str(target)))).run()
 
-        QueryOp(self.ctx, lambda: write_fallback_documents(store, target, lang)).success(
+        QueryOp(self.ctx, lambda: write_fallback_documents(store, target, lang=lang)).success(
             written).run()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API

@@ -1,19 +1,25 @@
 """The detail pane: summary, history, receipts and findings of the selected declaration.
 
-Everything it shows is read on the reader pool (:class:`~ui.workers.QueryOp`): the
-declaration, its history, its receipts and a full validation, none of it on the GUI
-thread, none of it queued behind an autosave on the writer.  A newer selection
-supersedes an older one, so holding the arrow key down shows the last row only.
+Everything it shows is read on the reader pool (:class:`~ui.workers.QueryOp`) through
+the action layer the command line's ``show`` uses (:mod:`client.services.views`,
+:mod:`client.services.validation`): the declaration, its receipts, why it was rejected,
+its history and a full validation, none of it on the GUI thread, none of it queued
+behind an autosave on the writer.  A newer selection supersedes an older one, so holding
+the arrow key down shows the last row only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import QPlainTextEdit, QTableView, QTabWidget, QTextBrowser, QWidget
 
 from client.declaration import states
+from client.services.rejections import RejectionReason, pointer_to_path
+from client.services.validation import validate_stored
+from client.services.views import declaration_detail, declaration_history
 from client.store import Changes
 from ui.context import AppContext
 from ui.i18n import status_label, t
@@ -26,40 +32,22 @@ from ui.workers import LatestOnly, QueryOp
 class DetailData:
     """What the pane shows of one declaration, read in one go off the GUI thread."""
 
-    state: Any  # client.store.DeclarationState
+    state: Any  # client.store.Stored
     history: list[Any]
     receipts: list[dict[str, Any]]
     findings: list[Any] = field(default_factory=list)
-    explanations: list[tuple[str, str]] = field(default_factory=list)
+    rejection: list[RejectionReason] = field(default_factory=list)
 
 
-def rejection_explanations(refdata: Any, history: list[Any]) -> list[tuple[str, str]]:
-    """Each server error code of the latest rejection, explained from the reference data."""
-    out: list[tuple[str, str]] = []
-    for e in reversed(history):
-        errors = (e.detail or {}).get("errors") if e.to_status == states.REJECTED else None
-        if errors:
-            for err in errors:
-                code = str(err.get("code", ""))
-                text = refdata.explain_error(code) or err.get("detail") or ""
-                pointer = err.get("pointer")
-                out.append((code, f"{text} ({pointer})" if pointer else text))
-            break
-    return out
-
-
-def load_detail(store: Any, refdata: Any, decl_id: str) -> DetailData | None:
+def load_detail(store: Any, home: Path, decl_id: str) -> DetailData | None:
     """Read what the pane shows (runs on the reader pool; None: no such declaration)."""
-    from client.seal.sealing import validation_findings
-
     if not store.exists(decl_id):
         return None
-    st = store.get(decl_id)
-    history = store.history(decl_id)
-    findings = validation_findings(st.declaration, store, exclude_id=decl_id) \
-        if st.status in states.EDITABLE else []
-    return DetailData(state=st, history=history, receipts=store.receipts(decl_id),
-                      findings=findings, explanations=rejection_explanations(refdata, history))
+    detail = declaration_detail(store, decl_id, home)
+    findings = validate_stored(store, decl_id, home) \
+        if detail.stored.status in states.EDITABLE else []
+    return DetailData(state=detail.stored, history=declaration_history(store, decl_id),
+                      receipts=detail.receipts, findings=findings, rejection=detail.rejection)
 
 
 def _esc(text: Any) -> str:
@@ -87,10 +75,19 @@ def summary_html(data: DetailData) -> str:
         rows.append((t("detail.fallback_printed"), st.fallback_printed_at[:19]))
     html = "<table cellspacing='4'>" + "".join(
         f"<tr><td><b>{_esc(k)}</b></td><td>{_esc(v)}</td></tr>" for k, v in rows) + "</table>"
-    if data.explanations:
+    if data.rejection:
         html += f"<h3>{_esc(t('detail.rejection'))}</h3><ul>" + "".join(
-            f"<li><b>{_esc(c)}</b>: {_esc(x)}</li>" for c, x in data.explanations) + "</ul>"
+            f"<li><b>{_esc(r.code)}</b>: {_esc(rejection_line(r))}</li>"
+            for r in data.rejection) + "</ul>"
     return html
+
+
+def rejection_line(reason: RejectionReason) -> str:
+    """One reason: the explanation, and the field it points to with its DE number."""
+    if not reason.pointer:
+        return reason.explanation
+    return t("detail.rejection_line", explanation=reason.explanation,
+             field=pointer_to_path(reason.pointer), de=reason.de or "-")
 
 
 def receipts_text(receipts: list[dict[str, Any]]) -> str:
@@ -141,7 +138,9 @@ class DetailPane(QTabWidget):
         self.history.setAccessibleName(t("detail.history"))
         self.receipts.setAccessibleName(t("detail.receipts"))
         self.findings.setAccessibleName(t("detail.findings"))
-        self._fill(self.decl_id, self.data)  # the same data in the new language
+        self._fill(self.decl_id, self.data)  # the same data in the new language, then
+        if self.requested_id is not None:  # the rejection's explanations re-read in it
+            self.show_declaration(self.requested_id)
 
     def show_declaration(self, decl_id: str | None) -> None:
         """Ask for ``decl_id``'s detail on the reader pool; shown when it arrives."""
@@ -150,8 +149,8 @@ class DetailPane(QTabWidget):
             self._latest.cancel()
             self._fill(None, None)
             return
-        store, refdata = self.ctx.store, self.ctx.refdata  # refdata loads on this thread
-        QueryOp(self.ctx, lambda: load_detail(store, refdata, decl_id),
+        store, home = self.ctx.store, self.ctx.profile.home
+        QueryOp(self.ctx, lambda: load_detail(store, home, decl_id),
                 latest=self._latest).success(lambda data: self._fill(decl_id, data)).run()
 
     def refresh_if_changed(self, changes: Changes) -> None:

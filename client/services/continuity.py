@@ -3,13 +3,16 @@ continuity").
 
 Near the maximum acceptable outage the post prints a fallback document for each
 declaration sealed and still queued; each print is recorded on its declaration
-(``store.mark_fallback_printed``) once its file is safely written.
+(``store.mark_fallback_printed``) once its file is safely written.  The command line does
+both in one call (:func:`print_fallback_documents`); the desktop writes the documents off
+its writer (:func:`write_fallback_documents`) and records them on it
+(:func:`record_fallback_printed`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,12 +54,19 @@ def queued_for_fallback(store: Store) -> list[str]:
     return store.list_ids(statuses=[states.SEALED], order_by="created_at", descending=False)
 
 
-def print_fallback_documents(store: Store, actor: str, folder: Path, *,
-                             lang: str | None = None,
-                             on_progress: Callable[[int, int], None] | None = None
-                             ) -> FallbackPrinted:
-    """Render each queued declaration's fallback PDF into ``folder`` (made if missing),
-    write it atomically and record it.  ``on_progress(done, total)`` after each."""
+@dataclass(frozen=True)
+class FallbackWritten:
+    """Fallback documents written whole to disk, not yet recorded on their declarations."""
+
+    paths: list[Path]
+    declaration_ids: tuple[str, ...]
+
+
+def _written_documents(store: Store, folder: Path, lang: str | None,
+                       on_progress: Callable[[int, int], None] | None
+                       ) -> Iterator[tuple[str, Path]]:
+    """Render and atomically write each queued declaration's fallback PDF into ``folder``
+    (made if missing), yielding ``(id, path)`` after each write; progress after each."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -64,8 +74,6 @@ def print_fallback_documents(store: Store, actor: str, folder: Path, *,
         raise ComptoirError("error.file_unwritable", 2, path=str(folder),
                             reason=exc.strerror or str(exc)) from exc
     ids = queued_for_fallback(store)
-    written: list[Path] = []
-    touched: list[str] = []
     taken: set[str] = set()
     for n, decl_id in enumerate(ids, 1):
         st = store.get(decl_id)
@@ -74,9 +82,40 @@ def print_fallback_documents(store: Store, actor: str, folder: Path, *,
             path = folder / fallback_file_name(st.declaration, taken)
             taken.add(path.name)
             write_file(path, render_fallback_pdf(st.declaration, entry, lang=lang))
-            store.mark_fallback_printed(decl_id, actor)
-            written.append(path)
-            touched.append(decl_id)
+            yield decl_id, path
         if on_progress is not None:
             on_progress(n, len(ids))
+
+
+def write_fallback_documents(store: Store, folder: Path, *, lang: str | None = None,
+                             on_progress: Callable[[int, int], None] | None = None
+                             ) -> FallbackWritten:
+    """The documents only: reads the store and writes files, records nothing (so the
+    desktop runs it on its reader pool and :func:`record_fallback_printed` on the writer;
+    a crash in between leaves documents unrecorded, never a record without its document)."""
+    pairs = list(_written_documents(store, folder, lang, on_progress))
+    return FallbackWritten([p for _d, p in pairs], tuple(d for d, _p in pairs))
+
+
+def record_fallback_printed(store: Store, actor: str,
+                            written: FallbackWritten) -> FallbackPrinted:
+    """Record on each declaration that its fallback document was printed by ``actor``."""
+    for decl_id in written.declaration_ids:
+        store.mark_fallback_printed(decl_id, actor)
+    return FallbackPrinted(list(written.paths), written.declaration_ids)
+
+
+def print_fallback_documents(store: Store, actor: str, folder: Path, *,
+                             lang: str | None = None,
+                             on_progress: Callable[[int, int], None] | None = None
+                             ) -> FallbackPrinted:
+    """Render each queued declaration's fallback PDF into ``folder`` (made if missing),
+    write it atomically and record it, one after the other.  ``on_progress(done, total)``
+    after each."""
+    written: list[Path] = []
+    touched: list[str] = []
+    for decl_id, path in _written_documents(store, folder, lang, on_progress):
+        store.mark_fallback_printed(decl_id, actor)
+        written.append(path)
+        touched.append(decl_id)
     return FallbackPrinted(written, tuple(touched))

@@ -23,10 +23,11 @@ from client.seal.keys import (
     make_csr,
 )
 from client.seal.secrets import SecretStore, open_secret_store, secret_namespace
+from client.services.exports import write_file
 
 __all__ = ["CreatedKey", "KeyDescription", "create_signing_key", "describe_keys",
            "export_public_key", "import_key_file", "key_request", "list_keys",
-           "open_key_store"]
+           "open_key_store", "save_public_key"]
 
 
 def open_key_store(home: Path) -> SecretStore:
@@ -83,6 +84,12 @@ def describe_keys(home: Path) -> list[KeyDescription]:
 def export_public_key(home: Path, kid: str | None = None) -> str:
     """The certificate chain of a key (the active one by default), PEM."""
     return export_public(home, kid)
+
+
+def save_public_key(home: Path, path: Path, kid: str | None = None) -> Path:
+    """Write a key's certificate chain (PEM) to ``path`` through the one atomic write."""
+    write_file(Path(path), export_public(home, kid).encode("ascii"))
+    return Path(path)
 
 
 def import_key_file(home: Path, secrets: SecretStore, path: Path,

@@ -3,6 +3,7 @@ record a control decision, list decisions, the age of the trust material."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,13 +16,15 @@ from client.officer.decisions import (
     received_decisions,
     record_decision,
 )
-from client.officer.verify import VerifyOutcome, verify_input
+from client.officer.verify import MAX_TOKEN, VerifyOutcome, verify_input
 from client.seal.profile import load_profile
 from client.seal.trust import load_trust
 from client.store import Changes, JournalEntry
 
-__all__ = ["Decision", "decide", "officer_decisions", "received", "trust_summary",
-           "verify_envelope"]
+__all__ = ["Decision", "decide", "envelope_target", "officer_decisions", "received",
+           "trust_summary", "verify_envelope"]
+
+_ENVELOPE_PARTS = ("protected", "payload", "signature")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,22 @@ class Decision:
     @property
     def changes(self) -> Changes:
         return Changes(outbox=True)  # queued for the single window
+
+
+def envelope_target(text: str) -> str:
+    """What :func:`verify_envelope` and :func:`decide` take, from text a user pasted: the
+    JSON of an exported envelope becomes its compact token; a token, a QR payload or a
+    path passes as is.  Bounded: text longer than any envelope is never parsed."""
+    text = text.strip()
+    if not text.startswith("{") or len(text) > 2 * MAX_TOKEN:
+        return text
+    try:
+        env = json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    if isinstance(env, dict) and all(isinstance(env.get(k), str) for k in _ENVELOPE_PARTS):
+        return ".".join(env[k] for k in _ENVELOPE_PARTS)
+    return text
 
 
 def verify_envelope(home: Path, target: str) -> VerifyOutcome:

@@ -1,4 +1,5 @@
-"""Checking a declaration offline: a stored one, or a JSON file before it is imported."""
+"""Checking a declaration offline: a stored one, a JSON file before it is imported, or the
+working document of the desktop's editor before it parses as a declaration."""
 
 from __future__ import annotations
 
@@ -31,3 +32,11 @@ def validate_stored(store: Store, decl_id: str, home: Path | None = None) -> lis
     """The findings of a stored declaration, against the reference data of ``home`` and the
     LRNs (DE 2/5) already used in the store."""
     return validation_findings(store.get(decl_id).declaration, store, decl_id, home=home)
+
+
+def validate_document(doc: dict[str, Any], store: Store | None = None,
+                      exclude_id: str | None = None, home: Path | None = None) -> list[Any]:
+    """The findings of a declaration being edited (the JSON form, possibly incomplete): the
+    same rules and reference data as sealing applies, the LRN (DE 2/5) checked against the
+    store's other declarations (``exclude_id`` being this one)."""
+    return validation_findings(doc, store, exclude_id, home=home)

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 
 from client.common.i18n import language
 from client.declaration import states
-from client.declaration.model import Declaration, de_number
+from client.declaration.model import Declaration, de_number, now_utc
+from client.services.validation import validate_document
 from client.store import Changes
 from client.store import settings_keys as keys
 from ui.context import AppContext, error_text
@@ -215,9 +216,10 @@ class EditorWindow(EditorLayout, QDialog):
         return doc
 
     def validate_now(self) -> list[Any]:
-        from client.seal.sealing import validation_findings
-
-        findings = validation_findings(self.payload(), self.ctx.store, exclude_id=self.decl_id)
+        """The findings of the document as typed, by the rules and reference data that
+        sealing will apply (the action layer's :func:`validate_document`)."""
+        findings = validate_document(self.payload(), self.ctx.store, self.decl_id,
+                                     home=self.ctx.profile.home)
         self.findings_model.set_findings(findings)
         self._update_findings_title()
         return findings
@@ -295,8 +297,6 @@ class EditorWindow(EditorLayout, QDialog):
 
         def ok(_c: Any) -> None:
             self.saves += 1
-            from client.declaration.model import now_utc
-
             self.save_label.setText(t("editor.saved_at", time=now_utc()[11:19]) if decl
                                     else t("editor.saved_scratch"))
             self.saved.emit(decl_id)

@@ -457,6 +457,29 @@ def test_fallback_into_an_unwritable_place_is_a_typed_error(session: Session,
     assert _snapshot(s.store) == before
 
 
+def test_fallback_documents_written_first_then_recorded(session: Session,
+                                                      tmp_path: Path) -> None:
+    """The desktop's two steps: the documents (nothing recorded), then the record; the
+    same files, names and order as the one-call print."""
+    s = session
+    a = _sealed(s, seed=1, lrn="A/1")
+    b = _sealed(s, seed=2, lrn="A:1")  # the same name once cleaned
+    before = _snapshot(s.store)
+    progress: list[tuple[int, int]] = []
+    written = continuity.write_fallback_documents(
+        s.store, tmp_path / "docs", on_progress=lambda d, t: progress.append((d, t)))
+    assert written.declaration_ids == (a.id, b.id) and progress == [(1, 2), (2, 2)]
+    assert [p.name for p in written.paths] == ["A_1-fallback.pdf", f"A_1-{b.id}-fallback.pdf"]
+    assert all(p.read_bytes().startswith(b"%PDF") for p in written.paths)
+    assert _snapshot(s.store) == before  # written, not recorded
+    assert s.store.get(a.id).fallback_printed_at is None
+    printed = continuity.record_fallback_printed(s.store, s.actor(), written)
+    assert printed.paths == written.paths and printed.changes.declarations == (a.id, b.id)
+    assert s.store.get(a.id).fallback_printed_at and s.store.get(b.id).fallback_printed_at
+    again = continuity.print_fallback_documents(s.store, s.actor(), tmp_path / "again")
+    assert [p.name for p in again.paths] == [p.name for p in written.paths]
+
+
 # --------------------------------------------------------------------------- rejections
 
 def test_rejection_reasons_explained_in_both_languages(session: Session) -> None:
@@ -660,6 +683,21 @@ def test_validation_of_files_and_stored_declarations(session: Session, tmp_path:
     assert validation.declaration_schema()["properties"]["lrn"]["x-de"] == "2/5"
 
 
+def test_validation_of_a_working_document(session: Session) -> None:
+    s = session
+    stored = _valid(s.store, s.actor())
+    doc = stored.to_json_dict()
+    assert not [f for f in validation.validate_document(doc, s.store, stored.id, s.home)
+                if f.severity == "error"]
+    other = dict(doc, id="another-draft")  # the same LRN (DE 2/5) on another declaration
+    codes = {f.code for f in validation.validate_document(other, s.store, "another-draft",
+                                                          s.home)}
+    assert "V-LRN-TAKEN" in codes
+    partial = {"type": "IM", "country_of_dispatch": "XX"}  # not a declaration yet
+    assert any(f.path == "country_of_dispatch" and f.severity == "error"
+               for f in validation.validate_document(partial))
+
+
 # --------------------------------------------------------------------------- officer
 
 def test_verify_then_decide_on_an_officer_device(session: Session, tmp_path: Path) -> None:
@@ -701,6 +739,22 @@ def test_verify_then_decide_on_an_officer_device(session: Session, tmp_path: Pat
     assert officer.received(s.home, d.id) == []
 
 
+def test_a_pasted_envelope_is_a_verify_target(session: Session, tmp_path: Path) -> None:
+    s = session
+    d = _sealed(s)
+    env = s.store.journal_entry(declaration_id=d.id, version=1).envelope
+    pasted = "\n  " + json.dumps(env, indent=2) + "\n"
+    token = officer.envelope_target(pasted)
+    assert token == f"{env['protected']}.{env['payload']}.{env['signature']}"
+    assert officer.verify_envelope(s.home, token).ok
+    for text in ("a.b.c", str(tmp_path / "env.json"), "comptoir-env:xyz", "{not json",
+                 '{"protected": 1, "payload": "p", "signature": "s"}',
+                 "[" * 100_000 + "]" * 100_000, "{" + " " * (3 << 20) + "}"):
+        assert officer.envelope_target(text) == text.strip()  # passed on, never raised
+    deep = '{"protected": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    assert officer.envelope_target(deep) == deep
+
+
 # --------------------------------------------------------------------------- keys
 
 def test_keys_create_describe_export_and_request(home: Path) -> None:
@@ -717,6 +771,14 @@ def test_keys_create_describe_export_and_request(home: Path) -> None:
     assert csr.startswith("-----BEGIN CERTIFICATE REQUEST-----")
     with pytest.raises(ComptoirError):
         key_services.export_public_key(home, "no-such-kid")
+    pem = home / "out" / "cert.pem"
+    with pytest.raises(ComptoirError) as e:  # no such folder: a failed write, said once
+        key_services.save_public_key(home, pem)
+    assert e.value.code == "error.file_unwritable" and not pem.exists()
+    pem.parent.mkdir()
+    assert key_services.save_public_key(home, pem) == pem
+    assert pem.read_text() == key_services.export_public_key(home)
+    assert _no_temp_files(pem.parent) == []
 
 
 # --------------------------------------------------------------------------- CLI over services

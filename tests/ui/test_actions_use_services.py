@@ -9,7 +9,8 @@ ui/ functions it calls; the few that are not actions of the action layer (open a
 move the focus, the sync engine's own work) are named below with the reason, and a name
 there that no longer is a handler fails too.  Then the main window's actions are run for
 real, with every service function observed, and each must have called one.  Finally no
-ui/ module may define a function named like a service function (a second copy).
+ui/ module may define a function named like a service function (a second copy), nor write
+a file itself (exports and prints go through the services' one atomic write).
 """
 
 from __future__ import annotations
@@ -333,6 +334,53 @@ def test_no_ui_function_is_named_like_a_service_function() -> None:
                      for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
                      if isinstance(node, ast.FunctionDef) and node.name in services)
     assert clashes == []
+
+
+#: ui/ modules allowed to write a file, with why (the app itself writes through services).
+FILE_WRITERS = {"ui/_i18n_src/catalogue.py": "a developer's tool regenerating ui.json"}
+_WRITE_CALLS = {"write_text", "write_bytes", "atomic_write", "write_file", "mkstemp",
+                "NamedTemporaryFile"}
+_MODULE_WRITES = {"os": {"replace", "rename", "link", "symlink"},
+                  "shutil": {"copy", "copy2", "copyfile", "copytree", "move"}}
+
+
+def file_writes(tree: ast.AST) -> list[str]:
+    """Calls in ``tree`` that write or move a file: ``open`` for writing, ``Path.write_*``,
+    temporary files, renames, copies, an atomic write of its own."""
+    out = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) \
+            else ""
+        if name == "open" and not (isinstance(f, ast.Attribute) and not node.args):
+            mode = node.args[1] if len(node.args) > 1 else next(
+                (k.value for k in node.keywords if k.arg == "mode"), None)
+            if isinstance(mode, ast.Constant) and set(str(mode.value)) & set("wax+"):
+                out.append(f"{node.lineno}: open(..., {mode.value!r})")
+            elif mode is not None and not isinstance(mode, ast.Constant):
+                out.append(f"{node.lineno}: open with a computed mode")
+        elif name in _WRITE_CALLS or (
+                isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
+                and name in _MODULE_WRITES.get(f.value.id, ())):
+            out.append(f"{node.lineno}: {name}()")
+    return out
+
+
+def test_the_desktop_writes_no_file_itself() -> None:
+    """Exports, prints, fallback documents and certificates are written by the services,
+    through the one atomic write; no ui/ module writes a file of its own."""
+    offenders = [f"{path.relative_to(REPO)}:{w}" for path in sorted((REPO / "ui").rglob("*.py"))
+                 if str(path.relative_to(REPO)) not in FILE_WRITERS
+                 for w in file_writes(ast.parse(path.read_text(encoding="utf-8")))]
+    assert offenders == []
+    assert all((REPO / rel).exists() for rel in FILE_WRITERS)
+    seen = file_writes(ast.parse(
+        "open(p, 'w')\nopen(p)\nbox.open()\np.write_text('x')\nos.replace(a, b)\n"
+        "text.replace('a', 'b')\ntempfile.NamedTemporaryFile('w')\nopen(p, encoding='ascii')\n"))
+    assert [w.split(": ")[1] for w in seen] == ["open(..., 'w')", "write_text()", "replace()",
+                                                 "NamedTemporaryFile()"]
 
 
 def test_the_checker_sees_a_second_copy(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ from client.services import (
 )
 from client.services import keys as key_services
 from client.services.session import Session, rotate_database_key, set_up_profile
-from client.store import DeliveryResult, Store
+from client.store import DeliveryResult, Store, history_notes
 
 REPO = Path(__file__).resolve().parents[2]
 DECLARANT = "GB123456789000"
@@ -89,6 +89,11 @@ def _reject(s: Session, decl_id: str, errors: list[dict[str, Any]]) -> None:
     """The single window's answer to a sealed envelope, as the sync engine records it."""
     seq = s.store.journal_entry(declaration_id=decl_id, version=1).seq
     s.store.record_deliveries([DeliveryResult(seq, "rejected", errors=errors)])
+
+
+def _note(entry: Any) -> str:
+    """A history row's note as an English reader sees it (notes are stored as codes)."""
+    return history_notes.history_message(entry).render("en")
 
 
 def _no_temp_files(folder: Path) -> list[str]:
@@ -142,7 +147,7 @@ def test_copy_is_a_new_original_and_leaves_the_source(session: Session) -> None:
     assert st.declaration.function == "original" and st.mrn is None
     assert [g.commodity_code for g in st.declaration.goods_items] == \
         [g.commodity_code for g in src.goods_items]
-    assert s.store.history(copy.id)[0].note == f"copied from {src.id}"
+    assert _note(s.store.history(copy.id)[0]) == f"copied from {src.id}"
     assert s.store.get(src.id).declaration.to_json_dict() == before
     named = declarations.copy_declaration(s.store, s.actor(), src.id, lrn="COPY-LRN")
     assert s.store.get(named.id).declaration.lrn == "COPY-LRN"
@@ -167,10 +172,12 @@ def test_mark_ready_moves_all_or_none(session: Session) -> None:
     assert e.value.declaration_id == bad.id
     assert any(f.severity == "error" for f in e.value.findings)
     assert _snapshot(s.store) == before  # the good one was not moved either
-    moved = declarations.mark_ready(s.store, s.actor(), [good.id], home=s.home, note="checked")
+    moved = declarations.mark_ready(s.store, s.actor(), [good.id], home=s.home,
+                                    note=history_notes.CHECKED())
     assert moved.ids == [good.id] and moved.changes.statuses
     assert s.store.get(good.id).status == states.READY
-    assert s.store.history(good.id)[-1].note == "checked"
+    assert s.store.history(good.id)[-1].note == history_notes.CHECKED.code
+    assert _note(s.store.history(good.id)[-1]) == "checked"
     # a selection in the desktop passes over what is not a draft
     assert declarations.mark_ready(s.store, s.actor(), [good.id], drafts_only=True).ids == []
     sealed = _sealed(s, seed=2)
@@ -524,7 +531,8 @@ def test_import_json_then_refuse_duplicates_and_bad_files(session: Session,
     assert report.ok and report.exit_code == 0 and not report.xml
     assert sorted(i.lrn for i in report.items) == ["IMP-1", "IMP-2"]
     assert report.changes.declarations == tuple(i.declaration_id for i in report.items)
-    assert all(s.store.history(i.declaration_id)[0].note == "imported" for i in report.items)
+    assert all(_note(s.store.history(i.declaration_id)[0]) == "imported"
+               for i in report.items)
     first_id = report.items[0].declaration_id
     before = _snapshot(s.store)
     again = tmp_path / "again.json"
@@ -564,7 +572,7 @@ def test_import_dms_xml_keeps_the_original_and_reads_every_file_first(
         assert report.xml and report.ok
         (item,) = report.items
         assert item.lrn == a.lrn and item.kind
-        assert o.store.history(item.declaration_id)[0].note == "imported from a.xml"
+        assert _note(o.store.history(item.declaration_id)[0]) == "imported from a.xml"
         ((_n, name, ctype, data),) = o.store.attachments(item.declaration_id)
         assert (name, ctype, data) == ("a.xml", "application/xml", fa.read_bytes())
         before = _snapshot(o.store)

@@ -135,11 +135,16 @@ def test_rejection_is_explained_in_the_detail_pane(window: Any, prof: Any, qtbot
     html = window.detail.summary.toPlainText()
     explanation = window.ctx.refdata.explain_error("CDS12056")
     assert "CDS12056" in html and explanation and explanation[:30] in html
+    assert "goods_items[0].procedure_code" in html  # the field it points to, with its DE
     assert window.actions_by_name["amend"].isEnabled()
     window.amend_selected()
     assert prof.store.get(ids[0]).status == states.DRAFT
     assert prof.store.get(ids[0]).declaration.version == 2
     assert ids[0] in window.editors
+    # the new version is no longer rejected: the pane stops saying why it was
+    qtbot.waitUntil(lambda: window.detail.data is not None
+                    and window.detail.data.state.declaration.version == 2, timeout=15000)
+    assert "CDS12056" not in window.detail.summary.toPlainText()
 
 
 def test_export_and_print(window: Any, prof: Any, tmp_path: Any) -> None:

@@ -23,6 +23,7 @@ import requests
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
+from client.common.closing import Closing
 from client.common.i18n import ComptoirError
 from client.common.jsonguard import too_deep
 from sync.protocol import (
@@ -113,7 +114,7 @@ class _PinnedAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kw)
 
 
-class SingleWindowClient:
+class SingleWindowClient(Closing):
     """Protocol v1 over one keep-alive ``requests`` session."""
 
     def __init__(self, base_url: str, *, ca_pem_path: Path | None, token: str | None = None,
@@ -173,12 +174,6 @@ class SingleWindowClient:
 
     def close(self) -> None:
         self.session.close()
-
-    def __enter__(self) -> SingleWindowClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- the one request path ----------------------------------------------------
     def _call(self, method: str, path: str, model: type[M], *, body: Any = None,

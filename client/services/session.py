@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from client.common.closing import Closing
 from client.common.i18n import Message
 from client.seal.profile import (
     Profile,
@@ -28,7 +29,7 @@ from client.store import Store
 WarningSink = Callable[[Message], None]
 
 
-class Session:
+class Session(Closing):
     """One profile, its secret store and its open database.
 
     ``on_warning`` hears, once, a warning the secret store raises when it opens (no OS
@@ -67,12 +68,6 @@ class Session:
 
     def close(self) -> None:
         self.store.close()
-
-    def __enter__(self) -> Session:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import QueuePool
 
+from client.common.closing import Closing
 from client.store.helpers import _db_reason
 from client.store.schema import SCHEMA_VERSION
 from client.store.types import StoreError
@@ -31,7 +32,7 @@ def _connect_url(path: Path, key_hex: str | None) -> URL:
     return URL.create("sqlite+pysqlcipher", password=f"x'{key_hex}'", database=str(path))
 
 
-class StoreBase:
+class StoreBase(Closing):
     """The profile's database.  Thread-safe for readers; writers are serialised.
 
     The desktop app funnels every write through one executor thread; the lock here
@@ -99,12 +100,6 @@ class StoreBase:
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:

@@ -115,6 +115,10 @@ class EmulatorHandle:
     def ca_pem_path(self) -> Path:
         return self.home / "ca.pem"
 
+    @property
+    def schema_dir(self) -> Path:
+        return self._server.emulator.schema_dir
+
     def admin(self, path: str, doc: dict[str, Any] | None = None) -> Any:
         """Call an ``/_emulator/*`` endpoint (faults, clock, revoke …)."""
         return admin_call(self.home, path, doc, url=self.url)

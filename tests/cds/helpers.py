@@ -95,3 +95,50 @@ class EmulatorProcess:
     def requests(self) -> list[dict[str, Any]]:
         return json.loads(ok(comptoir(None, "cds-emulator", "requests", "--home",
                                       str(self.home), "--json")).stdout)
+
+
+TRADER = "GB123456789000"
+
+
+def connect(home: Path, emu: Any, *extra: str, client_id: str = "comptoir-app",
+            rate: str = "0", drive: bool = True) -> subprocess.CompletedProcess[str]:
+    """``comptoir connect cds --no-browser`` with the test as the user's browser: it
+    opens the printed URL (the emulator consents) and follows the loopback redirect."""
+    import requests
+
+    e = dict(os.environ, COMPTOIR_HOME=str(home), COMPTOIR_LANG="en",
+             PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "client.cli", "connect", "cds", "--environment", emu.url,
+         "--client-id", client_id, "--ca", str(emu.ca_pem_path), "--no-browser",
+         "--schemas", str(emu_schema_dir(emu)), "--rate", rate, "--wait", "60", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e, cwd=REPO)
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("https://") and drive:
+            r = requests.get(line.strip(), verify=str(emu.ca_pem_path), timeout=20)
+            assert r.status_code == 200, r.text
+            break
+    out, err = proc.communicate(timeout=120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(lines) + out, err)
+
+
+def emu_schema_dir(emu: Any) -> Path:
+    return Path(emu.schema_dir)
+
+
+def cds_profile(home: Path, emu: Any, *extra: str, rate: str = "0") -> None:
+    ok(comptoir(home, "init", "--declarant", TRADER))
+    ok(connect(home, emu, *extra, rate=rate))
+
+
+def seal_offline(home: Path, n: int, seed: int = 11) -> None:
+    ok(comptoir(home, "demo", "seed", "--count", str(n), "--seed", str(seed)))
+    p = ok(comptoir(home, "seal", "--all-ready"))
+    assert f"{n} sealed" in p.stdout, p.stdout
+
+
+def list_json(home: Path) -> list[dict[str, Any]]:
+    return json.loads(ok(comptoir(home, "list", "--json")).stdout)

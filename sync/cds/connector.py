@@ -126,6 +126,7 @@ class CdsConnector:
             self._http = None
 
     def deliver(self, report: Any) -> None:
+        self.http.new_pass()
         if not self._recovered:
             self._recover()
         for _ in range(ROUNDS):

@@ -73,7 +73,8 @@ class CdsHttp:
 
     def __init__(self, cfg: CdsConfig, tokens: Any, *, limiter: RateLimiter | None = None,
                  breaker: CircuitBreaker | None = None,
-                 max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
+                 max_response_bytes: int = MAX_RESPONSE_BYTES,
+                 max_breaker_wait: float = 60.0) -> None:
         if not cfg.url.startswith("https://"):
             raise NotSent("transport.https_required", retryable=False, url=cfg.url)
         self.cfg = cfg
@@ -83,6 +84,8 @@ class CdsHttp:
         self.max_response_bytes = max_response_bytes
         self.server_offset: float | None = None
         self.requests_sent = 0
+        self.max_breaker_wait = max_breaker_wait
+        self._breaker_waited = 0.0
         self.session = requests.Session()
         self.session.trust_env = False
         self.session.mount("https://", HTTPAdapter(pool_connections=1, pool_maxsize=2,
@@ -109,9 +112,27 @@ class CdsHttp:
             answer = self._once(method, path, body, headers, fresh)
         return answer
 
+    def new_pass(self) -> None:
+        """A sync pass starts: its budget for waiting on an open breaker is whole again."""
+        self._breaker_waited = 0.0
+
+    def _wait_for_breaker(self) -> None:
+        """While the breaker is open, wait for its trial request — within the pass's
+        budget; past it, the pass ends and the engine's backoff takes over."""
+        while True:
+            try:
+                self.breaker.check()
+                return
+            except TransportError as exc:
+                wait = float(exc.retry_after or 1.0)
+                if self._breaker_waited + wait > self.max_breaker_wait:
+                    raise
+                self._breaker_waited += wait
+                time.sleep(wait)
+
     def _once(self, method: str, path: str, body: bytes | None,
               headers: dict[str, str] | None, token: str) -> Answer:
-        self.breaker.check()
+        self._wait_for_breaker()
         self.limiter.acquire()
         hdrs = {"Accept": ACCEPT, "Authorization": f"Bearer {token}"}
         if body is not None:

@@ -134,10 +134,11 @@ def cds_profile(home: Path, emu: Any, *extra: str, rate: str = "0") -> None:
     ok(connect(home, emu, *extra, rate=rate))
 
 
-def seal_offline(home: Path, n: int, seed: int = 11) -> None:
+def seal_offline(home: Path, n: int, seed: int = 11, *, ready_before: int = 0) -> None:
+    """``n`` demo declarations, then every ready one sealed (with no link needed)."""
     ok(comptoir(home, "demo", "seed", "--count", str(n), "--seed", str(seed)))
     p = ok(comptoir(home, "seal", "--all-ready"))
-    assert f"{n} sealed" in p.stdout, p.stdout
+    assert f"{n + ready_before} sealed" in p.stdout, p.stdout
 
 
 def list_json(home: Path) -> list[dict[str, Any]]:

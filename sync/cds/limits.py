@@ -20,13 +20,17 @@ PUBLISHED_RATE = 3.0
 
 
 class RateLimiter:
-    """A token bucket refilled at ``rate`` per second, bursts of at most ``burst``."""
+    """A token bucket refilled at ``rate`` per second, bursts of at most ``burst``.
 
-    def __init__(self, rate: float | None = PUBLISHED_RATE, burst: float | None = None, *,
+    The default burst is one request: evenly spaced requests leave CDS's own bucket its
+    whole burst allowance to absorb network jitter (a client bursting as much as the
+    server allows meets 429 whenever two requests travel at different speeds)."""
+
+    def __init__(self, rate: float | None = PUBLISHED_RATE, burst: float = 1.0, *,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.rate = rate if rate and rate > 0 else None
-        self.burst = max(1.0, burst if burst is not None else (self.rate or 1.0))
+        self.burst = max(1.0, burst)
         self._tokens = self.burst
         self._clock = clock
         self._sleep = sleep

@@ -20,8 +20,10 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from authlib.common.errors import AuthlibBaseError
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
+from authlib.oauth2.rfc6749.errors import MismatchingStateException
 
 from client.common.i18n import tr
 from sync.cds.config import SCOPE, CdsConfig
@@ -135,7 +137,9 @@ def sign_in(cfg: CdsConfig, secrets: Any, *, client_secret: str | None = None,
         token = session.fetch_token(f"{cfg.url}/oauth/token", authorization_response=answer,
                                     state=state, code_verifier=verifier,
                                     timeout=(cfg.connect_timeout, cfg.read_timeout))
-    except OAuthError as exc:  # includes a state that does not match
+    except MismatchingStateException as exc:  # not the answer to this sign-in
+        raise OAuthFailed("cds.oauth_state_mismatch", 3) from exc
+    except AuthlibBaseError as exc:
         raise OAuthFailed("cds.oauth_refused", 3, error=str(exc.error or exc)[:120]) from exc
     except Exception as exc:  # noqa: BLE001 - network, TLS, a malformed answer
         raise OAuthFailed("cds.oauth_refused", 3, error=type(exc).__name__) from exc

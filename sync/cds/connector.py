@@ -33,11 +33,11 @@ from typing import Any
 
 from client.common.i18n import ComptoirError
 from client.declaration.model import Declaration, now_utc
-from client.interchange.dms import export_dms
 from client.interchange.safexml import local, parse_xml
 from client.seal.canonical import parse_canonical
 from client.seal.jws import b64u_decode
 from client.store import CdsLodging, OutboxItem
+from sync.cds.bodies import request_body
 from sync.cds.config import ENDPOINTS, CdsConfig, CdsConfigError
 from sync.cds.http import AnswerLost, CdsHttp
 from sync.cds.limits import backoff
@@ -294,7 +294,7 @@ class CdsConnector:
         decl = self._declaration(item)
         endpoint, path = ENDPOINTS[decl.function]
         lrn = decl.lrn or ""
-        body = export_dms(decl)
+        body = request_body(decl)
         local_errors: list[dict[str, Any]] = []
         if not lrn:
             local_errors = [{"code": "cds.lrn_missing", "pointer": "lrn", "detail": ""}]

@@ -239,3 +239,39 @@ def test_a_body_the_schemas_refuse_is_never_sent(tmp_path: Path, emulator: Any) 
     assert shown["status"] == "rejected"
     assert shown["rejection"][0]["code"] == "xml_validation_error"
     assert "LPCOExemptionCode" in shown["rejection"][0]["explanation"]
+
+
+def test_amendment_and_cancellation_go_to_their_endpoints(tmp_path: Path, emulator: Any,
+                                                         conformance: Path) -> None:
+    from .conformance_check import check_requests
+
+    home = tmp_path / "t"
+    cds_profile(home, emulator)
+    ids = []
+    for n, lrn in enumerate(("G0AMEND1", "G0SCANCEL1")):  # 3rd letter S: cancellation granted
+        d = sample_declaration(random.Random(20 + n), n_items=1, declarant_id=TRADER)
+        d.lrn = lrn
+        f = tmp_path / f"{lrn}.json"
+        f.write_text(json.dumps(d.to_json_dict()))
+        ok(comptoir(home, "import", str(f)))
+        ok(comptoir(home, "ready", d.id))
+        ids.append(d.id)
+    ok(comptoir(home, "seal", "--all-ready"))
+    ok(comptoir(home, "sync", "--once"))
+    amend, cancel = ids
+    ok(comptoir(home, "amend", amend))
+    ok(comptoir(home, "ready", amend))
+    ok(comptoir(home, "seal", amend))
+    ok(comptoir(home, "amend", cancel, "--cancel"))
+    ok(comptoir(home, "ready", cancel))
+    ok(comptoir(home, "seal", cancel))
+    ok(comptoir(home, "sync", "--once"))
+    assert [r["path"] for r in _posts(emulator)] == [
+        "/customs/declarations/", "/customs/declarations/", "/customs/declarations/amend",
+        "/customs/declarations/cancellation-requests"]
+    assert all(r["status"] == 202 for r in _posts(emulator))
+    rows = {r["id"]: r for r in list_json(home)}
+    assert rows[cancel]["status"] == "invalidated" and rows[cancel]["version"] == 2
+    notes = [h["note"] for h in json.loads(ok(comptoir(home, "history", amend, "--json")).stdout)]
+    assert "CDS: customs_position_granted" in notes
+    check_requests(emulator.state.requests(), conformance)

@@ -195,3 +195,18 @@ def test_an_answer_cut_after_the_request_is_lost_not_unsent() -> None:
     with pytest.raises(AnswerLost):
         CdsHttp(cfg, Tokens()).request("POST", "/customs/declarations/", body=b"<x/>")
     srv.close()
+
+
+def test_every_stub_rejection_is_explained_in_english_as_hmrc_and_in_french(
+        conformance: Path) -> None:
+    import json
+
+    from client.declaration.refdata import default_reference_data
+
+    official = {e["code"]: e["en"] for e in json.loads(
+        (conformance / "codelists" / "hmrc" / "dmsErrorCodes.json").read_text())}
+    ref = default_reference_data()
+    for code in (*dms.SUPPORTED_REJECTIONS, "CDS12003"):
+        en, fr = ref.explain_error(code, "en"), ref.explain_error(code, "fr")
+        assert en == official[code], code
+        assert fr and fr != en, code

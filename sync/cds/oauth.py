@@ -160,8 +160,13 @@ class TokenKeeper:
         self.clock = clock
         self._lock = threading.Lock()
         self.refreshes = 0
+        self._cached: dict[str, Any] | None = None
 
-    def load(self) -> dict[str, Any] | None:
+    def load(self, *, fresh: bool = False) -> dict[str, Any] | None:
+        """The kept tokens; from memory unless ``fresh`` (a keyring read costs a D-Bus
+        round trip, and another process may have rotated them)."""
+        if self._cached is not None and not fresh:
+            return self._cached
         raw = self.secrets.get(TOKEN_SECRET)
         if not raw:
             return None
@@ -169,10 +174,11 @@ class TokenKeeper:
             doc = json.loads(raw)
         except ValueError:
             return None
-        return doc if isinstance(doc, dict) else None
+        self._cached = doc if isinstance(doc, dict) else None
+        return self._cached
 
     def status(self) -> str:
-        doc = self.load()
+        doc = self.load(fresh=True)
         if doc is None:
             return "none"
         return str(doc.get("status") or "signed_in")
@@ -188,13 +194,13 @@ class TokenKeeper:
     def refresh_after_401(self, used: str) -> str:
         """A 401 with ``used``: refresh once (unless another thread already did)."""
         with self._lock:
-            doc = self._signed_in()
+            doc = self._signed_in(fresh=True)
             if doc["access_token"] != used:
                 return str(doc["access_token"])
             return str(self._refresh(doc)["access_token"])
 
-    def _signed_in(self) -> dict[str, Any]:
-        doc = self.load()
+    def _signed_in(self, *, fresh: bool = False) -> dict[str, Any]:
+        doc = self.load(fresh=fresh)
         if doc is None:
             raise SignInAgain("cds.not_signed_in", 3)
         if doc.get("status") == "sign_in_again":
@@ -212,7 +218,7 @@ class TokenKeeper:
                                           timeout=(self.cfg.connect_timeout,
                                                    self.cfg.read_timeout))
         except OAuthError as exc:
-            now = self.load() or {}
+            now = self.load(fresh=True) or {}
             if now.get("refresh_token") and now.get("refresh_token") != rt \
                     and now.get("status") != "sign_in_again":
                 return now  # another process refreshed first (rotation): use its tokens
@@ -226,10 +232,11 @@ class TokenKeeper:
         if not kept.get("refresh_token"):
             kept["refresh_token"] = rt
         self.secrets.set(TOKEN_SECRET, json.dumps(kept))
+        self._cached = kept
         self.refreshes += 1
         return kept
 
     def _give_up(self, reason: str) -> dict[str, Any]:
-        self.secrets.set(TOKEN_SECRET, json.dumps({"status": "sign_in_again", "reason": reason,
-                                                   "at": self.clock()}))
+        self._cached = {"status": "sign_in_again", "reason": reason, "at": self.clock()}
+        self.secrets.set(TOKEN_SECRET, json.dumps(self._cached))
         raise SignInAgain("cds.sign_in_again", 3, reason=reason)

@@ -60,53 +60,32 @@ def _usage(detail: str) -> Any:
 
 def cmd_connect_cds(args: argparse.Namespace) -> int:
     from client.seal.profile import load_or_init, secret_store
-    from sync.cds.config import CdsConfig, check_identifiers, resolve_environment
-    from sync.cds.oauth import CLIENT_SECRET, sign_in
+    from sync.cds.connect import connect_cds
+    from sync.cds.oauth import CLIENT_SECRET
 
     profile = load_or_init(args.home)
     secrets = secret_store(profile)
-    environment, url = resolve_environment(args.environment)
-    badge = args.badge
-    submitter = args.submitter or (None if badge else profile.declarant_id)
-    check_identifiers(badge, submitter)
-    ca = args.ca.expanduser().resolve() if args.ca else None
-    if ca is not None and not ca.is_file():
-        raise ComptoirError("cds.ca_missing", 2, path=str(ca))
-    schemas = str(args.schemas.expanduser().resolve()) if args.schemas else None
-    if schemas is not None:
-        from sync.cds.wco import find_schema_dir
-
-        find_schema_dir(schemas)
-    if args.rate < 0:
-        raise ComptoirError("error.usage", 2, detail="--rate must be 0 (off) or more")
-    settings = {"environment": environment, "url": url, "client_id": args.client_id,
-                "ca_pem_path": str(ca) if ca else None, "badge": badge, "submitter": submitter,
-                "schema_dir": schemas, "rate": args.rate or None,
-                "confidential": bool(args.client_secret_from_keyring)}
-    cfg = CdsConfig(environment=environment, url=url, client_id=args.client_id,
-                    ca_pem_path=ca, badge=badge, submitter=submitter, schema_dir=schemas,
-                    rate=args.rate or None, confidential=bool(args.client_secret_from_keyring))
     client_secret = None
-    if args.client_secret_from_keyring:
-        client_secret = secrets.get(CLIENT_SECRET)
-        if client_secret is None:
-            if not sys.stdin.isatty():
-                raise ComptoirError("cds.client_secret_missing", 2)
-            client_secret = getpass.getpass(tr("cds.client_secret_prompt"))
-            secrets.set(CLIENT_SECRET, client_secret)
+    if args.client_secret_from_keyring and secrets.get(CLIENT_SECRET) is None:
+        if not sys.stdin.isatty():
+            raise ComptoirError("cds.client_secret_missing", 2)
+        client_secret = getpass.getpass(tr("cds.client_secret_prompt"))
 
     def show(authorize_url: str) -> None:
         print(tr("cds.open_url" if args.no_browser else "cds.opening_browser"), flush=True)
         print(authorize_url, flush=True)
 
-    token = sign_in(cfg, secrets, client_secret=client_secret, open_browser=not args.no_browser,
-                    show_url=show, timeout=args.wait)
-    profile.server = dict(profile.server or {}, connector="cds", cds=settings)
-    profile.save()
+    token = connect_cds(profile, secrets, environment=args.environment,
+                        client_id=args.client_id, ca=args.ca, badge=args.badge,
+                        submitter=args.submitter, schemas=args.schemas, rate=args.rate,
+                        confidential=bool(args.client_secret_from_keyring),
+                        client_secret=client_secret, open_browser=not args.no_browser,
+                        show_url=show, timeout=args.wait)
     until = token.get("expires_at")
     when = dt.datetime.fromtimestamp(until, dt.UTC).strftime("%Y-%m-%d %H:%M UTC") \
         if until else "-"
-    print(tr("cds.connected", environment=environment, client=args.client_id, until=when))
+    print(tr("cds.connected", environment=(profile.server or {})["cds"]["environment"],
+             client=args.client_id, until=when))
     return 0
 
 

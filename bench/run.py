@@ -4,7 +4,7 @@
 Prints one JSON object of figures.  Each figure that has a target in DESIGN.md is
 also measured against a baseline in the same run (a ratio), so that the result does
 not depend on how fast this particular machine is.  Benchmarks: save, validate, dms,
-seal, drain, ui, chaos.  Timings live here and only here: tests prove behaviour, never speed.
+seal, drain, ui, chaos, cds.  Timings live here and only here: tests prove behaviour, never speed.
 """
 
 from __future__ import annotations
@@ -269,6 +269,115 @@ def bench_drain(quick: bool, tmp: Path) -> dict[str, Any]:
             "wire_bytes_ratio": round(wire / (canonical / n), 3)}
 
 
+# --------------------------------------------------------------------------- cds
+
+class CdsEmulator:
+    """The CDS emulator as a real separate process on loopback (its own CA)."""
+
+    def __init__(self, home: Path, schemas: Path) -> None:
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        self.home = home
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "client.cli", "cds-emulator", "serve", "--home", str(home),
+             "--port", "0", "--schemas", str(schemas), "--auto-consent", "--no-rate-limit",
+             "--delay-scale", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env, cwd=REPO)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("https://"):
+            raise RuntimeError(f"emulator did not start: {self.proc.stderr.read()[-2000:]}")
+        self.ca = home / "ca.pem"
+
+    def config(self, **values: Any) -> None:
+        from sync.cds_emulator.server import admin_call
+
+        admin_call(self.home, "config", values, url=self.url)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _cds_drain(tmp: Path, name: str, n: int, emu: CdsEmulator, schemas: Path,
+               rate: float | None) -> tuple[float, int]:
+    """Seal ``n`` declarations, sign in, then time the drain until every one has its MRN.
+    Returns (declarations per second, requests sent)."""
+    import threading
+
+    import requests
+
+    from client.declaration import states
+    from client.declaration.samples import sample_declaration
+    from client.seal.sealing import Sealer
+    from sync.cds.config import CdsConfig
+    from sync.cds.oauth import sign_in
+    from sync.engine import SyncEngine
+
+    profile, secrets, store = _profile(tmp, name)
+    rng = random.Random(hash(name) & 0xFFFF)
+    decls = []
+    for i in range(n):
+        d = sample_declaration(rng, n_items=rng.randint(1, 4), declarant_id="GB123456789000")
+        d.lrn = f"G0{name.upper()}{i:07d}"  # distinct per run: CDS12003 otherwise
+        decls.append(d)
+    store.create_many(decls, "bench", status=states.READY)
+    sealer = Sealer(profile, store, secrets)
+    for d in decls:
+        sealer.seal(d.id)
+    settings = {"environment": "custom", "url": emu.url, "client_id": "bench",
+                "ca_pem_path": str(emu.ca), "submitter": "GB123456789000",
+                "schema_dir": str(schemas), "rate": rate}
+    profile.server = {"connector": "cds", "cds": settings}
+    profile.save()
+
+    def browser(url: str) -> None:  # the emulator consents at once
+        threading.Thread(target=requests.get, args=(url,),
+                         kwargs={"verify": str(emu.ca), "timeout": 20}, daemon=True).start()
+
+    sign_in(CdsConfig.from_profile(profile), secrets, open_browser=False, show_url=browser)
+    engine = SyncEngine(profile, store, secrets)
+    t = time.perf_counter()
+    for _ in range(20):
+        report = engine.sync_once()
+        assert report.error is None, report.error.render()
+        if report.remaining == 0 and store.count(statuses=[states.REGISTERED]) == n:
+            break
+    elapsed = time.perf_counter() - t
+    sent = engine.connector.http.requests_sent  # type: ignore[attr-defined]
+    engine.close()
+    assert store.count(statuses=[states.REGISTERED]) == n
+    store.close()
+    return n / elapsed, sent
+
+
+def bench_cds(quick: bool, tmp: Path) -> dict[str, Any]:
+    """Declarations lodged per second against the CDS emulator (a separate process, schema
+    validation of every body on both sides) with its 3/s limit off and on, and what a
+    2,000-declaration backlog takes at the published rate."""
+    from sync.cds.limits import PUBLISHED_RATE
+    from sync.cds.wco import find_schema_dir
+
+    schemas = find_schema_dir(base=REPO)
+    emu = CdsEmulator(tmp / "cds-emulator", schemas)
+    try:
+        n_off, n_on = (200, 15) if quick else (1000, 45)
+        off_per_s, off_sent = _cds_drain(tmp, "cdsoff", n_off, emu, schemas, None)
+        emu.config(rate_limit=PUBLISHED_RATE)
+        on_per_s, on_sent = _cds_drain(tmp, "cdson", n_on, emu, schemas, PUBLISHED_RATE)
+    finally:
+        emu.stop()
+    per_decl = on_sent / n_on
+    return {"cds_limit_off_declarations": n_off, "cds_limit_off_per_s": round(off_per_s, 1),
+            "cds_limit_off_requests_per_declaration": round(off_sent / n_off, 2),
+            "cds_limit_on_declarations": n_on, "cds_limit_on_per_s": round(on_per_s, 2),
+            "cds_limit_on_requests_per_declaration": round(per_decl, 2),
+            "cds_backlog_2000_at_published_rate_min": round(2000 / on_per_s / 60, 1),
+            "cds_backlog_2000_floor_min": round(2000 / PUBLISHED_RATE / 60, 1)}
+
+
 # --------------------------------------------------------------------------- ui
 
 def _ui_drain(quick: bool, tmp: Path, home: Path) -> dict[str, Any]:
@@ -335,7 +444,7 @@ def bench_chaos(quick: bool, tmp: Path) -> dict[str, Any]:
 
 BENCHES: dict[str, Callable[[bool, Path], dict[str, Any]]] = {
     "save": bench_save, "validate": bench_validate, "dms": bench_dms, "seal": bench_seal,
-    "drain": bench_drain, "ui": bench_ui, "chaos": bench_chaos,
+    "drain": bench_drain, "ui": bench_ui, "chaos": bench_chaos, "cds": bench_cds,
 }
 
 

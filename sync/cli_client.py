@@ -63,12 +63,16 @@ def cmd_sync(args: argparse.Namespace) -> int:
     summary = tr("sync.summary", accepted=report.accepted, duplicates=report.duplicates,
                  rejected=report.rejected, held=report.held, notifications=report.notifications,
                  remaining=report.remaining)
+    if report.unresolved:  # connectors without idempotency keys (CDS): the user decides
+        print(f"comptoir: {tr('sync.unresolved', count=report.unresolved)}", file=sys.stderr)
     if report.error is not None:
         print(f"comptoir: {report.error.render()}", file=sys.stderr)
         print(summary, file=sys.stderr)
         return 3 if report.remaining else 0 if report.reachable else 3
     print(summary)
-    return 0 if report.remaining == 0 else 3
+    if report.remaining:
+        return 3
+    return 4 if report.unresolved else 0
 
 
 def register(sub: Any) -> None:

@@ -20,6 +20,10 @@ One pass (:meth:`SyncEngine.sync_once`):
 (honouring Retry-After) while the single window is unreachable, and never waits for a
 new local write to retry.  Progress goes to a plain-callback :class:`SyncListener`
 (the desktop app adapts it to Qt signals).
+
+Steps 1-3 are the Comptoir protocol connector's; a profile may name another connector
+(:mod:`sync.connectors`, e.g. UK CDS), which then does the delivering and the pulling
+while this engine keeps the pass, the offline switch, connectivity and the backoff.
 """
 
 from __future__ import annotations
@@ -40,9 +44,9 @@ from client.declaration.model import now_utc
 from client.seal.profile import Profile
 from client.store import Changes, DeliveryResult, OutboxItem, Store
 from client.store import settings_keys as keys
+from sync.connectors.base import Connector, ConnectorError
 from sync.protocol import wire_envelope
 from sync.transport import SingleWindowClient, TransportError
-from sync.trust import pull_trust
 
 BATCH_SIZE = 250
 FEED_PAGE = 500
@@ -73,6 +77,7 @@ class SyncReport:
     held: int = 0
     notifications: int = 0
     remaining: int = 0
+    unresolved: int = 0  # lodgings only the user can settle (connectors without idempotency)
     refdata_version: int | None = None
     error: Message | None = None
     retry_after: float | None = None
@@ -83,7 +88,7 @@ class SyncReport:
         return self.accepted + self.duplicates + self.rejected
 
 
-class SyncError(ComptoirError):
+class SyncError(ConnectorError):
     """A problem that retrying will not fix (not enrolled, bad configuration)."""
 
 
@@ -122,6 +127,7 @@ class SyncEngine:
         self.batch_size = batch_size
         self.timeout = timeout
         self._client: SingleWindowClient | None = None
+        self._connector: Connector | None = None
         self._receipt_cert: Any = None
         self._offline = False
         self._lock = threading.Lock()
@@ -165,10 +171,24 @@ class SyncEngine:
                 raise SyncError("sync.no_receipt_certificate", 2, path=str(path)) from exc
         return self._receipt_cert
 
-    def close(self) -> None:
+    @property
+    def connector(self) -> Connector:
+        """The profile's connector (:mod:`sync.connectors`): Comptoir protocol or CDS."""
+        if self._connector is None:
+            from sync.connectors import connector_for
+
+            self._connector = connector_for(self)
+        return self._connector
+
+    def close_client(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def close(self) -> None:
+        if self._connector is not None and self._connector.name != "comptoir":
+            self._connector.close()
+        self.close_client()
 
     def set_offline(self, offline: bool) -> None:
         """The user's "work offline" switch: no network at all while set."""
@@ -193,10 +213,10 @@ class SyncEngine:
             return "offline"
         start = time.monotonic()
         try:
-            self.client().health()
+            self.connector.probe()
         except TransportError as exc:
             state = "degraded" if getattr(exc, "status", None) else "offline"
-        except SyncError:
+        except ConnectorError:
             state = "offline"
         else:
             state = "degraded" if time.monotonic() - start > DEGRADED_LATENCY_S else "online"
@@ -215,17 +235,15 @@ class SyncEngine:
                 report.remaining = self.store.outbox_stats()[0]
                 return report
             try:
-                self._drain(report)
-                self._pull_feed(report)
-                self._pull_refdata(report)
-                pull_trust(self.profile, self.client())  # officers: offline trust (#8)
+                self.connector.deliver(report)
+                self.connector.pull(report)
             except TransportError as exc:
                 report.reachable = getattr(exc, "status", None) is not None
                 report.error = exc.message
                 report.retry_after = exc.retry_after
                 self._set_connectivity("degraded" if getattr(exc, "status", None) else "offline")
-                if self._client is not None and not getattr(exc, "status", None):
-                    self.close()  # a fresh connection next time
+                if not getattr(exc, "status", None):
+                    self.connector.close()  # a fresh connection next time
             else:
                 self._set_connectivity("online")
                 self._write(lambda: self.store.set_setting(keys.LAST_SUCCESS, now_utc()))
@@ -376,8 +394,8 @@ class SyncEngine:
         while not stop.is_set():
             try:
                 report = self.sync_once()
-            except SyncError:
-                report = SyncReport(reachable=False)
+            except ConnectorError as exc:
+                report = SyncReport(reachable=False, error=exc.message)
             if report.error is None:
                 failures = 0
                 delay = idle_poll_s if report.remaining == 0 else 0.0

@@ -126,9 +126,12 @@ class SettingsDialog(QDialog):
         self.device.setReadOnly(True)
         self._row(f, "settings.device", self.device)
 
+        from ui.cds_settings import CdsSection  # the UK CDS connector (#13)
+
+        self.cds = CdsSection(self)
         inner = QWidget()
         col = QVBoxLayout(inner)
-        for b in (box_general, box_server, box_enrol, box_keys):
+        for b in (box_general, box_server, box_enrol, self.cds.box, box_keys):
             col.addWidget(b)
         col.addStretch(1)
         area = QScrollArea()

@@ -88,7 +88,9 @@ class SyncController(QObject):
 
     # ---- engine --------------------------------------------------------------------------
     def configured(self) -> bool:
-        return bool(self.ctx.profile.server.get("url")) and sync_available()
+        server = self.ctx.profile.server or {}
+        url = server.get("url") or (server.get("cds") or {}).get("url")  # CDS connector (#13)
+        return bool(url) and sync_available()
 
     def _engine(self) -> Any:
         if self.engine is None:

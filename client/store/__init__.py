@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import OperationalError
 
+from client.store.cds import CdsAttempt, CdsLodging, CdsMixin
 from client.store.connection import StoreBase, _connect_url
 from client.store.declarations import DeclarationsMixin
 from client.store.feed import FeedMixin
@@ -37,7 +38,8 @@ from client.store.types import (
 )
 
 
-class Store(DeclarationsMixin, JournalMixin, OutboxMixin, FeedMixin, SettingsMixin, StoreBase):
+class Store(DeclarationsMixin, JournalMixin, OutboxMixin, FeedMixin, SettingsMixin, CdsMixin,
+            StoreBase):
     """The profile's database.  Thread-safe for readers; writers are serialised.
 
     The desktop app funnels every write through one executor thread; the lock here
@@ -48,4 +50,4 @@ class Store(DeclarationsMixin, JournalMixin, OutboxMixin, FeedMixin, SettingsMix
 __all__ = ["Store", "StoreBase", "StoreError", "Changes", "DeliveryResult", "HistoryEntry",
            "JournalEntry", "OutboxItem", "SealFn", "ChainLink", "MakeLink", "Stored", "Summary", "SCHEMA_VERSION",
            "history_message",
-           "_connect_url", "OperationalError"]
+           "_connect_url", "OperationalError", "CdsAttempt", "CdsLodging"]

@@ -55,9 +55,21 @@ NOTIFICATION = NoteKind(PREFIX + "notification", ("status",))  # the feed's stat
 FALLBACK_PRINTED = NoteKind(PREFIX + "fallback_printed")
 FALLBACK_LINKED = NoteKind(PREFIX + "fallback_linked")
 
+# UK CDS connector (sync/cds): what happened to an attempt to lodge
+CDS_LODGED = NoteKind(PREFIX + "cds_lodged", ("via",))  # 202, a notification, conversation
+CDS_REFUSED = NoteKind(PREFIX + "cds_refused", ("http_status",))
+CDS_UNRESOLVED = NoteKind(PREFIX + "cds_unresolved")
+CDS_RESEND = NoteKind(PREFIX + "cds_resend")
+CDS_KNOWN_LODGED = NoteKind(PREFIX + "cds_known_lodged")
+CDS_WITHDRAWN = NoteKind(PREFIX + "cds_withdrawn")
+CDS_EARLIER_TAKEN = NoteKind(PREFIX + "cds_earlier_taken")  # CDS12003 on our own resend
+CDS_NOTIFICATION = NoteKind(PREFIX + "cds_notification", ("status",))
+
 NOTES: dict[str, NoteKind] = {k.code: k for k in (
     CREATED, IMPORTED, IMPORTED_FROM, COPIED_FROM, DEMO_SEED, EDITED, CHECKED, NEW_VERSION,
-    SEALED, RECEIPT, REJECTED, NOTIFICATION, FALLBACK_PRINTED, FALLBACK_LINKED)}
+    SEALED, RECEIPT, REJECTED, NOTIFICATION, FALLBACK_PRINTED, FALLBACK_LINKED,
+    CDS_LODGED, CDS_REFUSED, CDS_UNRESOLVED, CDS_RESEND, CDS_KNOWN_LODGED, CDS_WITHDRAWN,
+    CDS_EARLIER_TAKEN, CDS_NOTIFICATION)}
 
 # parameters that are themselves codes: rendered through their own catalogue entry
 _CODED_PARAMS = {"status": "history.feed_status.", "function": "history.function."}

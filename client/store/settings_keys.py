@@ -104,6 +104,12 @@ MAO_HOURS: Setting[int] = Setting(
     "continuity.mao_hours", int, 72,
     "Maximum allowable outage, in hours, before fallback documents are advised.")
 
+# ---- UK CDS connector --------------------------------------------------------------------
+
+CDS_FETCHING: Setting[bool] = Setting(
+    "cds.fetching", bool, False,
+    "Set while CDS notifications are fetched but not yet recorded (pull again on restart).")
+
 # ---- interchange ------------------------------------------------------------------------
 
 INVOICE_MAPPING: SettingFamily[dict[str, Any] | None] = SettingFamily(
@@ -112,7 +118,7 @@ INVOICE_MAPPING: SettingFamily[dict[str, Any] | None] = SettingFamily(
 
 SETTINGS: dict[str, Setting[Any]] = {s.name: s for s in (
     FEED_CURSOR, LAST_SUCCESS, REFDATA_VERSION, DRAIN_RATE, LANGUAGE, WORK_OFFLINE,
-    OFFLINE_SINCE, LAST_RECOVERY, MAO_HOURS)}
+    OFFLINE_SINCE, LAST_RECOVERY, MAO_HOURS, CDS_FETCHING)}
 FAMILIES: dict[str, SettingFamily[Any]] = {f.prefix: f for f in (SCRATCH, INVOICE_MAPPING)}
 
 

@@ -68,7 +68,7 @@ def enrol(profile: Profile, secrets: Any, *, server_url: str, code: str,
     profile.server = {"url": server_url.rstrip("/"),
                       "ca_pem_path": "trust/tls-ca.pem" if tls_ca else None,
                       "pin_sha256": pin_sha256, "trader_id": resp.trader_id,
-                      "enrolled_at": _now()}
+                      "enrolled_at": _now(), "token_expires_at": resp.token_expires_at}
     if not profile.declarant_id:
         profile.declarant_id = resp.trader_id
     profile.save()

@@ -79,6 +79,15 @@ class EnrolResponse(_Wire):
     ca_pem: str
     receipt_certificate_pem: str = Field(description="Certificate whose key signs receipts")
     token: str = Field(description="API bearer token (keep it secret)")
+    token_expires_at: str | None = Field(
+        default=None, description="When the token expires (refresh it with POST /v1/token)")
+
+
+class TokenResponse(_Wire):
+    """A fresh API token bound to the same device and certificate; the old one is gone."""
+
+    token: str = Field(description="API bearer token (keep it secret)")
+    expires_at: str = Field(description="When this token expires")
 
 
 class JwsEnvelope(_Request):

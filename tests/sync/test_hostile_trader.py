@@ -18,9 +18,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
+from client.common.b64 import b64u_encode
 from client.seal.envelope import envelope_hash
 from client.seal.jws import b64u_decode
-from client.common.b64 import b64u_encode
 from sync.sandbox.server import SandboxHandle
 from tests.sync.conftest import Trader
 
@@ -199,8 +199,11 @@ def test_token_refresh_replaces_the_old_one(green_sandbox: SandboxHandle, b: Tra
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["token"] != old and body["expires_at"]
+    # The old token works until the new one is used (a lost answer never locks out)...
+    assert _feed_status(b)[0] == 200
     b.token = body["token"]
     assert _feed_status(b)[0] == 200
+    # ...and dies at the new one's first use.
     b.token = old
     status, problem = _feed_status(b)
     assert status == 401 and problem["code"] == "sandbox.unauthorized"
@@ -217,7 +220,7 @@ def test_token_dies_with_its_certificate(green_sandbox: SandboxHandle, b: Trader
 
 
 def _expired_device(sandbox: SandboxHandle, trader_id: str) -> Trader:
-    """A device whose certificate (issued by the sandbox CA) ended yesterday."""
+    """A device whose certificate (issued by the sandbox CA) ended a minute ago."""
     t = Trader(sandbox, trader_id, enrol=False)
     pki = sandbox.state.pki
     now = dt.datetime.now(dt.UTC)
@@ -229,7 +232,7 @@ def _expired_device(sandbox: SandboxHandle, trader_id: str) -> Trader:
             .issuer_name(pki.ca_cert.subject).public_key(t.key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=400))
-            .not_valid_after(now - dt.timedelta(days=1))
+            .not_valid_after(now - dt.timedelta(minutes=1))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .sign(pki.ca_key, hashes.SHA256()))
     pem = cert.public_bytes(serialization.Encoding.PEM).decode()
@@ -244,7 +247,8 @@ def _expired_device(sandbox: SandboxHandle, trader_id: str) -> Trader:
 
 def test_expired_certificate_cannot_backdate(green_sandbox: SandboxHandle, b: Trader) -> None:
     old = _expired_device(green_sandbox, b.trader_id)
-    env = old.seal(sig_time=dt.datetime.now(dt.UTC) - dt.timedelta(days=2))
+    # Signed "two minutes ago", inside the certificate's (and the CA's) validity.
+    env = old.seal(sig_time=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2))
     res = one(old, env)
     assert codes(res) == ["CERT_EXPIRED"]
 
@@ -284,7 +288,7 @@ def test_high_s_twin_refused(b: Trader) -> None:
 
 def test_held_envelopes_bounded(green_sandbox: SandboxHandle, b: Trader) -> None:
     limit = green_sandbox.state.settings.max_held_per_device
-    far = b.seal(seq=limit + 5, prev="a" * 64, advance=False)
+    far = b.seal(seq=4 * limit + 5, prev="a" * 64, advance=False)
     assert codes(one(b, far)) == ["HELD_LIMIT"]
     held = [b.seal(seq=3 + i, prev="b" * 64, advance=False) for i in range(limit + 1)]
     r = b.post(held[:limit])

@@ -319,3 +319,22 @@ def test_refusal_codes_documented_in_openapi() -> None:
                  "HELD_LIMIT", "NOT_AN_OFFICER", "NOT_A_TRADER", "sandbox.token_expired",
                  "sandbox.token_revoked"):
         assert code in text, code
+
+
+def test_authorisation_through_the_cli(green_sandbox: SandboxHandle, a: Trader,
+                                       b: Trader) -> None:
+    import subprocess
+    import sys
+
+    from tests.sync.conftest import REPO
+
+    doc = b.declaration()
+    doc["declarant"] = dict(doc["declarant"], id=a.trader_id)
+    doc["representative"] = {"id": b.trader_id, "name": "B Brokers", "status": "3"}
+    p = subprocess.run([sys.executable, "-m", "client.cli", "sandbox", "authorise", "--home",
+                        str(green_sandbox.state.settings.home), "--declarant", a.trader_id,
+                        "--representative", b.trader_id], capture_output=True, text=True,
+                       cwd=REPO, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert b.trader_id in p.stdout
+    assert one(b, b.seal(doc))["status"] == "accepted"

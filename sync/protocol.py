@@ -61,6 +61,7 @@ class HealthResponse(_Wire):
     status: Literal["ok"]
     version: str
     time: str = Field(description="Server time, ISO 8601 UTC")
+    training: bool = Field(default=False, description="A training single window (fake MRNs)")
 
 
 class EnrolRequest(_Request):
@@ -81,6 +82,7 @@ class EnrolResponse(_Wire):
     token: str = Field(description="API bearer token (keep it secret)")
     token_expires_at: str | None = Field(
         default=None, description="When the token expires (refresh it with POST /v1/token)")
+    training: bool = Field(default=False, description="A training single window (fake MRNs)")
 
 
 class TokenResponse(_Wire):

@@ -78,6 +78,7 @@ class SandboxSettings:
     max_pending_batches: int = 16  # more waiting batches than this: 503 + Retry-After
     max_held_per_device: int = 256  # envelopes waiting for a gap in one device's chain
     token_lifetime: float = TOKEN_LIFETIME  # seconds
+    training: bool = False  # the desktop's training mode: says so, enrols training profiles only
 
 
 @dataclass
@@ -334,7 +335,8 @@ def create_app(state: SandboxState | None) -> FastAPI:
     @app.get(f"{API_PREFIX}/health", response_model=HealthResponse, tags=["health"])
     def health() -> HealthResponse:
         """Connectivity probe: cheap, no authentication."""
-        return HealthResponse(status="ok", version=PROTOCOL_VERSION, time=now_iso())
+        return HealthResponse(status="ok", version=PROTOCOL_VERSION, time=now_iso(),
+                              training=bool(state and state.settings.training))
 
     @app.post(f"{API_PREFIX}/enrol", response_model=EnrolResponse, tags=["enrolment"],
               responses=_problems(400, 403, 413, 415, 422))
@@ -362,7 +364,8 @@ def create_app(state: SandboxState | None) -> FastAPI:
                              certificate_chain_pem=[pem, state.pki.ca_pem],
                              ca_pem=state.pki.ca_pem,
                              receipt_certificate_pem=state.pki.receipt_cert_pem, token=token,
-                             token_expires_at=now_iso(expires))
+                             token_expires_at=now_iso(expires),
+                             training=state.settings.training)
 
     @app.post(f"{API_PREFIX}/token", response_model=TokenResponse, tags=["enrolment"],
               responses=_problems(401))

@@ -24,6 +24,7 @@ def live(qtbot: Any, prof: Any) -> Any:
     from ui.training import start_sandbox_and_enrol
 
     ctx = prof.context(threaded=True)
+    ctx.profile.training = True  # training enrols only a training profile (#12)
     handle = start_sandbox_and_enrol(ctx, lane="green")
     ctx.training = handle
     w = MainWindow(ctx, sync=SyncController(ctx, auto=False))

@@ -23,6 +23,18 @@ from ui.workers import Op
 TRAINING_TRADER = "GB123456789000"
 
 
+def training_sandbox_key(secrets: Any) -> str:
+    """The training sandbox's at-rest key (its DB and CA keys), kept in the profile's
+    secret store like the profile's own database key."""
+    import secrets as pysecrets
+
+    key = secrets.get("training-sandbox-key")
+    if not key:
+        key = pysecrets.token_hex(32)
+        secrets.set("training-sandbox-key", key)
+    return str(key)
+
+
 def start_sandbox_and_enrol(ctx: AppContext, *, lane: str = "green",
                             clock_speed: float | None = None) -> Any:
     """Start the in-process sandbox and enrol this profile with it (blocking: a worker)."""
@@ -33,7 +45,8 @@ def start_sandbox_and_enrol(ctx: AppContext, *, lane: str = "green",
     if not ctx.profile.training:
         raise ComptoirError("profile.training_mismatch", 2, home=str(ctx.profile.home))
     handle = start_in_thread(ctx.profile.home / "training-sandbox", port=0, seed=0, lane=lane,
-                             clock_speed=clock_speed, training=True)
+                             clock_speed=clock_speed, training=True,
+                             secret_key=training_sandbox_key(ctx.secrets))
     try:
         trader = ctx.profile.declarant_id or TRAINING_TRADER
         code = handle.new_enrolment_code(trader)

@@ -79,6 +79,7 @@ class SandboxSettings:
     max_held_per_device: int = 256  # envelopes waiting for a gap in one device's chain
     token_lifetime: float = TOKEN_LIFETIME  # seconds
     training: bool = False  # the desktop's training mode: says so, enrols training profiles only
+    secret_key: str | None = None  # 64 hex: DB under SQLCipher and PKI keys encrypted (training)
 
 
 @dataclass
@@ -96,8 +97,15 @@ class SandboxState:
 
     @classmethod
     def open(cls, settings: SandboxSettings) -> SandboxState:
-        pki = SandboxPKI(settings.home).ensure()
-        store = open_store(settings.home, settings.db_url)
+        password = settings.secret_key.encode("ascii") if settings.secret_key else None
+        pki = SandboxPKI(settings.home, password).ensure()
+        db_url = settings.db_url
+        if db_url is None and settings.secret_key:
+            from sqlalchemy.engine import URL
+
+            db_url = URL.create("sqlite+pysqlcipher", password=f"x'{settings.secret_key}'",
+                                database=str(settings.home / "sandbox.db"))
+        store = open_store(settings.home, db_url)
         lists = refdata_mod.load_lists(settings.refdata_dir, settings.country)
         versions = store.refdata_versions({k: refdata_mod.digest(v) for k, v in lists.items()})
         checker = Checker(pki.ca_cert, pki.ca_pem.encode(), settings.workers)
@@ -111,7 +119,7 @@ class SandboxState:
         return new_enrolment_code(self.store, trader_id, role)
 
 
-def open_store(home: Path, db_url: str | None = None) -> SandboxStore:
+def open_store(home: Path, db_url: Any = None) -> SandboxStore:
     home.mkdir(parents=True, exist_ok=True)
     return SandboxStore(db_url or f"sqlite:///{home / 'sandbox.db'}")
 

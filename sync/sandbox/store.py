@@ -255,9 +255,12 @@ def _stored(row: Any) -> StoredEnvelope:
                           row.declarant_id, row.lrn)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine; SQLite gets WAL, FULL sync and a busy timeout (the CLI writes too)."""
-    if url.startswith("sqlite"):
+def make_engine(url: Any) -> Engine:
+    """An engine; SQLite gets WAL, FULL sync and a busy timeout (the CLI writes too).
+
+    ``url`` is text or a SQLAlchemy URL (SQLCipher's raw key does not survive quoting).
+    """
+    if (url if isinstance(url, str) else url.drivername).startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -275,7 +278,7 @@ def make_engine(url: str) -> Engine:
 class SandboxStore:
     """The sandbox's persistent state."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: Any) -> None:
         self.engine = make_engine(url)
         _SandboxModel.metadata.create_all(self.engine)
         self._add_missing_columns()

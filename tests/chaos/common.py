@@ -25,14 +25,20 @@ from typing import Any
 from tests.chaos.faultproxy import FaultProxy
 from tests.sync.helpers import REPO, TRADER, SandboxProcess
 
-CHAOS_PASSPHRASE = "chaos-passphrase"
+CHAOS_PASSPHRASE = "chaos harness passphrase lantern"
 
 
 def ensure_secrets() -> None:
-    """A real keyring when there is one, else the passphrase files (for plain runs)."""
+    """A real keyring when there is one, else the passphrase files (for plain runs).
+
+    In CI (CI set) the Secret Service must be there: the harness fails rather than
+    quietly testing the passphrase fallback instead of the keyring.
+    """
     from client.seal.secrets import PASSPHRASE_ENV, keyring_available
 
     if not keyring_available():
+        if os.environ.get("CI"):
+            raise RuntimeError("CI must run under .ci/with-keyring (no Secret Service found)")
         os.environ.setdefault(PASSPHRASE_ENV, CHAOS_PASSPHRASE)
 
 

@@ -64,3 +64,29 @@ def test_french_message(tmp_path: Path, training_sandbox: SandboxHandle) -> None
                  "--ca", str(training_sandbox.ca_pem_path), env={"COMPTOIR_LANG": "fr"})
     assert p.returncode == 2
     assert "entraînement" in p.stderr
+
+
+def test_training_sandbox_stores_encrypted(tmp_path: Path) -> None:
+    import secrets
+
+    from tests.sync.conftest import Trader
+
+    key = secrets.token_hex(32)
+    home = tmp_path / "training-sandbox"
+    handle = start_in_thread(home, lane="green", training=True, secret_key=key)
+    try:
+        trader = Trader(handle)
+        r = trader.post([trader.seal()])
+        assert r.json()["results"][0]["status"] == "accepted"
+    finally:
+        handle.stop()
+    assert not (home / "sandbox.db").read_bytes().startswith(b"SQLite format 3")
+    for name in ("ca.key", "receipt.key", "tls.key"):
+        assert b"ENCRYPTED PRIVATE KEY" in (home / name).read_bytes(), name
+    # The same key opens it again: the enrolled trader is still known.
+    handle = start_in_thread(home, lane="green", training=True, secret_key=key)
+    trader.sandbox = handle
+    try:
+        assert trader.feed()["notifications"]
+    finally:
+        handle.stop()

@@ -55,3 +55,6 @@ def test_training_session_leaves_enrolled_profile_byte_identical(tmp_path: Path)
     trained = json.loads((training_home(home) / "profile.json").read_text())
     assert trained["training"] is True
     assert trained["profile_id"] != json.loads((home / "profile.json").read_text())["profile_id"]
+    sandbox = training_home(home) / "training-sandbox"
+    assert not (sandbox / "sandbox.db").read_bytes().startswith(b"SQLite format 3")
+    assert b"ENCRYPTED PRIVATE KEY" in (sandbox / "ca.key").read_bytes()

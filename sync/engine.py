@@ -28,6 +28,7 @@ while this engine keeps the pass, the offline switch, connectivity and the backo
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import random
@@ -49,6 +50,7 @@ from sync.protocol import wire_envelope
 from sync.transport import SingleWindowClient, TransportError
 
 BATCH_SIZE = 250
+TOKEN_REFRESH_MARGIN = dt.timedelta(days=10)  # refresh the API token this long before its end
 FEED_PAGE = 500
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 300.0
@@ -158,7 +160,33 @@ class SyncEngine:
             self._client = SingleWindowClient(url, ca_pem_path=self._tls_ca(), token=token,
                                               pin_sha256=self.server.get("pin_sha256"),
                                               timeout=self.timeout)
+            self._refresh_token_if_due(self._client)
         return self._client
+
+    def _refresh_token_if_due(self, client: SingleWindowClient) -> None:
+        """Swap the API token for a fresh one when it ends within TOKEN_REFRESH_MARGIN.
+
+        The old token stays valid until the new one is used, so a crash anywhere here
+        leaves a working token behind; a failure (offline) is retried next time.
+        """
+
+        text = self.server.get("token_expires_at")
+        if not text:
+            return
+        try:
+            ends = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        except ValueError:
+            return
+        if ends - dt.datetime.now(dt.UTC) > TOKEN_REFRESH_MARGIN:
+            return
+        try:
+            fresh = client.refresh_token()
+        except TransportError:
+            return
+        self.secrets.set("api-token", fresh.token)
+        client.token = fresh.token
+        self.profile.server = dict(self.server, token_expires_at=fresh.expires_at)
+        self.profile.save()
 
     def receipt_certificate(self) -> Any:
         if self._receipt_cert is None:

@@ -52,10 +52,12 @@ def enrol(profile: Profile, secrets: Any, *, server_url: str, code: str,
                             reason="not found")
     csr = make_csr(home, secrets, info.kid, trader or "Comptoir device", trader or "unknown")
     with SingleWindowClient(server_url, ca_pem_path=ca_pem_path, pin_sha256=pin_sha256) as client:
+        _same_world(profile, client.health().training)
         resp = client.enrol(EnrolRequest(trader_id=trader or "-", code=code, csr_pem=csr,
                                          device_id=profile.device_id, role=profile.role))
     if resp.device_id != profile.device_id or resp.role != profile.role:
         raise ComptoirError("sync.enrol_mismatch", 2)
+    _same_world(profile, resp.training)
     installed = install_certificate_chain(home, info.kid, resp.certificate_chain_pem)
     trust = home / "trust"
     _write(trust / "ca.pem", resp.ca_pem)
@@ -68,11 +70,20 @@ def enrol(profile: Profile, secrets: Any, *, server_url: str, code: str,
     profile.server = {"url": server_url.rstrip("/"),
                       "ca_pem_path": "trust/tls-ca.pem" if tls_ca else None,
                       "pin_sha256": pin_sha256, "trader_id": resp.trader_id,
-                      "enrolled_at": _now()}
+                      "enrolled_at": _now(), "token_expires_at": resp.token_expires_at}
     if not profile.declarant_id:
         profile.declarant_id = resp.trader_id
     profile.save()
     return EnrolResult(resp.trader_id, resp.role, installed.subject, server_url)
+
+
+def _same_world(profile: Profile, server_training: bool) -> None:
+    """A training profile enrols only with a training single window, and vice versa."""
+    if profile.training and not server_training:
+        raise ComptoirError("sync.enrol_training_needs_training_server", 2)
+    if server_training and not profile.training:
+        raise ComptoirError("sync.enrol_real_profile_with_training", 2,
+                            home=str(profile.home))
 
 
 def _now() -> str:

@@ -61,6 +61,7 @@ class HealthResponse(_Wire):
     status: Literal["ok"]
     version: str
     time: str = Field(description="Server time, ISO 8601 UTC")
+    training: bool = Field(default=False, description="A training single window (fake MRNs)")
 
 
 class EnrolRequest(_Request):
@@ -79,6 +80,16 @@ class EnrolResponse(_Wire):
     ca_pem: str
     receipt_certificate_pem: str = Field(description="Certificate whose key signs receipts")
     token: str = Field(description="API bearer token (keep it secret)")
+    token_expires_at: str | None = Field(
+        default=None, description="When the token expires (refresh it with POST /v1/token)")
+    training: bool = Field(default=False, description="A training single window (fake MRNs)")
+
+
+class TokenResponse(_Wire):
+    """A fresh API token bound to the same device and certificate; the old one is gone."""
+
+    token: str = Field(description="API bearer token (keep it secret)")
+    expires_at: str = Field(description="When this token expires")
 
 
 class JwsEnvelope(_Request):

@@ -36,6 +36,7 @@ from sync.protocol import (
     NotificationPage,
     Problem,
     RefdataResponse,
+    TokenResponse,
     TrustResponse,
 )
 
@@ -167,6 +168,10 @@ class SingleWindowClient(Closing):
     def refdata(self, since: int) -> RefdataResponse:
         return self._call("GET", "/refdata", RefdataResponse, params={"since": since},
                           auth=False)
+
+    def refresh_token(self) -> TokenResponse:
+        """A fresh API token for this device (the current one dies at the new one's use)."""
+        return self._call("POST", "/token", TokenResponse, body={})
 
     def trust(self) -> TrustResponse:
         """Trust material for offline verification (officer tokens only)."""

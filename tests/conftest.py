@@ -42,6 +42,14 @@ def conformance() -> Path:
     return d
 
 
+@pytest.fixture(autouse=True)
+def _forget_env_passphrase() -> None:
+    """COMPTOIR_PASSPHRASE is read once per process: each test starts from none read."""
+    from client.seal import secrets
+
+    secrets._env_passphrase = None
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh, empty profile folder for this test only."""

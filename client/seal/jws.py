@@ -42,6 +42,9 @@ _REGISTERED = frozenset(
     {"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit"}
 )
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+# The order of P-256: a signature (r, s) and (r, n - s) both verify, so the signer always
+# emits the low one and a single window can refuse the other (one content, one hash).
+P256_ORDER = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -221,6 +224,8 @@ def raw_sign(key: PrivateKey, alg: str, signing_input: bytes) -> bytes:
     """The JWS signature bytes (ES256: raw r||s, 64 bytes)."""
     if alg == ES256 and isinstance(key, ec.EllipticCurvePrivateKey):
         r, s = decode_dss_signature(key.sign(signing_input, _ECDSA_SHA256))
+        if s > P256_ORDER // 2:
+            s = P256_ORDER - s
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     if alg in (ED25519, EDDSA) and isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(signing_input)

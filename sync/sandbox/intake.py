@@ -21,8 +21,9 @@ from cryptography import x509
 from client.common.i18n import tr
 from client.declaration.mrn import allocate_mrn
 from client.seal.envelope import sign_receipt
+from sync.sandbox import authz
 from sync.sandbox.checks import Checked, Checker, Refused, check_one
-from sync.sandbox.officer import apply_pending, lodge_decision, role_for_kind
+from sync.sandbox.officer import apply_pending, lodge_decision
 from sync.sandbox.pipeline import Clock, LaneMode, lane_for, rejection_rule, schedule
 from sync.sandbox.store import BatchTx, Principal, StoredEnvelope
 
@@ -41,8 +42,11 @@ def _err(code: str, pointer: str = "", **params: Any) -> dict[str, str]:
 
 def _business_errors(tx: BatchTx, se: StoredEnvelope, checked: Checked) -> list[dict[str, str]]:
     """Server-side validation: the client's rules (checked earlier) plus DMS uniqueness."""
-    errors = list(checked.rule_errors)
     document = checked.document
+    if not authz.declarant_allowed(tx, se.trader_id, document):
+        # Nothing else is said: whether that declarant used an LRN is none of the signer's.
+        return [_err("DECLARANT_NOT_REPRESENTED", "/declarant/id")]
+    errors = list(checked.rule_errors)
     declarant = document.get("declarant") if isinstance(document.get("declarant"), dict) else {}
     declarant_id, lrn = declarant.get("id"), document.get("lrn")
     if isinstance(declarant_id, str) and isinstance(lrn, str) and declarant_id and lrn:
@@ -74,6 +78,7 @@ class IntakeContext:
     clock: Clock
     revoked: set[int]
     checker: Checker | None = None
+    max_held: int = 256  # envelopes held per device waiting for a gap (look-ahead: 4x)
 
 
 def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
@@ -87,6 +92,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
     by_key: dict[tuple[str, int], int] = {}
     now = time.time()
     at = now_iso(now)
+    reception = datetime.fromtimestamp(now, UTC)
     if ctx.checker is not None:
         verified = ctx.checker.check(envelopes, ctx.revoked)
     else:
@@ -113,10 +119,19 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
 
     def apply(se: StoredEnvelope, checked: Checked) -> None:
         """Decide a lodged envelope that is next in its device chain."""
+        sig_time = str(checked.header.get("sigT", ""))
+        state = tx.device(se.trader_id, se.device_id)
+        if authz.backdated(state.last_sig_time, sig_time):
+            # Lodged and rejected (the chain goes on); the bound stays where it was.
+            se.status, se.errors = "rejected", [_err("SIG_TIME_BACKDATED", "/protected/sigT")]
+            tx.notify(principal.trader_id, se.declaration_id, se.version, "rejected", at,
+                      errors=se.errors)
+            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
+            return
         if checked.header.get("knd") == "decision":  # an officer's control decision (#8)
             lodge_decision(tx, ctx.receipt_jwk, principal, se, checked.header,
                            json.loads(se.raw), at)
-            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
+            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash, sig_time)
             return
         document = checked.document
         errors = _business_errors(tx, se, checked)
@@ -156,7 +171,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                 else:
                     tx.schedule(due, principal.trader_id, se.declaration_id, se.version,
                                 status, mrn=se.mrn)
-        tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
+        tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash, sig_time)
 
     def apply_and_release(se: StoredEnvelope, checked: Checked) -> None:
         """Apply, then every held successor whose turn has come (iteratively)."""
@@ -186,12 +201,12 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                    errors=[{"code": v.code, "pointer": f"/envelopes/{index}",
                             "detail": v.detail}])
             continue
-        header, h, cn = v.header, v.hash, v.signer_cn
+        header, h = v.header, v.hash
         did, ver = str(header.get("did")), int(header.get("ver", 0))
         kind = str(header.get("knd", "declaration"))
-        if cn != principal.trader_id or principal.role != role_for_kind(kind):
-            code = "NOT_AN_OFFICER" if kind == "decision" else "CERT_NOT_OWNED"
-            result(index, "rejected", h, did, ver, errors=[_err(code, "/protected/x5c")])
+        refused = authz.refusal(v, principal, kind, reception)
+        if refused is not None:
+            result(index, "rejected", h, did, ver, errors=[_err(*refused)])
             continue
         if kind not in ("declaration", "decision"):
             result(index, "rejected", h, did, ver,
@@ -201,6 +216,10 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
         if document.get("id", did) != did or int(document.get("version", ver)) != ver:
             result(index, "rejected", h, did, ver,
                    errors=[_err("HEADER_MISMATCH", "/payload/id")])
+            continue
+        if authz.not_owned(tx, principal, did):
+            result(index, "rejected", h, did, ver,
+                   errors=[_err("DECLARATION_NOT_OWNED", "/protected/did")])
             continue
         existing = tx.envelope(did, ver)
         if existing is not None:
@@ -226,6 +245,11 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             apply_and_release(se, v)
             result(index, se.status, h, did, ver, mrn=se.mrn, receipt=se.receipt,
                    errors=se.errors)
+        elif seq > state.last_seq + 1 + 4 * ctx.max_held or (
+                seq > state.last_seq + 1
+                and tx.held_count(principal.trader_id, dev) >= ctx.max_held):
+            result(index, "rejected", h, did, ver,
+                   errors=[_err("HELD_LIMIT", "/protected/seq")])
         elif seq > state.last_seq + 1 and tx.held(principal.trader_id, dev, seq) is None:
             tx.add_envelope(se)
             by_key[(did, ver)] = index

@@ -160,7 +160,7 @@ def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
     """``count`` randomised fault schedules; the totals of lost, duplicated and broken."""
     rng = random.Random(seed)
     t0 = time.perf_counter()
-    lost = duplicated = broken = errors = 0
+    lost = duplicated = broken = errors = mismatches = 0
     problems: list[str] = []
     spent: dict[str, list[float]] = {}
     world = World(workdir, seed=seed)
@@ -188,6 +188,7 @@ def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
             lost += verdict.lost
             duplicated += verdict.duplicated
             broken += verdict.broken_chains
+            mismatches += verdict.status_mismatches
             problems.extend(f"schedule {i}: {p}" for p in verdict.problems)
             if verbose and (i + 1) % 50 == 0:
                 print(f"{i + 1} schedules, {time.perf_counter() - t0:.0f} s: lost {lost}, "
@@ -197,15 +198,17 @@ def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
         if client is not None:
             client.close()
         world.close()
+    # A schedule that raised is a failed schedule: always printed, and in the verdict.
     out: dict[str, Any] = {"chaos_schedules": count, "chaos_lost": lost,
                            "chaos_duplicated": duplicated, "chaos_broken_chains": broken,
+                           "chaos_errored": errors, "chaos_status_mismatches": mismatches,
                            "chaos_seconds": round(time.perf_counter() - t0, 1)}
+    out["chaos_verdict"] = "fail" if (lost or duplicated or broken or errors
+                                      or mismatches) else "pass"
     out["chaos_faults"] = {k: len(v) for k, v in sorted(spent.items())}
     if verbose:
         print(json.dumps({k: round(sum(v), 1) for k, v in sorted(spent.items())}),
               file=sys.stderr)
-    if errors:
-        out["chaos_errors"] = errors
     if problems:
         out["chaos_problems"] = problems[:20]
     return out
@@ -289,8 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.drain:
         result.update(drain_at_rate(work / "drain", count=60))
     print(json.dumps(result, indent=2))
-    bad = result["chaos_lost"] or result["chaos_duplicated"] or result["chaos_broken_chains"]
-    return 1 if bad or result.get("chaos_errors") else 0
+    return 1 if result["chaos_verdict"] != "pass" else 0
 
 
 if __name__ == "__main__":

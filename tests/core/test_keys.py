@@ -57,7 +57,7 @@ def cheap_scrypt(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> PassphraseFileStore:
-    return PassphraseFileStore(tmp_path / "secret-files", "pw")
+    return PassphraseFileStore(tmp_path / "secret-files", "plum otter gravel lantern")
 
 
 def _name(cn: str) -> x509.Name:
@@ -261,7 +261,7 @@ def test_csr_and_enrolment(home: Path, store: PassphraseFileStore) -> None:
 def fallback(monkeypatch: pytest.MonkeyPatch):
     previous = keyring.get_keyring()
     keyring.set_keyring(keyring.backends.fail.Keyring())
-    monkeypatch.setenv("COMPTOIR_PASSPHRASE", "cli-pass")
+    monkeypatch.setenv("COMPTOIR_PASSPHRASE", "cli pass plum otter")
     try:
         yield
     finally:

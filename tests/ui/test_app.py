@@ -69,8 +69,12 @@ def test_training_mode_starts_sandbox_and_enrols(home: Path, how: str) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     assert "training https://127.0.0.1:" in out.stdout, out.stderr[-3000:]
     assert "TRAINING" in out.stdout
-    profile = json.loads((home / "profile.json").read_text())
+    from client.seal.profile import training_home
+
+    profile = json.loads((training_home(home) / "profile.json").read_text())
     assert profile["server"]["url"].startswith("https://127.0.0.1:")
+    assert profile["training"] is True
+    assert not (home / "profile.json").exists()  # the user's profile is never created
 
 
 def test_continuity_facts_and_fallback_documents(window: Any, prof: Any, tmp_path: Path) -> None:

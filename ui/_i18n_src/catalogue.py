@@ -228,6 +228,8 @@ S: dict[str, tuple[str, str]] = {
     "training.starting": ("Starting the training single window…", "Démarrage du guichet unique d'entraînement…"),
     "training.ready": ("Training mode ready: create a declaration, seal it, and watch it go through.",
                        "Mode formation prêt : créez une déclaration, scellez-la et suivez son parcours."),
+    "training.badge": ("TRAINING: a practice profile and single window, nothing reaches customs",
+                       "FORMATION : profil et guichet d'entraînement, rien ne part vers la douane"),
     # continuity
     "cont.title": ("Business continuity", "Continuité d'activité"),
     "cont.intro": ("Where this post stands if the single window cannot be reached.",

@@ -210,8 +210,8 @@ def test_emulator_down_past_its_48_hour_clock_unresolved_shown_and_decided(
     assert next(r for r in rows if r["id"] == silent)["mrn"] == mrn
     _once_each(emu, {r["lrn"] for r in rows})
     history = json.loads(ok(comptoir(home, "history", silent, "--json")).stdout)
-    notes = [h["note"] for h in history]
+    notes = [h["message"] for h in history]  # rendered in the user's language (English here)
     assert "CDS: unresolved, a decision is needed" in notes
     assert "CDS: known to be lodged" in notes
-    decided = next(h for h in history if h["note"] == "CDS: known to be lodged")
+    decided = next(h for h in history if h["message"] == "CDS: known to be lodged")
     assert decided["actor"] != "cds" and decided["detail"]["decision"] == "lodged"

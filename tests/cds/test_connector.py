@@ -272,6 +272,6 @@ def test_amendment_and_cancellation_go_to_their_endpoints(tmp_path: Path, emulat
     assert all(r["status"] == 202 for r in _posts(emulator))
     rows = {r["id"]: r for r in list_json(home)}
     assert rows[cancel]["status"] == "invalidated" and rows[cancel]["version"] == 2
-    notes = [h["note"] for h in json.loads(ok(comptoir(home, "history", amend, "--json")).stdout)]
+    notes = [h["message"] for h in json.loads(ok(comptoir(home, "history", amend, "--json")).stdout)]
     assert "CDS: customs_position_granted" in notes
     check_requests(emulator.state.requests(), conformance)

@@ -13,7 +13,7 @@ from client.declaration import states
 from client.declaration.samples import sample_declaration
 from client.seal.profile import init_profile, open_store, secret_store
 from client.seal.sealing import Sealer
-from client.store import Store, StoreError
+from client.store import Store, StoreError, history_message
 
 TRADER = "GB123456789000"
 
@@ -127,7 +127,7 @@ def test_unresolved_is_set_aside_then_each_decision_recorded(sealed: Any) -> Non
     store.cds_decide(s3, "withdraw", "bob@dev")
     lg = store.cds_lodgings([s3])[0]
     assert (lg.state, lg.decision, lg.decided_by) == ("withdrawn", "withdraw", "bob@dev")
-    notes = [h.note for h in store.history(d3)]
+    notes = [history_message(h).render("en") for h in store.history(d3)]
     assert "CDS: unresolved, a decision is needed" in notes and "CDS: withdrawn, not lodged" \
         in notes
     with pytest.raises(StoreError):  # decided already

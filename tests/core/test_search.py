@@ -40,6 +40,7 @@ def _scan(decls: dict[str, Declaration], fragment: str, mrns: dict[str, str],
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # 100,000 real saves: minutes on a shared 2-core machine
 def test_search_on_100000_declarations_matches_a_plain_scan(tmp_path: Path) -> None:
     rng = random.Random(15)
     pool = [sample_declaration(rng, n_items=rng.randint(1, 3)) for _ in range(500)]

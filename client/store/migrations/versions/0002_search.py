@@ -24,11 +24,18 @@ depends_on = None
 
 # The text indexed for declaration X: its MRN column (set by the feed, not in the
 # document) and the searchable leaves of its stored document.
-_BODY = """(SELECT coalesce(d.mrn, '') || ' ' || coalesce((
-        SELECT group_concat(t.value, ' ') FROM json_tree(c.document) AS t
-        WHERE t.type = 'text' AND t.key IN ('lrn', 'mrn', 'id', 'name', 'description',
-                                             'commodity_code')), '')
-    FROM declaration d JOIN declaration_document c ON c.id = d.id WHERE d.id = {ref})"""
+_PATHS = ["$.id", "$.lrn", "$.mrn"] + [
+    f"$.{party}.{leaf}" for party in ("declarant", "exporter", "consignee", "importer",
+                                      "representative", "seller", "buyer")
+    for leaf in ("id", "name")]
+# Named paths, not a walk of the whole document: exactly the fields the search promises
+# (a nested "name" or "id" elsewhere, in a transport or a document, is not a party).
+_LEAVES = " || ' ' || ".join(f"coalesce(json_extract(c.document, '{p}'), '')" for p in _PATHS)
+_BODY = ("""(SELECT coalesce(d.mrn, '') || ' ' || """ + _LEAVES + """ || ' ' || coalesce((
+        SELECT group_concat(coalesce(json_extract(g.value, '$.description'), '') || ' ' ||
+                            coalesce(json_extract(g.value, '$.commodity_code'), ''), ' ')
+        FROM json_each(c.document, '$.goods_items') AS g), '')
+    FROM declaration d JOIN declaration_document c ON c.id = d.id WHERE d.id = {ref})""")
 
 _REINDEX = """
     INSERT OR IGNORE INTO declaration_search_key (declaration_id) VALUES ({ref});

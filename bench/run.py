@@ -4,7 +4,7 @@
 Prints one JSON object of figures.  Each figure that has a target in DESIGN.md is
 also measured against a baseline in the same run (a ratio), so that the result does
 not depend on how fast this particular machine is.  Benchmarks: save, validate, dms,
-seal, drain, ui, chaos, cds.  Timings live here and only here: tests prove behaviour, never speed.
+seal, drain, ui, chaos, cds, wire.  Timings live here and only here: tests prove behaviour, never speed.
 """
 
 from __future__ import annotations
@@ -425,8 +425,32 @@ def bench_ui(quick: bool, tmp: Path) -> dict[str, Any]:
     seeded = time.perf_counter() - t
     out = measure(home)
     out["ui_seed_100k_s"] = round(seeded, 1)
+    floor = _qt_floor()
+    out.update({f"floor_{k}": v for k, v in floor.items()})
+    if floor.get("first_paint_s"):
+        out["ui_first_paint_vs_floor"] = round(out["ui_first_paint_s"] / floor["first_paint_s"], 2)
+    if floor.get("rss_mb"):
+        out["ui_rss_vs_floor"] = round(out["ui_rss_mb"] / floor["rss_mb"], 2)
     out.update(_ui_drain(quick, tmp, home))
     return out
+
+
+FLOOR = REPO.parent / "shared" / "peers" / "qt-floor" / "run.sh"
+
+
+def _qt_floor() -> dict[str, float]:
+    """The bare QTableView-over-QSqlQueryModel floor (../shared/peers/qt-floor), this run."""
+    floor = FLOOR if FLOOR.exists() else Path("/work/shared/peers/qt-floor/run.sh")
+    if not floor.exists():
+        return {}
+    out = subprocess.run(["bash", str(floor), sys.executable], capture_output=True, text=True,
+                         timeout=600, check=True)
+    figures: dict[str, float] = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in ("first_paint_s", "filter_ms", "rss_mb"):
+            figures[parts[0]] = float(parts[1])
+    return figures
 
 
 # --------------------------------------------------------------------------- chaos
@@ -442,9 +466,23 @@ def bench_chaos(quick: bool, tmp: Path) -> dict[str, Any]:
     return out
 
 
+def bench_wire(quick: bool, tmp: Path) -> dict[str, Any]:
+    """Bytes on the wire per byte of canonical JSON, and how full a 64 kbit/s link is
+    kept, for a drain through the shaping proxy of tests/chaos (TLS and HTTP included)."""
+    from tests.chaos.runner import drain_at_rate
+
+    got = drain_at_rate(tmp / "wire64", kbit=64, count=60 if quick else 200)
+    out = {"wire_bytes_ratio": got["drain_64kbit_wire_bytes_ratio"],
+           "drain_64kbit_link_use": got["drain_64kbit_link_use"]}
+    out.update({f"wire_{k}": v for k, v in got.items()
+                if k not in ("drain_64kbit_wire_bytes_ratio", "drain_64kbit_link_use")})
+    return out
+
+
 BENCHES: dict[str, Callable[[bool, Path], dict[str, Any]]] = {
     "save": bench_save, "validate": bench_validate, "dms": bench_dms, "seal": bench_seal,
     "drain": bench_drain, "ui": bench_ui, "chaos": bench_chaos, "cds": bench_cds,
+    "wire": bench_wire,
 }
 
 

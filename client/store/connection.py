@@ -60,6 +60,10 @@ class StoreBase(Closing):
             cur = dbapi_conn.cursor()
             if key_hex is not None:  # SQLCipher would print wrong-key noise on stderr
                 cur.execute("PRAGMA cipher_log_level=NONE")
+                # Measured (bench seal): wiping freed pages costs CPU on every statement
+                # and protects nothing the process does not already hold; the key and
+                # durability settings are unaffected.  Page size stays SQLCipher's 4096.
+                cur.execute("PRAGMA cipher_memory_security=OFF")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")

@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy import (
     and_,
+    column,
     func,
     insert,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -141,7 +143,17 @@ class DeclarationsMixin(StoreBase):
         where: list[Any] = []
         if statuses:
             where.append(T_DECL.c.status.in_(list(statuses)))
-        if search:
+        if search and len(search.strip()) >= 3:
+            # FTS5 trigram index (migration 0002): a substring of the LRN, MRN, id, a
+            # party's name or number, a goods description or a commodity code, answered
+            # from the index — a query that matches nothing costs no table scan.
+            where.append(T_DECL.c.id.in_(
+                text("SELECT k.declaration_id FROM declaration_search_key k WHERE k.seq IN "
+                     "(SELECT rowid FROM declaration_search WHERE declaration_search MATCH "
+                     ":fts_query)").bindparams(fts_query=fts_phrase(search.strip()))
+                .columns(column("declaration_id"))))
+        elif search:
+            # One or two characters: below a trigram, so the plain scan of the list columns.
             pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             where.append(or_(T_DECL.c.lrn.like(pattern, escape="\\"),
                              T_DECL.c.mrn.like(pattern, escape="\\"),
@@ -200,13 +212,16 @@ class DeclarationsMixin(StoreBase):
 
     def lrn_taken(self, declarant_id: str | None, lrn: str, exclude_id: str | None = None) -> bool:
         """LRN (DE 2/5) uniqueness per declarant."""
-        q = select(T_DECL.c.id).where(T_DECL.c.lrn == lrn)
-        q = q.where(T_DECL.c.declarant_id == declarant_id) if declarant_id else \
-            q.where(T_DECL.c.declarant_id.is_(None))
+        # Plain SQL over the (declarant_id, lrn) index: asked once per seal, where the
+        # query builder's compile step cost more than the lookup itself.
+        sql = "SELECT 1 FROM declaration WHERE lrn = ? AND " + (
+            "declarant_id = ?" if declarant_id else "declarant_id IS NULL")
+        params: tuple[Any, ...] = (lrn, declarant_id) if declarant_id else (lrn,)
         if exclude_id:
-            q = q.where(T_DECL.c.id != exclude_id)
+            sql += " AND id != ?"
+            params += (exclude_id,)
         with self._read() as conn:
-            return conn.execute(q.limit(1)).first() is not None
+            return conn.exec_driver_sql(sql + " LIMIT 1", params).first() is not None
 
     def transition(self, decl_id: str, to_status: str, actor: str, *,
                    note: Message | None = None, detail: dict[str, Any] | None = None) -> Changes:
@@ -303,3 +318,8 @@ class DeclarationsMixin(StoreBase):
                 note=notes.FALLBACK_PRINTED().code))
         return Changes(declarations=(decl_id,))
 
+
+
+def fts_phrase(fragment: str) -> str:
+    """``fragment`` as one FTS5 string (a substring to find, never query syntax)."""
+    return '"' + fragment.replace('"', '""') + '"'

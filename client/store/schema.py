@@ -10,7 +10,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = "0002"  # the Alembic head this code writes; see client/migrations/
+SCHEMA_VERSION = "0003"  # the Alembic head this code writes; see client/migrations/
 
 
 

@@ -13,7 +13,7 @@ from client.declaration import states
 from client.declaration.samples import sample_declaration
 from client.seal.profile import init_profile, open_store, secret_store
 from client.seal.sealing import Sealer
-from client.store import Store, StoreError, history_message
+from client.store import SCHEMA_VERSION, Store, StoreError, history_message
 
 TRADER = "GB123456789000"
 
@@ -163,6 +163,6 @@ def test_a_0001_profile_migrates_to_the_cds_tables(tmp_path: Path) -> None:
         assert store.cds_counts() == {"orphan_notifications": 0}
         with store.engine.connect() as conn:
             head = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-        assert head == "0002"
+        assert head == SCHEMA_VERSION  # the CDS tables (0002) and every later revision
     finally:
         store.close()

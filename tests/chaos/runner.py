@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from client.common.b64 import b64u_decode
 from tests.chaos.common import Client, World, check_invariants, final_sync, kill_sync_child, reopen
 
 SCHEDULES_PER_CLIENT = 10
@@ -224,12 +225,17 @@ def drain_at_rate(workdir: Path, *, kbit: int = 64, count: int = 100) -> dict[st
         eng.sync_once()  # reference data and feed brought up to date at full speed
         for decl_id in client.create(count):
             client.seal(decl_id)
+        # What the link carries for: the signed declarations' canonical JSON.
+        canonical = sum(len(b64u_decode(e.envelope["payload"]))
+                        for e in client.store.journal())
         world.proxy.set_link(kbit=kbit)
-        before = world.proxy.stats.bytes_up + world.proxy.stats.bytes_down
+        up0 = world.proxy.stats.bytes_up
+        before = up0 + world.proxy.stats.bytes_down
         t = time.perf_counter()
         report = eng.sync_once()
         elapsed = time.perf_counter() - t
         moved = world.proxy.stats.bytes_up + world.proxy.stats.bytes_down - before
+        sent = world.proxy.stats.bytes_up - up0
         eng.close()
         if report.error is not None or report.remaining:
             raise RuntimeError(f"drain at {kbit} kbit/s did not finish: {report.error}")
@@ -241,7 +247,13 @@ def drain_at_rate(workdir: Path, *, kbit: int = 64, count: int = 100) -> dict[st
     finally:
         world.close()
     return {f"drain_{kbit}kbit_per_s": round(count / elapsed, 2),
-            f"drain_{kbit}kbit_bytes_per_declaration": round(moved / count, 1)}
+            f"drain_{kbit}kbit_bytes_per_declaration": round(moved / count, 1),
+            f"drain_{kbit}kbit_sent_bytes_per_declaration": round(sent / count, 1),
+            f"drain_{kbit}kbit_canonical_bytes_per_declaration": round(canonical / count, 1),
+            # bytes sent on the wire (TLS, HTTP, headers) per byte of canonical JSON
+            f"drain_{kbit}kbit_wire_bytes_ratio": round(sent / canonical, 3),
+            # the upload direction is the busy one: bits sent over what the link could carry
+            f"drain_{kbit}kbit_link_use": round(sent * 8 / (kbit * 1000 * elapsed), 3)}
 
 
 FAULT_MODES = ("reset", "reset_mid", "drop_response", "half_open", "blackhole")

@@ -14,6 +14,7 @@ from client.declaration import states
 from client.declaration.model import Declaration, now_utc
 from client.store import history_notes as notes
 from client.store.connection import StoreBase
+from client.store.helpers import lodged_status
 from client.store.schema import T_DECL, T_DOC, T_JOURNAL
 from client.store.types import JournalEntry, MakeLink, SealFn, StoreError
 
@@ -55,16 +56,21 @@ class JournalMixin(StoreBase):
             entry = self._append_journal(conn, "declaration", decl.id, decl.version,
                                          lambda seq, prev: sealer(decl, document, seq, prev),
                                          now)
+            # A request (amendment, invalidation) is assessed while the declaration keeps
+            # the state it was lodged in: sealing it goes back there, not to "sealed".
+            status = states.SEALED
+            if decl.function in states.REQUESTS:
+                status = lodged_status(conn, decl_id, decl.version) or states.SEALED
             conn.exec_driver_sql(
                 "UPDATE declaration SET status = ?, updated_at = ?, sealed_at = ?, "
                 "envelope_hash = ? WHERE id = ?",
-                (states.SEALED, now, now, entry.envelope_hash, decl_id))
+                (status, now, now, entry.envelope_hash, decl_id))
             code, detail = notes.note_columns(notes.SEALED(seq=entry.seq),
                                               {"hash": entry.envelope_hash})
             conn.exec_driver_sql(
                 "INSERT INTO history (declaration_id, version, at, actor, from_status, "
                 "to_status, note, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (decl_id, decl.version, now, actor, row.status, states.SEALED, code,
+                (decl_id, decl.version, now, actor, row.status, status, code,
                  json.dumps(detail)))
         return entry
 

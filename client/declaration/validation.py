@@ -30,8 +30,8 @@ from client.declaration.model import (
     de_number,
 )
 from client.declaration.mrn import PROCEDURE_LETTERS, mrn_letter_problem, mrn_problem
-from client.declaration.states import REQUESTS
 from client.declaration.refdata import INCOTERMS_2020, ReferenceData, default_reference_data
+from client.declaration.states import REQUESTS
 
 Severity = Literal["error", "warning"]
 LrnTaken = Callable[[str, str, str | None], bool]

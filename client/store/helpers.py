@@ -16,6 +16,7 @@ from sqlalchemy import (
 from client.common.i18n import Message
 from client.declaration import states
 from client.declaration.model import Declaration
+from client.declaration.mrn import mrn_problem
 from client.store import history_notes as notes
 from client.store.schema import T_DECL, T_DOC, T_HIST
 
@@ -84,8 +85,15 @@ class _Moves:
         if moved:
             row["status"], row["updated_at"] = current, now
         if mrn and not row["mrn"]:
-            row["mrn"] = mrn
-            moved = True
+            if mrn_problem(mrn) is None:
+                row["mrn"] = mrn
+                moved = True
+            else:  # a received MRN whose check digit (or format) is wrong is never stored
+                self.history.append(dict(
+                    declaration_id=decl_id, version=row["version"], at=now, actor=actor,
+                    from_status=current, to_status=current, note=notes.MRN_INVALID.code,
+                    detail=_json({"mrn": str(mrn)[:40]}), document=None))
+                moved = True
         if moved:
             self.dirty[decl_id] = None
         return moved

@@ -57,11 +57,12 @@ FALLBACK_LINKED = NoteKind(PREFIX + "fallback_linked")
 # the single window's answer to a request (amendment, invalidation): the status is kept
 REQUEST_ACCEPTED = NoteKind(PREFIX + "request_accepted", ("request", "status"))
 REQUEST_REFUSED = NoteKind(PREFIX + "request_refused", ("request",))
+MRN_INVALID = NoteKind(PREFIX + "mrn_invalid", ("mrn",))  # received, check digit wrong
 
 NOTES: dict[str, NoteKind] = {k.code: k for k in (
     CREATED, IMPORTED, IMPORTED_FROM, COPIED_FROM, DEMO_SEED, EDITED, CHECKED, NEW_VERSION,
     SEALED, RECEIPT, REJECTED, NOTIFICATION, FALLBACK_PRINTED, FALLBACK_LINKED,
-    REQUEST_ACCEPTED, REQUEST_REFUSED)}
+    REQUEST_ACCEPTED, REQUEST_REFUSED, MRN_INVALID)}
 
 # parameters that are themselves codes: rendered through their own catalogue entry
 _CODED_PARAMS = {"status": "history.feed_status.", "function": "history.function.",
@@ -105,6 +106,6 @@ def history_message(entry: HistoryEntry) -> Message:
 
 __all__ = ["AS_WRITTEN", "CHECKED", "COPIED_FROM", "CREATED", "DEMO_SEED", "EDITED",
            "FALLBACK_LINKED", "FALLBACK_PRINTED", "IMPORTED", "IMPORTED_FROM", "NEW_VERSION",
-           "NOTES", "NOTIFICATION", "NoteKind", "PREFIX", "RECEIPT", "REJECTED",
+           "MRN_INVALID", "NOTES", "NOTIFICATION", "NoteKind", "PREFIX", "RECEIPT", "REJECTED",
            "REQUEST_ACCEPTED", "REQUEST_REFUSED", "SEALED",
            "history_message", "note_columns"]

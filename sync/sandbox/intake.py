@@ -24,8 +24,8 @@ from client.declaration.mrn import allocate_mrn, procedure_letter
 from client.seal.envelope import sign_receipt
 from sync.sandbox.checks import Checked, Checker, Refused, check_one
 from sync.sandbox.officer import apply_pending, lodge_decision, role_for_kind
-from sync.sandbox.requests import decide_request, lodged
 from sync.sandbox.pipeline import Clock, LaneMode, lane_for, rejection_rule, schedule
+from sync.sandbox.requests import decide_request, lodged
 from sync.sandbox.store import BatchTx, Principal, StoredEnvelope
 
 

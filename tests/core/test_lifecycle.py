@@ -256,3 +256,25 @@ def test_an_officers_refusal_is_release_refused_not_a_lodging_rejection(session:
     st = s.store.get(decl_id)
     assert st.status == states.RELEASE_REFUSED and st.mrn == MRN
     assert states.RELEASE_REFUSED in states.FINAL and states.RELEASE_REFUSED != states.REJECTED
+
+
+# --------------------------------------------------------------------------- MRNs received
+
+@pytest.mark.parametrize("how", ["receipt", "feed"])
+def test_a_received_mrn_with_a_wrong_check_digit_is_never_stored(session: Session, how: str
+                                                                 ) -> None:
+    s = session
+    d = sample_declaration(random.Random(20), n_items=1, declarant_id=DECLARANT)
+    s.store.create(d, s.actor())
+    seq = _seal(s, d.id)
+    bad = MRN[:17] + str((int(MRN[17]) + 1) % 10)
+    if how == "receipt":
+        s.store.record_deliveries([DeliveryResult(seq, "accepted", mrn=bad, receipt="r")])
+    else:
+        _feed(s, d.id, 1, "accepted", mrn=bad)
+    st = s.store.get(d.id)
+    assert st.mrn is None and st.status == states.REGISTERED
+    notes = [(h.note, (h.detail or {}).get("mrn")) for h in s.store.history(d.id)]
+    assert ("history.note.mrn_invalid", bad) in notes
+    _feed(s, d.id, 1, "accepted", mrn=MRN)  # the good one, when it comes, is kept
+    assert s.store.get(d.id).mrn == MRN

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from client.common.i18n import ComptoirError
-from client.declaration.mrn import allocate_mrn
 from client.declaration.model import Declaration
+from client.declaration.mrn import allocate_mrn
 from client.declaration.refdata import ReferenceData, default_reference_data
 from client.declaration.samples import sample_declaration
 from client.declaration.validation import (

@@ -36,9 +36,12 @@ RELEASED = "released"
 INVALIDATED = "invalidated"
 REJECTED = "rejected"
 RELEASE_REFUSED = "release_refused"  # an officer refused release (not a lodging rejection)
+# Transit started on paper during an outage (UCC-IA Annex 72-04): it ends on paper and is
+# never lodged electronically; no move reported by the single window applies to it.
+PAPER_PROCEDURE = "paper_procedure"
 
 STATES = (DRAFT, READY, SEALED, SUBMITTED, REGISTERED, UNDER_CONTROL, DOCUMENTS_REQUESTED,
-          RELEASED, INVALIDATED, REJECTED, RELEASE_REFUSED)
+          RELEASED, INVALIDATED, REJECTED, RELEASE_REFUSED, PAPER_PROCEDURE)
 
 # Request functions (Declaration.function): a version that asks something of a lodged one.
 ORIGINAL = "original"
@@ -50,7 +53,7 @@ REQUESTS = frozenset({AMENDMENT, POST_RELEASE_AMENDMENT, INVALIDATION})
 EDITABLE = frozenset({DRAFT, READY})
 IMMUTABLE = frozenset(STATES) - EDITABLE
 NEEDS_ACTION = frozenset({REJECTED, DOCUMENTS_REQUESTED, UNDER_CONTROL})
-FINAL = frozenset({RELEASED, INVALIDATED, REJECTED, RELEASE_REFUSED})
+FINAL = frozenset({RELEASED, INVALIDATED, REJECTED, RELEASE_REFUSED, PAPER_PROCEDURE})
 
 # Local, user-driven transitions.
 LOCAL = {

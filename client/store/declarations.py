@@ -327,3 +327,48 @@ class DeclarationsMixin(StoreBase):
                 note=notes.FALLBACK_PRINTED().code))
         return Changes(declarations=(decl_id,))
 
+
+    def to_paper_procedure(self, decl_id: str, actor: str, *, procedure: str) -> Changes:
+        """A declaration not yet lodged goes to the paper procedure (transit during an
+        outage): its queued envelopes are withdrawn from the outbox, in the same
+        transaction, so that they can never be sent, and it leaves the lifecycle."""
+        now = now_utc()
+        with self._tx() as conn:
+            row = conn.execute(select(T_DECL.c.status, T_DECL.c.version)
+                               .where(T_DECL.c.id == decl_id)).first()
+            if row is None:
+                raise StoreError("error.not_found", 2, id=decl_id)
+            if row.status == states.PAPER_PROCEDURE:
+                return Changes()
+            if row.status not in (states.DRAFT, states.READY, states.SEALED):
+                raise StoreError("store.bad_transition", 2, id=decl_id, current=row.status,
+                                 target=states.PAPER_PROCEDURE)
+            withdrawn = conn.exec_driver_sql(
+                "UPDATE outbox SET state = 'withdrawn', outcome = 'paper_procedure' "
+                "WHERE state IN ('queued', 'held') AND seq IN (SELECT seq FROM journal "
+                "WHERE declaration_id = ? AND kind = 'declaration')", (decl_id,)).rowcount
+            conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id)
+                         .values(status=states.PAPER_PROCEDURE, updated_at=now))
+            code, detail = notes.note_columns(notes.PAPER_PROCEDURE(procedure=procedure),
+                                              {"withdrawn": withdrawn})
+            conn.execute(insert(T_HIST).values(
+                declaration_id=decl_id, version=row.version, at=now, actor=actor,
+                from_status=row.status, to_status=states.PAPER_PROCEDURE, note=code,
+                detail=_json(detail)))
+        return Changes(declarations=(decl_id,), outbox=True, statuses=True)
+
+    def note_continuity(self, decl_id: str, actor: str, note: Message,
+                        detail: dict[str, Any] | None = None) -> Changes:
+        """Record a continuity choice that changes no state (a withdrawal queued)."""
+        now = now_utc()
+        code, detail = notes.note_columns(note, detail)
+        with self._tx() as conn:
+            row = conn.execute(select(T_DECL.c.status, T_DECL.c.version)
+                               .where(T_DECL.c.id == decl_id)).first()
+            if row is None:
+                raise StoreError("error.not_found", 2, id=decl_id)
+            conn.execute(insert(T_HIST).values(
+                declaration_id=decl_id, version=row.version, at=now, actor=actor,
+                from_status=row.status, to_status=row.status, note=code,
+                detail=_json(detail)))
+        return Changes(declarations=(decl_id,))

@@ -188,3 +188,33 @@ def test_an_import_fallback_is_lodged_once_and_linked_to_its_paper(session: Sess
     assert st.lodged_after_fallback_at and st.mrn == mrn
     linked = [h for h in s.store.history(decl_id) if h.note == "history.note.fallback_linked"]
     assert len(linked) == 1 and rule_for(st.declaration).deadline_days == 7
+
+
+def test_cli_refuses_a_forbidden_request_in_one_line_and_sends_transit_to_paper(
+        home: Path, tmp_path: Path) -> None:
+    from tests.sync.helpers import comptoir, ok
+
+    init_profile(home, declarant_id=DECLARANT, key_alg="ES256")
+    s = Session(home)
+    try:
+        registered = _sealed(s, 7)
+        seq = s.store.journal_entry(declaration_id=registered).seq
+        s.store.record_deliveries([DeliveryResult(seq, "accepted", receipt="r",
+                                                  mrn=allocate_mrn("GB", 2026, 9, "R"))])
+        transit = _sealed(s, 8, transit=True)
+    finally:
+        s.close()
+    for lang, needle in (("en", "Art. 173(3)"), ("fr", "art. 173, paragraphe 3")):
+        p = comptoir(home, "amend", registered, "--post-release", env={"COMPTOIR_LANG": lang})
+        assert p.returncode == 2 and needle in p.stderr, p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+    pdf = tmp_path / "tad.pdf"
+    p = ok(comptoir(home, "fallback", "paper", transit, "-o", str(pdf)))
+    assert "paper procedure" in p.stdout and pdf.read_bytes().startswith(b"%PDF")
+    s = Session(home)
+    try:
+        assert s.store.get(transit).status == states.PAPER_PROCEDURE
+        assert s.store.get(registered).status == states.REGISTERED
+        assert transit not in _pending(s)
+    finally:
+        s.close()

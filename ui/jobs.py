@@ -131,6 +131,7 @@ def write_fallback_documents(store: Any, folder: Path, lang: str) -> FallbackWri
     them on the writer.  A crash in between leaves documents not yet recorded, which
     the next print writes again: never a record without its document.
     """
+    from client.declaration.continuity import rule_for
     from client.interchange import printing
     from client.seal.sealing import fallback_qr_payload, signature_fingerprint
 
@@ -146,14 +147,22 @@ def write_fallback_documents(store: Any, folder: Path, lang: str) -> FallbackWri
         data = printing.render_fallback_pdf(
             st.declaration, envelope_hash=entry.envelope_hash,
             signature_fingerprint=signature_fingerprint(entry.envelope),
-            sealed_at=entry.sealed_at, lang=lang, qr_payload=fallback_qr_payload(entry.envelope))
+            sealed_at=entry.sealed_at, lang=lang, qr_payload=fallback_qr_payload(entry.envelope),
+            document=rule_for(st.declaration).paper_document)
         paths.append(write_output(folder / f"{st.declaration.lrn or decl_id}-fallback.pdf", data))
         ids.append(decl_id)
     return FallbackWritten(paths, ids)
 
 
 def record_fallback_printed(store: Any, decl_ids: list[str], actor: str) -> Changes:
-    """Record on each declaration that its fallback document was printed (writer)."""
+    """Record on each declaration that its fallback document was printed (writer); a
+    transit follows its continuity rule: the paper procedure, out of the outbox for good."""
+    from client.declaration.continuity import rule_for
+
     for decl_id in decl_ids:
-        store.mark_fallback_printed(decl_id, actor)
-    return Changes(declarations=tuple(decl_ids))
+        rule = rule_for(store.get(decl_id).declaration)
+        if rule.paper_procedure:
+            store.to_paper_procedure(decl_id, actor, procedure=rule.procedure)
+        else:
+            store.mark_fallback_printed(decl_id, actor)
+    return Changes(declarations=tuple(decl_ids), outbox=True, statuses=True)

@@ -278,3 +278,24 @@ def test_a_received_mrn_with_a_wrong_check_digit_is_never_stored(session: Sessio
     assert ("history.note.mrn_invalid", bad) in notes
     _feed(s, d.id, 1, "accepted", mrn=MRN)  # the good one, when it comes, is kept
     assert s.store.get(d.id).mrn == MRN
+
+
+# --------------------------------------------------------------------------- requests' data
+
+def test_the_dms_amendment_and_cancellation_samples_name_their_mrn(conformance: Path) -> None:
+    """Every amendment and cancellation among the published DMS samples names the MRN it
+    changes (and passes the request rules); the same request without it is refused."""
+    from client.declaration.validation import validate
+    from client.interchange.dms import import_dms_file
+
+    samples = sorted((conformance / "hmrc-dms" / "samples").glob("*.xml"))
+    requests = [p for p in samples if "Amendment" in p.name or "Cancellation" in p.name]
+    assert len(requests) >= 8, [p.name for p in requests]
+    for path in requests:
+        decl = import_dms_file(path).declaration
+        assert decl.function in states.REQUESTS, path.name
+        codes = {f.code for f in validate(decl.to_json_dict())}
+        assert not codes & {"V-REQUEST-MRN", "V-REQUEST-VERSION"}, (path.name, codes)
+        stripped = decl.to_json_dict()
+        stripped.pop("mrn", None)
+        assert "V-REQUEST-MRN" in {f.code for f in validate(stripped)}, path.name

@@ -24,10 +24,11 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 Role = Literal["trader", "officer"]
 SubmissionStatus = Literal["accepted", "duplicate", "rejected", "held"]
 # Modelled on the DMS response types (DMSRCV, DMSACC, DMSREJ, DMSCTL, DMSDOC, DMSTAX,
-# DMSCLE, DMSINV).
+# DMSCLE, DMSINV; DMSRES "amended" and DMSREQ granted / denied answer a request, #14).
 NotificationStatus = Literal[
     "received", "accepted", "rejected", "under_control", "documents_requested",
     "tax_assessed", "released", "invalidated", "decision_conflict",
+    "amended", "cancellation_granted", "cancellation_denied", "release_refused",
 ]
 
 _Id = Field(max_length=128)

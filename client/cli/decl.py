@@ -18,7 +18,7 @@ from typing import Any
 from client.cli.render import dumps, emit, print_findings, render, warn
 from client.common.i18n import ComptoirError, tr
 from client.declaration.validation import has_errors
-from client.services.continuity import print_fallback_documents
+from client.services.continuity import print_fallback_documents, send_to_paper_procedure
 from client.services.declarations import (
     ReadyRefused,
     amend_declaration,
@@ -29,7 +29,14 @@ from client.services.declarations import (
     mark_ready,
     seed_demo,
 )
-from client.services.exports import FILE_ONLY, FORMATS, export_to_file, render_export
+from client.services.exports import (
+    FILE_ONLY,
+    FORMATS,
+    export_to_file,
+    render_export,
+    render_fallback_pdf,
+    write_file,
+)
 from client.services.imports import commit_import, read_import
 from client.services.officer import received, verify_envelope
 from client.services.sealing import (
@@ -215,7 +222,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
 def cmd_amend(args: argparse.Namespace) -> int:
     with _session(args) as s:
         decl = amend_declaration(s.store, s.actor(), find_declaration(s.store, args.id),
-                                 cancel=args.cancel).declaration
+                                 cancel=args.cancel,
+                                 post_release=args.post_release).declaration
         print(tr("amend.done", id=decl.id, version=decl.version, function=decl.function))
     return 0
 
@@ -269,6 +277,22 @@ def cmd_fallback_print(args: argparse.Namespace) -> int:
     for path in result.paths:
         print(tr("fallback.written", path=str(path)))
     print(tr("fallback.summary", count=len(result.paths), folder=str(args.folder)))
+    return 0
+
+
+def cmd_fallback_paper(args: argparse.Namespace) -> int:
+    """A transit movement goes on paper: its accompanying document, out of the outbox (or
+    its withdrawal queued when it was already lodged)."""
+    with _session(args) as s:
+        decl_id = find_declaration(s.store, args.id)
+        st = s.store.get(decl_id)
+        entry = s.store.journal_entry(declaration_id=decl_id, version=st.declaration.version)
+        if args.output is not None and entry is not None:
+            write_file(args.output, render_fallback_pdf(st.declaration, entry))
+            print(tr("fallback.written", path=str(args.output)))
+        done = send_to_paper_procedure(s.store, s.sealer(), s.actor(), decl_id)
+    print(tr("fallback.withdrawal_queued" if done.withdrawal else "fallback.paper_procedure",
+             id=st.declaration.lrn or decl_id))
     return 0
 
 
@@ -356,7 +380,10 @@ def register(sub: Any) -> None:
 
     p = add("amend", cmd_amend, "help.amend")
     p.add_argument("id")
-    p.add_argument("--cancel", action="store_true")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--cancel", action="store_true", help=tr("help.amend_cancel"))
+    group.add_argument("--post-release", action="store_true",
+                       help=tr("help.amend_post_release"))
 
     p = add("ready", cmd_ready, "help.ready")
     p.add_argument("id")
@@ -379,6 +406,10 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_fallback_print)
     p.add_argument("folder", type=Path)
     p.add_argument("--json", action="store_true")
+    p = fsub.add_parser("paper", help=tr("help.fallback_paper"))
+    p.set_defaults(func=cmd_fallback_paper)
+    p.add_argument("id")
+    p.add_argument("-o", "--output", type=Path)
 
     p = add("verify", cmd_verify, "help.verify")
     p.add_argument("target", help="FILE|TOKEN")

@@ -163,8 +163,10 @@ class Declaration(_Strict):
     type: DeclarationType = de("1/1", "declaration type (IM import, EX export, CO special fiscal territories)", default="IM")
     additional_type: Code | None = de("1/2", "additional declaration type (A standard, D pre-lodged…)")
     transit_type: Code | None = de("1/3", "transit declaration type (T1, T2, T2F…)")
-    function: Literal["original", "amendment", "cancellation"] = Field(
-        default="original", description="Function code: original (9), amendment / cancellation (13)")
+    function: Literal["original", "amendment", "post_release_amendment", "cancellation"] = Field(
+        default="original",
+        description="Function code: original (9); amendment, post-release amendment (UCC "
+                    "Art. 173) or invalidation request (Art. 174, 'cancellation') (13)")
     amends: str | None = Field(default=None, max_length=36,
                                description="Id of the sealed declaration this amends")
     lrn: Code | None = de("2/5", "local reference number (unique per declarant)")

@@ -29,8 +29,9 @@ from client.declaration.model import (
     Party,
     de_number,
 )
-from client.declaration.mrn import mrn_problem
+from client.declaration.mrn import PROCEDURE_LETTERS, mrn_letter_problem, mrn_problem
 from client.declaration.refdata import INCOTERMS_2020, ReferenceData, default_reference_data
+from client.declaration.states import REQUESTS
 
 Severity = Literal["error", "warning"]
 LrnTaken = Callable[[str, str, str | None], bool]
@@ -478,6 +479,35 @@ def _mrn_check(ctx: Context) -> Iterator[Hit]:
         problem = mrn_problem(mrn)
         if problem is not None and problem.code == "validation.V-MRN-CHECK-DIGIT":
             yield "mrn", dict(problem.params)
+
+
+@rule("V-MRN-PROCEDURE-LETTER", "warning", "2/x")
+def _mrn_letter(ctx: Context) -> Iterator[Hit]:
+    """UCC-IA Annex B: the 17th character names the procedure; a known letter of another
+    procedure (a transit J on an import) says the MRN is not this declaration's.  A digit
+    there (MRNs of countries outside the Union) is not a letter to check."""
+    mrn = ctx.decl.mrn
+    if not _blank(mrn) and mrn_problem(mrn) is None and mrn[16] in PROCEDURE_LETTERS:
+        problem = mrn_letter_problem(mrn, ctx.decl)
+        if problem is not None:
+            yield "mrn", dict(problem.params)
+
+
+@rule("V-REQUEST-MRN", "error", "2/x")
+def _request_mrn(ctx: Context) -> Iterator[Hit]:
+    """An amendment or invalidation request names the MRN of the declaration it changes."""
+    d = ctx.decl
+    if d.function in REQUESTS and _blank(d.mrn):
+        yield "mrn", {"function": d.function}
+
+
+@rule("V-REQUEST-VERSION", "error", "1/2")
+def _request_version(ctx: Context) -> Iterator[Hit]:
+    """A request made here (``amends`` names the declaration) is the version after the one
+    it changes: version 1 cannot change anything."""
+    d = ctx.decl
+    if d.function in REQUESTS and not _blank(d.amends) and d.version < 2:
+        yield "version", {"function": d.function, "version": d.version}
 
 
 @rule("V-EXCHANGE-RATE-MISSING", "warning", "4/15")

@@ -12,7 +12,8 @@ from client.common.b64 import b64u_decode_lenient
 OUTCOMES = ("documents_checked", "physical_inspection", "release", "hold", "refuse")
 NEEDS_REASON = frozenset({"hold", "refuse"})
 # Outcome -> declaration status at the single window (client.declaration.states names).
-OUTCOME_STATUS = {"release": "released", "hold": "under_control", "refuse": "rejected",
+# "refuse" is a refusal of release (UCC Art. 198), never a lodging rejection ("rejected").
+OUTCOME_STATUS = {"release": "released", "hold": "under_control", "refuse": "release_refused",
                   "documents_checked": "under_control", "physical_inspection": "under_control"}
 MAX_REASON = 500
 DOC_KIND = "control_decision"

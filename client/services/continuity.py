@@ -7,6 +7,11 @@ declaration sealed and still queued; each print is recorded on its declaration
 both in one call (:func:`print_fallback_documents`); the desktop writes the documents off
 its writer (:func:`write_fallback_documents`) and records them on it
 (:func:`record_fallback_printed`).
+The continuity rule
+of the declaration's procedure (:mod:`client.declaration.continuity`) decides what
+follows: import and export are lodged electronically after recovery and linked to their
+paper copy; transit goes to the paper procedure, out of the outbox for good, and a transit
+declaration already lodged gets its withdrawal queued instead.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from client.common.i18n import ComptoirError
+from client.common.i18n import ComptoirError, Message
 from client.declaration import states
+from client.declaration.continuity import rule_for
 from client.declaration.model import Declaration
 from client.services.exports import render_fallback_pdf, write_file
-from client.store import Changes, Store
+from client.store import Changes, JournalEntry, Store
+from client.store import history_notes as notes
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -101,8 +109,18 @@ def record_fallback_printed(store: Store, actor: str,
                             written: FallbackWritten) -> FallbackPrinted:
     """Record on each declaration that its fallback document was printed by ``actor``."""
     for decl_id in written.declaration_ids:
-        store.mark_fallback_printed(decl_id, actor)
+        _record_printed(store, decl_id, actor)
     return FallbackPrinted(list(written.paths), written.declaration_ids)
+
+
+def _record_printed(store: Store, decl_id: str, actor: str) -> None:
+    """The print recorded as its procedure's continuity rule says: a transit goes to the
+    paper procedure, out of the outbox for good (Annex 72-04); others keep their fallback."""
+    rule = rule_for(store.get(decl_id).declaration)
+    if rule.paper_procedure:
+        store.to_paper_procedure(decl_id, actor, procedure=rule.procedure)
+    else:
+        store.mark_fallback_printed(decl_id, actor)
 
 
 def print_fallback_documents(store: Store, actor: str, folder: Path, *,
@@ -115,7 +133,44 @@ def print_fallback_documents(store: Store, actor: str, folder: Path, *,
     written: list[Path] = []
     touched: list[str] = []
     for decl_id, path in _written_documents(store, folder, lang, on_progress):
-        store.mark_fallback_printed(decl_id, actor)
+        _record_printed(store, decl_id, actor)
         written.append(path)
         touched.append(decl_id)
     return FallbackPrinted(written, tuple(touched))
+
+
+@dataclass(frozen=True)
+class PaperProcedure:
+    """A transit declaration sent to the paper procedure; ``withdrawal`` is the sealed
+    invalidation request queued when it had already been lodged."""
+
+    declaration_id: str
+    withdrawal: JournalEntry | None
+    changes: Changes
+
+
+def send_to_paper_procedure(store: Store, sealer: Any, actor: str, decl_id: str
+                            ) -> PaperProcedure:
+    """Follow the continuity rule of a declaration whose movement goes on paper.
+
+    Not lodged yet (draft, ready, sealed and queued): out of the outbox, into the paper
+    procedure.  Already lodged: its withdrawal (an invalidation request, refused with
+    the Code's reason where the Code refuses it) is sealed and queued.  A procedure whose
+    rule is to lodge after recovery (import, export) is refused: it keeps its fallback.
+    """
+    st = store.get(decl_id)
+    rule = rule_for(st.declaration)
+    if not rule.paper_procedure:
+        raise ComptoirError("continuity.not_paper_procedure", 2,
+                            id=st.declaration.lrn or decl_id,
+                            procedure=Message(f"continuity.procedure.{rule.procedure}"))
+    if st.status in (states.DRAFT, states.READY, states.SEALED, states.PAPER_PROCEDURE):
+        return PaperProcedure(decl_id, None,
+                              store.to_paper_procedure(decl_id, actor,
+                                                       procedure=rule.procedure))
+    store.new_version(decl_id, actor, function=states.INVALIDATION)
+    entry = sealer.seal(decl_id)
+    store.note_continuity(decl_id, actor, notes.WITHDRAWAL_QUEUED(procedure=rule.procedure),
+                          {"seq": entry.seq})
+    return PaperProcedure(decl_id, entry,
+                          Changes(declarations=(decl_id,), outbox=True, statuses=True))

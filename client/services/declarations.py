@@ -86,10 +86,13 @@ def copy_declaration(store: Store, actor: str, source_id: str, *,
 
 
 def amend_declaration(store: Store, actor: str, decl_id: str, *,
-                      cancel: bool = False) -> Made:
-    """Version n+1 of a sealed declaration as a draft (an amendment, or a cancellation
-    request with ``cancel``)."""
-    decl = store.new_version(decl_id, actor, function="cancellation" if cancel else None)
+                      cancel: bool = False, post_release: bool = False) -> Made:
+    """Version n+1 of a sealed declaration as a draft: an amendment (UCC Art. 173), a
+    post-release amendment with ``post_release`` (Art. 173(3)), an invalidation request
+    with ``cancel`` (Art. 174); refused with the Code's reason where it forbids it."""
+    function = (states.INVALIDATION if cancel
+                else states.POST_RELEASE_AMENDMENT if post_release else None)
+    decl = store.new_version(decl_id, actor, function=function)
     return Made(decl, Changes(declarations=(decl_id,), statuses=True))
 
 

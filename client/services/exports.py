@@ -81,13 +81,17 @@ def render_declaration_pdf(st: Stored, *, lang: str | None = None) -> bytes:
 
 def render_fallback_pdf(decl: Declaration, entry: JournalEntry, *,
                         lang: str | None = None) -> bytes:
-    """The fallback document of a sealed version: its hash, the signature's fingerprint and
-    a QR code carrying the envelope, for the paper procedure during an outage."""
+    """The paper document the continuity rule of ``decl`` names (a fallback SAD, or the
+    offline transit accompanying document with its list of items) for a sealed version:
+    its hash, the signature's fingerprint and a QR code carrying the envelope."""
+    from client.declaration.continuity import rule_for
+
     return printing.render_fallback_pdf(
         decl, envelope_hash=entry.envelope_hash,
         signature_fingerprint=signature_fingerprint(entry.envelope),
         sealed_at=entry.sealed_at, lang=lang or language(),
-        qr_payload=fallback_qr_payload(entry.envelope))
+        qr_payload=fallback_qr_payload(entry.envelope),
+        document=rule_for(decl).paper_document)
 
 
 def render_export(store: Store, decl_id: str, fmt: str, *, lang: str | None = None) -> bytes:

@@ -248,8 +248,12 @@ class DeclarationsMixin(StoreBase):
     def new_version(self, decl_id: str, actor: str, *, function: str | None = None) -> Declaration:
         """A sealed declaration is immutable: changing it starts version n+1 as a draft.
 
-        After a rejection the new version resubmits the original; once registered it
-        is an amendment (or a cancellation request) referencing the MRN.
+        After a rejection the new version is a corrected original (no MRN); once the
+        declaration is accepted it is a request about it (UCC Art. 173 amendment, post-release
+        amendment, Art. 174 invalidation), refused with the Code's reason where the Code
+        refuses it (:func:`states.request_refusal`), and it keeps the MRN.  The state it
+        was in is the new-version row's ``from_status``: sealing the request puts it back
+        there, and the single window's answer leaves it there unless it invalidates.
         """
         now = now_utc()
         with self._tx() as conn:
@@ -263,20 +267,40 @@ class DeclarationsMixin(StoreBase):
             if row.status == states.SEALED:
                 raise StoreError("store.still_queued", 2, id=decl_id)
             decl = Declaration.model_validate_json(row.document)
-            fn = function or ("original" if row.status == states.REJECTED else "amendment")
-            decl = decl.model_copy(update={"version": row.version + 1, "function": fn,
-                                           "mrn": row.mrn if fn != "original" else None})
+            fn = function or (states.ORIGINAL if row.status == states.REJECTED
+                              else states.AMENDMENT)
+            if fn != states.ORIGINAL or row.status != states.REJECTED:
+                refusal = states.request_refusal(row.status, fn, row.mrn)
+                if refusal is not None:
+                    raise StoreError("store.request_refused", 2, id=decl.lrn or decl_id,
+                                     reason=refusal)
+            if self._queued(conn, decl_id, row.version):
+                raise StoreError("store.still_queued", 2, id=decl_id)
+            request = fn in states.REQUESTS
+            decl = decl.model_copy(update={
+                "version": row.version + 1, "function": fn,
+                "mrn": row.mrn if request else None,
+                "amends": decl_id if request else None})
             doc = _doc_json(decl)
             code, detail = notes.note_columns(notes.NEW_VERSION(function=fn))
             conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id).values(
                 **_row_values(decl), status=states.DRAFT, updated_at=now,
-                mrn=row.mrn, sealed_at=None, envelope_hash=None))
+                mrn=row.mrn if request else None, sealed_at=None, envelope_hash=None))
             conn.execute(update(T_DOC).where(T_DOC.c.id == decl_id).values(document=doc))
             conn.execute(insert(T_HIST).values(
                 declaration_id=decl_id, version=decl.version, at=now, actor=actor,
                 from_status=row.status, to_status=states.DRAFT, note=code,
                 detail=_json(detail), document=doc))
         return decl
+
+    @staticmethod
+    def _queued(conn: Any, decl_id: str, version: int) -> bool:
+        """Whether the envelope of this version still waits in the outbox (a request
+        sealed and not yet answered: a second one must wait for its answer)."""
+        return conn.exec_driver_sql(
+            "SELECT 1 FROM journal j JOIN outbox o ON o.seq = j.seq WHERE j.declaration_id = ? "
+            "AND j.version = ? AND j.kind = 'declaration' AND o.state != 'done' LIMIT 1",
+            (decl_id, version)).first() is not None
 
     # ---- history ---------------------------------------------------------------------
 
@@ -318,6 +342,51 @@ class DeclarationsMixin(StoreBase):
                 note=notes.FALLBACK_PRINTED().code))
         return Changes(declarations=(decl_id,))
 
+
+    def to_paper_procedure(self, decl_id: str, actor: str, *, procedure: str) -> Changes:
+        """A declaration not yet lodged goes to the paper procedure (transit during an
+        outage): its queued envelopes are withdrawn from the outbox, in the same
+        transaction, so that they can never be sent, and it leaves the lifecycle."""
+        now = now_utc()
+        with self._tx() as conn:
+            row = conn.execute(select(T_DECL.c.status, T_DECL.c.version)
+                               .where(T_DECL.c.id == decl_id)).first()
+            if row is None:
+                raise StoreError("error.not_found", 2, id=decl_id)
+            if row.status == states.PAPER_PROCEDURE:
+                return Changes()
+            if row.status not in (states.DRAFT, states.READY, states.SEALED):
+                raise StoreError("store.bad_transition", 2, id=decl_id, current=row.status,
+                                 target=states.PAPER_PROCEDURE)
+            withdrawn = conn.exec_driver_sql(
+                "UPDATE outbox SET state = 'withdrawn', outcome = 'paper_procedure' "
+                "WHERE state IN ('queued', 'held') AND seq IN (SELECT seq FROM journal "
+                "WHERE declaration_id = ? AND kind = 'declaration')", (decl_id,)).rowcount
+            conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id)
+                         .values(status=states.PAPER_PROCEDURE, updated_at=now))
+            code, detail = notes.note_columns(notes.PAPER_PROCEDURE(procedure=procedure),
+                                              {"withdrawn": withdrawn})
+            conn.execute(insert(T_HIST).values(
+                declaration_id=decl_id, version=row.version, at=now, actor=actor,
+                from_status=row.status, to_status=states.PAPER_PROCEDURE, note=code,
+                detail=_json(detail)))
+        return Changes(declarations=(decl_id,), outbox=True, statuses=True)
+
+    def note_continuity(self, decl_id: str, actor: str, note: Message,
+                        detail: dict[str, Any] | None = None) -> Changes:
+        """Record a continuity choice that changes no state (a withdrawal queued)."""
+        now = now_utc()
+        code, detail = notes.note_columns(note, detail)
+        with self._tx() as conn:
+            row = conn.execute(select(T_DECL.c.status, T_DECL.c.version)
+                               .where(T_DECL.c.id == decl_id)).first()
+            if row is None:
+                raise StoreError("error.not_found", 2, id=decl_id)
+            conn.execute(insert(T_HIST).values(
+                declaration_id=decl_id, version=row.version, at=now, actor=actor,
+                from_status=row.status, to_status=row.status, note=code,
+                detail=_json(detail)))
+        return Changes(declarations=(decl_id,))
 
 
 def fts_phrase(fragment: str) -> str:

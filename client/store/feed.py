@@ -41,6 +41,13 @@ class FeedMixin(StoreBase):
                                  payload=json.dumps(n, default=str), applied=True))
                 detail = {k: n[k] for k in ("errors", "detail", "decision", "cursor")
                           if n.get(k)}
+                answer = states.REQUEST_ANSWERS.get(status)
+                if answer is not None:
+                    if moves.is_request(n["declaration_id"]):
+                        moves.answer(n["declaration_id"], actor, now,
+                                     accepted=answer == "accepted", status=status,
+                                     detail=detail or None)
+                    continue
                 target = states.FROM_SERVER.get(status)
                 moved = target is not None and moves.move(
                     n["declaration_id"], n.get("version"), target, actor, now,

@@ -54,6 +54,13 @@ REJECTED = NoteKind(PREFIX + "rejected")
 NOTIFICATION = NoteKind(PREFIX + "notification", ("status",))  # the feed's status
 FALLBACK_PRINTED = NoteKind(PREFIX + "fallback_printed")
 FALLBACK_LINKED = NoteKind(PREFIX + "fallback_linked")
+# the single window's answer to a request (amendment, invalidation): the status is kept
+REQUEST_ACCEPTED = NoteKind(PREFIX + "request_accepted", ("request", "status"))
+REQUEST_REFUSED = NoteKind(PREFIX + "request_refused", ("request",))
+# continuity: transit sent to the paper procedure, a lodged one's withdrawal queued
+PAPER_PROCEDURE = NoteKind(PREFIX + "paper_procedure", ("procedure",))
+WITHDRAWAL_QUEUED = NoteKind(PREFIX + "withdrawal_queued", ("procedure",))
+MRN_INVALID = NoteKind(PREFIX + "mrn_invalid", ("mrn",))  # received, check digit wrong
 
 # UK CDS connector (sync/cds): what happened to an attempt to lodge
 CDS_LODGED = NoteKind(PREFIX + "cds_lodged", ("via",))  # 202, a notification, conversation
@@ -69,10 +76,12 @@ NOTES: dict[str, NoteKind] = {k.code: k for k in (
     CREATED, IMPORTED, IMPORTED_FROM, COPIED_FROM, DEMO_SEED, EDITED, CHECKED, NEW_VERSION,
     SEALED, RECEIPT, REJECTED, NOTIFICATION, FALLBACK_PRINTED, FALLBACK_LINKED,
     CDS_LODGED, CDS_REFUSED, CDS_UNRESOLVED, CDS_RESEND, CDS_KNOWN_LODGED, CDS_WITHDRAWN,
-    CDS_EARLIER_TAKEN, CDS_NOTIFICATION)}
+    CDS_EARLIER_TAKEN, CDS_NOTIFICATION,
+    REQUEST_ACCEPTED, REQUEST_REFUSED, MRN_INVALID, PAPER_PROCEDURE, WITHDRAWAL_QUEUED)}
 
 # parameters that are themselves codes: rendered through their own catalogue entry
-_CODED_PARAMS = {"status": "history.feed_status.", "function": "history.function."}
+_CODED_PARAMS = {"status": "history.feed_status.", "function": "history.function.",
+                 "request": "lifecycle.request.", "procedure": "continuity.procedure."}
 
 
 def note_columns(note: Message | None, detail: dict[str, Any] | None = None,
@@ -112,5 +121,6 @@ def history_message(entry: HistoryEntry) -> Message:
 
 __all__ = ["AS_WRITTEN", "CHECKED", "COPIED_FROM", "CREATED", "DEMO_SEED", "EDITED",
            "FALLBACK_LINKED", "FALLBACK_PRINTED", "IMPORTED", "IMPORTED_FROM", "NEW_VERSION",
-           "NOTES", "NOTIFICATION", "NoteKind", "PREFIX", "RECEIPT", "REJECTED", "SEALED",
+           "MRN_INVALID", "NOTES", "NOTIFICATION", "PAPER_PROCEDURE", "WITHDRAWAL_QUEUED", "NoteKind", "PREFIX", "RECEIPT", "REJECTED",
+           "REQUEST_ACCEPTED", "REQUEST_REFUSED", "SEALED",
            "history_message", "note_columns"]

@@ -15,6 +15,7 @@ from client.declaration import states
 from client.declaration.model import Declaration, now_utc
 from client.store import history_notes as notes
 from client.store.connection import StoreBase
+from client.store.helpers import lodged_status
 from client.store.schema import T_JOURNAL
 from client.store.types import JournalEntry, MakeLink, SealFn, StoreError
 
@@ -70,11 +71,16 @@ class JournalMixin(StoreBase):
                 entry = self._append_journal_cur(
                     cur, "declaration", decl.id, decl.version,
                     lambda seq, prev: sealer(decl, document, seq, prev), now)
-                cur.execute(_SEALED_SQL, (states.SEALED, now, now, entry.envelope_hash, decl_id))
+                # A request (amendment, invalidation) is assessed while the declaration keeps
+                # the state it was lodged in: sealing it goes back there, not to "sealed".
+                status = states.SEALED
+                if decl.function in states.REQUESTS:
+                    status = lodged_status(conn, decl_id, decl.version) or states.SEALED
+                cur.execute(_SEALED_SQL, (status, now, now, entry.envelope_hash, decl_id))
                 code, detail = notes.note_columns(notes.SEALED(seq=entry.seq),
                                                   {"hash": entry.envelope_hash})
                 cur.execute(_HISTORY_SQL, (decl_id, decl.version, now, actor, row[0],
-                                           states.SEALED, code, json.dumps(detail)))
+                                           status, code, json.dumps(detail)))
             finally:
                 cur.close()
         return entry

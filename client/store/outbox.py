@@ -101,6 +101,11 @@ class OutboxMixin(StoreBase):
                     detail["mrn"] = res.mrn
                 if res.errors:
                     detail["errors"] = res.errors
+                if registered and moves.is_request(j.declaration_id):
+                    # a request's receipt: the declaration keeps its state and its MRN
+                    moves.note(j.declaration_id, actor, now, note=notes.RECEIPT(),
+                               detail=detail)
+                    continue
                 moves.move(j.declaration_id, j.version,
                            states.REGISTERED if registered else states.REJECTED, actor, now,
                            note=notes.RECEIPT() if registered else notes.REJECTED(),

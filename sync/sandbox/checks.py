@@ -96,7 +96,13 @@ def check_one(env: dict[str, Any], ca: x509.Certificate, revoked: set[int],
 
 def _slim(document: dict[str, Any]) -> dict[str, Any]:
     """The few fields the intake reads after the checks (cheap to ship between processes)."""
-    out = {k: document[k] for k in ("id", "version", "type", "lrn") if k in document}
+    out = {k: document[k] for k in ("id", "version", "type", "lrn", "function", "mrn",
+                                    "amends", "transit_type", "additional_type")
+           if k in document}
+    items = document.get("goods_items")
+    if isinstance(items, list) and items and isinstance(items[0], dict) \
+            and isinstance(items[0].get("procedure_code"), str):
+        out["procedure_code"] = items[0]["procedure_code"][:4]  # DE 1/10: the MRN's letter
     declarant = document.get("declarant")
     if isinstance(declarant, dict) and "id" in declarant:
         out["declarant"] = {"id": declarant["id"]}

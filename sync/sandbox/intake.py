@@ -19,16 +19,15 @@ from typing import Any
 from cryptography import x509
 
 from client.common.i18n import tr
-from client.declaration.mrn import allocate_mrn
+from client.declaration import states
+from client.declaration.mrn import allocate_mrn, procedure_letter
 from client.seal.envelope import sign_receipt
 from sync.sandbox import authz
 from sync.sandbox.checks import Checked, Checker, Refused, check_one
 from sync.sandbox.officer import apply_pending, lodge_decision
 from sync.sandbox.pipeline import Clock, LaneMode, lane_for, rejection_rule, schedule
+from sync.sandbox.requests import decide_request, lodged
 from sync.sandbox.store import BatchTx, Principal, StoredEnvelope
-
-# Procedure category letter at MRN position 17, by declaration type (DE 1/1).
-_PROCEDURE_LETTER = {"IM": "J", "EX": "A", "CO": "J"}
 
 
 def now_iso(t: float | None = None) -> str:
@@ -58,12 +57,12 @@ def _business_errors(tx: BatchTx, se: StoredEnvelope, checked: Checked) -> list[
     return errors
 
 
-def _earlier_mrn(tx: BatchTx, declaration_id: str, version: int) -> str | None:
-    for v in range(version - 1, 0, -1):
-        earlier = tx.envelope(declaration_id, v)
-        if earlier is not None and earlier.mrn:
-            return earlier.mrn
-    return None
+def _claims(se: StoredEnvelope) -> dict[str, Any]:
+    """The receipt's claims for an accepted envelope."""
+    return {"declaration_id": se.declaration_id, "version": se.version,
+            "envelope_hash": se.envelope_hash, "received_at": se.received_at,
+            "mrn": se.mrn, "device_id": se.device_id, "seq": se.seq,
+            "trader_id": se.trader_id}
 
 
 @dataclass
@@ -135,6 +134,24 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             return
         document = checked.document
         errors = _business_errors(tx, se, checked)
+        if document.get("function") in states.REQUESTS:  # amendment, invalidation (#14)
+            tx.notify(principal.trader_id, se.declaration_id, se.version, "received", at)
+            answers = ([("cancellation_denied" if document["function"] == states.INVALIDATION
+                         else "rejected", {"errors": errors})] if errors else [])
+            if errors:
+                se.status, se.errors = "rejected", errors
+            else:
+                answers = decide_request(tx, se, document, at)
+            for status, extra in answers:
+                tx.notify(principal.trader_id, se.declaration_id, se.version, status, at,
+                          **extra)
+            if se.status == "accepted":
+                to_sign.append((se, _claims(se)))
+            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
+            return
+        if lodged(tx, se.declaration_id, se.version) is not None:
+            # an original for a declaration that has its MRN: never lodged twice
+            errors = [_err("ALREADY_LODGED", "/payload/function")]
         lane = lane_for(ctx.seed, se.declaration_id, ctx.lane_mode, se.version)
         if not errors and lane == "rejected":
             code, pointer = rejection_rule(ctx.seed, se.declaration_id)
@@ -147,20 +164,13 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                       errors=errors)
             apply_pending(tx, se, at)  # decisions that waited for it (#8)
         else:
-            # An amendment (a later version) keeps the MRN its declaration already has.
-            se.mrn = _earlier_mrn(tx, se.declaration_id, se.version)
-            if se.mrn is None:
-                serial = tx.next_counter("mrn_serial")
-                letter = _PROCEDURE_LETTER.get(str(document.get("type", "IM")), "")
-                se.mrn = allocate_mrn(ctx.country, datetime.now(UTC).year, serial, letter)
+            serial = tx.next_counter("mrn_serial")
+            se.mrn = allocate_mrn(ctx.country, datetime.now(UTC).year, serial,
+                                  procedure_letter(document))
             se.status, se.lane = "accepted", lane
             if se.declarant_id and se.lrn:
                 tx.claim_lrn(se.declarant_id, se.lrn, se.declaration_id)
-            claims = {"declaration_id": se.declaration_id, "version": se.version,
-                      "envelope_hash": se.envelope_hash, "received_at": se.received_at,
-                      "mrn": se.mrn, "device_id": se.device_id, "seq": se.seq,
-                      "trader_id": se.trader_id}
-            to_sign.append((se, claims))
+            to_sign.append((se, _claims(se)))
             tx.notify(principal.trader_id, se.declaration_id, se.version, "accepted", at,
                       mrn=se.mrn)
             for due, status in ([] if apply_pending(tx, se, at)

@@ -29,10 +29,10 @@ from client.common.i18n import tr
 from client.seal.envelope import sign_receipt
 from sync.sandbox.store import BatchTx, Decision, Principal, StoredEnvelope
 
-OUTCOME_STATUS = {"release": "released", "hold": "under_control", "refuse": "rejected",
+OUTCOME_STATUS = {"release": "released", "hold": "under_control", "refuse": "release_refused",
                   "documents_checked": "under_control", "physical_inspection": "under_control"}
 NEEDS_REASON = frozenset({"hold", "refuse"})
-FINAL = frozenset({"released", "rejected", "invalidated"})
+FINAL = frozenset({"released", "rejected", "invalidated", "release_refused"})
 CONFLICT = "DECISION_CONFLICT"
 
 

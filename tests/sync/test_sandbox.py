@@ -208,10 +208,13 @@ def test_business_rejection_has_codes_and_pointers_and_still_advances_the_chain(
 
 
 def test_an_amendment_keeps_the_mrn_and_gets_its_own_receipt(green_sandbox, Traders):
+    """Released at once on the green lane: the request is a post-release amendment
+    (UCC Art. 173(3)); it names the MRN it changes (more in test_requests.py)."""
     t = Traders(green_sandbox)
     doc = t.declaration()
     first = t.post([t.seal(doc)]).json()["results"][0]
-    amended = dict(doc, version=2, function="amendment", amends=doc["id"])
+    amended = dict(doc, version=2, function="post_release_amendment", amends=doc["id"],
+                   mrn=first["mrn"])
     second = t.post([t.seal(amended)]).json()["results"][0]
     assert second["status"] == "accepted" and second["version"] == 2
     assert second["mrn"] == first["mrn"] and second["receipt"] != first["receipt"]

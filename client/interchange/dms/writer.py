@@ -159,8 +159,8 @@ def export_dms(decl: Declaration) -> bytes:
     w.el(d, "FunctionCode", fc)
     w.opt(d, "FunctionalReferenceID", decl.lrn)
     w.opt(d, "ID", decl.mrn)
-    if decl.function == "amendment":
-        w.el(d, "TypeCode", "COR")
+    if decl.function in ("amendment", "post_release_amendment"):
+        w.el(d, "TypeCode", "COR")  # CDS takes a post-release amendment as a COR as well
     elif decl.function == "cancellation":
         w.el(d, "TypeCode", "INV")
     else:

@@ -17,7 +17,7 @@ from typing import Any
 from client.common.i18n import ComptoirError
 from client.seal.profile import Profile
 from sync.protocol import EnrolRequest
-from sync.transport import SingleWindowClient
+from sync.transport import ProblemError, SingleWindowClient
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,19 @@ def enrol(profile: Profile, secrets: Any, *, server_url: str, code: str,
         info = require_active_key(home)
     except ComptoirError:
         info = create_key(home, secrets)
-    trader = trader_id or profile.declarant_id or ""
+    # The one-time code names the trader and role; what the device believes (an explicit
+    # --trader, else the profile's declarant) is only sent to be checked, never required.
+    expected = trader_id or profile.declarant_id or None
     if ca_pem_path is not None and not Path(ca_pem_path).is_file():
         raise ComptoirError("error.file_unreadable", 2, path=str(ca_pem_path),
                             reason="not found")
-    csr = make_csr(home, secrets, info.kid, trader or "Comptoir device", trader or "unknown")
+    csr = make_csr(home, secrets, info.kid, expected or "Comptoir device", expected or "unknown")
     with SingleWindowClient(server_url, ca_pem_path=ca_pem_path, pin_sha256=pin_sha256) as client:
-        resp = client.enrol(EnrolRequest(trader_id=trader or "-", code=code, csr_pem=csr,
-                                         device_id=profile.device_id, role=profile.role))
+        try:
+            resp = client.enrol(EnrolRequest(trader_id=expected, code=code, csr_pem=csr,
+                                             device_id=profile.device_id, role=profile.role))
+        except ProblemError as exc:
+            raise _mismatch(exc, expected or "", profile.role) from exc
     if resp.device_id != profile.device_id or resp.role != profile.role:
         raise ComptoirError("sync.enrol_mismatch", 2)
     installed = install_certificate_chain(home, info.kid, resp.certificate_chain_pem)
@@ -73,6 +78,17 @@ def enrol(profile: Profile, secrets: Any, *, server_url: str, code: str,
         profile.declarant_id = resp.trader_id
     profile.save()
     return EnrolResult(resp.trader_id, resp.role, installed.subject, server_url)
+
+
+def _mismatch(exc: ProblemError, given: str, role: str) -> ComptoirError:
+    """A code for another trader or role becomes one clear local line, not an HTTP status."""
+    code_trader, _, code_role = (exc.detail or "").partition(" ")
+    if exc.problem_code == "sandbox.enrol_trader_mismatch":
+        return ComptoirError("sync.enrol_trader_mismatch", 2, given=given,
+                             code_trader=code_trader or "?")
+    if exc.problem_code == "sandbox.enrol_role_mismatch":
+        return ComptoirError("sync.enrol_role_mismatch", 2, role=role, code_role=code_role or "?")
+    return exc
 
 
 def _now() -> str:

@@ -64,7 +64,9 @@ class HealthResponse(_Wire):
 
 
 class EnrolRequest(_Request):
-    trader_id: str = Field(min_length=1, max_length=35, description="DE 3/18: declarant EORI")
+    trader_id: str | None = Field(
+        default=None, min_length=1, max_length=35,
+        description="DE 3/18: declarant EORI the device expects; the code alone names it")
     code: str = Field(min_length=1, max_length=64, description="One-time enrolment code")
     csr_pem: str = Field(min_length=1, max_length=16384, description="PKCS#10 CSR, PEM")
     device_id: str = Field(min_length=1, max_length=64)

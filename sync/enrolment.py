@@ -37,8 +37,29 @@ def _write(path: Path, text: str) -> None:
 
 def enrol(profile: Profile, secrets: Any, *, server_url: str, code: str,
           ca_pem_path: Path | None = None, pin_sha256: str | None = None,
-          trader_id: str | None = None) -> EnrolResult:
-    """Enrol this device; on success the profile knows its server, token and trust."""
+          trader_id: str | None = None, store: Any = None) -> EnrolResult:
+    """Enrol this device; on success the profile knows its server, token and trust.
+
+    What was sealed before the first enrolment (self-signed) is re-sealed under the new
+    certificate (client.seal.reseal); the server's view of the chain starts where the
+    journal stood.  ``store``: the profile's open store (opened here when None).
+    """
+    own_store = store is None
+    if own_store:
+        from client.seal.profile import open_store
+
+        store = open_store(profile, secrets=secrets)
+    try:
+        return _enrol(profile, secrets, store, server_url=server_url, code=code,
+                      ca_pem_path=ca_pem_path, pin_sha256=pin_sha256, trader_id=trader_id)
+    finally:
+        if own_store:
+            store.close()
+
+
+def _enrol(profile: Profile, secrets: Any, store: Any, *, server_url: str, code: str,
+           ca_pem_path: Path | None, pin_sha256: str | None,
+           trader_id: str | None) -> EnrolResult:
     from client.seal.keys import create_key, install_certificate_chain, make_csr, require_active_key
 
     home = profile.home
@@ -55,13 +76,20 @@ def enrol(profile: Profile, secrets: Any, *, server_url: str, code: str,
     csr = make_csr(home, secrets, info.kid, expected or "Comptoir device", expected or "unknown")
     with SingleWindowClient(server_url, ca_pem_path=ca_pem_path, pin_sha256=pin_sha256) as client:
         try:
-            resp = client.enrol(EnrolRequest(trader_id=expected, code=code, csr_pem=csr,
-                                             device_id=profile.device_id, role=profile.role))
+            head = store.journal_entry()
+            resp = client.enrol(EnrolRequest(
+                trader_id=expected, code=code, csr_pem=csr, device_id=profile.device_id,
+                role=profile.role, chain_seq=head.seq if head else 0,
+                chain_head=head.envelope_hash if head else "0" * 64))
         except ProblemError as exc:
             raise _mismatch(exc, expected or "", profile.role) from exc
     if resp.device_id != profile.device_id or resp.role != profile.role:
         raise ComptoirError("sync.enrol_mismatch", 2)
     installed = install_certificate_chain(home, info.kid, resp.certificate_chain_pem)
+    from client.seal.keys import load_private_jwk, x5c
+    from client.seal.reseal import reseal_pending
+
+    reseal_pending(store, load_private_jwk(secrets, installed), x5c(installed), profile.actor())
     trust = home / "trust"
     _write(trust / "ca.pem", resp.ca_pem)
     _write(trust / "receipt.pem", resp.receipt_certificate_pem)

@@ -347,7 +347,8 @@ def create_app(state: SandboxState | None) -> FastAPI:
         token = secrets.token_urlsafe(32)
         state.store.register_enrolment(trader_id=trader_id, device_id=req.device_id,
                                        role=role, token=token, serial=cert_serial(cert),
-                                       cert_pem=pem)
+                                       cert_pem=pem, chain_seq=req.chain_seq,
+                                       chain_head=req.chain_head)
         return EnrolResponse(trader_id=trader_id, device_id=req.device_id, role=role,  # type: ignore[arg-type]
                              certificate_chain_pem=[pem, state.pki.ca_pem],
                              ca_pem=state.pki.ca_pem,

@@ -323,10 +323,16 @@ class SandboxStore:
             return "ok", row.trader_id, row.role
 
     def register_enrolment(self, *, trader_id: str, device_id: str, role: str, token: str,
-                           serial: str, cert_pem: str) -> None:
+                           serial: str, cert_pem: str, chain_seq: int = 0,
+                           chain_head: str = GENESIS_HASH) -> None:
+        """A new device's chain starts where its journal stood at enrolment: what it sealed
+        before (self-signed, never delivered) is re-sealed after that point."""
         with self.write_lock, Session(self.engine) as s:
             if s.get(Trader, trader_id) is None:
                 s.add(Trader(trader_id=trader_id))
+            if s.get(Device, (trader_id, device_id)) is None:
+                s.add(Device(trader_id=trader_id, device_id=device_id, last_seq=chain_seq,
+                             last_hash=chain_head))
             s.add(Token(token_hash=token_hash(token), trader_id=trader_id, device_id=device_id,
                         role=role))
             s.add(Certificate(serial=serial, trader_id=trader_id, device_id=device_id,

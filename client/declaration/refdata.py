@@ -312,7 +312,7 @@ class ReferenceData:
         their heading or chapter, holds every word of ``query``; digits match code prefixes.
 
         Ranked by how many words the subheading's own text holds, then by code, so that
-        "horses live" puts 0101 21/29 first.  Returns (code, "heading › subheading").
+        "horses live" puts 0101 21/29 first.  Returns (code, "subheading — heading").
         """
         words = [_fold(w) for w in (query or "").split() if w.strip()][:8]
         if not words:
@@ -332,7 +332,7 @@ class ReferenceData:
             if all(w in context for w in text_words):
                 found.append((-sum(w in own for w in text_words), code))
         found.sort()
-        return [(c, f"{labelled.get(c[:4], c[:4])} › {labelled[c]}") for _, c in found[:limit]]
+        return [(c, f"{labelled[c]} — {labelled.get(c[:4], c[:4])}") for _, c in found[:limit]]
 
     def procedure_code_name(self, code: str, lang: str | None = None) -> str | None:
         return _label(self.entries("procedure_codes").get(code), lang)

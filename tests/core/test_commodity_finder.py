@@ -52,7 +52,7 @@ def test_finder_ranks_own_words_first_and_matches_code_prefixes() -> None:
     ref = ReferenceData()
     first = ref.find_commodity("horses live")[:2]
     assert [c for c, _ in first] == ["010121", "010129"]
-    assert "›" in first[0][1]
+    assert " — " in first[0][1]
     decaf = {c for c, _ in ref.find_commodity("0901 decaffeinated")}
     assert {"090112", "090122"} <= decaf and all(c.startswith("0901") for c in decaf)
     assert ref.find_commodity("") == []

@@ -203,7 +203,7 @@ def test_commodity_finder_fills_the_code_from_words_by_keyboard(window: Any, pro
     QTimer.singleShot(0, drive)
     qtbot.keyClick(ed.goods_buttons["find"], Qt.Key.Key_Space)
     assert seen["texts"] and all(x.startswith("0901") for x in seen["texts"])
-    assert all("›" in x for x in seen["texts"])  # the heading's name beside each code
+    assert all(" — " in x for x in seen["texts"])  # the heading's name beside each code
     assert "DE 6/14" in seen["title"]
     qtbot.waitUntil(lambda: (prof.store.get(ed.decl_id).declaration.goods_items or [None])[0]
                     is not None and prof.store.get(ed.decl_id).declaration.goods_items[0]

@@ -76,7 +76,8 @@ def _enrol(profile: Profile, secrets: Any, store: Any, *, server_url: str, code:
     csr = make_csr(home, secrets, info.kid, expected or "Comptoir device", expected or "unknown")
     with SingleWindowClient(server_url, ca_pem_path=ca_pem_path, pin_sha256=pin_sha256) as client:
         try:
-            head = store.journal_entry()
+            first_enrolment = not (profile.server or {}).get("enrolled_at")
+            head = store.journal_entry() if first_enrolment else None
             resp = client.enrol(EnrolRequest(
                 trader_id=expected, code=code, csr_pem=csr, device_id=profile.device_id,
                 role=profile.role, chain_seq=head.seq if head else 0,
@@ -89,7 +90,9 @@ def _enrol(profile: Profile, secrets: Any, store: Any, *, server_url: str, code:
     from client.seal.keys import load_private_jwk, x5c
     from client.seal.reseal import reseal_pending
 
-    reseal_pending(store, load_private_jwk(secrets, installed), x5c(installed), profile.actor())
+    if first_enrolment:  # later enrolments keep the chain position the server knows
+        reseal_pending(store, load_private_jwk(secrets, installed), x5c(installed),
+                       profile.actor())
     trust = home / "trust"
     _write(trust / "ca.pem", resp.ca_pem)
     _write(trust / "receipt.pem", resp.receipt_certificate_pem)

@@ -66,11 +66,17 @@ class HealthResponse(_Wire):
 
 
 class EnrolRequest(_Request):
-    trader_id: str = Field(min_length=1, max_length=35, description="DE 3/18: declarant EORI")
+    trader_id: str | None = Field(
+        default=None, min_length=1, max_length=35,
+        description="DE 3/18: declarant EORI the device expects; the code alone names it")
     code: str = Field(min_length=1, max_length=64, description="One-time enrolment code")
     csr_pem: str = Field(min_length=1, max_length=16384, description="PKCS#10 CSR, PEM")
     device_id: str = Field(min_length=1, max_length=64)
     role: Role = "trader"
+    chain_seq: int = Field(default=0, ge=0, description="Journal position the device has "
+                           "reached before enrolment (signed under its self-signed key)")
+    chain_head: str = Field(default="0" * 64, pattern="^[0-9a-f]{64}$",
+                            description="Hash of the envelope at chain_seq (genesis: zeros)")
 
 
 class EnrolResponse(_Wire):

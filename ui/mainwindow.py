@@ -148,11 +148,14 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.queue_label = QLabel()
         self.oldest_label = QLabel()
         self.last_sync_label = QLabel()
+        self.enrol_label = QLabel()
+        self.enrol_label.setObjectName("not_enrolled")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
         self.progress.setTextVisible(True)
         self.progress.hide()
-        for w in (self.conn_label, self.queue_label, self.oldest_label, self.last_sync_label):
+        for w in (self.enrol_label, self.conn_label, self.queue_label, self.oldest_label,
+                  self.last_sync_label):
             sb.addPermanentWidget(w)
         sb.addPermanentWidget(self.progress)
 
@@ -284,6 +287,10 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.oldest_label.setText(t("status.oldest", age=age_text(oldest)) if queued else "")
         self.oldest_label.setVisible(bool(queued))
         self.last_sync_label.setText(t("status.last_sync", age=age_text(self.sync.last_sync_ok)))
+        enrolled = bool((self.ctx.profile.server or {}).get("url"))
+        self.enrol_label.setVisible(not enrolled)
+        self.enrol_label.setText("" if enrolled else t("status.not_enrolled", n=queued))
+        self.enrol_label.setToolTip("" if enrolled else t("status.not_enrolled.tip"))
         self.actions_by_name["sync"].setEnabled(not self.sync.running)
 
     def _on_progress(self, done: int, total: int) -> None:

@@ -210,7 +210,8 @@ class SettingsDialog(QDialog):
 
         def work() -> Any:
             return enrol(profile, secrets, server_url=url, code=code,
-                         ca_pem_path=Path(ca) if ca else None, pin_sha256=pin, trader_id=trader)
+                         ca_pem_path=Path(ca) if ca else None, pin_sha256=pin, trader_id=trader,
+                         store=self.ctx.store)
 
         def ok(result: Any) -> None:
             self.enrol_result.setText(t("settings.enrolled", trader=result.trader_id,

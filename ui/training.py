@@ -51,7 +51,7 @@ def start_sandbox_and_enrol(ctx: AppContext, *, lane: str = "green",
         trader = ctx.profile.declarant_id or TRAINING_TRADER
         code = handle.new_enrolment_code(trader)
         enrol(ctx.profile, ctx.secrets, server_url=handle.url, code=code,
-              ca_pem_path=handle.ca_pem_path, trader_id=trader)
+              ca_pem_path=handle.ca_pem_path, trader_id=trader, store=ctx.store)
     except BaseException:
         handle.stop()
         raise

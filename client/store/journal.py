@@ -17,7 +17,11 @@ from client.store import history_notes as notes
 from client.store.connection import StoreBase
 from client.store.helpers import lodged_status
 from client.store.schema import T_JOURNAL
-from client.store.types import JournalEntry, MakeLink, SealFn, StoreError
+from client.store.types import ChainLink, JournalEntry, MakeLink, SealFn, StoreError
+
+
+class _Skip(Exception):
+    """Internal: the re-sealer left this envelope as it is."""
 
 # Fixed statements of the seal path, written once so the driver's statement cache
 # keeps each one prepared across seals.
@@ -115,6 +119,48 @@ class JournalMixin(StoreBase):
         cur.execute(_JOURNAL_SQL, (seq, kind, subject_id, version, h, prev, now, raw))
         cur.execute(_OUTBOX_SQL, (seq, now))
         return JournalEntry(seq, kind, subject_id, version, h, prev, now, env)
+
+    def supersede_pending(self, resign: Callable[[JournalEntry, int, str | None], ChainLink | None],
+                          actor: str) -> list[JournalEntry]:
+        """Re-seal undelivered envelopes onto the end of the journal, in one transaction.
+
+        ``resign(old, seq, prev)`` returns the replacement link, or None to leave ``old``
+        queued.  The old journal entry stays (the chain is never rewritten); its outbox row
+        is closed as ``superseded`` and the declaration now points at the new envelope.
+        """
+        now = now_utc()
+        made: list[JournalEntry] = []
+        with self._tx() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT j.seq, j.kind, j.declaration_id, j.version, j.envelope_hash, "
+                "j.prev_hash, j.sealed_at, j.envelope FROM outbox o JOIN journal j "
+                "ON j.seq = o.seq WHERE o.state IN ('queued', 'held') ORDER BY o.seq").all()
+            for r in rows:
+                old = JournalEntry(r.seq, r.kind, r.declaration_id, r.version, r.envelope_hash,
+                                   r.prev_hash, r.sealed_at, json.loads(r.envelope))
+                box: list[ChainLink] = []
+
+                def make(seq: int, prev: str | None, old: JournalEntry = old,
+                         box: list[ChainLink] = box) -> ChainLink:
+                    link = resign(old, seq, prev)
+                    if link is None:
+                        raise _Skip
+                    box.append(link)
+                    return link
+
+                try:
+                    entry = self._append_journal(conn, old.kind, old.declaration_id,
+                                                 old.version, make, now)
+                except _Skip:
+                    continue
+                conn.exec_driver_sql(
+                    "UPDATE outbox SET state = 'done', outcome = 'superseded' WHERE seq = ?",
+                    (old.seq,))
+                conn.exec_driver_sql(
+                    "UPDATE declaration SET envelope_hash = ? WHERE id = ? AND envelope_hash = ?",
+                    (entry.envelope_hash, old.declaration_id, old.envelope_hash))
+                made.append(entry)
+        return made
 
     def journal(self, *, after: int = 0, limit: int | None = None) -> Iterator[JournalEntry]:
         """The device journal in order (streams: the chain may be long)."""

@@ -351,24 +351,29 @@ def create_app(state: SandboxState | None) -> FastAPI:
     def enrol(req: EnrolRequest) -> EnrolResponse:
         """Exchange a one-time code and a CSR for a certificate chain and an API token.
 
-        The code is consumed only once the CSR checked out: a bad CSR leaves it usable.
-        Device, certificate and token are bound together here and checked on every request.
+        The code names its trader and role, so a device needs nothing else.  It is consumed
+        only once the CSR checked out: a bad CSR leaves it usable.  Device, certificate and
+        token are bound together here and checked on every request.
         """
-        role = state.store.enrolment_code_role(req.code, req.trader_id)
-        if role is None or role != req.role:
+        outcome, trader_id, role = state.store.enrolment_code(req.code, req.trader_id, req.role)
+        if outcome in ("trader_mismatch", "role_mismatch"):
+            # Only the holder of the code gets here: naming its trader tells them nothing new.
+            raise ProblemException(403, f"sandbox.enrol_{outcome}", f"{trader_id} {role}")
+        if outcome != "ok" or trader_id is None or role is None:
             raise ProblemException(403, "sandbox.enrol_refused", None)
         try:
-            cert, pem = state.pki.issue_leaf(req.csr_pem, trader_id=req.trader_id, role=role,
+            cert, pem = state.pki.issue_leaf(req.csr_pem, trader_id=trader_id, role=role,
                                              device_id=req.device_id)
         except ComptoirError as exc:
             raise ProblemException(400, "sandbox.csr_invalid", exc.render("en")) from exc
-        if state.store.consume_enrolment_code(req.code, req.trader_id) != role:
+        if state.store.consume_enrolment_code(req.code, req.trader_id, req.role)[0] != "ok":
             raise ProblemException(403, "sandbox.enrol_refused", None)  # used meanwhile
         token = secrets.token_urlsafe(32)
         expires = state.store.register_enrolment(
-            trader_id=req.trader_id, device_id=req.device_id, role=role, token=token,
-            serial=cert_serial(cert), cert_pem=pem, lifetime=state.settings.token_lifetime)
-        return EnrolResponse(trader_id=req.trader_id, device_id=req.device_id, role=role,  # type: ignore[arg-type]
+            trader_id=trader_id, device_id=req.device_id, role=role, token=token,
+            serial=cert_serial(cert), cert_pem=pem, lifetime=state.settings.token_lifetime,
+            chain_seq=req.chain_seq, chain_head=req.chain_head)
+        return EnrolResponse(trader_id=trader_id, device_id=req.device_id, role=role,  # type: ignore[arg-type]
                              certificate_chain_pem=[pem, state.pki.ca_pem],
                              ca_pem=state.pki.ca_pem,
                              receipt_certificate_pem=state.pki.receipt_cert_pem, token=token,

@@ -318,38 +318,62 @@ class SandboxStore:
             s.add(EnrolmentCode(code_hash=token_hash(code), trader_id=trader_id, role=role))
             s.commit()
 
-    def enrolment_code_role(self, code: str, trader_id: str) -> str | None:
-        """The code's role when it is valid, unused and for this trader (nothing consumed)."""
+    def enrolment_code(self, code: str, trader_id: str | None = None,
+                       role: str | None = None) -> tuple[str, str | None, str | None]:
+        """What a one-time code would give, nothing consumed: ``(outcome, trader id, role)``
+        with the outcomes of :meth:`consume_enrolment_code` (the CSR is checked between)."""
         with Session(self.engine) as s:
             row = s.get(EnrolmentCode, token_hash(code))
-            if row is None or row.used_at is not None or row.trader_id != trader_id:
-                return None
-            return row.role
+            if row is None or row.used_at is not None:
+                return "refused", None, None
+            if trader_id and row.trader_id != trader_id:
+                return "trader_mismatch", row.trader_id, row.role
+            if role and row.role != role:
+                return "role_mismatch", row.trader_id, row.role
+            return "ok", row.trader_id, row.role
 
-    def consume_enrolment_code(self, code: str, trader_id: str) -> str | None:
-        """Mark a code used; its role when it was valid, unused and for this trader."""
+    def consume_enrolment_code(self, code: str, trader_id: str | None = None,
+                               role: str | None = None) -> tuple[str, str | None, str | None]:
+        """Spend a one-time code: ``(outcome, trader id, role)``.
+
+        The code itself names the trader and role it was issued for, so a device needs nothing
+        else.  A device that states what it expects (``trader_id``/``role``) and is wrong gets
+        ``trader_mismatch``/``role_mismatch`` and the code stays unused: the mistake is the
+        device's, the code is still good for the right one.  ``refused``: unknown or used.
+        """
         with self.write_lock, Session(self.engine) as s:
             row = s.get(EnrolmentCode, token_hash(code))
-            if row is None or row.used_at is not None or row.trader_id != trader_id:
-                return None
+            if row is None or row.used_at is not None:
+                return "refused", None, None
+            if trader_id and row.trader_id != trader_id:
+                return "trader_mismatch", row.trader_id, row.role
+            if role and row.role != role:
+                return "role_mismatch", row.trader_id, row.role
             res = s.execute(update(EnrolmentCode)
                             .where(EnrolmentCode.code_hash == row.code_hash)  # type: ignore[arg-type]
                             .where(EnrolmentCode.used_at.is_(None))  # type: ignore[union-attr]
                             .values(used_at=time.time()))
             if res.rowcount != 1:  # type: ignore[attr-defined]
-                return None
+                return "refused", None, None
             s.commit()
-            return row.role
+            return "ok", row.trader_id, row.role
 
     def register_enrolment(self, *, trader_id: str, device_id: str, role: str, token: str,
-                           serial: str, cert_pem: str,
-                           lifetime: float = TOKEN_LIFETIME) -> float:
-        """Bind trader, device, certificate and token together; the token's expiry."""
+                           serial: str, cert_pem: str, lifetime: float = TOKEN_LIFETIME,
+                           chain_seq: int = 0, chain_head: str = GENESIS_HASH) -> float:
+        """Bind trader, device, certificate and token together; the token's expiry.
+
+        A new device's chain starts where its journal stood at enrolment: what it sealed
+        before (self-signed, never delivered) is re-sealed after that point.
+        """
         expires = time.time() + lifetime
         serial = normal_serial(serial)
         with self.write_lock, Session(self.engine) as s:
             if s.get(Trader, trader_id) is None:
                 s.add(Trader(trader_id=trader_id))
+            if s.get(Device, (trader_id, device_id)) is None:
+                s.add(Device(trader_id=trader_id, device_id=device_id, last_seq=chain_seq,
+                             last_hash=chain_head))
             s.add(Token(token_hash=token_hash(token), trader_id=trader_id, device_id=device_id,
                         role=role, cert_serial=serial, expires_at=expires))
             s.add(Certificate(serial=serial, trader_id=trader_id, device_id=device_id,

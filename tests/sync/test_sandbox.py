@@ -74,13 +74,27 @@ def test_enrolment_refuses_wrong_codes_other_traders_codes_and_bad_csrs(sandbox,
     kw = {"verify": str(sandbox.ca_pem_path), "timeout": 10}
     _problem(requests.post(url, json=t.enrol_request("WRONG-CODE"), **kw), 403,
              "sandbox.enrol_refused")
-    _problem(requests.post(url, json=t.enrol_request(code), **kw), 403, "sandbox.enrol_refused")
+    # Another trader's code: named as such, and left unspent for its own trader.
+    _problem(requests.post(url, json=t.enrol_request(code), **kw), 403,
+             "sandbox.enrol_trader_mismatch")
     bad = dict(t.enrol_request(sandbox.new_enrolment_code(t.trader_id)),
                csr_pem="-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n")
     _problem(requests.post(url, json=bad, **kw), 400, "sandbox.csr_invalid")
     # The code meant for the other trader still works for that trader.
     t2 = Traders(sandbox, other_trader, enrol=False)
     assert requests.post(url, json=t2.enrol_request(code), **kw).status_code == 200
+
+
+def test_the_code_alone_names_the_trader_and_role(sandbox, Traders):
+    t = Traders(sandbox, enrol=False)
+    req = t.enrol_request()
+    del req["trader_id"]
+    r = requests.post(f"{sandbox.url}/v1/enrol", json=req, verify=str(sandbox.ca_pem_path),
+                      timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["trader_id"] == t.trader_id and r.json()["role"] == "trader"
+    leaf = x509.load_pem_x509_certificate(r.json()["certificate_chain_pem"][0].encode())
+    assert t.trader_id in leaf.subject.rfc4514_string()
 
 
 # -- submission --------------------------------------------------------------------

@@ -173,3 +173,38 @@ def test_completion_labels_follow_the_language(window: Any) -> None:
     assert "Germany" in label("DE")
     apply_language(window.ctx, "fr")
     assert "Allemagne" in label("DE")
+
+
+def test_commodity_finder_fills_the_code_from_words_by_keyboard(window: Any, prof: Any,
+                                                                 qtbot: Any) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    ed = _editor(window)
+    add_item(ed, {"description": "Coffee beans"})
+    ed.goods_view.setCurrentIndex(ed.goods_model.index(0, 0))
+    seen: dict[str, Any] = {}
+
+    def drive() -> None:
+        finder = QApplication.activeModalWidget()
+        if finder is None or finder.objectName() != "commodity_finder":
+            QTimer.singleShot(50, drive)
+            return
+        search = finder.findChild(QLineEdit, "finder_search")
+        qtbot.keyClicks(search, "coffee roasted decaffeinated")
+        results = finder.results
+        texts = [results.item(i).text() for i in range(results.count())]
+        seen["texts"], seen["title"] = texts, finder.windowTitle()
+        target = next(i for i, x in enumerate(texts) if x.startswith("0901 22"))
+        for _ in range(target):  # arrows from the search box, as a keyboard user would
+            qtbot.keyClick(search, Qt.Key.Key_Down)
+        qtbot.keyClick(search, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, drive)
+    qtbot.keyClick(ed.goods_buttons["find"], Qt.Key.Key_Space)
+    assert seen["texts"] and all(x.startswith("0901") for x in seen["texts"])
+    assert all(" — " in x for x in seen["texts"])  # the heading's name beside each code
+    assert "DE 6/14" in seen["title"]
+    qtbot.waitUntil(lambda: (prof.store.get(ed.decl_id).declaration.goods_items or [None])[0]
+                    is not None and prof.store.get(ed.decl_id).declaration.goods_items[0]
+                    .commodity_code == "090122", timeout=15000)

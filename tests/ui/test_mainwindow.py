@@ -178,3 +178,20 @@ def test_first_run_offers_training(window: Any, monkeypatch: Any) -> None:
     monkeypatch.setattr(QMessageBox, "question", question)
     assert offer_training(window) is True
     assert "training mode" in asked[0]
+
+
+def test_window_says_when_the_device_is_not_enrolled(window: Any, prof: Any) -> None:
+    from client.common.i18n import set_language
+
+    prof.profile.server = {}
+    window.update_status()
+    assert window.enrol_label.isVisibleTo(window)
+    assert "Not enrolled" in window.enrol_label.text()
+    assert "sealed again" in window.enrol_label.toolTip()
+    set_language("fr")
+    window.update_status()
+    assert "Non enrôlé" in window.enrol_label.text()
+    set_language("en")
+    prof.profile.server = {"url": "https://127.0.0.1:1", "trader_id": "GB123456789000"}
+    window.update_status()
+    assert not window.enrol_label.isVisibleTo(window)

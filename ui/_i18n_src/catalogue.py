@@ -286,6 +286,19 @@ S: dict[str, tuple[str, str]] = {
     "settings.key_created": ("Key created.", "Clé créée."),
     "settings.key_imported": ("Key imported.", "Clé importée."),
     "settings.cert_exported": ("Certificate exported.", "Certificat exporté."),
+    # enrolment state and the commodity finder
+    "status.not_enrolled": ("⚠ Not enrolled: {n} sealed, sent after enrolment",
+                            "⚠ Non enrôlé : {n} scellée(s), envoyée(s) après l'enrôlement"),
+    "status.not_enrolled.tip": ("This device is not enrolled with a single window yet. You can keep sealing; at enrolment (Settings, with your one-time code) each sealed declaration is sealed again under the single window's certificate, keeping the hash of its first seal as proof of when it was signed, and then delivered.",
+                                "Ce poste n'est pas encore enrôlé auprès d'un guichet unique. Vous pouvez continuer à sceller ; à l'enrôlement (Paramètres, avec votre code à usage unique) chaque déclaration scellée est scellée à nouveau sous le certificat du guichet unique, en gardant l'empreinte de son premier scellement comme preuve de sa date de signature, puis envoyée."),
+    "editor.goods.find": ("&Find commodity code…",
+                          "&Trouver le code marchandise…"),
+    "editor.finder.title": ("Find a commodity code (DE 6/14)",
+                            "Trouver un code marchandise (DE 6/14)"),
+    "editor.finder.label": ("&Describe the goods in a few words:",
+                            "&Décrivez la marchandise en quelques mots :"),
+    "editor.finder.placeholder": ("e.g. roasted coffee, or a code such as 0901",
+                                  "par ex. café torréfié, ou un code comme 0901"),
 }
 
 

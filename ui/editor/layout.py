@@ -238,10 +238,31 @@ class EditorLayout:
             b.clicked.connect(lambda _c=False, n=name, m=model, v=view: self._row_action(n, m, v))
             row.addWidget(b)
             buttons[name] = b
+        if what == "goods":
+            b = QPushButton()
+            b.setObjectName("goods_find")
+            b.clicked.connect(lambda _c=False, m=model, v=view: self.find_commodity(m, v))
+            row.addWidget(b)
+            buttons["find"] = b
         row.addStretch(1)
         lay.addLayout(row)
         lay.addWidget(view, 1)
         return view, page, buttons
+
+    def find_commodity(self, model: RowsModel, view: QTableView) -> str | None:
+        """Open the commodity finder; the picked code goes into the current goods item."""
+        from client.common.i18n import language
+        from ui.editor.finder import CommodityFinder
+
+        finder = CommodityFinder(self.ctx.refdata, language(), self)  # type: ignore[arg-type]
+        self.last_finder = finder
+        if finder.exec() != CommodityFinder.DialogCode.Accepted or not finder.chosen:
+            return None
+        if model.rowCount() == 0:
+            self._row_action("add", model, view)  # type: ignore[attr-defined]
+        row = max(view.currentIndex().row(), 0)
+        model.setData(model.index(row, model.column_of("commodity_code")), finder.chosen)
+        return finder.chosen
 
     def _tab_order(self) -> None:
         order = [self.type_combo] + [self.widgets[f.path] for f in GENERAL]

@@ -387,15 +387,10 @@ def _grid(d: _Doc, decl: Declaration, y: float) -> float:
     return y
 
 
-def _render(
-    decl: Declaration, lang: str, banner: Callable[[_Doc], float], title_code: str,
-    page_mark: Callable[[_Doc], float] | None = None,
-) -> bytes:
-    """Page 1: banner + SAD boxes + first items; further pages: items only.
-
-    ``page_mark`` draws something at the top right of every further page (the transit
-    list of items carries its QR code on each page) and returns the height it takes.
-    """
+def _render(decl: Declaration, lang: str, banner: Callable[[_Doc], float], title_code: str,
+            page_mark: Callable[[_Doc], float] | None = None) -> bytes:
+    """Page 1: banner + SAD boxes + first items; further pages: items only, under
+    ``page_mark`` when given (it draws, e.g. a QR code, and returns its height)."""
     d = _Doc(lang)
     c = d.c
     c.setTitle(d.tr(title_code))
@@ -405,10 +400,7 @@ def _render(
     y = _grid(d, decl, y - 6)
     items = list(decl.goods_items)
     first_cap = max(0, int((y - 14 - 14 - MARGIN - 12) // ITEM_ROW_H))
-    reserve = 0.0
-    if page_mark is not None:  # measured once on a scratch canvas: same on every page
-        scratch = _Doc(lang)
-        reserve = page_mark(scratch)
+    reserve = page_mark(_Doc(lang)) if page_mark is not None else 0.0  # measured once
     later_cap = int((PAGE_H - MARGIN - 30 - reserve - 14 - MARGIN - 12) // ITEM_ROW_H)
     rest = max(0, len(items) - first_cap)
     pages = 1 + (-(-rest // later_cap) if rest else 0)
@@ -448,8 +440,7 @@ def _render(
             PAGE_H - MARGIN - 22,
             f"{d.tr('print.lrn')} {decl.lrn or ''}   {d.tr('print.mrn')} {decl.mrn or ''}",
         )
-        if page_mark is not None:
-            page_mark(d)
+        _ = page_mark(d) if page_mark is not None else 0.0
         y = _items_header(d, PAGE_H - MARGIN - 30 - reserve)
         for _ in range(later_cap):
             if idx >= len(items):
@@ -508,18 +499,14 @@ def render_fallback_pdf(
     qr_payload: str,
     document: str = "fallback_sad",
 ) -> bytes:
-    """The fallback document for the paper procedure during an outage.
-
-    ``document`` is the continuity rule's paper document: ``fallback_sad`` (import,
-    export: lodged electronically after recovery) or ``transit_accompanying_document``
-    (the offline transit accompanying document with its list of items, UCC-IA Annex
-    72-04: never lodged afterwards), whose every page carries the QR code.
-    The QR code carries ``qr_payload`` (the compact sealed envelope) when it fits, else
+    """The paper document of the continuity rule (``document``): ``fallback_sad`` (lodged
+    after recovery) or ``transit_accompanying_document`` (the offline TAD and its list of
+    items, UCC-IA Annex 72-04, a QR code on every page).  The QR code carries ``qr_payload`` (the compact sealed envelope) when it fits, else
     the envelope hash and the declaration id, with a note saying so.
     """
     transit = document == "transit_accompanying_document"
-    title_code = "print.transit.title" if transit else "print.fallback.title"
-    rule_code = "print.transit.rule" if transit else "print.fallback.rule"
+    title_code, rule_code = ("print.transit.title", "print.transit.rule") if transit else \
+        ("print.fallback.title", "print.fallback.rule")
     from client.interchange.qrpayload import fits_qr
 
     payload_fits = fits_qr(qr_payload) or len(qr_payload.encode()) <= QR_MAX_BYTES

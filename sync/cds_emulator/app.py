@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import hashlib
 import html
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from client.common.b64 import b64u_encode
 from client.common.i18n import ComptoirError
 from client.declaration.mrn import allocate_mrn
 from client.interchange.safexml import local, parse_xml
@@ -318,8 +318,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(400, {"error": "invalid_grant",
                                         "error_description": "code invalid or expired"})
             verifier = form.get("code_verifier", "")
-            digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-            if not verifier or digest.rstrip(b"=").decode() != row["challenge"]:
+            digest = b64u_encode(hashlib.sha256(verifier.encode()).digest())
+            if not verifier or digest != row["challenge"]:
                 return self._json(400, {"error": "invalid_grant",
                                         "error_description": "PKCE verification failed"})
             return self._json(200, st.issue_tokens(client_id, row["scope"]))

@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from client.common.files import atomic_write
 from client.common.i18n import ComptoirError
 from sync.cds.wco import find_schema_dir
 from sync.cds_emulator.app import Emulator, EmulatorHTTPServer
@@ -67,10 +68,9 @@ def _prepare(home: Path, host: str, port: int, schema_dir: Path | None,
     real_port = sock.getsockname()[1]
     server = EmulatorHTTPServer(sock, emulator, _context(pki))
     url = url_for(host, real_port)
-    tmp = home / "server.json.tmp"
-    tmp.write_text(json.dumps({"url": url, "port": real_port, "pid": os.getpid(),
-                               "ca_pem_path": str(pki.ca_pem_path)}))
-    os.replace(tmp, home / "server.json")
+    atomic_write(home / "server.json", json.dumps(
+        {"url": url, "port": real_port, "pid": os.getpid(),
+         "ca_pem_path": str(pki.ca_pem_path)}).encode("utf-8"))
     return server, state, url, real_port
 
 

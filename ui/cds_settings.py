@@ -70,10 +70,19 @@ class CdsSection:
             except Exception as exc:  # noqa: BLE001 - a broken setting is shown, not raised
                 self.state.setText(error_text(exc))
                 return
-        self.state.setText(t("settings.cds_state", connector=connector,
-                             environment=cds.get("environment") or "-",
-                             url=cds.get("url") or "-",
-                             credentials=t(f"settings.cds_credentials_{credentials}")))
+        text = t("settings.cds_state", connector=connector,
+                 environment=cds.get("environment") or "-", url=cds.get("url") or "-",
+                 credentials=t(f"settings.cds_credentials_{credentials}"))
+        if connector == "cds":
+            from client.common.i18n import tr
+
+            counts = self.ctx.store.cds_counts()
+            text += "\n" + tr("cds.status_counts", lodged=counts.get("lodged", 0),
+                              uncertain=counts.get("uncertain", 0),
+                              unresolved=counts.get("unresolved", 0),
+                              refused=counts.get("refused", 0),
+                              orphans=counts.get("orphan_notifications", 0))
+        self.state.setText(text)
 
     def sign_in(self) -> None:
         from sync.cds.connect import connect_cds

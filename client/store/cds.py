@@ -22,7 +22,7 @@ from client.declaration import states
 from client.declaration.model import now_utc
 from client.store import history_notes as notes
 from client.store.connection import StoreBase
-from client.store.helpers import _Moves
+from client.store.helpers import _in_chunks, _Moves
 from client.store.schema import (
     T_CDS_ATTEMPT,
     T_CDS_LODGING,
@@ -89,12 +89,13 @@ class CdsMixin(StoreBase):
     def cds_lodgings(self, seqs: Sequence[int] | None = None, *,
                      states_in: Sequence[str] | None = None) -> list[CdsLodging]:
         q = select(T_CDS_LODGING)
-        if seqs is not None:
-            q = q.where(T_CDS_LODGING.c.seq.in_(list(seqs)))
         if states_in is not None:
             q = q.where(T_CDS_LODGING.c.state.in_(list(states_in)))
         with self._read() as conn:
-            return [_lodging(r) for r in conn.execute(q.order_by(T_CDS_LODGING.c.seq))]
+            if seqs is None:
+                return [_lodging(r) for r in conn.execute(q.order_by(T_CDS_LODGING.c.seq))]
+            rows = [_lodging(r) for r in _in_chunks(conn, q, T_CDS_LODGING.c.seq, list(seqs))]
+        return sorted(rows, key=lambda lg: lg.seq)
 
     def cds_attempts(self, seq: int) -> list[CdsAttempt]:
         with self._read() as conn:

@@ -220,9 +220,12 @@ class CdsConnector:
     def _record(self, notes: list[dict[str, Any]], report: Any) -> None:
         changes = self.write(partial(self.store.cds_record_notifications, notes))
         report.notifications += len(notes)
-        report.statuses.extend((n.get("lrn") or "", n["status"]) for n in notes)
         if changes.declarations:
+            now = self.store.summaries(list(changes.declarations))
+            statuses = [(d, now[d].status) for d in changes.declarations if d in now]
+            report.statuses.extend(statuses)
             self.listener.on_changes(changes)
+            self.listener.on_statuses(statuses)
 
     # -- 3. reconcile -------------------------------------------------------------------------
 

@@ -275,3 +275,25 @@ def test_amendment_and_cancellation_go_to_their_endpoints(tmp_path: Path, emulat
     notes = [h["message"] for h in json.loads(ok(comptoir(home, "history", amend, "--json")).stdout)]
     assert "CDS: customs_position_granted" in notes
     check_requests(emulator.state.requests(), conformance)
+
+
+def test_a_confidential_client_sends_its_secret_from_the_keyring(tmp_path: Path,
+                                                                 emulator: Any) -> None:
+    from client.seal.profile import load_profile, secret_store
+    from sync.cds.oauth import CLIENT_SECRET
+
+    emulator.state.set("clients", {"conf-app": "s3cret-from-hmrc"})
+    home = tmp_path / "t"
+    ok(comptoir(home, "init", "--declarant", TRADER))
+    p = connect(home, emulator, "--client-secret-from-keyring", client_id="conf-app",
+                drive=False)
+    assert p.returncode == 2 and "No client secret in the keyring" in p.stderr
+    secret_store(load_profile(home)).set(CLIENT_SECRET, "s3cret-from-hmrc")
+    ok(connect(home, emulator, "--client-secret-from-keyring", client_id="conf-app"))
+    seal_offline(home, 2)
+    emulator.admin("expire", {})  # the refresh must carry the secret too
+    ok(comptoir(home, "sync", "--once"))
+    _once_each(emulator, _all_registered(home))
+    tokens = [r for r in emulator.state.requests() if r["path"] == "/oauth/token"]
+    assert len(tokens) == 2 and all("client_secret=%3Credacted%3E" in r["body"] for r in tokens)
+    assert "s3cret-from-hmrc" not in json.dumps(emulator.state.requests())

@@ -210,3 +210,19 @@ def test_every_stub_rejection_is_explained_in_english_as_hmrc_and_in_french(
         en, fr = ref.explain_error(code, "en"), ref.explain_error(code, "fr")
         assert en == official[code], code
         assert fr and fr != en, code
+
+
+def test_the_published_400_error_response_is_read_with_its_errors(conformance: Path) -> None:
+    import yaml
+
+    from sync.cds.connector import error_response
+
+    spec = yaml.safe_load((conformance / "hmrc-api" / "customs-declarations" /
+                           "application.yaml").read_text())
+    example = spec["components"]["examples"]["BadRequestExample"]["value"].strip()
+    errors = error_response(example.encode())
+    assert errors[0] == {"code": "BAD_REQUEST", "pointer": "",
+                         "detail": "Payload is not valid according to schema"}
+    assert errors[1]["code"] == "xml_validation_error"
+    assert "no declaration found for element 'unknown'" in errors[1]["detail"]
+    assert error_response(b"not xml")[0]["code"] == "BAD_REQUEST"

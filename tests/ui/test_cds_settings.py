@@ -68,7 +68,7 @@ def test_sign_in_refresh_and_a_revoked_refresh_token_from_the_settings(
     _sign_in(dialog, emulator)
     assert dialog.cds.result.text().startswith("Signed in to CDS")
     assert "Connector: cds" in dialog.cds.state.text()
-    assert dialog.cds.state.text().endswith("signed in")
+    assert "signed in\n0 lodged" in dialog.cds.state.text()
     assert prof.profile.server["connector"] == "cds"
 
     emulator.admin("expire", {})  # the next request meets a 401: refreshed, then lodged
@@ -91,7 +91,7 @@ def test_sign_in_refresh_and_a_revoked_refresh_token_from_the_settings(
     dialog.cds.refresh()
     assert "sign in again" in dialog.cds.state.text()
     _sign_in(dialog, emulator)
-    assert dialog.cds.state.text().endswith("signed in")
+    assert "signed in\n3 lodged" in dialog.cds.state.text()
     engine = SyncEngine(prof.profile, prof.store, prof.secrets)
     assert engine.sync_once().error is None
     engine.close()

@@ -57,8 +57,10 @@ def test_b_cannot_amend_a_declaration(a: Trader, b: Trader) -> None:
     assert res["status"] == "rejected"
     assert codes(res) == ["DECLARATION_NOT_OWNED"]
     assert res["mrn"] is None and res["receipt"] is None
-    # A's own amendment still goes through and keeps A's MRN.
-    amended = dict(doc, version=2)
+    # A's own amendment still goes through and keeps A's MRN (released at once on the
+    # green lane, so a post-release amendment naming the MRN, UCC Art. 173(3)).
+    amended = dict(doc, version=2, function="post_release_amendment", amends=doc["id"],
+                   mrn=first["mrn"])
     mine = one(a, a.seal(amended))
     assert mine["status"] == "accepted" and mine["mrn"] == first["mrn"]
 

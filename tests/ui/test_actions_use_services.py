@@ -49,6 +49,8 @@ NOT_SERVICE_ACTIONS: dict[str, str] = {
     "EditorWindow.undo_stack.undo": "Qt: undo in the working document",
     "EditorWindow.undo_stack.redo": "Qt: redo in the working document",
     "EditorWindow.close": "Qt: closes the editor (its autosave runs on close)",
+    "EditorWindow.find_commodity": "a picker over the reference data: fills DE 6/14 in the "
+                                   "working document, which the autosave stores",
 }
 #: Connections whose slot is chosen at run time; each must be covered some other way.
 DYNAMIC_CONNECTIONS = {"MainWindow._make_actions": "the rows of ui.actions.ACTIONS"}

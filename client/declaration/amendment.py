@@ -24,7 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from client.common.i18n import Message
 from client.declaration.model import Declaration
+from client.declaration.validation import Finding, validate
 
 # List fields matched by sequence number; the key of other object lists.
 _BY_SEQUENCE = frozenset({"goods_items", "packages", "routing", "consignment_items",
@@ -115,3 +117,20 @@ def _merge_extra(base: dict[str, Any] | None, change: dict[str, Any]) -> dict[st
     if change.get("envelope") is not None:
         out["envelope"] = change["envelope"]
     return out
+
+
+# What an amendment as received cannot be asked for: it carries only what changes.
+_WHOLE_DECLARATION = frozenset({"V-MANDATORY", "V-TOTAL-ITEMS", "V-TOTAL-PACKAGES",
+                                "V-TOTAL-GROSS-MASS", "V-SEQUENCE", "V-EXCHANGE-RATE-MISSING",
+                                "V-LRN-TAKEN"})
+
+
+def validate_received(amendment: Declaration) -> list[Finding]:
+    """An amendment or cancellation as received, checked as one: the rules on a whole
+    declaration are left out (it holds only the changes), and it must name the
+    declaration it amends by its MRN.  Applied, the result is checked in full."""
+    found = [f for f in validate(amendment) if f.code not in _WHOLE_DECLARATION]
+    if not (amendment.mrn or "").strip():
+        found.insert(0, Finding("V-MANDATORY", "error", "2/x", "mrn", Message(
+            "validation.V-MANDATORY", {"field": "mrn", "kind": amendment.function})))
+    return found

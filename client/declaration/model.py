@@ -78,6 +78,11 @@ class CarriedElement(_Base):
     xml: Annotated[str, Field(max_length=MAX_CARRIED_XML)]
 
 
+Key = Annotated[str, Field(max_length=128)]  # a field name or an element path
+Name = Annotated[str, Field(max_length=64)]
+ElementPath = Annotated[str, Field(max_length=256)]
+
+
 class DmsExtra(_Base):
     """What an imported DMS element carried beyond the model's fields.
 
@@ -94,24 +99,14 @@ class DmsExtra(_Base):
     ``+5``, ``.5``): written so again while the value is unchanged.
     """
 
-    attrs: dict[Annotated[str, Field(max_length=128)],
-                dict[Annotated[str, Field(max_length=64)],
-                     Annotated[str, Field(max_length=MAX_TEXT)]]] = Field(
-        default_factory=dict, max_length=MAX_ITEMS)
+    attrs: dict[Key, dict[Name, Text]] = Field(default_factory=dict, max_length=MAX_ITEMS)
     carried: list[CarriedElement] = Field(default_factory=list, max_length=MAX_ITEMS)
-    envelope: dict[Annotated[str, Field(max_length=64)],
-                   Annotated[str, Field(max_length=MAX_TEXT)]] | None = Field(
-        default=None, max_length=32)
-    order: dict[Annotated[str, Field(max_length=64)],
-                list[Annotated[str, Field(max_length=8)]]] = Field(
+    envelope: dict[Name, Text] | None = Field(default=None, max_length=32)
+    order: dict[Name, list[Annotated[str, Field(max_length=8)]]] = Field(
         default_factory=dict, max_length=32)
-    absent: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list,
-                                                               max_length=32)
-    empty: list[Annotated[str, Field(max_length=256)]] = Field(default_factory=list,
-                                                               max_length=MAX_LIST)
-    lexical: dict[Annotated[str, Field(max_length=128)],
-                  Annotated[str, Field(max_length=64)]] = Field(default_factory=dict,
-                                                                max_length=MAX_LIST)
+    absent: list[Name] = Field(default_factory=list, max_length=32)
+    empty: list[ElementPath] = Field(default_factory=list, max_length=MAX_LIST)
+    lexical: dict[Key, Name] = Field(default_factory=dict, max_length=MAX_LIST)
 
 
 class _Strict(_Base):
@@ -423,8 +418,10 @@ class Declaration(_Strict):
     type: DeclarationType = de("1/1", "declaration type (IM import, EX export, CO special fiscal territories)", default="IM")
     additional_type: Code | None = de("1/2", "additional declaration type (A standard, D pre-lodged…)")
     transit_type: Code | None = de("1/3", "transit declaration type (T1, T2, T2F…)")
-    function: Literal["original", "amendment", "cancellation"] = Field(
-        default="original", description="Function code: original (9), amendment / cancellation (13)")
+    function: Literal["original", "amendment", "post_release_amendment", "cancellation"] = Field(
+        default="original",
+        description="Function code: original (9); amendment, post-release amendment (UCC "
+                    "Art. 173) or invalidation request (Art. 174, 'cancellation') (13)")
     amends: str | None = Field(default=None, max_length=36,
                                description="Id of the sealed declaration this amends")
     lrn: Code | None = de("2/5", "local reference number (unique per declarant)")

@@ -38,6 +38,37 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+_PARTIES = ("declarant", "exporter", "consignee", "importer", "representative", "seller",
+            "buyer", "submitter", "carrier", "consignor", "shipment_consignor", "payer", "surety")
+_ITEM_PARTIES = ("buyer", "seller", "consignee", "consignor")
+
+
+def country_fields(d: Declaration) -> Iterator[tuple[str, Any]]:
+    """Every country code of the declaration, by path (V-COUNTRY-UNKNOWN checks them)."""
+    yield "country_of_dispatch", d.country_of_dispatch
+    yield "country_of_destination", d.country_of_destination
+    for name in _PARTIES:
+        party = getattr(d, name)
+        if party is not None and party.address is not None:
+            yield f"{name}.address.country", party.address.country
+    if d.transport is not None:
+        yield "transport.border_means_nationality", d.transport.border_means_nationality
+    for j, r in enumerate(d.routing):
+        yield f"routing[{j}].country", r.country  # DE 5/18
+    for base, item in _items(d):
+        yield f"{base}.country_of_origin", item.country_of_origin
+        yield f"{base}.country_of_destination", item.country_of_destination
+        yield f"{base}.country_of_dispatch", item.country_of_dispatch
+        for name in _ITEM_PARTIES:
+            party = getattr(item, name)
+            if party is not None and party.address is not None:
+                yield f"{base}.{name}.address.country", party.address.country
+        pref = item.preferential_origin
+        # DE 5/16 also takes numeric country-group codes (e.g. 1013): check countries only.
+        if isinstance(pref, str) and pref.isalpha():
+            yield f"{base}.preferential_origin", pref
+
+
 def _short(value: Any, limit: int = 60) -> str:
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -29,9 +29,10 @@ from client.declaration.model import (
     Party,
     de_number,
 )
-from client.declaration.mrn import mrn_problem
+from client.declaration.mrn import PROCEDURE_LETTERS, mrn_letter_problem, mrn_problem
 from client.declaration.refdata import INCOTERMS_2020, ReferenceData, default_reference_data
-from client.declaration.rules_cds import CDS_RULES
+from client.declaration.rules_cds import CDS_RULES, country_fields
+from client.declaration.states import REQUESTS
 
 Severity = Literal["error", "warning"]
 LrnTaken = Callable[[str, str, str | None], bool]
@@ -297,30 +298,9 @@ def _mandatory(ctx: Context) -> Iterator[Hit]:
                 yield f"{base}.{f}", {"field": f"{base}.{f}", "kind": label}
 
 
-def _country_fields(d: Declaration) -> Iterator[tuple[str, Any]]:
-    yield "country_of_dispatch", d.country_of_dispatch
-    yield "country_of_destination", d.country_of_destination
-    for name in _PARTIES:
-        party = getattr(d, name)
-        if party is not None and party.address is not None:
-            yield f"{name}.address.country", party.address.country
-    if d.transport is not None:
-        yield "transport.border_means_nationality", d.transport.border_means_nationality
-    for j, r in enumerate(d.routing):
-        yield f"routing[{j}].country", r.country  # DE 5/18
-    for base, item in _items(d):
-        yield f"{base}.country_of_origin", item.country_of_origin
-        yield f"{base}.country_of_destination", item.country_of_destination
-        yield f"{base}.country_of_dispatch", item.country_of_dispatch
-        pref = item.preferential_origin
-        # DE 5/16 also takes numeric country-group codes (e.g. 1013): check countries only.
-        if isinstance(pref, str) and pref.isalpha():
-            yield f"{base}.preferential_origin", pref
-
-
 @rule("V-COUNTRY-UNKNOWN", "error", "5/14")
 def _countries(ctx: Context) -> Iterator[Hit]:
-    for path, value in _country_fields(ctx.decl):
+    for path, value in country_fields(ctx.decl):
         if not _blank(value) and not ctx.ref.is_country(value):
             yield path, {"value": _short(value)}
 
@@ -485,6 +465,35 @@ def _mrn_check(ctx: Context) -> Iterator[Hit]:
             yield "mrn", dict(problem.params)
 
 
+@rule("V-MRN-PROCEDURE-LETTER", "warning", "2/x")
+def _mrn_letter(ctx: Context) -> Iterator[Hit]:
+    """UCC-IA Annex B: the 17th character names the procedure; a known letter of another
+    procedure (a transit J on an import) says the MRN is not this declaration's.  A digit
+    there (MRNs of countries outside the Union) is not a letter to check."""
+    mrn = ctx.decl.mrn
+    if not _blank(mrn) and mrn_problem(mrn) is None and mrn[16] in PROCEDURE_LETTERS:
+        problem = mrn_letter_problem(mrn, ctx.decl)
+        if problem is not None:
+            yield "mrn", dict(problem.params)
+
+
+@rule("V-REQUEST-MRN", "error", "2/x")
+def _request_mrn(ctx: Context) -> Iterator[Hit]:
+    """An amendment or invalidation request names the MRN of the declaration it changes."""
+    d = ctx.decl
+    if d.function in REQUESTS and _blank(d.mrn):
+        yield "mrn", {"function": d.function}
+
+
+@rule("V-REQUEST-VERSION", "error", "1/2")
+def _request_version(ctx: Context) -> Iterator[Hit]:
+    """A request made here (``amends`` names the declaration) is the version after the one
+    it changes: version 1 cannot change anything."""
+    d = ctx.decl
+    if d.function in REQUESTS and not _blank(d.amends) and d.version < 2:
+        yield "version", {"function": d.function, "version": d.version}
+
+
 @rule("V-EXCHANGE-RATE-MISSING", "warning", "4/15")
 def _exchange_rate(ctx: Context) -> Iterator[Hit]:
     d = ctx.decl
@@ -531,8 +540,7 @@ def _office(ctx: Context) -> Iterator[Hit]:
             yield name, {"value": _short(value)}
 
 
-# The rules on the rest of the CDS declaration (#18) live in their own module.
-for _code, _severity, _de, _check in CDS_RULES:
+for _code, _severity, _de, _check in CDS_RULES:  # the rest of the CDS declaration (#18)
     rule(_code, _severity, _de)(_check)  # type: ignore[arg-type]
 
 
@@ -550,21 +558,10 @@ _ACTIVE = [r for r in RULES if r.code not in ("V-STRUCTURE", "V-INTERNAL")]
 # Entry points
 # ---------------------------------------------------------------------------------------
 
-# What an amendment not yet applied onto its declaration cannot be asked for: it carries
-# only the elements that change.
-_WHOLE_DECLARATION = frozenset({"V-MANDATORY", "V-TOTAL-ITEMS", "V-TOTAL-PACKAGES",
-                                "V-TOTAL-GROSS-MASS", "V-SEQUENCE", "V-EXCHANGE-RATE-MISSING",
-                                "V-LRN-TAKEN"})
-
-
 def validate(decl: Declaration | dict[str, Any], *, refdata: ReferenceData | None = None,
-             lrn_taken: LrnTaken | None = None, partial: bool = False) -> list[Finding]:
+             lrn_taken: LrnTaken | None = None) -> list[Finding]:
     """Every finding on ``decl``, errors and warnings, in rule order.  Never raises on
-    malformed input (a dict that is not a declaration is reported as ``V-STRUCTURE``).
-
-    ``partial``: ``decl`` is an amendment or cancellation request as received, holding
-    only what changes: the rules on a whole declaration are left out, and it must name
-    the declaration it amends (DE 2/x MRN)."""
+    malformed input (a dict that is not a declaration is reported as ``V-STRUCTURE``)."""
     if not isinstance(decl, Declaration):
         if not isinstance(decl, dict):
             return _structure_findings(None, type(decl).__name__)
@@ -576,12 +573,7 @@ def validate(decl: Declaration | dict[str, Any], *, refdata: ReferenceData | Non
             return _structure_findings(None, type(exc).__name__)
     ctx = Context(decl, refdata or default_reference_data(), lrn_taken)
     findings: list[Finding] = []
-    if partial and _blank(decl.mrn):
-        findings.append(_finding(_RULE_BY_CODE["V-MANDATORY"], "mrn",
-                                 {"field": "mrn", "kind": decl.function}))
     for r in _ACTIVE:
-        if partial and r.code in _WHOLE_DECLARATION:
-            continue
         try:
             for path, params in r.check(ctx):
                 findings.append(_finding(r, path, params))

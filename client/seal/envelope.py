@@ -187,8 +187,14 @@ def seal_envelope(
     seq: int,
     prev: str,
     sig_time: dt.datetime | None = None,
+    original: tuple[str, str] | None = None,
 ) -> dict[str, str]:
-    """Sign ``payload`` (canonical JSON bytes) into a sealed envelope."""
+    """Sign ``payload`` (canonical JSON bytes) into a sealed envelope.
+
+    ``original`` (hash, sigT) marks a re-seal at enrolment: the protected header then carries
+    the hash and signing time of the pre-enrolment envelope it replaces (``orig``/``origT``),
+    as signed evidence of when the declaration was first sealed.
+    """
     if kind not in KINDS:
         raise EnvelopeError("envelope.header_invalid", param="knd")
     if not isinstance(declaration_id, str) or not _ID.fullmatch(declaration_id):
@@ -222,6 +228,10 @@ def seal_envelope(
         "prev": prev,
         "crit": list(CRIT),
     }
+    if original is not None:
+        if not _HEX64.fullmatch(original[0]):
+            raise EnvelopeError("envelope.header_invalid", param="orig")
+        header["orig"], header["origT"] = original[0], original[1]
     return sign_flattened_with_key(payload, header, key, alg)  # type: ignore[arg-type]
 
 

@@ -13,11 +13,8 @@ signing, and the rules that matter for a legal signature are few and explicit he
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from client.common.b64 import Base64Error, b64u_encode
+from client.common.b64 import b64u_decode as _b64u_decode
 from client.common.i18n import ComptoirError
 
 MAX_HEADER_BYTES = 64 * 1024  # encoded protected header
@@ -42,8 +41,10 @@ EDDSA = "EdDSA"  # RFC 8037 polymorphic name, verified for interoperability
 _REGISTERED = frozenset(
     {"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit"}
 )
-_B64U_RE = re.compile(r"[A-Za-z0-9_-]*")
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+# The order of P-256: a signature (r, s) and (r, n - s) both verify, so the signer always
+# emits the low one and a single window can refuse the other (one content, one hash).
+P256_ORDER = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -58,22 +59,12 @@ class SignatureError(ComptoirError):
 # --------------------------------------------------------------------------- base64url
 
 
-def b64u_encode(data: bytes) -> str:
-    """base64url without padding (RFC 7515 section 2)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def b64u_decode(text: Any, what: str = "value") -> bytes:
-    """Strict base64url decoding: only the URL-safe alphabet, no padding, canonical bits."""
-    if not isinstance(text, str) or not _B64U_RE.fullmatch(text) or len(text) % 4 == 1:
-        raise SignatureError("signing.malformed", part=what)
+    """Strict base64url (:mod:`client.common.b64`), refused as a malformed JWS ``what``."""
     try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:
+        return _b64u_decode(text)
+    except Base64Error as exc:
         raise SignatureError("signing.malformed", part=what) from exc
-    if b64u_encode(data) != text:  # unused low bits set: a second spelling of the bytes
-        raise SignatureError("signing.malformed", part=what)
-    return data
 
 
 # --------------------------------------------------------------------------- keys and JWK
@@ -233,6 +224,8 @@ def raw_sign(key: PrivateKey, alg: str, signing_input: bytes) -> bytes:
     """The JWS signature bytes (ES256: raw r||s, 64 bytes)."""
     if alg == ES256 and isinstance(key, ec.EllipticCurvePrivateKey):
         r, s = decode_dss_signature(key.sign(signing_input, _ECDSA_SHA256))
+        if s > P256_ORDER // 2:
+            s = P256_ORDER - s
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     if alg in (ED25519, EDDSA) and isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(signing_input)

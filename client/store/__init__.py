@@ -16,9 +16,11 @@ from __future__ import annotations
 from sqlalchemy.exc import OperationalError
 
 from client.store.amendments import AmendmentsMixin
+from client.store.cds import CdsAttempt, CdsLodging, CdsMixin
 from client.store.connection import StoreBase, _connect_url
 from client.store.declarations import DeclarationsMixin
 from client.store.feed import FeedMixin
+from client.store.history_notes import history_message
 from client.store.journal import JournalMixin
 from client.store.outbox import OutboxMixin
 from client.store.schema import SCHEMA_VERSION
@@ -40,7 +42,7 @@ from client.store.types import (
 )
 
 
-class Store(DeclarationsMixin, JournalMixin, OutboxMixin, FeedMixin, SettingsMixin,
+class Store(DeclarationsMixin, JournalMixin, OutboxMixin, FeedMixin, SettingsMixin, CdsMixin,
             AmendmentsMixin, StoreBase):
     """The profile's database.  Thread-safe for readers; writers are serialised.
 
@@ -51,5 +53,5 @@ class Store(DeclarationsMixin, JournalMixin, OutboxMixin, FeedMixin, SettingsMix
 
 __all__ = ["Store", "StoreBase", "StoreError", "Changes", "DeliveryResult", "HistoryEntry",
            "JournalEntry", "OutboxItem", "SealFn", "ChainLink", "MakeLink", "Stored", "Summary", "SCHEMA_VERSION",
-           "AmendmentOutcome", "PendingAmendment",
-           "_connect_url", "OperationalError"]
+           "history_message", "AmendmentOutcome", "PendingAmendment",
+           "_connect_url", "OperationalError", "CdsAttempt", "CdsLodging"]

@@ -19,7 +19,9 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 from client.declaration import states
 from client.declaration.amendment import apply_amendment
 from client.declaration.model import Declaration, now_utc
+from client.store import history_notes as notes
 from client.store.connection import StoreBase
+from client.store.declarations import DeclarationsMixin
 from client.store.helpers import _doc_json, _row_values
 from client.store.schema import T_ATTACH, T_DECL, T_DOC, T_HIST, T_PENDING
 from client.store.types import AmendmentOutcome, PendingAmendment, StoreError
@@ -124,21 +126,30 @@ def _apply(conn: Connection, decl_id: str, amendment: Declaration, actor: str, s
                        .where(T_DECL.c.id == decl_id)).first()
     if row is None:
         raise StoreError("error.not_found", 2, id=decl_id)
-    if row.status == states.SEALED:
+    if row.status == states.SEALED or DeclarationsMixin._queued(conn, decl_id, row.version):
         raise StoreError("store.still_queued", 2, id=decl_id)
     current = Declaration.model_validate_json(row.document)
-    amended = apply_amendment(current, amendment).model_copy(
-        update={"version": row.version + 1})
+    update_: dict[str, Any] = {"version": row.version + 1}
+    if row.status not in states.EDITABLE:  # lodged: a request about it (UCC Art. 173/174)
+        fn = amendment.function
+        if fn == states.AMENDMENT and row.status == states.RELEASED:
+            fn = states.POST_RELEASE_AMENDMENT  # CDS takes it as a COR all the same
+        refusal = states.request_refusal(row.status, fn, row.mrn or amendment.mrn)
+        if refusal is not None:
+            raise StoreError("store.request_refused", 2, id=current.lrn or decl_id,
+                             reason=refusal)
+        update_.update(function=fn, amends=decl_id)
+    amended = apply_amendment(current, amendment).model_copy(update=update_)
     doc = _doc_json(amended)
     conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id).values(
         **_row_values(amended), status=states.DRAFT, updated_at=now,
         mrn=row.mrn or amended.mrn, sealed_at=None, envelope_hash=None))
     conn.execute(update(T_DOC).where(T_DOC.c.id == decl_id).values(document=doc))
-    detail: dict[str, Any] = {"source": source, "mrn": amended.mrn, "function": amended.function}
+    code, detail = notes.note_columns(
+        notes.AMENDMENT_APPLIED(function=amended.function, file=source), {"mrn": amended.mrn})
     conn.execute(insert(T_HIST).values(
         declaration_id=decl_id, version=amended.version, at=now, actor=actor,
-        from_status=row.status, to_status=states.DRAFT,
-        note=f"{amended.function} applied from {source}", detail=json.dumps(detail),
+        from_status=row.status, to_status=states.DRAFT, note=code, detail=json.dumps(detail),
         document=doc))
     conn.execute(insert(T_ATTACH).values(declaration_id=decl_id, name=source,
                                          content_type="application/xml", data=original,

@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID
 from client.common.i18n import ComptoirError
 from client.declaration.validation import validate
 from client.seal.envelope import EnvelopeError, envelope_hash, sign_receipt, verify_envelope
+from client.seal.jws import P256_ORDER, b64u_decode
 
 POOL_MIN_BATCH = 64  # smaller batches are checked inline: shipping them costs more
 
@@ -31,6 +32,12 @@ class Checked:
     hash: str
     signer_cn: str | None
     rule_errors: list[dict[str, str]] = field(default_factory=list)
+    signer_device: str | None = None  # the leaf's serialNumber attribute (device id)
+    signer_serial: str | None = None  # the leaf's serial, lower-case hex
+    signer_role: str | None = None  # the leaf's OU
+    signer_not_before: float = 0.0
+    signer_not_after: float = 0.0
+    high_s: bool = False  # an ES256 signature whose S is above n/2 (malleable twin)
 
 
 @dataclass
@@ -42,9 +49,20 @@ class Refused:
     hash: str
 
 
-def _cn(cert: x509.Certificate) -> str | None:
-    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+def _cn(cert: x509.Certificate, oid: x509.ObjectIdentifier = NameOID.COMMON_NAME) -> str | None:
+    attrs = cert.subject.get_attributes_for_oid(oid)
     return str(attrs[0].value) if attrs else None
+
+
+_P256_HALF_N = P256_ORDER // 2
+
+
+def _high_s(env: dict[str, Any], header: dict[str, Any]) -> bool:
+    """One content, one signature: ES256 S must be in the lower half (as the client signs)."""
+    if header.get("alg") != "ES256":
+        return False
+    sig = b64u_decode(str(env.get("signature", "")), "signature")
+    return len(sig) == 64 and int.from_bytes(sig[32:], "big") > _P256_HALF_N
 
 
 def rule_errors(document: dict[str, Any]) -> list[dict[str, str]]:
@@ -66,15 +84,31 @@ def check_one(env: dict[str, Any], ca: x509.Certificate, revoked: set[int],
         return Refused(getattr(exc, "code", "SIGNATURE_INVALID"), detail, h)
     document = v.document if isinstance(v.document, dict) else {}
     errors = rule_errors(document) if with_rules and v.header.get("knd") == "declaration" else []
-    return Checked(v.header, _slim(document), v.hash, _cn(v.certificate), errors)
+    cert = v.certificate
+    return Checked(v.header, _slim(document), v.hash, _cn(cert), errors,
+                   signer_device=_cn(cert, NameOID.SERIAL_NUMBER),
+                   signer_serial=format(cert.serial_number, "x"),
+                   signer_role=_cn(cert, NameOID.ORGANIZATIONAL_UNIT_NAME),
+                   signer_not_before=cert.not_valid_before_utc.timestamp(),
+                   signer_not_after=cert.not_valid_after_utc.timestamp(),
+                   high_s=_high_s(env, v.header))
 
 
 def _slim(document: dict[str, Any]) -> dict[str, Any]:
     """The few fields the intake reads after the checks (cheap to ship between processes)."""
-    out = {k: document[k] for k in ("id", "version", "type", "lrn") if k in document}
+    out = {k: document[k] for k in ("id", "version", "type", "lrn", "function", "mrn",
+                                    "amends", "transit_type", "additional_type")
+           if k in document}
+    items = document.get("goods_items")
+    if isinstance(items, list) and items and isinstance(items[0], dict) \
+            and isinstance(items[0].get("procedure_code"), str):
+        out["procedure_code"] = items[0]["procedure_code"][:4]  # DE 1/10: the MRN's letter
     declarant = document.get("declarant")
     if isinstance(declarant, dict) and "id" in declarant:
         out["declarant"] = {"id": declarant["id"]}
+    rep = document.get("representative")  # DE 3/19-3/21: who may lodge for the declarant
+    if isinstance(rep, dict):
+        out["representative"] = {k: rep[k] for k in ("id", "status") if k in rep}
     return out
 
 

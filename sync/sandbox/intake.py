@@ -19,15 +19,15 @@ from typing import Any
 from cryptography import x509
 
 from client.common.i18n import tr
-from client.declaration.mrn import allocate_mrn
+from client.declaration import states
+from client.declaration.mrn import allocate_mrn, procedure_letter
 from client.seal.envelope import sign_receipt
+from sync.sandbox import authz
 from sync.sandbox.checks import Checked, Checker, Refused, check_one
-from sync.sandbox.officer import apply_pending, lodge_decision, role_for_kind
+from sync.sandbox.officer import apply_pending, lodge_decision
 from sync.sandbox.pipeline import Clock, LaneMode, lane_for, rejection_rule, schedule
+from sync.sandbox.requests import decide_request, lodged
 from sync.sandbox.store import BatchTx, Principal, StoredEnvelope
-
-# Procedure category letter at MRN position 17, by declaration type (DE 1/1).
-_PROCEDURE_LETTER = {"IM": "J", "EX": "A", "CO": "J"}
 
 
 def now_iso(t: float | None = None) -> str:
@@ -41,8 +41,11 @@ def _err(code: str, pointer: str = "", **params: Any) -> dict[str, str]:
 
 def _business_errors(tx: BatchTx, se: StoredEnvelope, checked: Checked) -> list[dict[str, str]]:
     """Server-side validation: the client's rules (checked earlier) plus DMS uniqueness."""
-    errors = list(checked.rule_errors)
     document = checked.document
+    if not authz.declarant_allowed(tx, se.trader_id, document):
+        # Nothing else is said: whether that declarant used an LRN is none of the signer's.
+        return [_err("DECLARANT_NOT_REPRESENTED", "/declarant/id")]
+    errors = list(checked.rule_errors)
     declarant = document.get("declarant") if isinstance(document.get("declarant"), dict) else {}
     declarant_id, lrn = declarant.get("id"), document.get("lrn")
     if isinstance(declarant_id, str) and isinstance(lrn, str) and declarant_id and lrn:
@@ -54,12 +57,12 @@ def _business_errors(tx: BatchTx, se: StoredEnvelope, checked: Checked) -> list[
     return errors
 
 
-def _earlier_mrn(tx: BatchTx, declaration_id: str, version: int) -> str | None:
-    for v in range(version - 1, 0, -1):
-        earlier = tx.envelope(declaration_id, v)
-        if earlier is not None and earlier.mrn:
-            return earlier.mrn
-    return None
+def _claims(se: StoredEnvelope) -> dict[str, Any]:
+    """The receipt's claims for an accepted envelope."""
+    return {"declaration_id": se.declaration_id, "version": se.version,
+            "envelope_hash": se.envelope_hash, "received_at": se.received_at,
+            "mrn": se.mrn, "device_id": se.device_id, "seq": se.seq,
+            "trader_id": se.trader_id}
 
 
 @dataclass
@@ -74,6 +77,7 @@ class IntakeContext:
     clock: Clock
     revoked: set[int]
     checker: Checker | None = None
+    max_held: int = 256  # envelopes held per device waiting for a gap (look-ahead: 4x)
 
 
 def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
@@ -87,6 +91,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
     by_key: dict[tuple[str, int], int] = {}
     now = time.time()
     at = now_iso(now)
+    reception = datetime.fromtimestamp(now, UTC)
     if ctx.checker is not None:
         verified = ctx.checker.check(envelopes, ctx.revoked)
     else:
@@ -113,13 +118,40 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
 
     def apply(se: StoredEnvelope, checked: Checked) -> None:
         """Decide a lodged envelope that is next in its device chain."""
+        sig_time = str(checked.header.get("sigT", ""))
+        state = tx.device(se.trader_id, se.device_id)
+        if authz.backdated(state.last_sig_time, sig_time):
+            # Lodged and rejected (the chain goes on); the bound stays where it was.
+            se.status, se.errors = "rejected", [_err("SIG_TIME_BACKDATED", "/protected/sigT")]
+            tx.notify(principal.trader_id, se.declaration_id, se.version, "rejected", at,
+                      errors=se.errors)
+            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
+            return
         if checked.header.get("knd") == "decision":  # an officer's control decision (#8)
             lodge_decision(tx, ctx.receipt_jwk, principal, se, checked.header,
                            json.loads(se.raw), at)
-            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
+            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash, sig_time)
             return
         document = checked.document
         errors = _business_errors(tx, se, checked)
+        if document.get("function") in states.REQUESTS:  # amendment, invalidation (#14)
+            tx.notify(principal.trader_id, se.declaration_id, se.version, "received", at)
+            answers = ([("cancellation_denied" if document["function"] == states.INVALIDATION
+                         else "rejected", {"errors": errors})] if errors else [])
+            if errors:
+                se.status, se.errors = "rejected", errors
+            else:
+                answers = decide_request(tx, se, document, at)
+            for status, extra in answers:
+                tx.notify(principal.trader_id, se.declaration_id, se.version, status, at,
+                          **extra)
+            if se.status == "accepted":
+                to_sign.append((se, _claims(se)))
+            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
+            return
+        if lodged(tx, se.declaration_id, se.version) is not None:
+            # an original for a declaration that has its MRN: never lodged twice
+            errors = [_err("ALREADY_LODGED", "/payload/function")]
         lane = lane_for(ctx.seed, se.declaration_id, ctx.lane_mode, se.version)
         if not errors and lane == "rejected":
             code, pointer = rejection_rule(ctx.seed, se.declaration_id)
@@ -132,20 +164,13 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                       errors=errors)
             apply_pending(tx, se, at)  # decisions that waited for it (#8)
         else:
-            # An amendment (a later version) keeps the MRN its declaration already has.
-            se.mrn = _earlier_mrn(tx, se.declaration_id, se.version)
-            if se.mrn is None:
-                serial = tx.next_counter("mrn_serial")
-                letter = _PROCEDURE_LETTER.get(str(document.get("type", "IM")), "")
-                se.mrn = allocate_mrn(ctx.country, datetime.now(UTC).year, serial, letter)
+            serial = tx.next_counter("mrn_serial")
+            se.mrn = allocate_mrn(ctx.country, datetime.now(UTC).year, serial,
+                                  procedure_letter(document))
             se.status, se.lane = "accepted", lane
             if se.declarant_id and se.lrn:
                 tx.claim_lrn(se.declarant_id, se.lrn, se.declaration_id)
-            claims = {"declaration_id": se.declaration_id, "version": se.version,
-                      "envelope_hash": se.envelope_hash, "received_at": se.received_at,
-                      "mrn": se.mrn, "device_id": se.device_id, "seq": se.seq,
-                      "trader_id": se.trader_id}
-            to_sign.append((se, claims))
+            to_sign.append((se, _claims(se)))
             tx.notify(principal.trader_id, se.declaration_id, se.version, "accepted", at,
                       mrn=se.mrn)
             for due, status in ([] if apply_pending(tx, se, at)
@@ -156,7 +181,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                 else:
                     tx.schedule(due, principal.trader_id, se.declaration_id, se.version,
                                 status, mrn=se.mrn)
-        tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
+        tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash, sig_time)
 
     def apply_and_release(se: StoredEnvelope, checked: Checked) -> None:
         """Apply, then every held successor whose turn has come (iteratively)."""
@@ -186,12 +211,12 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                    errors=[{"code": v.code, "pointer": f"/envelopes/{index}",
                             "detail": v.detail}])
             continue
-        header, h, cn = v.header, v.hash, v.signer_cn
+        header, h = v.header, v.hash
         did, ver = str(header.get("did")), int(header.get("ver", 0))
         kind = str(header.get("knd", "declaration"))
-        if cn != principal.trader_id or principal.role != role_for_kind(kind):
-            code = "NOT_AN_OFFICER" if kind == "decision" else "CERT_NOT_OWNED"
-            result(index, "rejected", h, did, ver, errors=[_err(code, "/protected/x5c")])
+        refused = authz.refusal(v, principal, kind, reception)
+        if refused is not None:
+            result(index, "rejected", h, did, ver, errors=[_err(*refused)])
             continue
         if kind not in ("declaration", "decision"):
             result(index, "rejected", h, did, ver,
@@ -201,6 +226,10 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
         if document.get("id", did) != did or int(document.get("version", ver)) != ver:
             result(index, "rejected", h, did, ver,
                    errors=[_err("HEADER_MISMATCH", "/payload/id")])
+            continue
+        if authz.not_owned(tx, principal, did):
+            result(index, "rejected", h, did, ver,
+                   errors=[_err("DECLARATION_NOT_OWNED", "/protected/did")])
             continue
         existing = tx.envelope(did, ver)
         if existing is not None:
@@ -226,6 +255,11 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             apply_and_release(se, v)
             result(index, se.status, h, did, ver, mrn=se.mrn, receipt=se.receipt,
                    errors=se.errors)
+        elif seq > state.last_seq + 1 + 4 * ctx.max_held or (
+                seq > state.last_seq + 1
+                and tx.held_count(principal.trader_id, dev) >= ctx.max_held):
+            result(index, "rejected", h, did, ver,
+                   errors=[_err("HELD_LIMIT", "/protected/seq")])
         elif seq > state.last_seq + 1 and tx.held(principal.trader_id, dev, seq) is None:
             tx.add_envelope(se)
             by_key[(did, ver)] = index

@@ -24,14 +24,15 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from client.common.b64 import b64u_decode_lenient
 from client.common.i18n import tr
 from client.seal.envelope import sign_receipt
 from sync.sandbox.store import BatchTx, Decision, Principal, StoredEnvelope
 
-OUTCOME_STATUS = {"release": "released", "hold": "under_control", "refuse": "rejected",
+OUTCOME_STATUS = {"release": "released", "hold": "under_control", "refuse": "release_refused",
                   "documents_checked": "under_control", "physical_inspection": "under_control"}
 NEEDS_REASON = frozenset({"hold", "refuse"})
-FINAL = frozenset({"released", "rejected", "invalidated"})
+FINAL = frozenset({"released", "rejected", "invalidated", "release_refused"})
 CONFLICT = "DECISION_CONFLICT"
 
 
@@ -54,7 +55,7 @@ def trust_document(store: Any, ca_pem: str, now: str) -> dict[str, Any]:
 def _payload(env: dict[str, Any]) -> dict[str, Any]:
     raw = str(env.get("payload", ""))
     try:
-        doc = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        doc = json.loads(b64u_decode_lenient(raw))
     except (ValueError, TypeError):
         return {}
     return doc if isinstance(doc, dict) else {}

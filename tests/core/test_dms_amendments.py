@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from client.declaration import states
-from client.declaration.amendment import apply_amendment
+from client.declaration.amendment import apply_amendment, validate_received
 from client.declaration.validation import validate
 from client.interchange.dms import export_dms, import_dms_file, validate_dms
 from client.store import Store
@@ -34,6 +34,15 @@ PAIRS = [
 ]
 
 
+def _accepted(store: Store, decl_id: str, mrn: str) -> None:
+    """The single window took the sealed declaration and gave it its MRN (the outbox's
+    own bookkeeping of a delivery, as the sync engine records it)."""
+    from client.store import DeliveryResult
+
+    seq = store.journal_entry(declaration_id=decl_id).seq
+    store.record_deliveries([DeliveryResult(seq, "accepted", mrn=mrn, receipt="r")])
+
+
 def _pair(conformance: Path, original: str, change: str) -> tuple:
     return (import_dms_file(conformance / S / original).declaration,
             import_dms_file(conformance / S / change))
@@ -53,7 +62,7 @@ def test_each_sample_applies_onto_its_original(conformance: Path, original: str,
     am = imp.declaration
     assert imp.kind == am.function and imp.unmapped == []
     # as received it holds only what changes: checked as an amendment, not a declaration
-    assert [f.code for f in validate(am, partial=True) if f.severity == "error"] == []
+    assert [f.code for f in validate_received(am) if f.severity == "error"] == []
     assert any(f.code == "V-MANDATORY" for f in validate(am))
     result = apply_amendment(base, am)
     assert (result.id, result.function, result.mrn) == (base.id, am.function, am.mrn)
@@ -106,7 +115,11 @@ def test_store_applies_onto_the_original_by_lrn(store: Store, conformance: Path)
     assert stored.declaration.goods_items[0].net_mass == Decimal("62")
     assert store.version_document(base.id, 1).goods_items[0].net_mass == Decimal("59")
     assert [a[1] for a in store.attachments(base.id)] == ["am.xml"]
-    assert store.history(base.id)[-1].note == "amendment applied from am.xml"
+    from client.store import history_message
+
+    last = store.history(base.id)[-1]
+    assert history_message(last).render("en") == "amendment applied from am.xml"
+    assert history_message(last).render("fr") == "rectification appliquée depuis am.xml"
     assert store.pending_amendments() == []
 
 
@@ -155,9 +168,8 @@ def test_the_amendment_flow_from_the_command_line(home: Path, conformance: Path,
     amendment = import_dms_file(conformance / S / change).declaration
     from client.seal.profile import load_profile, open_store
 
-    with open_store(load_profile(home)) as st:
-        st.apply_notifications([{"declaration_id": decl_id, "version": 1, "status": "accepted",
-                                 "mrn": amendment.mrn, "cursor": 1}], 1)
+    with open_store(load_profile(home)) as st:  # delivered, accepted with its MRN
+        _accepted(st, decl_id, amendment.mrn)
         assert st.get(decl_id).status == states.REGISTERED
     p = ok(run(home, "import", str(conformance / S / change)))
     assert "version 2" in p.stdout and decl_id in p.stdout
@@ -195,3 +207,46 @@ def test_a_queued_declaration_is_not_amended_under_the_outbox(home: Path,
         assert st.get(entry["id"]).status == states.SEALED
         assert st.get(entry["id"]).declaration.version == 1
         assert st.pending_amendments() == []
+
+
+def test_after_release_it_is_a_post_release_amendment_and_the_code_is_applied(
+        home: Path, conformance: Path) -> None:
+    """UCC Art. 173: a released declaration is amended by a post-release amendment (CDS
+    takes it as a COR all the same); an invalidated one is not amended at all."""
+    ok(run(home, "init"))
+    ok(run(home, "keys", "create"))
+    original, change = PAIRS[6]  # IM005b
+    [entry] = json.loads(ok(run(home, "import", str(conformance / S / original),
+                                "--json")).stdout)
+    decl_id = entry["id"]
+    ok(run(home, "seal", decl_id))
+    mrn = import_dms_file(conformance / S / change).declaration.mrn
+    from client.seal.profile import load_profile, open_store
+
+    with open_store(load_profile(home)) as st:
+        _accepted(st, decl_id, mrn)
+        st.apply_notifications([{"declaration_id": decl_id, "version": 1,
+                                 "status": "released", "cursor": 2}], 2)
+        assert st.get(decl_id).status == states.RELEASED
+    ok(run(home, "import", str(conformance / S / change)))
+    with open_store(load_profile(home)) as st:
+        d = st.get(decl_id).declaration
+        assert (d.version, d.function, d.amends) == (2, "post_release_amendment", decl_id)
+        assert d.goods_items[0].net_mass == Decimal("89")
+    xml = ok(run(home, "export", decl_id, "--format", "dms-xml")).stdout
+    assert "<TypeCode>COR</TypeCode>" in xml
+
+
+def test_an_amendment_the_code_refuses_is_refused_and_changes_nothing(
+        store: Store, conformance: Path) -> None:
+    base, imp = _pair(conformance, *PAIRS[8])
+    store.create(base, "t")
+    with store.engine.begin() as conn:  # as the feed leaves it after an invalidation
+        conn.exec_driver_sql("UPDATE declaration SET status = 'invalidated', mrn = ? "
+                             "WHERE id = ?", (imp.declaration.mrn, base.id))
+    from client.store import StoreError
+
+    with pytest.raises(StoreError) as info:
+        store.receive_amendment(imp.declaration, "t", source="am.xml", original=b"<x/>")
+    assert info.value.code == "store.request_refused"
+    assert store.get(base.id).declaration.version == 1 and store.pending_amendments() == []

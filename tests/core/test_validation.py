@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from client.common.i18n import ComptoirError
 from client.declaration.model import Declaration
+from client.declaration.mrn import allocate_mrn
 from client.declaration.refdata import ReferenceData, default_reference_data
 from client.declaration.samples import sample_declaration
 from client.declaration.validation import (
@@ -232,6 +233,29 @@ CASES: dict[str, Case] = {
     "V-MRN-CHECK-DIGIT": (
         [(lambda: _im(mrn="24GB34F7Y1O2CX8PT4"), "mrn")],
         [lambda: _im(mrn="20GB32VVZI0YMFGVR0")]),
+    "V-MRN-PROCEDURE-LETTER": (
+        [(lambda: _im(mrn=allocate_mrn("GB", 2026, 7, "J")), "mrn"),  # transit letter
+         (lambda: _im(mrn=allocate_mrn("GB", 2026, 7, "A")), "mrn"),
+         (lambda: dict(copy.deepcopy(EX), mrn=allocate_mrn("GB", 2026, 7, "R")), "mrn"),
+         (lambda: _im(transit_type="T1", mrn=allocate_mrn("GB", 2026, 7, "R")), "mrn")],
+        [lambda: _im(mrn=allocate_mrn("GB", 2026, 7, "R")),
+         lambda: _im(mrn=allocate_mrn("GB", 2026, 7, "S")),  # import with its entry summary
+         lambda: dict(copy.deepcopy(EX), mrn=allocate_mrn("GB", 2026, 7, "A")),
+         lambda: _im(transit_type="T1", mrn=allocate_mrn("GB", 2026, 7, "J")),
+         lambda: _im(mrn="24GBA4ZYBWXU1BSA00")]),  # a digit at 17: not a procedure letter
+    "V-REQUEST-MRN": (
+        [(lambda: _im(function="amendment", mrn=None), "mrn"),
+         (lambda: _im(function="post_release_amendment", mrn=None), "mrn"),
+         (lambda: _im(function="cancellation", mrn=None, amends=IM["id"], version=2), "mrn")],
+        [lambda: _im(function="amendment", mrn=allocate_mrn("GB", 2026, 7, "R")),
+         lambda: IM]),
+    "V-REQUEST-VERSION": (
+        [(lambda: _im(function="amendment", amends=IM["id"], version=1,
+                      mrn=allocate_mrn("GB", 2026, 7, "R")), "version")],
+        [lambda: _im(function="amendment", amends=IM["id"], version=2,
+                     mrn=allocate_mrn("GB", 2026, 7, "R")),
+         # a DMS request names its declaration by MRN alone (no version in the message)
+         lambda: _im(function="amendment", mrn=allocate_mrn("GB", 2026, 7, "R"))]),
     "V-EXCHANGE-RATE-MISSING": (
         [(_usd_without_rate, "exchange_rate")],
         [_gbp_without_rate, lambda: _im(invoice_currency="USD", exchange_rate="0.79")]),

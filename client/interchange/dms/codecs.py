@@ -106,8 +106,8 @@ class FunctionType:
 
     def write(self, obj: Any, ctx: WriteContext) -> list[etree._Element]:
         fc = "9" if obj.function == "original" else "13"
-        if obj.function == "amendment":
-            tc = "COR"
+        if obj.function in ("amendment", "post_release_amendment"):
+            tc = "COR"  # CDS takes a post-release amendment as a COR as well
         elif obj.function == "cancellation":
             tc = "INV"
         else:

@@ -1,7 +1,7 @@
 """Pending amendments: DMS amendments and cancellations held until their original arrives.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-01
 
 Frozen DDL, like 0001.
@@ -9,8 +9,8 @@ Frozen DDL, like 0001.
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -85,17 +85,27 @@ def enrolment_status(profile: Any, store: Any) -> dict[str, Any]:
     return {"home": str(profile.home), "role": profile.role, "enrolled": enrolled,
             "server": server.get("url"), "trader_id": server.get("trader_id"),
             "enrolled_at": server.get("enrolled_at"), "queued": queued,
-            "oldest_queued_at": oldest, "to_reseal_at_enrolment": to_reseal}
+            "oldest_queued_at": oldest, "to_reseal_at_enrolment": to_reseal,
+            "lodgings_due": [{"id": r.id, "lrn": r.lrn, "lodge_by": r.lodge_by}
+                             for r in store.lodgings_due()]}
 
 
 def status_lines(st: dict[str, Any]) -> list[str]:
-    """The status in the user's language: enrolled or not, and what will happen."""
+    """The status in the user's language: enrolled or not, what will happen, and the
+    fallback documents whose electronic lodging is due (the nearest deadline)."""
+    from client.declaration.continuity import countdown
+
     if st["enrolled"]:
-        return [tr("sync.status_enrolled", url=st["server"], trader=st["trader_id"] or "?",
-                   at=st["enrolled_at"] or "?"),
-                tr("sync.status_queued", queued=st["queued"])]
-    return [tr("sync.status_not_enrolled", home=st["home"]),
-            tr("sync.status_not_enrolled_outbox", queued=st["queued"])]
+        lines = [tr("sync.status_enrolled", url=st["server"], trader=st["trader_id"] or "?",
+                    at=st["enrolled_at"] or "?"),
+                 tr("sync.status_queued", queued=st["queued"])]
+    else:
+        lines = [tr("sync.status_not_enrolled", home=st["home"]),
+                 tr("sync.status_not_enrolled_outbox", queued=st["queued"])]
+    due = st.get("lodgings_due") or []
+    if due:
+        lines.append(tr("fallback.due", count=len(due), countdown=countdown(due[0]["lodge_by"])))
+    return lines
 
 
 def cmd_status(args: argparse.Namespace) -> int:

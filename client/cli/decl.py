@@ -1,5 +1,5 @@
 """Headless commands on declarations: init, schema, new, import, validate, list, show,
-history, export, copy, amend, ready, demo seed, seal, fallback print, verify, journal
+history, export, copy, amend, ready, demo seed, seal, fallback, verify, journal
 verify, rekey.
 
 Each handler reads its arguments, calls one or two functions of :mod:`client.services`
@@ -17,9 +17,15 @@ from typing import Any
 
 from client.cli.render import dumps, emit, print_findings, render, warn
 from client.common.i18n import ComptoirError, tr
+from client.declaration import states
+from client.declaration.continuity import countdown
 from client.declaration.validation import has_errors
 from client.interchange.dms import DmsSchemaError
-from client.services.continuity import print_fallback_documents, send_to_paper_procedure
+from client.services.continuity import (
+    fallback_declaration,
+    lodging_deadline,
+    print_fallback_documents,
+)
 from client.services.declarations import (
     ReadyRefused,
     amend_declaration,
@@ -35,8 +41,6 @@ from client.services.exports import (
     FORMATS,
     export_to_file,
     render_export,
-    render_fallback_pdf,
-    write_file,
 )
 from client.services.imports import commit_import, read_import
 from client.services.officer import received, verify_envelope
@@ -177,8 +181,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(dumps([r.to_json() for r in rows]))
         return 0
     for r in rows:
+        due = countdown(r.lodge_by)
         print(f"{r.id}  {r.type}  {tr('status.' + r.status):<20}  {r.lrn or '-':<22}  "
-              f"{r.mrn or '-':<18}  {r.updated_at}")
+              f"{r.mrn or '-':<18}  {r.updated_at}" + (f"  {due.render()}" if due else ""))
     return 0
 
 
@@ -302,32 +307,44 @@ def cmd_seal(args: argparse.Namespace) -> int:
     return 1 if report.refused else 0
 
 
-def cmd_fallback_print(args: argparse.Namespace) -> int:
-    with _session(args) as s:
-        result = print_fallback_documents(s.store, s.actor(), args.folder)
-    if args.json:
-        print(dumps([{"id": i, "path": str(p)}
-                     for i, p in zip(result.declaration_ids, result.paths, strict=True)]))
+def cmd_fallback(args: argparse.Namespace) -> int:
+    """``fallback ID [-o FILE.pdf]`` or ``fallback --all-queued [-o DIR]``: the paper
+    document the declaration's continuity rule names, and the rule followed."""
+    if bool(args.id) == bool(args.all_queued):
+        raise ComptoirError("fallback.one_or_all", 2)
+    if args.all_queued:
+        folder = args.output or Path(".")
+        with _session(args) as s:
+            result = print_fallback_documents(s.store, s.actor(), folder)
+            paper = {i for i in result.declaration_ids
+                     if s.store.get(i).status == states.PAPER_PROCEDURE}
+        if args.json:
+            print(dumps([{"id": i, "path": str(p), "paper_procedure": i in paper}
+                         for i, p in zip(result.declaration_ids, result.paths, strict=True)]))
+            return 0
+        for path in result.paths:
+            print(tr("fallback.written", path=str(path)))
+        print(tr("fallback.summary", count=len(result.paths), folder=str(folder)))
         return 0
-    for path in result.paths:
-        print(tr("fallback.written", path=str(path)))
-    print(tr("fallback.summary", count=len(result.paths), folder=str(args.folder)))
-    return 0
-
-
-def cmd_fallback_paper(args: argparse.Namespace) -> int:
-    """A transit movement goes on paper: its accompanying document, out of the outbox (or
-    its withdrawal queued when it was already lodged)."""
     with _session(args) as s:
         decl_id = find_declaration(s.store, args.id)
+        done = fallback_declaration(s.store, s.sealer(), s.actor(), decl_id, args.output)
         st = s.store.get(decl_id)
-        entry = s.store.journal_entry(declaration_id=decl_id, version=st.declaration.version)
-        if args.output is not None and entry is not None:
-            write_file(args.output, render_fallback_pdf(st.declaration, entry))
-            print(tr("fallback.written", path=str(args.output)))
-        done = send_to_paper_procedure(s.store, s.sealer(), s.actor(), decl_id)
-    print(tr("fallback.withdrawal_queued" if done.withdrawal else "fallback.paper_procedure",
-             id=st.declaration.lrn or decl_id))
+        lodge_by = lodging_deadline(st)
+    ident = st.declaration.lrn or decl_id
+    if args.json:
+        print(dumps({"id": decl_id, "path": str(done.path), "status": st.status,
+                     "paper_procedure": done.paper_procedure,
+                     "withdrawal_seq": done.withdrawal.seq if done.withdrawal else None,
+                     "lodge_by": lodge_by}))
+        return 0
+    print(tr("fallback.written", path=str(done.path)))
+    if done.withdrawal is not None:
+        print(tr("fallback.withdrawal_queued", id=ident))
+    elif done.paper_procedure:
+        print(tr("fallback.paper_procedure", id=ident))
+    else:
+        print(tr("fallback.lodge_after", id=ident, countdown=countdown(lodge_by) or "-"))
     return 0
 
 
@@ -435,17 +452,11 @@ def register(sub: Any) -> None:
     p.add_argument("id", nargs="?")
     p.add_argument("--all-ready", action="store_true")
 
-    fallback = add("fallback", _usage("comptoir fallback print FOLDER [--json]"),
-                   "help.fallback")
-    fsub = fallback.add_subparsers(dest="fallback_command", parser_class=type(fallback))
-    p = fsub.add_parser("print", help=tr("help.fallback_print"))
-    p.set_defaults(func=cmd_fallback_print)
-    p.add_argument("folder", type=Path)
+    p = add("fallback", cmd_fallback, "help.fallback")
+    p.add_argument("id", nargs="?")
+    p.add_argument("--all-queued", action="store_true", help=tr("help.fallback_all_queued"))
+    p.add_argument("-o", "--output", type=Path, help=tr("help.fallback_output"))
     p.add_argument("--json", action="store_true")
-    p = fsub.add_parser("paper", help=tr("help.fallback_paper"))
-    p.set_defaults(func=cmd_fallback_paper)
-    p.add_argument("id")
-    p.add_argument("-o", "--output", type=Path)
 
     p = add("verify", cmd_verify, "help.verify")
     p.add_argument("target", help="FILE|TOKEN")

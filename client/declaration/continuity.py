@@ -10,11 +10,13 @@ is never lodged afterwards, and an LRN already lodged for it is withdrawn.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 
+from client.common.i18n import Message
 from client.declaration.refdata import _seed_rows
 
 LodgeAfter = Literal["must", "never"]
@@ -77,3 +79,35 @@ def procedure_of(decl: Any) -> str:
 def rule_for(decl: Any) -> ContinuityRule:
     """The continuity rule of a declaration."""
     return rule_table()[procedure_of(decl)]
+
+
+#: States in which a printed fallback no longer awaits its electronic lodging.
+_NO_LODGING_DUE = frozenset({"paper_procedure", "invalidated"})
+
+
+def lodge_by(decl: Any, status: str, fallback_printed_at: str | None,
+             lodged_after_fallback_at: str | None) -> str | None:
+    """When the electronic lodging of a declaration printed as a fallback document is due
+    (ISO 8601, UTC), counted from the print: conservative, since the outage's end is not
+    known offline.  None when nothing is due: never printed, already lodged and linked to
+    its paper copy, ended on paper, or a procedure without a deadline."""
+    if not fallback_printed_at or lodged_after_fallback_at or status in _NO_LODGING_DUE:
+        return None
+    rule = rule_for(decl)
+    if rule.paper_procedure:
+        return None
+    return rule.deadline(fallback_printed_at)
+
+
+def countdown(deadline: str | None, now: datetime | None = None) -> Message | None:
+    """"Lodge within N days" (whole days, rounded up) or "overdue", for a deadline from
+    :func:`lodge_by`; None without one.  A message code: the front ends render it."""
+    if deadline is None:
+        return None
+    due = datetime.fromisoformat(deadline.replace("Z", "+00:00"))
+    left = (due - (now or datetime.now(UTC))).total_seconds()
+    day = deadline[:10]
+    if left <= 0:
+        return Message("continuity.countdown.overdue",
+                       {"days": max(1, math.ceil(-left / 86400)), "date": day})
+    return Message("continuity.countdown.within", {"days": math.ceil(left / 86400), "date": day})

@@ -24,10 +24,10 @@ from typing import Any
 
 from client.common.i18n import ComptoirError, Message
 from client.declaration import states
-from client.declaration.continuity import rule_for
+from client.declaration.continuity import lodge_by, rule_for
 from client.declaration.model import Declaration
 from client.services.exports import render_fallback_pdf, write_file
-from client.store import Changes, JournalEntry, Store
+from client.store import Changes, JournalEntry, Store, Stored
 from client.store import history_notes as notes
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -57,9 +57,73 @@ def fallback_file_name(decl: Declaration, taken: set[str] | None = None) -> str:
     return name
 
 
+def lodging_deadline(st: Stored) -> str | None:
+    """When a declaration printed as a fallback document must be lodged electronically
+    (the rule table's deadline from the print), or None when nothing is due."""
+    return lodge_by(st.declaration, st.status, st.fallback_printed_at,
+                    st.lodged_after_fallback_at)
+
+
 def queued_for_fallback(store: Store) -> list[str]:
     """The declarations sealed and waiting for the single window, oldest first."""
     return store.list_ids(statuses=[states.SEALED], order_by="created_at", descending=False)
+
+
+@dataclass(frozen=True)
+class FallbackOne:
+    """One declaration's paper document: where it was written (None when no file was
+    asked for), and whether its movement now ends on paper or its withdrawal is queued."""
+
+    declaration_id: str
+    path: Path | None
+    paper_procedure: bool
+    withdrawal: JournalEntry | None
+    changes: Changes
+
+
+def fallback_declaration(store: Store, sealer: Any, actor: str, decl_id: str,
+                         output: Path | None, *, lang: str | None = None) -> FallbackOne:
+    """``comptoir fallback ID``: the paper document the declaration's continuity rule
+    names, printed from its sealed version (the QR code carries the sealed envelope), then
+    the rule followed and recorded in the history.
+
+    Import, export and the other lodge-after procedures: only while sealed and queued (a
+    declaration already lodged needs no paper, one never sealed has no envelope to carry);
+    the print is recorded, and the later electronic lodging is linked to it.  Transit: the
+    offline transit accompanying document, then the paper procedure (out of the outbox for
+    good), or, when it was already lodged, its withdrawal queued.  ``output`` None writes
+    ``<LRN>-fallback.pdf`` in the working folder.  Refusals leave the store unchanged.
+    """
+    st = store.get(decl_id)
+    decl = st.declaration
+    rule = rule_for(decl)
+    ident = decl.lrn or decl_id
+    if rule.paper_document == "none":
+        raise ComptoirError("fallback.no_paper", 2, id=ident,
+                            procedure=Message(f"continuity.procedure.{rule.procedure}"))
+    if st.status == states.PAPER_PROCEDURE:
+        raise ComptoirError("fallback.already_paper", 2, id=ident)
+    if not rule.paper_procedure and st.status != states.SEALED:
+        if st.status in (states.DRAFT, states.READY):
+            raise ComptoirError("fallback.not_sealed", 2, id=ident)
+        raise ComptoirError("fallback.already_lodged", 2, id=ident,
+                            status=Message(f"status.{st.status}"), mrn=st.mrn or "-")
+    lodged = st.status not in (states.DRAFT, states.READY, states.SEALED)
+    if rule.paper_procedure and lodged:
+        refusal = states.request_refusal(st.status, states.INVALIDATION, st.mrn)
+        if refusal is not None:  # checked before any file is written
+            raise ComptoirError(refusal.code, 2, **refusal.params)
+    entry = store.journal_entry(declaration_id=decl_id, version=decl.version)
+    if entry is None and rule.paper_procedure:
+        entry = store.journal_entry(declaration_id=decl_id)  # the version lodged
+    if entry is None:
+        raise ComptoirError("fallback.not_sealed", 2, id=ident)
+    path = Path(output) if output is not None else Path(fallback_file_name(decl))
+    write_file(path, render_fallback_pdf(decl, entry, lang=lang))
+    if not rule.paper_procedure:
+        return FallbackOne(decl_id, path, False, None, store.mark_fallback_printed(decl_id, actor))
+    done = send_to_paper_procedure(store, sealer, actor, decl_id)
+    return FallbackOne(decl_id, path, done.withdrawal is None, done.withdrawal, done.changes)
 
 
 @dataclass(frozen=True)
@@ -86,7 +150,7 @@ def _written_documents(store: Store, folder: Path, lang: str | None,
     for n, decl_id in enumerate(ids, 1):
         st = store.get(decl_id)
         entry = store.journal_entry(declaration_id=decl_id, version=st.declaration.version)
-        if entry is not None:
+        if entry is not None and rule_for(st.declaration).paper_document != "none":
             path = folder / fallback_file_name(st.declaration, taken)
             taken.add(path.name)
             write_file(path, render_fallback_pdf(st.declaration, entry, lang=lang))

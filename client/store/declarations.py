@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import (
@@ -20,10 +21,11 @@ from sqlalchemy import (
 
 from client.common.i18n import Message
 from client.declaration import states
+from client.declaration.continuity import lodge_by
 from client.declaration.model import Declaration, now_utc
 from client.store import history_notes as notes
 from client.store.connection import StoreBase
-from client.store.helpers import _doc_json, _json, _like_prefix, _row_values
+from client.store.helpers import _doc_json, _in_chunks, _json, _like_prefix, _row_values
 from client.store.schema import T_DECL, T_DOC, T_HIST
 from client.store.types import Changes, HistoryEntry, Stored, StoreError, Summary
 
@@ -179,18 +181,44 @@ class DeclarationsMixin(StoreBase):
             return list(conn.execute(q).scalars())
 
     def summaries(self, ids: Sequence[str]) -> dict[str, Summary]:
-        """Rows for a window of ids (the table's row cache fills from here)."""
+        """Rows for a window of ids (the table's row cache fills from here), each with the
+        deadline of its electronic lodging when it was printed as a fallback document."""
         out: dict[str, Summary] = {}
+        printed: dict[str, str] = {}
         with self._read() as conn:
             for i in range(0, len(ids), 500):
                 chunk = list(ids[i:i + 500])
                 for r in conn.execute(select(
                         T_DECL.c.id, T_DECL.c.lrn, T_DECL.c.type, T_DECL.c.status, T_DECL.c.mrn,
                         T_DECL.c.version, T_DECL.c.declarant_name, T_DECL.c["items"],
-                        T_DECL.c.updated_at, T_DECL.c.created_at).where(T_DECL.c.id.in_(chunk))):
+                        T_DECL.c.updated_at, T_DECL.c.created_at, T_DECL.c.fallback_printed_at,
+                        T_DECL.c.lodged_after_fallback_at).where(T_DECL.c.id.in_(chunk))):
                     out[r.id] = Summary(r.id, r.lrn, r.type, r.status, r.mrn, r.version,
                                         r.declarant_name, r.items, r.updated_at, r.created_at)
+                    if r.fallback_printed_at and not r.lodged_after_fallback_at:
+                        printed[r.id] = r.fallback_printed_at
+            if printed:  # few rows: the procedure is read from their documents only
+                for r in _in_chunks(conn, select(
+                        T_DOC.c.id, func.json_extract(T_DOC.c.document, "$.transit_type")
+                        .label("transit_type"),
+                        func.json_extract(T_DOC.c.document, "$.additional_type")
+                        .label("additional_type")), T_DOC.c.id, list(printed)):
+                    summ = out[r.id]
+                    due = lodge_by({"type": summ.type, "transit_type": r.transit_type,
+                                    "additional_type": r.additional_type},
+                                   summ.status, printed[r.id], None)
+                    out[r.id] = replace(summ, lodge_by=due)
         return out
+
+    def lodgings_due(self) -> list[Summary]:
+        """The declarations printed as fallback documents whose electronic lodging is
+        still due, the nearest deadline first."""
+        with self._read() as conn:
+            ids = list(conn.exec_driver_sql(
+                "SELECT id FROM declaration WHERE fallback_printed_at IS NOT NULL "
+                "AND lodged_after_fallback_at IS NULL").scalars())
+        due = [r for r in self.summaries(ids).values() if r.lodge_by]
+        return sorted(due, key=lambda r: (r.lodge_by or "", r.id))
 
     def list(self, *, statuses: Iterable[str] | None = None, search: str | None = None,
              order_by: str = "updated_at", descending: bool = True,

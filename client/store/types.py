@@ -25,12 +25,13 @@ class Summary:
     items: int
     updated_at: str
     created_at: str
+    lodge_by: str | None = None  # a fallback document's electronic lodging is due then
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "lrn": self.lrn, "type": self.type, "status": self.status,
                 "mrn": self.mrn, "version": self.version, "declarant": self.declarant,
                 "items": self.items, "updated_at": self.updated_at,
-                "created_at": self.created_at}
+                "created_at": self.created_at, "lodge_by": self.lodge_by}
 
 
 @dataclass(frozen=True)

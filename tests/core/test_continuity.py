@@ -209,7 +209,7 @@ def test_cli_refuses_a_forbidden_request_in_one_line_and_sends_transit_to_paper(
         assert p.returncode == 2 and needle in p.stderr, p.stderr
         assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
     pdf = tmp_path / "tad.pdf"
-    p = ok(comptoir(home, "fallback", "paper", transit, "-o", str(pdf)))
+    p = ok(comptoir(home, "fallback", transit, "-o", str(pdf)))
     assert "paper procedure" in p.stdout and pdf.read_bytes().startswith(b"%PDF")
     s = Session(home)
     try:
@@ -218,3 +218,148 @@ def test_cli_refuses_a_forbidden_request_in_one_line_and_sends_transit_to_paper(
         assert transit not in _pending(s)
     finally:
         s.close()
+
+
+# --------------------------------------------------------------------------- fallback ID
+
+def test_the_countdown_counts_whole_days_and_says_overdue() -> None:
+    from datetime import UTC, datetime
+
+    from client.declaration.continuity import countdown, lodge_by
+
+    printed = "2026-12-01T08:00:00.000000Z"
+    due = lodge_by({"type": "IM"}, states.SEALED, printed, None)
+    assert due == "2026-12-08T08:00:00Z"
+    for status, lodged, doc in ((states.SEALED, "2026-12-02T00:00:00Z", {"type": "IM"}),
+                                (states.PAPER_PROCEDURE, None, {"type": "IM"}),
+                                (states.SEALED, None, {"type": "IM", "transit_type": "T1"})):
+        assert lodge_by(doc, status, printed, lodged) is None
+    assert lodge_by({"type": "EX"}, states.SEALED, None, None) is None
+    at = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)  # 4 days and 23 hours left
+    msg = countdown(due, at)
+    assert msg is not None and msg.render("en") == "lodge within 5 day(s) (by 2026-12-08)"
+    assert msg.render("fr") == "à déposer sous 5 jour(s) (avant le 2026-12-08)"
+    late = countdown(due, datetime(2026, 12, 9, 9, 0, tzinfo=UTC))
+    assert late is not None and late.code == "continuity.countdown.overdue"
+    assert late.params["days"] == 2 and "overdue" in late.render("en")
+    assert "retard" in late.render("fr")
+    assert countdown(None) is None
+
+
+def test_fallback_id_prints_an_import_counts_down_and_links_it_once(home: Path,
+                                                                    tmp_path: Path) -> None:
+    """``comptoir fallback ID -o FILE.pdf`` on a queued import: the fallback SAD, the print
+    recorded, the declaration still queued; ``list`` and ``status`` count down to the
+    lodging deadline, in English and French, until the lodging is linked to its paper."""
+    import json
+
+    from tests.sync.helpers import comptoir, ok
+
+    init_profile(home, declarant_id=DECLARANT, key_alg="ES256")
+    s = Session(home)
+    try:
+        decl_id = _sealed(s, 11)
+        other = _sealed(s, 12)
+    finally:
+        s.close()
+    pdf = tmp_path / "sad.pdf"
+    p = ok(comptoir(home, "fallback", decl_id, "-o", str(pdf)))
+    assert "lodge within 7 day(s)" in p.stdout and "never lodged twice" in p.stdout
+    assert "FALLBACK DOCUMENT" in " ".join(_text(pdf.read_bytes())[1])
+    rows = {r["id"]: r for r in json.loads(ok(comptoir(home, "list", "--json")).stdout)}
+    s = Session(home)
+    try:
+        st = s.store.get(decl_id)
+        assert st.status == states.SEALED and st.fallback_printed_at
+        assert _pending(s) == {decl_id, other}
+        assert rows[decl_id]["lodge_by"] == rule_for(st.declaration).deadline(
+            st.fallback_printed_at)
+        assert rows[other]["lodge_by"] is None
+        assert [h.note for h in s.store.history(decl_id)].count(
+            "history.note.fallback_printed") == 1
+    finally:
+        s.close()
+    line = [x for x in ok(comptoir(home, "list")).stdout.splitlines() if x.startswith(decl_id)]
+    assert line and "lodge within 7 day(s)" in line[0]
+    fr = ok(comptoir(home, "list", env={"COMPTOIR_LANG": "fr"})).stdout
+    assert "à déposer sous 7 jour(s)" in fr
+    status = ok(comptoir(home, "status")).stdout
+    assert "1 fallback document(s) still to lodge electronically" in status
+    assert json.loads(ok(comptoir(home, "status", "--json")).stdout)["lodgings_due"][0][
+        "id"] == decl_id
+    # lodged after recovery: linked to its paper copy, nothing more is due
+    s = Session(home)
+    try:
+        seq = s.store.journal_entry(declaration_id=decl_id).seq
+        s.store.record_deliveries([DeliveryResult(seq, "accepted", receipt="r",
+                                                  mrn=allocate_mrn("GB", 2026, 80, "R"))])
+        assert s.store.get(decl_id).lodged_after_fallback_at
+        assert s.store.lodgings_due() == []
+    finally:
+        s.close()
+    assert "day(s)" not in ok(comptoir(home, "list")).stdout
+    assert "still to lodge" not in ok(comptoir(home, "status")).stdout
+    # and once lodged, no second fallback document for it
+    p = comptoir(home, "fallback", decl_id, "-o", str(tmp_path / "again.pdf"))
+    assert p.returncode == 2 and "already lodged" in p.stderr
+    assert not (tmp_path / "again.pdf").exists()
+
+
+def test_fallback_refusals_are_one_line_and_change_nothing(home: Path, tmp_path: Path) -> None:
+    from tests.sync.helpers import comptoir
+
+    init_profile(home, declarant_id=DECLARANT, key_alg="ES256")
+    s = Session(home)
+    try:
+        draft = _decl(13)
+        s.store.create(draft, s.actor())
+        supplementary = _decl(14)
+        supplementary.additional_type = "Y"
+        s.store.create(supplementary, s.actor())
+        released = _sealed(s, 15, transit=True)
+        seq = s.store.journal_entry(declaration_id=released).seq
+        mrn = allocate_mrn("GB", 2026, 81, "J")
+        s.store.record_deliveries([DeliveryResult(seq, "accepted", mrn=mrn, receipt="r")])
+        s.store.apply_notifications([{"cursor": 1, "declaration_id": released, "version": 1,
+                                      "status": "released", "mrn": mrn}], 1)
+        assert s.store.get(released).status == states.RELEASED
+        before = {i: len(s.store.history(i)) for i in (draft.id, supplementary.id, released)}
+    finally:
+        s.close()
+    out = tmp_path / "x.pdf"
+    cases = [((draft.id, "-o", str(out)), "seal it first", "scellez-la d'abord"),
+             ((supplementary.id, "-o", str(out)), "no paper document", "aucun document papier"),
+             ((released, "-o", str(out)), "Art. 174", "174"),
+             ((draft.id, "--all-queued"), "not both", "pas les deux"),
+             ((), "not both", "pas les deux")]
+    for args, en, fr in cases:
+        for lang, needle in (("en", en), ("fr", fr)):
+            p = comptoir(home, "fallback", *args, env={"COMPTOIR_LANG": lang})
+            assert p.returncode == 2, (args, p.stdout, p.stderr)
+            assert needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+            assert "Traceback" not in p.stderr
+    assert not out.exists()
+    s = Session(home)
+    try:
+        assert {i: len(s.store.history(i)) for i in before} == before
+        assert s.store.get(released).status == states.RELEASED
+        assert s.store.get(released).declaration.version == 1
+    finally:
+        s.close()
+
+
+def test_fallback_id_writes_lrn_fallback_pdf_by_default(session: Session, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    s = session
+    decl_id = _sealed(s, 16, transit=True)
+    monkeypatch.chdir(tmp_path)
+    done = continuity.fallback_declaration(s.store, s.sealer(), s.actor(), decl_id, None)
+    decl = s.store.get(decl_id).declaration
+    assert done.path == Path(continuity.fallback_file_name(decl))
+    assert done.path.name.endswith("-fallback.pdf") and decl.lrn[:3] in done.path.name
+    assert (tmp_path / done.path).read_bytes().startswith(b"%PDF")
+    assert done.paper_procedure and done.withdrawal is None
+    assert s.store.get(decl_id).status == states.PAPER_PROCEDURE and not _pending(s)
+    with pytest.raises(ComptoirError) as e:
+        continuity.fallback_declaration(s.store, s.sealer(), s.actor(), decl_id, None)
+    assert e.value.code == "fallback.already_paper"

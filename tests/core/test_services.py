@@ -801,10 +801,11 @@ def test_cli_fallback_print_and_a_failed_key_export_say_what_happened(
     set_language("en")
     try:
         folder = tmp_path / "paper"
-        assert main(["--home", str(s.home), "fallback", "print", str(folder), "--json"]) == 0
+        assert main(["--home", str(s.home), "fallback", "--all-queued", "-o", str(folder),
+                     "--json"]) == 0
         (row,) = json.loads(capsys.readouterr().out)
         assert row["id"] == d.id and Path(row["path"]).parent == folder
-        assert main(["--home", str(s.home), "fallback", "print", str(folder)]) == 0
+        assert main(["--home", str(s.home), "fallback", "--all-queued", "-o", str(folder)]) == 0
         out = capsys.readouterr().out.splitlines()
         assert out[-1].startswith("1 fallback document(s) in")
         # writing the public key into a folder that does not exist is a failed *write*

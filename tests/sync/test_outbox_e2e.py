@@ -168,8 +168,8 @@ def test_a_transit_sent_to_paper_is_never_delivered_and_an_import_fallback_is_lo
             store.save_draft(transit, "test")
         ok(comptoir(home, "ready", ids[0]))
         ok(comptoir(home, "seal", "--all-ready"))
-        ok(comptoir(home, "fallback", "paper", ids[0], "-o", str(tmp_path / "tad.pdf")))
-        ok(comptoir(home, "fallback", "print", str(tmp_path / "paper")))
+        ok(comptoir(home, "fallback", ids[0], "-o", str(tmp_path / "tad.pdf")))
+        ok(comptoir(home, "fallback", "--all-queued", "-o", str(tmp_path / "paper")))
         sandbox.start()
         assert _sync_until_done(home) == [0]
         rows = {r["id"]: r for r in list_json(home)}

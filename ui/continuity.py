@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from client.common.i18n import language
+from client.declaration.continuity import countdown
 from client.services.continuity import (
     FallbackWritten,
     record_fallback_printed,
@@ -37,7 +38,7 @@ from client.services.continuity import (
 )
 from client.store import settings_keys as keys
 from ui.context import AppContext
-from ui.i18n import t
+from ui.i18n import render, t
 from ui.syncbridge import DEFAULT_DRAIN_RATE, age_text, duration_text
 from ui.workers import Op, QueryOp
 
@@ -52,7 +53,9 @@ def continuity_facts(ctx: AppContext) -> dict[str, Any]:
     rate = float(getattr(sync, "drain_rate", 0) or DEFAULT_DRAIN_RATE)
     outage = sync.outage_seconds() if sync is not None else 0.0
     mao_h = ctx.store.get_setting(keys.MAO_HOURS)
-    return {"queued": queued, "oldest": oldest, "drain_rate": rate,
+    due = ctx.store.lodgings_due()
+    return {"lodgings_due": len(due), "nearest_lodge_by": due[0].lodge_by if due else None,
+            "queued": queued, "oldest": oldest, "drain_rate": rate,
             "drain_seconds": queued / rate if rate > 0 else 0.0,
             "offline_since": getattr(sync, "offline_since", None), "outage_seconds": outage,
             "mao_hours": mao_h, "mao_fraction": outage / (mao_h * 3600) if mao_h else 0.0}
@@ -68,7 +71,7 @@ class ContinuityDialog(QDialog):
         self.names: dict[str, QLabel] = {}
         form = QFormLayout()
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-        for key in ("offline_since", "queued", "oldest", "drain", "outage", "recovery"):
+        for key in ("offline_since", "queued", "oldest", "drain", "outage", "recovery", "due"):
             name, value = QLabel(), QLabel()
             value.setObjectName(f"cont_{key}")
             value.setWordWrap(True)
@@ -145,6 +148,9 @@ class ContinuityDialog(QDialog):
             "cont.recovery_value", outage=duration_text(rec["outage_s"]), n=rec["carried"],
             drain=duration_text(rec["drain_s"]), at=rec["recovered_at"][:19].replace("T", " "))
             if rec else "—")
+        due = countdown(f["nearest_lodge_by"])
+        self.labels["due"].setText(t("cont.due_value", n=f["lodgings_due"], countdown=render(due))
+                                   if due else t("cont.due_none"))
         self.bar.setValue(min(100, int(f["mao_fraction"] * 100)))
         near = f["mao_fraction"] >= WARN_FRACTION and f["queued"] > 0
         self.advice.setText(t("cont.advice_near") if near else t("cont.advice_ok"))

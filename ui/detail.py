@@ -17,12 +17,14 @@ from typing import Any
 from PySide6.QtWidgets import QPlainTextEdit, QTableView, QTabWidget, QTextBrowser, QWidget
 
 from client.declaration import states
+from client.declaration.continuity import countdown
+from client.services.continuity import lodging_deadline
 from client.services.rejections import RejectionReason, pointer_to_path
 from client.services.validation import validate_stored
 from client.services.views import declaration_detail, declaration_history
 from client.store import Changes
 from ui.context import AppContext
-from ui.i18n import status_label, t
+from ui.i18n import render, status_label, t
 from ui.models.findings import FindingsModel
 from ui.models.history import HistoryModel
 from ui.workers import LatestOnly, QueryOp
@@ -73,6 +75,9 @@ def summary_html(data: DetailData) -> str:
         rows.append((t("detail.envelope_hash"), st.envelope_hash[:32] + "…"))
     if st.fallback_printed_at:
         rows.append((t("detail.fallback_printed"), st.fallback_printed_at[:19]))
+    due = countdown(lodging_deadline(st))
+    if due is not None:
+        rows.append((t("detail.lodge_by"), render(due)))
     html = "<table cellspacing='4'>" + "".join(
         f"<tr><td><b>{_esc(k)}</b></td><td>{_esc(v)}</td></tr>" for k, v in rows) + "</table>"
     if data.rejection:

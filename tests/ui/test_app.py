@@ -101,6 +101,19 @@ def test_continuity_facts_and_fallback_documents(window: Any, prof: Any, tmp_pat
     assert len(pdfs) == 3 and pdfs[0].read_bytes().startswith(b"%PDF")
     assert all(prof.store.get(d).fallback_printed_at for d in ids)
     assert "3" in dlg.result_label.text()
+    # the countdown to each one's electronic lodging: the dialog, the list, the detail
+    dlg.refresh()
+    assert dlg.labels["due"].text().startswith("3; the nearest: lodge within 7 day(s)")
+    window.table_model.reload()
+    statuses = {window.table_model.data(window.table_model.index(r, 2))
+                for r in range(window.table_model.rowCount())}
+    assert statuses and all(s.endswith("— lodge within 7 day(s) (by "
+                                       + prof.store.list()[0].lodge_by[:10] + ")")
+                            for s in statuses), statuses
+    from ui.detail import load_detail, summary_html
+
+    html = summary_html(load_detail(prof.store, prof.home, ids[0]))
+    assert "Electronic lodging" in html and "lodge within 7 day(s)" in html
     dlg.mao.setValue(100)
     assert prof.store.get_setting(settings_keys.MAO_HOURS) == 100
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
+from client.declaration.continuity import countdown
 from client.store import Changes, Store, Summary
-from ui.i18n import status_label, t
+from ui.i18n import render, status_label, t
 
 ObjectRole = Qt.ItemDataRole.UserRole + 1  # the row's Summary (None while not cached)
 IdRole = Qt.ItemDataRole.UserRole + 2  # the declaration id
@@ -233,7 +234,9 @@ class DeclarationTableModel(QAbstractTableModel):
             return "…"
         value = getattr(summ, COLUMNS[col][1])
         if col == COL_STATUS:
-            return status_label(value)
+            due = countdown(summ.lodge_by)
+            return t("list.status_due", status=status_label(value), countdown=render(due)) \
+                if due else status_label(value)
         if col == COL_UPDATED:
             return (value or "")[:19].replace("T", " ")
         if col == COL_ITEMS:

@@ -8,6 +8,8 @@ fallback procedure: print the fallback documents of the queued declarations, whi
 is recorded on each declaration.  The action layer renders and writes the documents
 (:func:`client.services.continuity.write_fallback_documents`, on the reader pool) and
 records them (:func:`~client.services.continuity.record_fallback_printed`, on the writer).
+It also counts down to the electronic lodging each printed import or export still owes
+(the rule table's deadline from the print, "overdue" past it).
 """
 
 from __future__ import annotations

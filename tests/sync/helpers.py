@@ -37,9 +37,10 @@ class SandboxProcess:
     """``comptoir sandbox serve`` in its own process; restartable on the same port."""
 
     def __init__(self, home: Path, *, lane: str = "green", port: int = 0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, clock_speed: float | None = None) -> None:
         self.home = home
         self.lane = lane
+        self.clock_speed = clock_speed
         self.seed = seed
         self.port = port
         self.proc: subprocess.Popen[str] | None = None
@@ -49,7 +50,8 @@ class SandboxProcess:
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "client.cli", "sandbox", "serve", "--home", str(self.home),
-             "--port", str(self.port), "--lane", self.lane, "--seed", str(self.seed)],
+             "--port", str(self.port), "--lane", self.lane, "--seed", str(self.seed),
+             *(["--clock-speed", str(self.clock_speed)] if self.clock_speed else [])],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()

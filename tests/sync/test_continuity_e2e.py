@@ -1,0 +1,140 @@
+"""Issue #14 acceptance, end to end: continuity per procedure over a real outage.
+
+The sandbox single window runs as its own process over HTTPS on loopback (its clock so
+slow that an accepted declaration stays registered); the client is ``comptoir`` run as a
+user would.  Before the outage a transit is lodged; during it a second transit and an
+import are sealed and queued.  ``comptoir fallback`` sends the queued transit to the
+paper procedure, queues the withdrawal of the lodged one, and prints the import's
+fallback document.  When the link returns the sandbox's own record shows the paper
+transit was never delivered, the lodged transit was invalidated, and the import was
+lodged once, linked locally to its paper copy.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from client.declaration import states
+from client.declaration.mrn import is_valid_mrn, procedure_letter
+from client.declaration.samples import sample_declaration
+from client.seal.profile import load_profile, open_store
+from client.services import declarations, sealing
+from client.services.session import Session
+from sync.sandbox.app import open_store as open_sandbox_store
+from sync.sandbox.pipeline import lane_for
+
+from .helpers import TRADER, SandboxProcess, comptoir, enrolled_profile, list_json, ok
+
+pytestmark = pytest.mark.slow
+
+
+def _green(seed: int, *, transit: bool) -> object:
+    """A declaration the sandbox assesses green (accepted, left registered here)."""
+    rng = random.Random(seed)
+    while True:
+        d = sample_declaration(rng, n_items=2, declarant_id=TRADER)
+        if lane_for(0, d.id) == "green":
+            break
+    if transit:
+        d.type, d.transit_type, d.importer, d.additional_type = "IM", "T1", None, "A"
+    return d
+
+
+def _seal(home: Path, *decls: object) -> None:
+    s = Session(home)
+    try:
+        for d in decls:
+            s.store.create(d, s.actor())
+            declarations.mark_ready(s.store, s.actor(), [d.id])
+        report = sealing.seal_declarations(s.sealer(), [d.id for d in decls])
+        assert len(report.sealed) == len(decls), [
+            o.refused.message.render("en") for o in report.refused]
+    finally:
+        s.close()
+
+
+def _sync_until_done(home: Path, attempts: int = 20) -> None:
+    for _ in range(attempts):
+        p = comptoir(home, "sync", "--once")
+        assert "Traceback" not in p.stderr, p.stderr
+        if p.returncode == 0:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"sync never finished: {p.returncode} {p.stdout[-1500:]} {p.stderr[-1500:]}")
+
+
+def test_transit_to_paper_is_never_delivered_a_lodged_one_is_withdrawn_an_import_lodged_once(
+        tmp_path: Path) -> None:
+    home = tmp_path / "trader"
+    sandbox = SandboxProcess(tmp_path / "sw", lane="auto", clock_speed=1e-6).start()
+    lodged, paper, imp = _green(1, transit=True), _green(2, transit=True), _green(3,
+                                                                               transit=False)
+    try:
+        enrolled_profile(home, sandbox)
+        _seal(home, lodged)
+        _sync_until_done(home)
+        rows = {r["id"]: r for r in list_json(home)}
+        mrn = rows[lodged.id]["mrn"]
+        assert rows[lodged.id]["status"] == states.REGISTERED and is_valid_mrn(mrn)
+        # the 17th character: transit only (UCC-IA Annex B)
+        assert mrn[16] == procedure_letter(lodged.to_json_dict()) == "J"
+
+        sandbox.stop()  # the outage
+        _seal(home, paper, imp)
+        p = ok(comptoir(home, "fallback", lodged.id, "-o", str(tmp_path / "lodged-tad.pdf")))
+        assert "withdrawal (invalidation request) is queued" in p.stdout
+        p = ok(comptoir(home, "fallback", "--all-queued", "-o", str(tmp_path / "paper"),
+                        "--json"))
+        printed = {r["id"]: r for r in json.loads(p.stdout)}
+        assert set(printed) == {paper.id, imp.id}
+        assert printed[paper.id]["paper_procedure"] and not printed[imp.id]["paper_procedure"]
+        assert all(Path(r["path"]).read_bytes().startswith(b"%PDF") for r in printed.values())
+        during = {r["id"]: r for r in list_json(home)}
+        assert during[paper.id]["status"] == states.PAPER_PROCEDURE
+        assert during[imp.id]["lodge_by"] and during[paper.id]["lodge_by"] is None
+        assert "lodge within 7 day(s)" in ok(comptoir(home, "status")).stdout
+
+        sandbox.start()  # the link returns
+        _sync_until_done(home)
+        for _ in range(20):  # the invalidation is answered through the feed
+            after = {r["id"]: r for r in list_json(home)}
+            if after[lodged.id]["status"] == states.INVALIDATED:
+                break
+            _sync_until_done(home)
+            time.sleep(0.2)
+        assert after[lodged.id]["status"] == states.INVALIDATED
+        assert after[lodged.id]["mrn"] == mrn
+        assert after[paper.id]["status"] == states.PAPER_PROCEDURE and not after[paper.id]["mrn"]
+        assert after[imp.id]["status"] == states.REGISTERED and after[imp.id]["lodge_by"] is None
+        assert after[imp.id]["mrn"][16] == procedure_letter(imp.to_json_dict())
+        assert procedure_letter(imp.to_json_dict()) in "RA"  # import only / export only
+        _sync_until_done(home)  # a second round sends nothing more
+    finally:
+        sandbox.stop()
+
+    # the sandbox's own record
+    record = open_sandbox_store(tmp_path / "sw")
+    try:
+        assert record.envelope(paper.id, 1) is None  # never delivered, in any version
+        assert record.stats()["distinct_ids"] == 2
+        assert record.envelope(imp.id, 1) is not None and record.envelope(imp.id, 2) is None
+        assert record.envelope(lodged.id, 2) is not None
+        feed = record.notifications(TRADER, 0, 1000)
+        assert [n["status"] for n in feed if n["declaration_id"] == lodged.id
+                and n["version"] == 2][-1] == "invalidated"
+        assert not [n for n in feed if n["declaration_id"] == paper.id]
+    finally:
+        record.close()
+    with open_store(load_profile(home)) as store:
+        assert store.receipts(paper.id) == []
+        st = store.get(imp.id)
+        assert st.fallback_printed_at and st.lodged_after_fallback_at
+        assert [h.note for h in store.history(imp.id)].count("history.note.fallback_linked") == 1
+        notes = [h.note for h in store.history(lodged.id)]
+        assert "history.note.withdrawal_queued" in notes
+        assert "history.note.paper_procedure" in [h.note for h in store.history(paper.id)]

@@ -43,7 +43,7 @@ from typing import Any
 from client.common.i18n import ComptoirError, Message
 from client.declaration.model import now_utc
 from client.seal.profile import Profile
-from client.store import Changes, DeliveryResult, OutboxItem, Store
+from client.store import CHAIN_LINK, Changes, DeliveryResult, OutboxItem, Store
 from client.store import settings_keys as keys
 from sync.connectors.base import Connector, ConnectorError
 from sync.protocol import wire_envelope
@@ -284,7 +284,7 @@ class SyncEngine:
         if total:
             self.listener.on_progress(0, total)
         while True:
-            items = self.store.outbox_pending(self.batch_size)
+            items = self.store.outbox_pending(self.batch_size, links=True)
             if not items:
                 break
             results = self._submit(items)
@@ -318,6 +318,9 @@ class SyncEngine:
         before = client.bytes_sent
         try:
             wire = [wire_envelope(it.envelope) for it in items]
+            for it, w in zip(items, wire, strict=True):
+                if it.state == CHAIN_LINK:  # ended on paper: a chain link, never lodged
+                    w["withdrawn"] = "paper_procedure"
             resp = client.submit(wire, batch_key(items, wire))
         except TransportError as exc:
             self._note_attempt(items, exc.code)
@@ -365,6 +368,8 @@ class SyncEngine:
             return DeliveryResult(item.seq, "rejected", errors=errors)
         if r.status == "held":
             return DeliveryResult(item.seq, "held")
+        if r.status == "withdrawn" and item.state == CHAIN_LINK:
+            return DeliveryResult(item.seq, "withdrawn")
         raise SyncError("sync.result_mismatch", 2, seq=item.seq)
 
     def _pull_feed(self, report: SyncReport) -> None:

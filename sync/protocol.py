@@ -22,7 +22,8 @@ MAX_FEED_LIMIT = 1000
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 Role = Literal["trader", "officer"]
-SubmissionStatus = Literal["accepted", "duplicate", "rejected", "held"]
+# "withdrawn": a chain link only, never lodged (a transit ended on paper, #14)
+SubmissionStatus = Literal["accepted", "duplicate", "rejected", "held", "withdrawn"]
 # Modelled on the DMS response types (DMSRCV, DMSACC, DMSREJ, DMSCTL, DMSDOC, DMSTAX,
 # DMSCLE, DMSINV; DMSRES "amended" and DMSREQ granted / denied answer a request, #14).
 NotificationStatus = Literal[
@@ -116,6 +117,10 @@ class JwsEnvelope(_Request):
                                      description="The payload's canonical JSON text, in "
                                      "place of its base64url form")
     signature: str = Field(max_length=1024, pattern=r"^[A-Za-z0-9_-]*$")
+    withdrawn: Literal["paper_procedure"] | None = Field(
+        default=None, description="Withdrawn by the declarant before it was lodged (a "
+        "transit ended on paper, UCC-IA Annex 72-04): the single window records it as a "
+        "link of the device's chain, checked like any other, and never lodges it")
 
     @model_validator(mode="after")
     def _one_payload(self) -> JwsEnvelope:

@@ -26,6 +26,7 @@ from client.store.outbox import OutboxMixin
 from client.store.schema import SCHEMA_VERSION
 from client.store.settings import SettingsMixin
 from client.store.types import (
+    CHAIN_LINK,
     AmendmentOutcome,
     ChainLink,
     Changes,
@@ -54,4 +55,4 @@ class Store(DeclarationsMixin, JournalMixin, OutboxMixin, FeedMixin, SettingsMix
 __all__ = ["Store", "StoreBase", "StoreError", "Changes", "DeliveryResult", "HistoryEntry",
            "JournalEntry", "OutboxItem", "SealFn", "ChainLink", "MakeLink", "Stored", "Summary", "SCHEMA_VERSION",
            "history_message", "AmendmentOutcome", "PendingAmendment",
-           "_connect_url", "OperationalError", "CdsAttempt", "CdsLodging"]
+           "_connect_url", "OperationalError", "CdsAttempt", "CdsLodging", "CHAIN_LINK"]

@@ -374,7 +374,10 @@ class DeclarationsMixin(StoreBase):
     def to_paper_procedure(self, decl_id: str, actor: str, *, procedure: str) -> Changes:
         """A declaration not yet lodged goes to the paper procedure (transit during an
         outage): its queued envelopes are withdrawn from the outbox, in the same
-        transaction, so that they can never be sent, and it leaves the lifecycle."""
+        transaction, so that they can never be lodged, and it leaves the lifecycle.  They
+        stay owed to the device chain as links only (``CHAIN_LINK``): the single window
+        records them as withdrawn, so that the envelopes sealed after them are not held
+        behind a gap."""
         now = now_utc()
         with self._tx() as conn:
             row = conn.execute(select(T_DECL.c.status, T_DECL.c.version)
@@ -387,7 +390,7 @@ class DeclarationsMixin(StoreBase):
                 raise StoreError("store.bad_transition", 2, id=decl_id, current=row.status,
                                  target=states.PAPER_PROCEDURE)
             withdrawn = conn.exec_driver_sql(
-                "UPDATE outbox SET state = 'withdrawn', outcome = 'paper_procedure' "
+                "UPDATE outbox SET state = 'chain_link', outcome = 'paper_procedure' "
                 "WHERE state IN ('queued', 'held') AND seq IN (SELECT seq FROM journal "
                 "WHERE declaration_id = ? AND kind = 'declaration')", (decl_id,)).rowcount
             conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id)

@@ -160,6 +160,8 @@ class JournalMixin(StoreBase):
                     "UPDATE declaration SET envelope_hash = ? WHERE id = ? AND envelope_hash = ?",
                     (entry.envelope_hash, old.declaration_id, old.envelope_hash))
                 made.append(entry)
+            # the links of transits ended on paper belong to the chain being replaced
+            conn.exec_driver_sql("UPDATE outbox SET state = 'done' WHERE state = 'chain_link'")
         return made
 
     def journal(self, *, after: int = 0, limit: int | None = None) -> Iterator[JournalEntry]:

@@ -19,7 +19,7 @@ from client.store import history_notes as notes
 from client.store.connection import StoreBase
 from client.store.helpers import _in_chunks, _Moves
 from client.store.schema import T_JOURNAL, T_OUTBOX, T_RECEIPT
-from client.store.types import Changes, DeliveryResult, OutboxItem
+from client.store.types import CHAIN_LINK, Changes, DeliveryResult, OutboxItem
 
 
 class OutboxMixin(StoreBase):
@@ -27,15 +27,21 @@ class OutboxMixin(StoreBase):
 
     # ---- outbox ------------------------------------------------------------------------
 
-    def outbox_pending(self, limit: int = 500) -> list[OutboxItem]:
-        """Queued (and held) envelopes in device order: what the next batch carries."""
+    def outbox_pending(self, limit: int = 500, *, links: bool = False) -> list[OutboxItem]:
+        """Queued (and held) envelopes in device order: what the next batch carries.
+
+        ``links``: with the chain links too (state ``chain_link``), the envelopes of
+        transits ended on paper that the single window must see as withdrawn, never
+        lodged, so that the device chain has no gap (only a device-chained connector
+        asks for them)."""
+        wanted = ("queued", "held", CHAIN_LINK) if links else ("queued", "held")
         with self._read() as conn:
             rows = conn.execute(
                 select(T_OUTBOX.c.seq, T_OUTBOX.c.attempts, T_OUTBOX.c.state,
                        T_JOURNAL.c.declaration_id, T_JOURNAL.c.version, T_JOURNAL.c.kind,
                        T_JOURNAL.c.envelope_hash, T_JOURNAL.c.envelope)
                 .join(T_JOURNAL, T_JOURNAL.c.seq == T_OUTBOX.c.seq)
-                .where(T_OUTBOX.c.state.in_(("queued", "held")))
+                .where(T_OUTBOX.c.state.in_(wanted))
                 .order_by(T_OUTBOX.c.seq).limit(limit)).all()
         return [OutboxItem(r.seq, r.declaration_id, r.version, r.kind, r.envelope_hash,
                            json.loads(r.envelope), r.attempts, r.state) for r in rows]
@@ -84,6 +90,9 @@ class OutboxMixin(StoreBase):
                 if res.outcome == "held":
                     held.append((res.seq,))
                     continue
+                if res.outcome == "withdrawn":  # a chain link: the declaration stays on paper
+                    done.append((now, "paper_procedure", None, res.seq))
+                    continue
                 if res.outcome in ("accepted", "duplicate") and res.receipt \
                         and res.seq not in have_receipt:
                     have_receipt.add(res.seq)
@@ -116,8 +125,10 @@ class OutboxMixin(StoreBase):
             if receipts:
                 conn.execute(insert(T_RECEIPT), receipts)
             if held:
-                conn.exec_driver_sql("UPDATE outbox SET state = 'held', attempts = attempts + 1 "
-                                     "WHERE seq = ?", held)
+                # a chain link stays one while held: it must never go out without its mark
+                conn.exec_driver_sql(
+                    "UPDATE outbox SET state = CASE state WHEN 'chain_link' THEN state "
+                    "ELSE 'held' END, attempts = attempts + 1 WHERE seq = ?", held)
             if done:
                 conn.exec_driver_sql("UPDATE outbox SET state = 'done', delivered_at = ?, "
                                      "outcome = ?, last_error = ? WHERE seq = ?", done)

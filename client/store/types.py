@@ -97,6 +97,12 @@ class JournalEntry:
     envelope: dict[str, Any]
 
 
+#: The outbox state of an envelope withdrawn before lodging (a transit ended on paper): the
+#: single window still receives it as a link of the device's chain, marked withdrawn, and
+#: never lodges it; without it every later envelope would wait behind the gap.
+CHAIN_LINK = "chain_link"
+
+
 @dataclass(frozen=True)
 class OutboxItem:
     seq: int

@@ -422,7 +422,8 @@ def create_app(state: SandboxState | None) -> FastAPI:
                 max_held=state.settings.max_held_per_device)
             envelopes = [e.to_envelope() for e in body.envelopes]
             with state.store.batch() as tx:
-                payload = process_batch(tx, ctx, who, envelopes)
+                payload = process_batch(tx, ctx, who, envelopes, withdrawn={
+                    i for i, e in enumerate(body.envelopes) if e.withdrawn})
                 text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
                 tx.save_idempotency(who.trader_id, idempotency_key, fingerprint, text)
             return Response(text.encode("utf-8"), media_type="application/json")

@@ -81,10 +81,14 @@ class IntakeContext:
 
 
 def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
-                  envelopes: list[dict[str, Any]]) -> dict[str, Any]:
+                  envelopes: list[dict[str, Any]],
+                  withdrawn: set[int] | frozenset[int] = frozenset()) -> dict[str, Any]:
     """Decide every envelope of one batch inside one store transaction.
 
-    Returns the BatchResponse document (plain JSON values).
+    The envelopes at the indices in ``withdrawn`` were withdrawn by the declarant before
+    lodging (a transit ended on paper): checked and chained like the others, recorded
+    as ``withdrawn``, never lodged, so that the device's later envelopes are not held
+    behind a gap.  Returns the BatchResponse document (plain JSON values).
     """
     results: list[dict[str, Any]] = []
     to_sign: list[tuple[StoredEnvelope, dict[str, Any]]] = []
@@ -99,6 +103,9 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
     keys = [(str(v.header.get("did")), int(v.header.get("ver", 0)))
             for v in verified if isinstance(v, Checked)]
     tx.preload(keys)
+    links = {(str(v.header.get("did")), int(v.header.get("ver", 0)))
+             for i, v in enumerate(verified) if i in withdrawn and isinstance(v, Checked)
+             and v.header.get("knd", "declaration") == "declaration"}
     lrns = []
     for v in verified:
         doc = v.document if isinstance(v, Checked) else None
@@ -119,6 +126,10 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
     def apply(se: StoredEnvelope, checked: Checked) -> None:
         """Decide a lodged envelope that is next in its device chain."""
         sig_time = str(checked.header.get("sigT", ""))
+        if (se.declaration_id, se.version) in links:  # a chain link only (#14)
+            se.status = "withdrawn"
+            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash, sig_time)
+            return
         state = tx.device(se.trader_id, se.device_id)
         if authz.backdated(state.last_sig_time, sig_time):
             # Lodged and rejected (the chain goes on); the bound stays where it was.
@@ -189,7 +200,10 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
         last = se
         while (nxt := tx.held(last.trader_id, last.device_id, last.seq + 1)) is not None:
             tx.resolve_held(nxt)
-            nv = check_one(json.loads(nxt.raw), ctx.ca_cert, ctx.revoked)
+            raw = json.loads(nxt.raw)
+            if raw.pop("withdrawn", None):
+                links.add((nxt.declaration_id, nxt.version))
+            nv = check_one(raw, ctx.ca_cert, ctx.revoked)
             if not isinstance(nv, Checked) or nxt.prev != last.envelope_hash:
                 nxt.status = "rejected"
                 nxt.errors = [_err("CHAIN_FORK", "/protected/prev")]
@@ -249,7 +263,9 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
         se = StoredEnvelope(
             declaration_id=did, version=ver, envelope_hash=h, trader_id=principal.trader_id,
             device_id=dev, seq=seq, prev=prev, status="held", mrn=None, receipt=None,
-            errors=[], raw=json.dumps(env, separators=(",", ":")), received_at=at)
+            errors=[], received_at=at, raw=json.dumps(
+                dict(env, withdrawn="paper_procedure") if (did, ver) in links else env,
+                separators=(",", ":")))
         if seq == state.last_seq + 1 and prev == state.last_hash:
             tx.add_envelope(se)
             apply_and_release(se, v)

@@ -363,3 +363,24 @@ def test_fallback_id_writes_lrn_fallback_pdf_by_default(session: Session, tmp_pa
     with pytest.raises(ComptoirError) as e:
         continuity.fallback_declaration(s.store, s.sealer(), s.actor(), decl_id, None)
     assert e.value.code == "fallback.already_paper"
+
+
+def test_a_paper_transit_stays_owed_to_the_chain_as_a_link_only(session: Session) -> None:
+    """Its envelope leaves the outbox's queue but not the device chain: only a chained
+    connector asks for it, it stays a link while the single window holds it, and its
+    answer "withdrawn" closes it without touching the declaration."""
+    from client.store import CHAIN_LINK
+
+    s = session
+    transit = _sealed(s, 17, transit=True)
+    seq = s.store.journal_entry(declaration_id=transit).seq
+    s.store.to_paper_procedure(transit, s.actor(), procedure="transit")
+    assert s.store.outbox_pending() == [] and s.store.outbox_stats()[0] == 0
+    (link,) = s.store.outbox_pending(links=True)
+    assert (link.seq, link.state) == (seq, CHAIN_LINK)
+    s.store.record_deliveries([DeliveryResult(seq, "held")])
+    assert [i.state for i in s.store.outbox_pending(links=True)] == [CHAIN_LINK]
+    s.store.record_deliveries([DeliveryResult(seq, "withdrawn")])
+    assert s.store.outbox_pending(links=True) == []
+    assert s.store.get(transit).status == states.PAPER_PROCEDURE
+    assert s.store.receipts(transit) == [] and s.store.get(transit).mrn is None

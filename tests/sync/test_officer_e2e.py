@@ -315,3 +315,30 @@ def test_two_officers_offline_the_later_decision_is_flagged_for_its_officer(worl
     assert rec["outcome"] == "refuse" and rec["flags"] == ["DECISION_CONFLICT"]
     (first,) = _decisions(officer)
     assert first["flags"] == []
+
+
+def test_each_officer_outcome_is_named_as_dms_does_and_the_status_follows(world):
+    """Issue #14: the five outcomes an officer records (release, hold, release refused,
+    documents checked, physical inspection) reach the trader under their own names, and
+    the declaration's status follows the right one: a refused release is
+    ``release_refused``, never a lodging rejection."""
+    sb, trader, officer, tmp = world
+    expected = {"release": "released", "hold": "under_control", "refuse": "release_refused",
+                "documents_checked": "under_control",
+                "physical_inspection": "under_control"}
+    ids = {}
+    for n, outcome in enumerate(expected):
+        decl_id = _seal_one(trader, 40 + n)
+        _export(trader, decl_id, tmp / f"{outcome}.json")
+        reason = ["--reason", "seal broken on arrival"] if outcome in ("hold", "refuse") else []
+        ok(comptoir(officer, "decide", str(tmp / f"{outcome}.json"), "--outcome", outcome,
+                    *reason))
+        ids[outcome] = decl_id
+    ok(comptoir(officer, "sync", "--once"))
+    ok(comptoir(trader, "sync", "--once"))
+    statuses = {r["id"]: r["status"] for r in list_json(trader)}
+    assert {o: statuses[d] for o, d in ids.items()} == expected
+    for outcome, decl_id in ids.items():
+        got = json.loads(ok(comptoir(trader, "decisions", "--id", decl_id, "--json")).stdout)
+        assert [(g["outcome"], g["verified"]) for g in got] == [(outcome, True)], outcome
+    assert sb.stats()["decisions_applied"] == len(expected)

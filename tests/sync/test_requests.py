@@ -177,3 +177,39 @@ def test_a_withdrawn_envelope_is_a_chain_link_never_lodged(green_sandbox, Trader
     # an unknown withdrawal reason is a client bug: the whole request is refused
     bad = dict(t.seal(t.declaration(), advance=False), withdrawn="lost")
     assert t.post([bad]).status_code == 422
+
+
+@pytest.mark.parametrize(("outcome", "status", "amend_reason", "invalidate_reason"), [
+    ("hold", "under_control", "Art. 173(1)(a)", "Art. 174(2)"),
+    ("documents_checked", "under_control", "Art. 173(1)(a)", "Art. 174(2)"),
+    ("refuse", "release_refused", "Art. 173(1)(b)", "incorrect"),
+])
+def test_after_an_officers_outcome_forced_requests_are_refused_with_the_article(
+        slow_sandbox, Traders, outcome, status, amend_reason, invalidate_reason):
+    """An officer's outcome moves the declaration (named as DMS does); an amendment or
+    invalidation the Code then forbids, forced through past the client's own check, is
+    refused by the single window with the article, and the declaration keeps its state."""
+    import uuid
+
+    from client.seal.envelope import envelope_hash
+
+    t = Traders(slow_sandbox)
+    doc = _green(t)
+    env = t.seal(doc)
+    first = t.post([env]).json()["results"][0]
+    assert first["status"] == "accepted"
+    officer = Traders(slow_sandbox, role="officer")
+    decision = {"id": str(uuid.uuid4()), "version": 1, "kind": "control_decision",
+                "declaration_id": doc["id"], "declaration_version": 1,
+                "declaration_envelope_hash": envelope_hash(env), "outcome": outcome,
+                "reason": "seal broken on arrival", "decided_at": "2026-12-01T10:00:00Z"}
+    res = officer.post([officer.seal(decision, kind="decision")]).json()["results"][0]
+    assert res["status"] == "accepted", res
+    assert _statuses(t, doc["id"], 1)[-1] == status
+    amend = t.post([t.seal(_request(doc, "amendment", first["mrn"]))]).json()["results"][0]
+    assert amend["status"] == "rejected" and amend["errors"][0]["code"] == "AMENDMENT_REFUSED"
+    assert amend_reason in amend["errors"][0]["detail"], amend["errors"][0]["detail"]
+    inval = t.post([t.seal(_request(doc, "cancellation", first["mrn"], 3))]).json()["results"][0]
+    assert inval["status"] == "rejected" and inval["errors"][0]["code"] == "INVALIDATION_DENIED"
+    assert invalidate_reason in inval["errors"][0]["detail"], inval["errors"][0]["detail"]
+    assert _statuses(t, doc["id"], 1)[-1] == status  # the declaration is unchanged

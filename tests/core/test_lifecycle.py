@@ -299,3 +299,44 @@ def test_the_dms_amendment_and_cancellation_samples_name_their_mrn(conformance: 
         stripped = decl.to_json_dict()
         stripped.pop("mrn", None)
         assert "V-REQUEST-MRN" in {f.code for f in validate(stripped)}, path.name
+
+
+@pytest.mark.parametrize("pair", range(10))
+def test_each_dms_request_applied_onto_its_original_names_mrn_and_version(
+        session: Session, conformance: Path, pair: int) -> None:
+    """Each published DMS amendment and cancellation, applied onto its original once that
+    is lodged and registered under the MRN the request names, is a request naming the
+    MRN and the version it changes; without the MRN, or claiming to be the first version,
+    it is refused by the request rules."""
+    from client.declaration.mrn import is_valid_mrn
+    from client.declaration.validation import validate
+    from client.interchange.dms import import_dms_file
+    from tests.core.test_dms_amendments import PAIRS
+
+    s = session
+    original, change = PAIRS[pair]
+    folder = conformance / "hmrc-dms" / "samples"
+    base = import_dms_file(folder / original).declaration
+    imp = import_dms_file(folder / change)
+    mrn = imp.declaration.mrn
+    if mrn is None or not is_valid_mrn(mrn):
+        mrn = allocate_mrn("GB", 2024, 1000 + pair, "R")
+        imp.declaration.mrn = mrn
+    s.store.create(base, s.actor())
+    seq = _seal(s, base.id)
+    s.store.record_deliveries([DeliveryResult(seq, "accepted", mrn=mrn, receipt="r")])
+    assert s.store.get(base.id).mrn == mrn
+    got = s.store.receive_amendment(imp.declaration, s.actor(), source=change,
+                                    original=imp.original)
+    assert (got.status, got.declaration_id, got.version) == ("applied", base.id, 2), change
+    applied = s.store.get(base.id)
+    assert applied.mrn == mrn  # the declaration keeps its MRN
+    decl = applied.declaration
+    assert decl.function == imp.declaration.function and decl.function in states.REQUESTS
+    assert decl.mrn == mrn and decl.version == 2
+    doc = decl.to_json_dict()
+    request_codes = {"V-REQUEST-MRN", "V-REQUEST-VERSION"}
+    assert not {f.code for f in validate(doc)} & request_codes, change
+    assert "V-REQUEST-MRN" in {f.code for f in validate(dict(doc, mrn=None))}
+    first = dict(doc, version=1, amends=doc.get("amends") or base.id)
+    assert "V-REQUEST-VERSION" in {f.code for f in validate(first)}

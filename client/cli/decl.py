@@ -453,9 +453,10 @@ def register(sub: Any) -> None:
     p.add_argument("--all-ready", action="store_true")
 
     p = add("fallback", cmd_fallback, "help.fallback")
-    p.add_argument("id", nargs="?")
+    p.add_argument("id", nargs="?", metavar="ID")
     p.add_argument("--all-queued", action="store_true", help=tr("help.fallback_all_queued"))
-    p.add_argument("-o", "--output", type=Path, help=tr("help.fallback_output"))
+    p.add_argument("-o", "--output", type=Path, metavar="FILE.pdf|DIR",
+                   help=tr("help.fallback_output"))
     p.add_argument("--json", action="store_true")
 
     p = add("verify", cmd_verify, "help.verify")

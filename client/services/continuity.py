@@ -106,8 +106,11 @@ def fallback_declaration(store: Store, sealer: Any, actor: str, decl_id: str,
     if not rule.paper_procedure and st.status != states.SEALED:
         if st.status in (states.DRAFT, states.READY):
             raise ComptoirError("fallback.not_sealed", 2, id=ident)
-        raise ComptoirError("fallback.already_lodged", 2, id=ident,
-                            status=Message(f"status.{st.status}"), mrn=st.mrn or "-")
+        if st.mrn:
+            raise ComptoirError("fallback.already_lodged", 2, id=ident,
+                                status=Message(f"status.{st.status}"), mrn=st.mrn)
+        raise ComptoirError("fallback.not_queued", 2, id=ident,
+                            status=Message(f"status.{st.status}"))
     lodged = st.status not in (states.DRAFT, states.READY, states.SEALED)
     if rule.paper_procedure and lodged:
         refusal = states.request_refusal(st.status, states.INVALIDATION, st.mrn)

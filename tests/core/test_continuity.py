@@ -323,13 +323,19 @@ def test_fallback_refusals_are_one_line_and_change_nothing(home: Path, tmp_path:
         s.store.apply_notifications([{"cursor": 1, "declaration_id": released, "version": 1,
                                       "status": "released", "mrn": mrn}], 1)
         assert s.store.get(released).status == states.RELEASED
-        before = {i: len(s.store.history(i)) for i in (draft.id, supplementary.id, released)}
+        rejected = _sealed(s, 18)
+        s.store.record_deliveries([DeliveryResult(
+            s.store.journal_entry(declaration_id=rejected).seq, "rejected")])
+        assert s.store.get(rejected).status == states.REJECTED
+        before = {i: len(s.store.history(i))
+                  for i in (draft.id, supplementary.id, released, rejected)}
     finally:
         s.close()
     out = tmp_path / "x.pdf"
     cases = [((draft.id, "-o", str(out)), "seal it first", "scellez-la d'abord"),
              ((supplementary.id, "-o", str(out)), "no paper document", "aucun document papier"),
              ((released, "-o", str(out)), "Art. 174", "174"),
+             ((rejected, "-o", str(out)), "only a sealed declaration", "seule une déclaration"),
              ((draft.id, "--all-queued"), "not both", "pas les deux"),
              ((), "not both", "pas les deux")]
     for args, en, fr in cases:

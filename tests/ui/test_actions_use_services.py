@@ -49,6 +49,10 @@ NOT_SERVICE_ACTIONS: dict[str, str] = {
     "EditorWindow.undo_stack.undo": "Qt: undo in the working document",
     "EditorWindow.undo_stack.redo": "Qt: redo in the working document",
     "EditorWindow.close": "Qt: closes the editor (its autosave runs on close)",
+    "ElementsPanel.add_entry": "adds an entry to a rare element's list in the working "
+                               "document, which the autosave stores",
+    "ElementsPanel.remove_entry": "removes an entry from the working document; the autosave "
+                                  "stores it",
     "EditorWindow.find_commodity": "a picker over the reference data: fills DE 6/14 in the "
                                    "working document, which the autosave stores",
 }

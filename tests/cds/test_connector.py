@@ -225,9 +225,9 @@ def test_a_body_the_schemas_refuse_is_never_sent(tmp_path: Path, emulator: Any) 
     cds_profile(home, emulator)
     d = sample_declaration(random.Random(9), n_items=1, declarant_id=TRADER)
     d.lrn = "G0LOCAL1"
-    # a status on a header-level document: DMS has no place for it there
-    d.additional_documents = [Document(category="N", type="935", reference="INV-1",
-                                       status="AE")]
+    # 60 characters where WCO_DEC_2_DMS.xsd allows 35: the model takes it, the schema not
+    d.goods_items[0].documents = [Document(category="N", type="935", reference="INV-1",
+                                           name="Certificate issued under the scheme" * 2)]
     f = tmp_path / "d.json"
     f.write_text(json.dumps(d.to_json_dict()))
     ok(comptoir(home, "import", str(f)))
@@ -238,7 +238,31 @@ def test_a_body_the_schemas_refuse_is_never_sent(tmp_path: Path, emulator: Any) 
     shown = json.loads(ok(comptoir(home, "show", d.id, "--json")).stdout)
     assert shown["status"] == "rejected"
     assert shown["rejection"][0]["code"] == "xml_validation_error"
-    assert "LPCOExemptionCode" in shown["rejection"][0]["explanation"]
+    assert "maxLength" in shown["rejection"][0]["explanation"]
+
+
+def test_a_header_document_status_is_refused_before_sealing_never_lost(
+        tmp_path: Path, emulator: Any) -> None:
+    """DMS has no LPCOExemptionCode at header level: the status is refused with its
+    field when the declaration is made ready, not dropped from what CDS receives."""
+    home = tmp_path / "t"
+    cds_profile(home, emulator)
+    d = sample_declaration(random.Random(9), n_items=1, declarant_id=TRADER)
+    d.lrn = "G0LOCAL2"
+    d.additional_documents = [Document(category="N", type="935", reference="INV-1",
+                                       status="AE")]
+    f = tmp_path / "d.json"
+    f.write_text(json.dumps(d.to_json_dict()))
+    ok(comptoir(home, "import", str(f)))
+    p = comptoir(home, "ready", d.id)
+    assert p.returncode != 0
+    out = p.stdout + p.stderr
+    assert "V-HEADER-DOCUMENT-FIELDS" in out or "header level" in out, out[-800:]
+    assert "additional_documents[0].status" in out or "2/3" in out, out[-800:]
+    ok(comptoir(home, "sync", "--once"))
+    assert _posts(emulator) == []
+    shown = json.loads(ok(comptoir(home, "show", d.id, "--json")).stdout)
+    assert shown["status"] == "draft"
 
 
 def test_amendment_and_cancellation_go_to_their_endpoints(tmp_path: Path, emulator: Any,

@@ -108,3 +108,45 @@ def test_the_section_speaks_french(qtbot: Any, ctx: Any) -> None:
     assert dialog.cds.box.title() == "CDS Royaume-Uni (API Customs Declarations)"
     assert "Connecteur : comptoir" in dialog.cds.state.text()
     assert dialog.cds.sign_in_button.text() == "Se connecter à &CDS"
+
+
+def test_the_main_window_shows_the_connector_and_sign_in_again(
+        qtbot: Any, prof: Any, ctx: Any, window: Any, emulator: Any) -> None:
+    """Connector, environment and credentials in the status bar, not only in Settings:
+    signed in, then "sign in again" after a refused refresh (the queue kept), then
+    signed in again — in English and in French."""
+    from ui.settings import SettingsDialog, apply_language
+
+    label = window.connector_label
+    assert not label.isVisible()  # neither enrolled nor connected: the enrol notice says so
+    assert window.enrol_label.isVisible()
+    ids = _seal(prof, 2)
+    dialog = SettingsDialog(ctx)
+    qtbot.addWidget(dialog)
+    _sign_in(dialog, emulator)
+    assert label.isVisible() and label.text() == "CDS custom: signed in"
+    assert label.property("state") == "signed_in"
+    assert emulator.url in label.toolTip() and "Connector: cds" in label.toolTip()
+    assert not window.enrol_label.isVisible()  # a CDS profile is connected, not unenrolled
+    assert window.sync.sync_now()
+    qtbot.waitUntil(lambda: not window.sync.running, timeout=60_000)
+    assert {prof.store.get(i).status for i in ids} == {states.REGISTERED}
+
+    more = _seal(prof, 1, first=2)
+    emulator.admin("revoke", {"kind": "refresh"})
+    emulator.admin("expire", {})
+    window.sync.sync_now()
+    qtbot.waitUntil(lambda: not window.sync.running, timeout=60_000)
+    assert label.property("state") == "sign_in_again"
+    assert label.text() == "CDS custom: ⚠ sign in again (Settings)"
+    assert "nothing queued is lost" in label.toolTip()
+    assert prof.store.get(more[0]).status == states.SEALED  # still queued
+    apply_language(ctx, "fr")
+    qtbot.waitUntil(lambda: "reconnexion" in label.text(), timeout=5_000)
+    assert label.text() == "CDS custom : ⚠ reconnexion nécessaire (Paramètres)"
+    apply_language(ctx, "en")
+    _sign_in(dialog, emulator)
+    assert label.text() == "CDS custom: signed in"
+    window.sync.sync_now()
+    qtbot.waitUntil(lambda: not window.sync.running, timeout=60_000)
+    assert prof.store.get(more[0]).status == states.REGISTERED

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from client.common.i18n import tr
 from client.declaration import states
 from client.store import Changes
 from ui.actions import ActionsMixin
@@ -315,6 +316,10 @@ class MainWindow(ActionsMixin, QMainWindow):
             text = t("status.connector_cds", environment=view.environment,
                      credentials=t(f"status.credentials_{state}"))
             tip = error_text(view.error) if view.error is not None else connector_tip(view)
+            unresolved = self.ctx.store.cds_counts().get("unresolved", 0)
+            if unresolved:  # only the user can settle these: say so where it is seen
+                text += " · " + t("status.cds_unresolved", n=unresolved)
+                tip += "\n" + tr("sync.unresolved", count=unresolved)
         elif server.get("url"):
             state = "enrolled"
             text = t("status.connector_comptoir",

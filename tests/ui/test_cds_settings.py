@@ -150,3 +150,28 @@ def test_the_main_window_shows_the_connector_and_sign_in_again(
     window.sync.sync_now()
     qtbot.waitUntil(lambda: not window.sync.running, timeout=60_000)
     assert prof.store.get(more[0]).status == states.REGISTERED
+
+
+def test_unresolved_lodgings_are_shown_in_the_status_bar(prof: Any, window: Any) -> None:
+    """A lodging only the user can settle is counted where the user looks, not only in
+    the settings; its tooltip says what to do."""
+    from sync.cds.config import ENDPOINTS
+
+    (decl_id,) = _seal(prof, 1)
+    prof.profile.server = {"connector": "cds", "cds": {
+        "environment": "sandbox", "url": "https://test-api.service.hmrc.gov.uk",
+        "client_id": "desktop-app", "submitter": "GB123456789000"}}
+    prof.profile.save()
+    (item,) = prof.store.outbox_pending(10)
+    attempt = prof.store.cds_begin_attempt(
+        item.seq, lrn="G0UI00000", endpoint=ENDPOINTS["original"][0], body_sha256="0" * 64,
+        started_at="2026-12-01T10:00:00.000000Z", started_at_server=None)
+    prof.store.cds_settle_attempt(attempt, "ambiguous")
+    window.refresh_connector()
+    assert "lodging(s) to decide" not in window.connector_label.text()
+    prof.store.cds_mark_unresolved(item.seq, {"lrn": "G0UI00000"})
+    window.refresh_connector()
+    label = window.connector_label
+    assert label.text() == "CDS sandbox: not signed in · ⚠ 1 lodging(s) to decide"
+    assert "comptoir cds unresolved" in label.toolTip()
+    assert prof.store.get(decl_id).status == states.SEALED

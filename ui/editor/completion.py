@@ -158,6 +158,8 @@ def attach_picker(edit: QLineEdit, list_name: str, refdata: Any) -> QCompleter:
     global _KEYS
     comp = completer_for(list_name, refdata, edit)
     edit.setCompleter(comp)
+    # QLineEdit wires its completer only while it has the focus; a pick must land anyway
+    comp.activated.connect(lambda code, e=edit: e.setText(code) if e.text() != code else None)
     edit.setProperty("picker", list_name)
     if not edit.property("picker_wired"):
         edit.setProperty("picker_wired", True)

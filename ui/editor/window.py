@@ -320,6 +320,7 @@ class EditorWindow(EditorLayout, QDialog):
                 return True
             return False
         self.tabs.setCurrentIndex(self.tab_of[target])
+        self.show_help(target)
         w = self.widgets[target]
         w.setFocus(Qt.FocusReason.OtherFocusReason)
         area = w.parentWidget()

@@ -158,8 +158,8 @@ def test_import_declaration_from_pickers_only(lang: str, window: Any, prof: Any,
             ed.widgets[path].selectAll()
             qtbot.keyClicks(ed.widgets[path], words[:3])
             qtbot.waitUntil(popup.isVisible, timeout=5000)
+            ed.validate_now()
             assert ed.grab().save(str(out / "editor_general.png"))
-            popup.resize(520, popup.height())
             assert popup.grab().save(str(out / "picker_country.png"))
             qtbot.keyClick(popup, Qt.Key.Key_Escape)
             ed.widgets[path].setText(code)
@@ -178,6 +178,8 @@ def test_import_declaration_from_pickers_only(lang: str, window: Any, prof: Any,
     assert item["procedure_code"] == "4000" and item["additional_procedure_codes"] == ["000"]
     shown = ed.goods_model.index(0, ed.goods_model.column_of("country_of_origin")).data()
     assert shown == ("CN — China" if lang == "en" else "CN — Chine")
+    ed.validate_now()
+    ed.goods_view.scrollTo(ed.goods_model.index(0, 0))
     QApplication.processEvents()
     assert ed.grab().save(str(out / "editor_goods.png"))
 
@@ -187,6 +189,7 @@ def test_import_declaration_from_pickers_only(lang: str, window: Any, prof: Any,
     cell_type(qtbot, ed.docs_view, ed.docs_model, "reference", "INV-2026-118")
     assert ed.doc["additional_documents"][0]["category"] == "N"
     assert ed.doc["additional_documents"][0]["type"] == "935"
+    ed.validate_now()
     QApplication.processEvents()
     assert ed.grab().save(str(out / "editor_documents.png"))
 
@@ -214,8 +217,9 @@ def test_findings_speak_the_form_labels_and_jump(lang: str, window: Any, qtbot: 
     rows = {m.finding(r).path: (m.data(m.index(r, 2)), m.data(m.index(r, 3)))
             for r in range(m.rowCount())}
     text, where = rows["country_of_dispatch"]
-    label = "Country of dispatch (DE 5/14)" if lang == "en" else "Pays d'expédition (DE 5/14)"
+    label = "Country of dispatch" if lang == "en" else "Pays d'expédition"
     assert where == label and text.startswith(label), text
+    assert m.data(m.index(0, 1)).startswith("DE ")  # the data element in its own column
     assert "country_of_dispatch" not in text and "(IM)" not in text
     assert ("import" if lang == "en" else "importation") in text
     text, where = rows["goods_items[0].country_of_origin"]

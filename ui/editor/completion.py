@@ -149,6 +149,7 @@ def completer_for(list_name: str, refdata: Any, parent: Any = None) -> QComplete
     comp.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
     comp.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
     comp.setMaxVisibleItems(12)
+    comp.popup().setMinimumWidth(460)  # names are longer than the code field
     comp.setObjectName(f"completer_{list_name}")
     return comp
 

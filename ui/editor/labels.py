@@ -68,10 +68,10 @@ def _element_name(path: str, within: str = "") -> str | None:
     return text[:1].upper() + text[1:]
 
 
-def field_label(path: str) -> str:
+def field_label(path: str, *, with_de: bool = True) -> str:
     """``Country of dispatch (DE 5/14)``: the label a field has in the form."""
     name = _name(path) or path
-    de = de_number(path)
+    de = de_number(path) if with_de else None
     return f"{name} (DE {de})" if de else name
 
 
@@ -101,7 +101,7 @@ def finding_text(message: Any) -> str:
     field = params.get("field")
     if isinstance(field, str) and field:
         params["field"] = " / ".join(  # pydantic's goods_items.0.mass is goods_items[0].mass
-            field_label(re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", p.strip()))
+            field_label(re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", p.strip()), with_de=False)
             for p in field.split(" / "))
     if isinstance(params.get("kind"), str):
         params["kind"] = kind_label(params["kind"])

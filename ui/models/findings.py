@@ -57,7 +57,7 @@ class FindingsModel(QAbstractTableModel):
             return f"DE {f.de}" if f.de else ""
         if col == 2:
             return finding_text(f.message)
-        return field_label(f.path) if f.path else ""
+        return field_label(f.path, with_de=False) if f.path else ""  # DE: column 1
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:

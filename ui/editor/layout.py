@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -226,6 +226,16 @@ class EditorLayout:
         self.seal_button.clicked.connect(self.request_seal)
         self.close_button = QPushButton()
         self.close_button.clicked.connect(self.close)
+        self.template_save_button = QPushButton()  # Ctrl+Shift+T
+        self.template_save_button.setObjectName("template_save_button")
+        self.template_save_button.clicked.connect(lambda: self.keep_as_template())
+        self.template_new_button = QPushButton()  # Ctrl+Shift+N
+        self.template_new_button.setObjectName("template_new_button")
+        self.template_new_button.clicked.connect(lambda: self.start_from_template())
+        for keys, slot in (("Ctrl+Shift+T", self.keep_as_template),
+                           ("Ctrl+Shift+N", self.start_from_template),
+                           ("F8", self.next_finding)):
+            QShortcut(QKeySequence(keys), self, activated=lambda s=slot: s())
         undo_action = self.undo_stack.createUndoAction(self)
         undo_action.setShortcut(QKeySequence.StandardKey.Undo)
         redo_action = self.undo_stack.createRedoAction(self)
@@ -237,7 +247,8 @@ class EditorLayout:
         buttons = QHBoxLayout()
         buttons.addWidget(self.state_label)
         buttons.addWidget(self.save_label, 1)
-        for b in (self.undo_button, self.redo_button, self.seal_button, self.close_button):
+        for b in (self.template_save_button, self.template_new_button, self.undo_button,
+                  self.redo_button, self.seal_button, self.close_button):
             buttons.addWidget(b)
         lay = QVBoxLayout(self)
         lay.addWidget(split, 1)

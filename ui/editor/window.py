@@ -166,6 +166,10 @@ class EditorWindow(EditorLayout, QDialog):
         self.redo_button.setText(t("editor.redo"))
         self.seal_button.setText(t("editor.seal"))
         self.close_button.setText(t("editor.close"))
+        self.template_save_button.setText(t("editor.template_save"))
+        self.template_save_button.setToolTip(t("editor.template_save.tip") + " (Ctrl+Shift+T)")
+        self.template_new_button.setText(t("editor.template_new"))
+        self.template_new_button.setToolTip(t("editor.template_new.tip") + " (Ctrl+Shift+N)")
         self.state_label.setText(status_label(self.status))
         self._update_findings_title()
         self.findings_model.set_findings(self.findings_model.findings())
@@ -283,6 +287,50 @@ class EditorWindow(EditorLayout, QDialog):
         e = self.findings_model.errors()
         self.findings_title.setText(t("editor.findings_count", errors=e, warnings=n - e)
                                     if n else t("editor.no_findings"))
+
+    def next_finding(self) -> None:
+        """F8: the next finding's field, from the keyboard (wraps round)."""
+        n = self.findings_model.rowCount()
+        if not n:
+            return
+        row = (self.findings_view.currentIndex().row() + 1) % n
+        self.findings_view.setCurrentIndex(self.findings_model.index(row, 2))
+        self.focus_path(self.findings_model.finding(row).path)
+
+    # ---- templates (ui/templates.py: the handlers the main window shares) --------------------
+    def keep_as_template(self, name: str | None = None) -> None:
+        """Ctrl+Shift+T: the parties, transport and usual goods as a named template."""
+        from ui.templates import keep_as_template
+
+        self.save_now()  # the writer runs in order: the template sees this very draft
+        party = (self.doc.get("exporter") or self.doc.get("importer") or {}).get("name") or ""
+        keep_as_template(self, self.decl_id, str(party), name)
+
+    def start_from_template(self, name: str | None = None) -> None:
+        """Ctrl+Shift+N: a new declaration from a template, in its own editor."""
+        from ui.templates import start_from_template
+
+        main = self.parent()
+        start_from_template(main if hasattr(main, "made_declaration") else self, name)
+
+    def ask_template(self, names: list[str]) -> str | None:
+        from ui.templates import ask_template
+
+        return ask_template(self, names)
+
+    def ask_template_name(self, suggestion: str) -> str | None:
+        from ui.templates import ask_template_name
+
+        return ask_template_name(self, suggestion)
+
+    def show_status(self, text: str) -> None:
+        self.save_label.setText(text)
+
+    def show_refusal(self, exc: BaseException) -> None:
+        self.save_label.setText(error_text(exc))
+
+    def made_declaration(self, decl_id: str) -> None:  # without a main window (tests)
+        self.show_status(decl_id)
 
     def _finding_activated(self, index: QModelIndex) -> None:
         if index.isValid():

@@ -254,3 +254,50 @@ def test_picker_opens_with_f4_and_matches_codes_too(window: Any, qtbot: Any) -> 
     assert first.data(EditRole) == "EUR"  # a code typed comes first
     assert "Euro" in first.data()
     assert "Type part of a code or a name" in edit.toolTip() and "DE 4/10" in edit.toolTip()
+
+
+def test_templates_and_new_from_previous_one_key_away(window: Any, prof: Any,
+                                                      qtbot: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.ui.helpers import VALID_HEADER, VALID_ITEM, add_item, type_into
+
+    window.new_declaration()
+    ed = next(iter(window.editors.values()))
+    ed.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is ed, timeout=5000)
+    for path, value in {**VALID_HEADER, "ucr": "UCR-SHIPMENT-1"}.items():
+        type_into(qtbot, ed, path, value)
+    add_item(ed, VALID_ITEM)
+    monkeypatch.setattr(ed, "ask_template_name", lambda suggestion: f"{suggestion} laptops")
+    qtbot.keyClick(ed.focusWidget() or ed, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)
+    from client.services.templates import list_templates
+
+    qtbot.waitUntil(lambda: [x.name for x in list_templates(prof.store)]
+                    == ["Albion Trading Ltd laptops"], timeout=15000)
+    source = ed.decl_id
+
+    chosen: list[list[str]] = []
+    monkeypatch.setattr(window, "ask_template", lambda names: chosen.append(names) or names[0])
+    before = set(window.editors)
+    ed.template_new_button.click()  # from the editor: a new declaration in its own editor
+    qtbot.waitUntil(lambda: len(set(window.editors) - before) == 1, timeout=15000)
+    assert chosen == [["Albion Trading Ltd laptops"]]
+    (new_id,) = set(window.editors) - before
+    made = prof.store.get(new_id).declaration
+    assert made.importer is not None and made.importer.name == "Albion Trading Ltd"
+    assert made.customs_office == "GBDVR001" and made.ucr is None
+    assert made.goods_items[0].commodity_code == "8471300000"
+    assert made.goods_items[0].gross_mass is None  # the shipment's own data is not kept
+    assert window.editors[new_id].names["customs_office"].text() == "Dover, Priory Court"
+
+    window.select_id(source)
+    before = set(window.editors)
+    window.actions_by_name["previous"].trigger()
+    qtbot.waitUntil(lambda: len(set(window.editors) - before) == 1, timeout=15000)
+    (next_id,) = set(window.editors) - before
+    nxt = prof.store.get(next_id).declaration
+    assert nxt.lrn != prof.store.get(source).declaration.lrn and nxt.ucr is None
+    assert nxt.country_of_dispatch == "CN" and nxt.goods_items[0].net_mass is None
+    assert window.actions_by_name["previous"].shortcut().toString() == "Ctrl+Shift+P"
+    assert window.actions_by_name["template_new"].shortcut().toString() == "Ctrl+Shift+N"

@@ -194,7 +194,7 @@ _SEEDS: dict[str, Callable[[], dict[str, Any]]] = {
     "currencies": _seed_currencies,
     "package_kinds": lambda: _seed_simple("package_kinds.csv"),
     "commodity_codes": lambda: _seed_simple("hs6.csv"),
-    "procedure_codes": lambda: _seed_simple("procedure_codes.csv"),
+    "procedure_codes": lambda: _seed_bilingual("procedure_codes.csv"),
     "additional_procedure_codes": lambda: _seed_simple("additional_procedure_codes.csv"),
     "customs_offices": lambda: _seed_simple("customs_offices.csv"),
     "dms_errors": lambda: _seed_bilingual("dms_errors.csv"),

@@ -46,7 +46,7 @@ ITEM_PICKS = {
            ("additional_procedure_codes[0]", "no other", "000"),
            ("packages[0].kind", "carton", "CT")],
     "fr": [("country_of_origin", "chine", "CN"),
-           ("procedure_code", "release to free circulation and home use", "4000"),
+           ("procedure_code", "libre pratique et mise", "4000"),
            ("additional_procedure_codes[0]", "no other", "000"),
            ("packages[0].kind", "carton", "CT")],
 }

@@ -178,6 +178,10 @@ def test_import_declaration_from_pickers_only(lang: str, window: Any, prof: Any,
     assert item["procedure_code"] == "4000" and item["additional_procedure_codes"] == ["000"]
     shown = ed.goods_model.index(0, ed.goods_model.column_of("country_of_origin")).data()
     assert shown == ("CN — China" if lang == "en" else "CN — Chine")
+    code_cell = ed.goods_model.index(0, ed.goods_model.column_of("commodity_code"))
+    assert code_cell.data().startswith("84713000 — Automatic data processing")
+    assert len(code_cell.data()) < 70 and "10kg" in code_cell.data(Qt.ItemDataRole.ToolTipRole)
+    assert code_cell.data(EditRole) == "84713000"
     ed.validate_now()
     ed.goods_view.scrollTo(ed.goods_model.index(0, 0))
     QApplication.processEvents()

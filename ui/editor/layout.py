@@ -269,6 +269,8 @@ class EditorLayout:
             value = ((row.get("packages") or [{}])[0] or {}).get("kind")
         if list_name == "document_codes":
             value = f"{row.get('category') or ''}{value or ''}"
+        elif list_name == "commodity_codes" and isinstance(value, str):
+            value = value[:6]  # the HS subheading's name (the national extension is not held)
         return code_name(list_name, value, self.ctx.refdata)
 
     def _rows_page(self, model: RowsModel, completions: dict[str, str],

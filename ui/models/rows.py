@@ -137,6 +137,8 @@ class RowsModel(QAbstractTableModel):
             text = "" if value is None else str(value)
             if role != Qt.ItemDataRole.EditRole and text and self.describe is not None:
                 name = self.describe(self._rows[index.row()], path)
+                if name and role == Qt.ItemDataRole.DisplayRole and len(name) > 48:
+                    name = name[:47].rstrip() + "…"  # the whole name in the tooltip
                 if name:
                     return f"{text} — {name}"
             return text

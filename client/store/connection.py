@@ -118,6 +118,20 @@ class StoreBase(Closing):
         with self.engine.connect() as conn:
             yield conn
 
+    @contextmanager
+    def _read_cursor(self) -> Iterator[Any]:
+        """A driver cursor on a pooled connection, for the seal path's fixed lookups: the
+        SQLAlchemy Connection around a one-row SELECT cost more than the SELECT (#15)."""
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                yield cur
+            finally:
+                cur.close()
+        finally:
+            raw.close()
+
     # ---- maintenance ------------------------------------------------------------------------
 
     def rekey(self, new_key_hex: str) -> None:

@@ -220,8 +220,8 @@ class DeclarationsMixin(StoreBase):
         if exclude_id:
             sql += " AND id != ?"
             params += (exclude_id,)
-        with self._read() as conn:
-            return conn.exec_driver_sql(sql + " LIMIT 1", params).first() is not None
+        with self._read_cursor() as cur:
+            return cur.execute(sql + " LIMIT 1", params).fetchone() is not None
 
     def transition(self, decl_id: str, to_status: str, actor: str, *,
                    note: Message | None = None, detail: dict[str, Any] | None = None) -> Changes:

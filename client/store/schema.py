@@ -10,7 +10,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = "0005"  # the Alembic head this code writes; see client/migrations/
+SCHEMA_VERSION = "0006"  # the Alembic head this code writes; see client/migrations/
 
 
 

@@ -71,6 +71,9 @@ class MainWindow(ActionsMixin, QMainWindow):
             ids_lane = LatestOnly()
             self.table_model.loader = lambda q, cb: QueryOp(ctx, q, latest=ids_lane).success(
                 cb).run()
+            counts_lane = LatestOnly()  # the sidebar's counts follow the first paint
+            self.sidebar_model.loader = lambda q, cb: QueryOp(
+                ctx, q, latest=counts_lane).success(cb).run()
         self.table = QTableView()
         self.table.setModel(self.table_model)
         self.table.setSortingEnabled(True)

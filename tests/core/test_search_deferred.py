@@ -104,3 +104,33 @@ def test_a_profile_indexed_by_0003_keeps_its_index_and_indexes_new_ones(
         assert store.list_ids(search="AFTER-00") == [after.id]
     finally:
         store.close()
+
+
+def test_a_first_page_read_in_list_order_is_the_page_the_index_gives(tmp_path: Path) -> None:
+    """A fragment most declarations share fills its first page from a bounded scan in
+    list order; a rare one from the index; either way the page equals the head of the
+    full (index) answer, with status filters and in both directions."""
+    store = Store.open(tmp_path / "s.db", KEY)
+    try:
+        rng = random.Random(8)
+        decls = []
+        for i in range(240):
+            d = sample_declaration(rng, n_items=1)
+            d.lrn = f"PAGE{i:05d}" + ("COMMON" if i % 3 else f"RARE{i:04d}Z")
+            decls.append(d)
+        store.create_many(decls[:120], "test", status=states.READY)
+        store.create_many(decls[120:], "test")
+        cases = [("COMMON", None), ("common", [states.READY]), ("RARE0003Z", None),
+                 ("RARE", [states.DRAFT]), ("E_0", None), ("no-such-text", None), ("100%", None)]
+        for fragment, statuses in cases:
+            for descending in (True, False):
+                for order_by in ("updated_at", "lrn"):
+                    full = store.list_ids(search=fragment, statuses=statuses,
+                                          descending=descending, order_by=order_by)
+                    page = store.list_ids(search=fragment, statuses=statuses, limit=25,
+                                          descending=descending, order_by=order_by)
+                    assert page == full[:25], (fragment, statuses, descending, order_by)
+        assert len(store.list_ids(search="COMMON")) == 160
+        assert store.list_ids(search="rare0003z", limit=25) == [decls[3].id]
+    finally:
+        store.close()

@@ -43,6 +43,8 @@ from ui.models.sidebar import SidebarModel
 from ui.syncbridge import SyncController, age_text
 from ui.workers import LatestOnly, QueryOp
 
+NOTICES_EACH = 3  # released/rejected reported at once: above this, one notice with counts
+
 __all__ = ["DetailPane", "MainWindow"]
 
 
@@ -73,6 +75,9 @@ class MainWindow(ActionsMixin, QMainWindow):
             ids_lane = LatestOnly()
             self.table_model.loader = lambda q, cb: QueryOp(ctx, q, latest=ids_lane).success(
                 cb).run()
+            counts_lane = LatestOnly()  # the sidebar's counts follow the first paint
+            self.sidebar_model.loader = lambda q, cb: QueryOp(
+                ctx, q, latest=counts_lane).success(cb).run()
         self.table = QTableView()
         self.table.setModel(self.table_model)
         self.table.setSortingEnabled(True)
@@ -270,20 +275,36 @@ class MainWindow(ActionsMixin, QMainWindow):
         self._update_actions()
 
     def on_statuses(self, items: list[Any]) -> None:
-        """Tray notice for released / rejected (status bar where there is no tray)."""
-        for decl_id, status in items:
-            if status not in (states.RELEASED, states.REJECTED):
-                continue
-            try:
-                lrn = self.ctx.store.get(decl_id).declaration.lrn or decl_id[:8]
-            except Exception:  # noqa: BLE001 - a notice about an unknown declaration
-                lrn = decl_id[:8]
-            text = t(f"notice.{status}", lrn=lrn)
-            self.notices.append(text)
-            if self.tray is not None and self.tray.isVisible():
-                self.tray.showMessage(t("app.title"), text,
-                                      QSystemTrayIcon.MessageIcon.Information, 8000)
-            self.statusBar().showMessage(text, 15000)
+        """Tray notice for released / rejected (status bar where there is no tray).
+
+        A drain's feed reports thousands at once: the LRNs come from one summary query
+        (never a document parsed per item, which held the GUI thread for seconds, #15),
+        and more than a few make one notice with the counts instead of a notice each.
+        """
+        notable = list(dict.fromkeys((d, s) for d, s in items
+                                     if s in (states.RELEASED, states.REJECTED)))
+        if not notable:
+            return
+        if len(notable) > NOTICES_EACH:
+            released = sum(1 for _d, s in notable if s == states.RELEASED)
+            self._notice(t("notice.many", released=released,
+                           rejected=len(notable) - released))
+            return
+        try:
+            rows = self.ctx.store.summaries([d for d, _s in notable])
+        except Exception:  # noqa: BLE001 - a notice must not fail on a store hiccup
+            rows = {}
+        for decl_id, status in notable:
+            row = rows.get(decl_id)
+            lrn = (row.lrn if row is not None else None) or decl_id[:8]
+            self._notice(t(f"notice.{status}", lrn=lrn))
+
+    def _notice(self, text: str) -> None:
+        self.notices.append(text)
+        if self.tray is not None and self.tray.isVisible():
+            self.tray.showMessage(t("app.title"), text,
+                                  QSystemTrayIcon.MessageIcon.Information, 8000)
+        self.statusBar().showMessage(text, 15000)
 
     def update_status(self) -> None:
         queued, oldest = self.ctx.store.outbox_stats()

@@ -188,6 +188,8 @@ S: dict[str, tuple[str, str]] = {
     "sync.not_configured": ("Not connected to a single window yet: enrol in Settings, or start the training mode.",
                             "Pas encore relié à un guichet unique : inscrivez-vous dans les Paramètres ou lancez le mode formation."),
     "notice.released": ("Declaration {lrn} released", "Mainlevée accordée pour la déclaration {lrn}"),
+    "notice.many": ("Single window: {released} declarations released, {rejected} rejected",
+                    "Guichet unique : {released} mainlevées accordées, {rejected} déclarations rejetées"),
     "notice.rejected": ("Declaration {lrn} rejected: see why in its details",
                         "Déclaration {lrn} rejetée : voir les motifs dans son détail"),
     "seal.done": ("{n} declaration(s) sealed and queued", "{n} déclaration(s) scellée(s) et mise(s) en file"),

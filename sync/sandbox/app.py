@@ -52,8 +52,8 @@ from sync.protocol import (
 from sync.sandbox import officer as officer_mod
 from sync.sandbox import refdata as refdata_mod
 from sync.sandbox.ca import SandboxPKI, cert_serial
-from sync.sandbox.checks import Checker
-from sync.sandbox.intake import IntakeContext, now_iso, process_batch
+from sync.sandbox.checks import Checker, prepare
+from sync.sandbox.intake import IntakeContext, check_batch, now_iso, process_batch
 from sync.sandbox.pipeline import DEFAULT_CLOCK_SPEED, Clock, LaneMode
 from sync.sandbox.store import Principal, SandboxStore
 
@@ -72,7 +72,7 @@ class SandboxSettings:
     clock_speed: float = DEFAULT_CLOCK_SPEED
     refdata_dir: Path | None = None
     tick_seconds: float = 0.2
-    workers: int = 0  # processes checking signatures and rules of large batches
+    check_processes: int = 0  # extra processes checking signatures and rules of big batches
     max_pending_batches: int = 16  # more waiting batches than this: 503 + Retry-After
 
 
@@ -95,7 +95,7 @@ class SandboxState:
         store = open_store(settings.home, settings.db_url)
         lists = refdata_mod.load_lists(settings.refdata_dir, settings.country)
         versions = store.refdata_versions({k: refdata_mod.digest(v) for k, v in lists.items()})
-        checker = Checker(pki.ca_cert, pki.ca_pem.encode(), settings.workers)
+        checker = Checker(pki.ca_cert, pki.ca_pem.encode(), settings.check_processes)
         return cls(settings, pki, store, lists, versions, checker)
 
     def close(self) -> None:
@@ -367,24 +367,32 @@ def create_app(state: SandboxState | None) -> FastAPI:
         try:
             record = state.store.idempotency_record(*slot)
             if record is not None:
-                if record[0] != fingerprint:
-                    raise ProblemException(422, "sandbox.idempotency_mismatch", None)
-                return Response(record[1].encode("utf-8"), media_type="application/json")
+                return _replay(record, fingerprint)
             ctx = IntakeContext(
                 ca_cert=state.pki.ca_cert, receipt_jwk=state.pki.receipt_private_jwk,
                 country=state.settings.country, seed=state.settings.seed,
                 lane_mode=state.settings.lane,
                 clock=Clock(state.settings.clock_speed, instant=state.settings.lane == "green"),
                 revoked=state.store.revoked_serials(), checker=state.checker)
-            envelopes = [e.to_envelope() for e in body.envelopes]
+            incoming = check_batch(state.store, ctx, who,
+                                   [prepare(e.model_dump(exclude_none=True))
+                                    for e in body.envelopes])
             with state.store.batch() as tx:
-                payload = process_batch(tx, ctx, who, envelopes)
+                record = tx.idempotency_record(*slot)  # another worker may have answered
+                if record is not None:
+                    return _replay(record, fingerprint)
+                payload = process_batch(tx, ctx, who, incoming)
                 text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
                 tx.save_idempotency(who.trader_id, idempotency_key, fingerprint, text)
             return Response(text.encode("utf-8"), media_type="application/json")
         finally:
             with state.in_flight_lock:
                 state.in_flight.discard(slot)
+
+    def _replay(record: tuple[str, str], fingerprint: str) -> Response:
+        if record[0] != fingerprint:
+            raise ProblemException(422, "sandbox.idempotency_mismatch", None)
+        return Response(record[1].encode("utf-8"), media_type="application/json")
 
     @app.get(f"{API_PREFIX}/notifications", response_model=NotificationPage,
              tags=["notifications"], responses=_problems(401, 422))

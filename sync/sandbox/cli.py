@@ -78,7 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = SandboxSettings(home=_home(args), db_url=args.db, seed=args.seed, lane=args.lane,
                                country=country, refdata_dir=args.refdata,
                                clock_speed=args.clock_speed or DEFAULT_CLOCK_SPEED,
-                               workers=_workers(args.workers))
+                               check_processes=_workers(args.workers))
     serve(settings, host=args.host, port=args.port)
     return 0
 

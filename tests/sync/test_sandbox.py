@@ -458,7 +458,7 @@ def test_state_survives_a_restart(tmp_path, Traders):
 
 
 def test_large_batches_are_checked_and_receipted_in_worker_processes(tmp_path, Traders):
-    handle = start_in_thread(tmp_path / "pool", lane="green", workers=2)
+    handle = start_in_thread(tmp_path / "pool", lane="green", check_processes=2)
     try:
         t = Traders(handle)
         envs = [t.seal() for _ in range(120)]

@@ -40,6 +40,7 @@ from client.declaration.model import now_utc
 from client.seal.profile import Profile
 from client.store import Changes, DeliveryResult, OutboxItem, Store
 from sync.protocol import wire_envelope
+from sync.receipts import LogKeeper
 from sync.transport import SingleWindowClient, TransportError
 from sync.trust import pull_trust
 
@@ -126,6 +127,9 @@ class SyncEngine:
         self._lock = threading.Lock()
         self.connectivity = "offline"
         self.bytes_sent = 0
+        # The receipts log (#16): heads and proofs checked before anything is stored.
+        self.log = LogKeeper(profile.home, self.client, self.receipt_certificate)
+        self._head_to_keep: Any = None
 
     # ---- configuration ---------------------------------------------------------------
 
@@ -242,6 +246,7 @@ class SyncEngine:
                 break
             results = self._submit(items)
             changes = self._write(partial(self.store.record_deliveries, results))
+            self.log.keep(self._head_to_keep)  # only once the receipts it proves are stored
             progressed = 0
             for r in results:
                 if r.outcome == "accepted":
@@ -271,14 +276,16 @@ class SyncEngine:
         before = client.bytes_sent
         try:
             wire = [wire_envelope(it.envelope) for it in items]
-            resp = client.submit(wire, batch_key(items, wire))
+            resp = client.submit(wire, batch_key(items, wire), log_size=self.log.size())
         except TransportError as exc:
             self._note_attempt(items, exc.code)
             raise
         finally:
             self.bytes_sent += client.bytes_sent - before
         try:
-            return [self._check_result(it, r) for it, r in zip(items, resp.results, strict=True)]
+            receipts, self._head_to_keep = self.log.check_batch(resp)
+            return [self._check_result(it, r, rc)
+                    for it, r, rc in zip(items, resp.results, receipts, strict=True)]
         except ComptoirError as exc:
             self._note_attempt(items, exc.code)
             raise TransportError("transport.bad_response", reason=exc.render()) from exc
@@ -287,17 +294,24 @@ class SyncEngine:
         seqs = [it.seq for it in items]
         self._write(lambda: self.store.outbox_note_attempt(seqs, code))
 
-    def _check_result(self, item: OutboxItem, r: Any) -> DeliveryResult:
-        """Trust nothing the server says until it matches what was sent and is signed."""
+    def _check_result(self, item: OutboxItem, r: Any, receipt: str | None = None
+                      ) -> DeliveryResult:
+        """Trust nothing the server says until it matches what was sent and is proven:
+        ``receipt`` is its receipt rebuilt from the log's proofs (already checked against
+        the signed tree head); an older receipt signed on its own is verified here."""
         from client.seal.envelope import verify_receipt
 
         if r.envelope_hash != item.envelope_hash:
             raise SyncError("sync.result_mismatch", 2, seq=item.seq)
         errors = [e.model_dump() for e in r.errors]
         if r.status in ("accepted", "duplicate"):
-            if not r.receipt:
+            if receipt is not None:
+                claims = dict(r.leaf)
+            elif r.receipt:
+                receipt = r.receipt
+                claims = verify_receipt(r.receipt, self.receipt_certificate())
+            else:
                 raise SyncError("sync.receipt_missing", 2, seq=item.seq)
-            claims = verify_receipt(r.receipt, self.receipt_certificate())
             expected = {"declaration_id": item.declaration_id, "version": item.version,
                         "envelope_hash": item.envelope_hash, "device_id": self.profile.device_id,
                         "seq": item.seq}
@@ -312,7 +326,7 @@ class SyncEngine:
 
                 if not is_valid_mrn(str(mrn)):
                     raise SyncError("sync.receipt_mismatch", 2, seq=item.seq, field="mrn")
-            return DeliveryResult(item.seq, r.status, mrn=mrn, receipt=r.receipt,
+            return DeliveryResult(item.seq, r.status, mrn=mrn, receipt=receipt,
                                   received_at=claims.get("received_at"), errors=errors)
         if r.status == "rejected":
             return DeliveryResult(item.seq, "rejected", errors=errors)

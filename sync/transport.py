@@ -26,14 +26,17 @@ from requests.adapters import HTTPAdapter
 from client.common.i18n import ComptoirError
 from sync.protocol import (
     API_PREFIX,
+    LOG_SIZE_HEADER,
     PROBLEM_CONTENT_TYPE,
     BatchResponse,
+    ConsistencyResponse,
     EnrolRequest,
     EnrolResponse,
     HealthResponse,
     NotificationPage,
     Problem,
     RefdataResponse,
+    TreeHeadResponse,
     TrustResponse,
 )
 
@@ -163,9 +166,13 @@ class SingleWindowClient:
         return self._call("POST", "/enrol", EnrolResponse, body=req.model_dump(mode="json"),
                           auth=False)
 
-    def submit(self, envelopes: list[dict[str, Any]], idempotency_key: str) -> BatchResponse:
+    def submit(self, envelopes: list[dict[str, Any]], idempotency_key: str,
+               log_size: int = 0) -> BatchResponse:
+        headers = {"Idempotency-Key": idempotency_key}
+        if log_size:
+            headers[LOG_SIZE_HEADER] = str(log_size)
         resp = self._call("POST", "/envelopes", BatchResponse, body={"envelopes": envelopes},
-                          headers={"Idempotency-Key": idempotency_key})
+                          headers=headers)
         if len(resp.results) != len(envelopes) or any(
                 r.index != i for i, r in enumerate(resp.results)):
             raise TransportError("transport.bad_response", reason="results do not match batch")
@@ -178,6 +185,15 @@ class SingleWindowClient:
     def refdata(self, since: int) -> RefdataResponse:
         return self._call("GET", "/refdata", RefdataResponse, params={"since": since},
                           auth=False)
+
+    def log_head(self) -> TreeHeadResponse:
+        """The receipts log's latest signed tree head."""
+        return self._call("GET", "/log/head", TreeHeadResponse)
+
+    def log_consistency(self, first: int, second: int) -> ConsistencyResponse:
+        """RFC 9162 consistency proof between two sizes of the receipts log."""
+        return self._call("GET", "/log/consistency", ConsistencyResponse,
+                          params={"first": first, "second": second})
 
     def trust(self) -> TrustResponse:
         """Trust material for offline verification (officer tokens only)."""

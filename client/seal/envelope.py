@@ -574,7 +574,19 @@ def sign_receipt(receipt: dict[str, Any], private_jwk: dict[str, Any]) -> str:
 
 
 def verify_receipt(token: str, key: dict[str, Any] | x509.Certificate) -> dict[str, Any]:
-    """The receipt's content after verifying it with the server's key or certificate."""
+    """The receipt's content after verifying it with the server's key or certificate.
+
+    A receipt of the receipts log (:mod:`client.seal.translog`: leaf, inclusion path and
+    signed tree head) is checked through its head's signature and its path; an older
+    receipt signed on its own, through its signature.
+    """
+    from client.seal import translog
+
+    if translog.is_merkle_receipt(token):
+        try:
+            return translog.verify_receipt(token, key).claims
+        except translog.LogError as exc:
+            raise EnvelopeError("envelope.receipt_invalid", detail=exc.message) from exc
     try:
         jwk = jwk_from_public_key(key.public_key()) if isinstance(key, x509.Certificate) else key
         header, payload = verify_compact_header(token, jwk)

@@ -32,13 +32,16 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from client.common.i18n import ComptoirError, tr
+from client.seal import translog as tl
 from sync.protocol import (
     API_PREFIX,
+    LOG_SIZE_HEADER,
     MAX_BODY_BYTES,
     MAX_FEED_LIMIT,
     PROBLEM_CONTENT_TYPE,
     PROTOCOL_VERSION,
     BatchResponse,
+    ConsistencyResponse,
     EnrolRequest,
     EnrolResponse,
     HealthResponse,
@@ -47,6 +50,7 @@ from sync.protocol import (
     RefdataResponse,
     RefList,
     SubmitRequest,
+    TreeHeadResponse,
     TrustResponse,
 )
 from sync.sandbox import officer as officer_mod
@@ -56,6 +60,7 @@ from sync.sandbox.checks import Checker, prepare
 from sync.sandbox.intake import IntakeContext, check_batch, now_iso, process_batch
 from sync.sandbox.pipeline import DEFAULT_CLOCK_SPEED, Clock, LaneMode
 from sync.sandbox.store import Principal, SandboxStore
+from sync.sandbox.translog import MerkleLog
 
 FINGERPRINT_KEY = "comptoir.body_sha256"
 
@@ -86,6 +91,7 @@ class SandboxState:
     lists: dict[str, dict[str, dict[str, str]]]
     versions: dict[str, int]
     checker: Checker
+    log: MerkleLog
     in_flight: set[tuple[str, str]] = field(default_factory=set)
     in_flight_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -96,7 +102,9 @@ class SandboxState:
         lists = refdata_mod.load_lists(settings.refdata_dir, settings.country)
         versions = store.refdata_versions({k: refdata_mod.digest(v) for k, v in lists.items()})
         checker = Checker(pki.ca_cert, pki.ca_pem.encode(), settings.check_processes)
-        return cls(settings, pki, store, lists, versions, checker)
+        jwk = pki.receipt_private_jwk
+        log = MerkleLog(f"comptoir-sandbox:{jwk['kid']}", jwk)
+        return cls(settings, pki, store, lists, versions, checker, log)
 
     def close(self) -> None:
         self.checker.close()
@@ -353,6 +361,10 @@ def create_app(state: SandboxState | None) -> FastAPI:
     def submit(request: Request, body: SubmitRequest,
                idempotency_key: str | None = Header(default=None, alias="Idempotency-Key",
                                                     max_length=255),
+               log_size: int = Header(default=0, alias=LOG_SIZE_HEADER, ge=0, le=2**62,
+                                      description="The receipts log's tree size the client "
+                                                  "last verified: the answer proves its "
+                                                  "head extends it"),
                who: Principal = Depends(principal)) -> Any:
         """Lodge a batch of sealed envelopes; one result per envelope, in order."""
         if not idempotency_key:
@@ -373,7 +385,8 @@ def create_app(state: SandboxState | None) -> FastAPI:
                 country=state.settings.country, seed=state.settings.seed,
                 lane_mode=state.settings.lane,
                 clock=Clock(state.settings.clock_speed, instant=state.settings.lane == "green"),
-                revoked=state.store.revoked_serials(), checker=state.checker)
+                revoked=state.store.revoked_serials(), checker=state.checker,
+                log=state.log, known_log_size=log_size)
             incoming = check_batch(state.store, ctx, who,
                                    [prepare(e.model_dump(exclude_none=True))
                                     for e in body.envelopes])
@@ -405,6 +418,28 @@ def create_app(state: SandboxState | None) -> FastAPI:
         nxt = rows[-1]["cursor"] if rows else after
         return NotificationPage.model_validate({"notifications": rows, "next": nxt})
 
+    @app.get(f"{API_PREFIX}/log/head", response_model=TreeHeadResponse, tags=["log"],
+             responses=_problems(401))
+    def log_head(_who: Principal = Depends(principal)) -> TreeHeadResponse:
+        """The receipts log's latest signed tree head."""
+        latest = state.store.latest_tree_head()
+        return TreeHeadResponse(tree_head=latest[2] if latest else None)
+
+    @app.get(f"{API_PREFIX}/log/consistency", response_model=ConsistencyResponse,
+             tags=["log"], responses=_problems(401, 404, 422))
+    def log_consistency(first: int = Query(ge=1, le=2**62), second: int = Query(ge=1, le=2**62),
+                        _who: Principal = Depends(principal)) -> ConsistencyResponse:
+        """RFC 9162 consistency proof from the tree of `first` entries to the head of
+        `second` (a size the log gave out a head for)."""
+        latest = state.store.latest_tree_head()
+        head = state.store.tree_head(second) if latest and second <= latest[0] else None
+        if first > second or head is None:
+            raise ProblemException(404, "sandbox.log_size_unknown", f"{first}..{second}")
+        mth = state.log.subtree(state.store.read_log_nodes)
+        return ConsistencyResponse(first=first, second=second, tree_head=head[1],
+                                   proof=tl.encode_hashes(tl.consistency_proof(first, second,
+                                                                               mth)))
+
     @app.get(f"{API_PREFIX}/refdata", response_model=RefdataResponse, tags=["refdata"],
              responses=_problems(422))
     def refdata(since: int = Query(default=0, ge=0, le=2**62)) -> RefdataResponse:
@@ -421,8 +456,10 @@ def create_app(state: SandboxState | None) -> FastAPI:
         certificates, enrolled devices with their chain position (officer tokens)."""
         if who.role != "officer":
             raise ProblemException(403, "sandbox.officer_only", None)
-        return TrustResponse.model_validate(
-            officer_mod.trust_document(state.store, state.pki.ca_pem, now_iso()))
+        doc = officer_mod.trust_document(state.store, state.pki.ca_pem, now_iso())
+        latest = state.store.latest_tree_head()
+        doc["tree_head"] = latest[2] if latest else None
+        return TrustResponse.model_validate(doc)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:

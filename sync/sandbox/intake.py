@@ -23,11 +23,12 @@ from cryptography import x509
 
 from client.common.i18n import tr
 from client.declaration.mrn import allocate_mrn
-from client.seal.envelope import sign_receipt
+from client.seal import translog as tl
 from sync.sandbox.checks import Checked, Checker, Prepared, Refused, check_one, check_prepared
 from sync.sandbox.officer import apply_pending, lodge_decision, role_for_kind
 from sync.sandbox.pipeline import Clock, LaneMode, lane_for, rejection_rule, schedule
 from sync.sandbox.store import BatchTx, Principal, SandboxStore, StoredEnvelope
+from sync.sandbox.translog import MerkleLog
 
 # Procedure category letter at MRN position 17, by declaration type (DE 1/1).
 _PROCEDURE_LETTER = {"IM": "J", "EX": "A", "CO": "J"}
@@ -77,6 +78,8 @@ class IntakeContext:
     clock: Clock
     revoked: set[int]
     checker: Checker | None = None
+    log: MerkleLog | None = None
+    known_log_size: int = 0  # the tree size the client last verified (Comptoir-Log-Size)
 
 
 @dataclass
@@ -114,7 +117,8 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
     Returns the BatchResponse document (plain JSON values).
     """
     results: list[dict[str, Any]] = []
-    to_sign: list[tuple[StoredEnvelope, dict[str, Any]]] = []
+    to_log: list[StoredEnvelope] = []  # lodged by this batch: their receipts join the log
+    lodged: dict[tuple[str, int], StoredEnvelope] = {}  # what the results refer to
     by_key: dict[tuple[str, int], int] = {}
     now = time.time()
     at = now_iso(now)
@@ -135,12 +139,14 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                errors: list[dict[str, str]] | None = None) -> None:
         results.append({"index": index, "declaration_id": did, "version": ver,
                         "envelope_hash": h, "status": status, "mrn": mrn, "receipt": receipt,
-                        "errors": errors or []})
+                        "errors": errors or [], "log_index": None, "leaf": None, "path": None})
 
     def apply(se: StoredEnvelope, checked: Checked) -> None:
         """Decide a lodged envelope that is next in its device chain."""
         if checked.header.get("knd") == "decision":  # an officer's control decision (#8)
             lodge_decision(tx, ctx.receipt_jwk, principal, se, checked, json.loads(se.raw), at)
+            if se.status == "accepted" and se.claims is not None:
+                to_log.append(se)
             tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
             return
         document = checked.document
@@ -166,11 +172,11 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             se.status, se.lane = "accepted", lane
             if se.declarant_id and se.lrn:
                 tx.claim_lrn(se.declarant_id, se.lrn, se.declaration_id)
-            claims = {"declaration_id": se.declaration_id, "version": se.version,
-                      "envelope_hash": se.envelope_hash, "received_at": se.received_at,
-                      "mrn": se.mrn, "device_id": se.device_id, "seq": se.seq,
-                      "trader_id": se.trader_id}
-            to_sign.append((se, claims))
+            se.claims = {"declaration_id": se.declaration_id, "version": se.version,
+                         "envelope_hash": se.envelope_hash, "received_at": se.received_at,
+                         "mrn": se.mrn, "device_id": se.device_id, "seq": se.seq,
+                         "trader_id": se.trader_id}
+            to_log.append(se)
             tx.notify(principal.trader_id, se.declaration_id, se.version, "accepted", at,
                       mrn=se.mrn)
             for due, status in ([] if apply_pending(tx, se, at)
@@ -217,6 +223,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
         index, v = x.index, x.check
         if x.known is not None:  # a resend of an envelope already decided
             k = x.known
+            lodged[(k.declaration_id, k.version)] = k
             if k.status == "accepted":
                 result(index, "duplicate", k.envelope_hash, k.declaration_id, k.version,
                        mrn=k.mrn, receipt=k.receipt)
@@ -248,6 +255,8 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             continue
         existing = tx.envelope(did, ver)
         if existing is not None:
+            if existing.envelope_hash == h:
+                lodged[(did, ver)] = existing
             if existing.envelope_hash != h:
                 result(index, "rejected", h, did, ver,
                        errors=[_err("IDEMPOTENCY_CONFLICT", "/protected/did")])
@@ -265,6 +274,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             declaration_id=did, version=ver, envelope_hash=h, trader_id=principal.trader_id,
             device_id=dev, seq=seq, prev=prev, status="held", mrn=None, receipt=None,
             errors=[], raw=x.prepared.raw, received_at=at)
+        lodged[(did, ver)] = se
         if seq == state.last_seq + 1 and prev == state.last_hash:
             tx.add_envelope(se)
             apply_and_release(se, v)
@@ -278,13 +288,59 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
         else:
             result(index, "rejected", h, did, ver,
                    errors=[_err("CHAIN_FORK", "/protected/seq")])
-    # Receipts are signed last, all at once.
-    if to_sign:
-        signed: dict[tuple[str, int], str] = {}
-        for se, claims in to_sign:
-            se.receipt = sign_receipt(claims, ctx.receipt_jwk)
-            signed[(se.declaration_id, se.version)] = se.receipt
+    log = _append_to_log(tx, ctx, to_log, at) if ctx.log is not None else None
+    if log is not None:
+        head_size, mth = log["size"], log.pop("_mth")
         for r in results:
-            if r["status"] in ("accepted", "duplicate") and r["receipt"] is None:
-                r["receipt"] = signed.get((r["declaration_id"], r["version"]))
-    return {"results": results}
+            se = lodged.get((r["declaration_id"], r["version"]))
+            if r["status"] not in ("accepted", "duplicate") or se is None \
+                    or se.log_index is None or not se.receipt:
+                continue
+            r["log_index"], r["leaf"], r["receipt"] = se.log_index, json.loads(se.receipt), None
+            if not log["first"] <= se.log_index < log["first"] + log["count"]:
+                r["path"] = tl.encode_hashes(tl.inclusion_path(se.log_index, head_size, mth))
+    out: dict[str, Any] = {"results": results}
+    if log is not None and any(r["log_index"] is not None for r in results):
+        out["log"] = log
+    return out
+
+
+def _append_to_log(tx: BatchTx, ctx: IntakeContext, to_log: list[StoredEnvelope],
+                   at: str) -> dict[str, Any] | None:
+    """Append this batch's receipts to the Merkle log and sign one tree head; the
+    proofs that tie every result to it (the ``log`` member of the answer)."""
+    assert ctx.log is not None
+    log = ctx.log
+    size = tx.log_size()
+    new: dict[tuple[int, int], bytes] = {}
+    if to_log:
+        leaves = []
+        for j, se in enumerate(to_log):
+            assert se.claims is not None
+            data = tl.leaf_data(se.claims)
+            se.receipt, se.log_index = data.decode("utf-8"), size + j
+            leaves.append(tl.leaf_hash(data))
+        new = log.append(size, leaves, tx.fetch_log_nodes)
+        head_size = size + len(to_log)
+        head = log.sign(head_size, log.root(head_size, tx.fetch_log_nodes, new), at)
+        tx.add_log_nodes(new, head_size)
+        tx.add_tree_head(head_size, head.root, head.token, at)
+        tx.after_commit.append(lambda: log.committed(new))
+        token = head.token
+    else:
+        head_size = size
+        stored = tx.tree_head(size) if size else None
+        if stored is None:
+            return None
+        token = stored[1]
+    mth = log.subtree(tx.fetch_log_nodes, new)
+    first, count = size, len(to_log)
+    known = ctx.known_log_size
+    consistency: list[str] | None = None
+    if 0 < known <= head_size:
+        consistency = tl.encode_hashes(tl.consistency_proof(known, head_size, mth))
+    return {"tree_head": token, "size": head_size, "first": first, "count": count,
+            "range": tl.encode_hashes(tl.range_proof(first, first + count, head_size, mth))
+            if count else [],
+            "consistency_from": known if consistency is not None else None,
+            "consistency": consistency or [], "_mth": mth}

@@ -22,7 +22,6 @@ import json
 from typing import Any
 
 from client.common.i18n import tr
-from client.seal.envelope import sign_receipt
 from sync.sandbox.checks import Checked
 from sync.sandbox.store import BatchTx, Decision, Principal, StoredEnvelope
 
@@ -118,7 +117,7 @@ def lodge_decision(tx: BatchTx, receipt_jwk: dict[str, Any], principal: Principa
               "envelope_hash": se.envelope_hash, "received_at": se.received_at, "mrn": None,
               "device_id": se.device_id, "seq": se.seq, "trader_id": se.trader_id,
               "kind": "decision", "subject": row.declaration_id, "flags": flags}
-    se.receipt = sign_receipt(claims, receipt_jwk)
+    se.claims = claims  # its receipt: a leaf of the log, like a declaration's
 
 
 def apply_decision(tx: BatchTx, row: Decision, decl: StoredEnvelope, at: str) -> bool:

@@ -21,7 +21,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +125,27 @@ class EnvelopeRow(_SandboxModel, table=True):
     # A held envelope's verified content (header fields, slim document, rule errors),
     # so that it is not verified again when its turn comes.
     checked: str | None = None
+    log_index: int | None = None  # its receipt's position in the Merkle log (#16)
+
+
+class LogNode(_SandboxModel, table=True):
+    """A complete subtree of the receipts' Merkle log (RFC 9162): level 0 are the leaf
+    hashes, a node at ``level`` covers leaves ``idx * 2**level`` onwards.  Immutable."""
+
+    __tablename__ = "log_nodes"
+    level: int = Field(primary_key=True)
+    idx: int = Field(primary_key=True)
+    hash: bytes
+
+
+class TreeHeadRow(_SandboxModel, table=True):
+    """Every signed tree head the log gave out (one per batch that added entries)."""
+
+    __tablename__ = "tree_heads"
+    size: int = Field(primary_key=True)
+    root: bytes
+    token: str
+    time: str
 
 
 class LrnClaim(_SandboxModel, table=True):
@@ -255,6 +276,8 @@ class StoredEnvelope:
     declarant_id: str | None = None
     lrn: str | None = None
     checked: dict[str, Any] | None = None
+    log_index: int | None = None
+    claims: dict[str, Any] | None = None  # its receipt's claims: a leaf of the log
 
 
 def _stored(row: Any) -> StoredEnvelope:
@@ -262,7 +285,7 @@ def _stored(row: Any) -> StoredEnvelope:
                           row.device_id, row.seq, row.prev, row.status, row.mrn, row.receipt,
                           json.loads(row.errors), row.raw, row.received_at, row.lane, row.id,
                           row.declarant_id, row.lrn,
-                          json.loads(row.checked) if row.checked else None)
+                          json.loads(row.checked) if row.checked else None, row.log_index)
 
 
 INTAKE_LOCK_KEY = 0x436F6D70  # PostgreSQL advisory lock of the intake ("Comp")
@@ -504,6 +527,26 @@ class SandboxStore:
                     out[row.envelope_hash] = _stored(row)
         return out
 
+    # -- the receipts' Merkle log (#16), read side -----------------------------------
+    def latest_tree_head(self) -> tuple[int, bytes, str] | None:
+        """(size, root, token) of the last head given out (no lock: heads are immutable)."""
+        t = _table(TreeHeadRow)
+        with self.read_engine.connect() as conn:
+            row = conn.execute(select(t.c.size, t.c.root, t.c.token)
+                               .order_by(t.c.size.desc()).limit(1)).first()
+        return None if row is None else (row.size, bytes(row.root), row.token)
+
+    def tree_head(self, size: int) -> tuple[bytes, str] | None:
+        """(root, token) of the head given out at this size."""
+        t = _table(TreeHeadRow)
+        with self.read_engine.connect() as conn:
+            row = conn.execute(select(t.c.root, t.c.token).where(t.c.size == size)).first()
+        return None if row is None else (bytes(row.root), row.token)
+
+    def read_log_nodes(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        with self.read_engine.connect() as conn:
+            return fetch_log_nodes(conn, keys)
+
     @contextmanager
     def batch(self) -> Iterator[BatchTx]:
         """One transaction for one batch, under the write lock and the intake lock."""
@@ -513,6 +556,8 @@ class SandboxStore:
             yield tx
             tx.flush()
             s.commit()
+        for fn in tx.after_commit:
+            fn()
 
     # -- feed --------------------------------------------------------------------
     def notifications(self, trader_id: str, after: int, limit: int) -> list[dict[str, Any]]:
@@ -588,7 +633,17 @@ class SandboxStore:
         return out
 
 
-_HELD = text("status = 'held'")  # a literal, so SQLite uses the partial index
+_HELD = text("status = 'held'")  # a literal, so that the partial index applies
+
+
+def held_query(dialect: str, trader_id: str, device_id: str) -> Any:
+    """A device's held envelopes, through the partial index (SQLite is told to: without
+    statistics it would walk the device's whole chain through ``ix_envelopes_chain``)."""
+    if dialect == "sqlite":
+        return text("SELECT * FROM envelopes INDEXED BY ix_envelopes_held WHERE trader_id = :t "
+                    "AND device_id = :d AND status = 'held'").bindparams(t=trader_id, d=device_id)
+    t = _table(EnvelopeRow)
+    return t.select().where(t.c.trader_id == trader_id, t.c.device_id == device_id, _HELD)
 
 
 @dataclass
@@ -617,9 +672,33 @@ class BatchTx:
     _lrn_looked: set[tuple[str, str]] = field(default_factory=set)
     _pending: set[tuple[str, int]] = field(default_factory=set)
     _pending_looked: set[str] = field(default_factory=set)
+    _log_nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    _tree_head: dict[str, Any] | None = None
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.conn = self.session.connection()
+
+    # -- the receipts' Merkle log (#16) ---------------------------------------------
+    def log_size(self) -> int:
+        """Entries in the log (read under the intake lock: exact across processes)."""
+        return self._counter("log_size")
+
+    def add_log_nodes(self, nodes: dict[tuple[int, int], bytes], size: int) -> None:
+        self._log_nodes.update(nodes)
+        self._counters["log_size"] = size
+
+    def add_tree_head(self, size: int, root: bytes, token: str, time_text: str) -> None:
+        self._tree_head = {"size": size, "root": root, "token": token, "time": time_text}
+
+    def fetch_log_nodes(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        return fetch_log_nodes(self.conn, keys)
+
+    def tree_head(self, size: int) -> tuple[bytes, str] | None:
+        """(root, signed token) of the head given out at this size."""
+        t = _table(TreeHeadRow)
+        row = self.conn.execute(select(t.c.root, t.c.token).where(t.c.size == size)).first()
+        return None if row is None else (bytes(row.root), row.token)
 
     def preload(self, keys: list[tuple[str, int]]) -> None:
         """Fetch the existing envelopes (and pending officer decisions) for these
@@ -665,9 +744,8 @@ class BatchTx:
         """A held envelope waiting at this position (this batch's or an earlier one)."""
         if (trader_id, device_id) not in self._held_loaded:
             self._held_loaded.add((trader_id, device_id))
-            t = _table(EnvelopeRow)
-            rows = self.conn.execute(t.select().where(
-                t.c.trader_id == trader_id, t.c.device_id == device_id, _HELD)).all()
+            rows = self.conn.execute(held_query(self.conn.dialect.name, trader_id,
+                                                device_id)).all()
             for row in rows:
                 st = self._envelopes.setdefault((row.declaration_id, row.version), _stored(row))
                 self._looked_up.add((row.declaration_id, row.version))
@@ -814,7 +892,7 @@ class BatchTx:
             conn.execute(update(t).where(t.c.id == rid).values(
                 status=e.status, mrn=e.mrn, receipt=e.receipt, lane=e.lane,
                 errors=json.dumps(e.errors), received_at=e.received_at,
-                declarant_id=e.declarant_id, lrn=e.lrn, checked=None))
+                declarant_id=e.declarant_id, lrn=e.lrn, checked=None, log_index=e.log_index))
         # Held envelopes of this same batch that got applied are inserted with their
         # final state (they were in _new_envelopes and mutated in place).
         d = _table(Device)
@@ -842,10 +920,28 @@ class BatchTx:
                 conn.execute(c.insert(), {"name": name, "value": value})
         if self._idempotency:
             conn.execute(_table(IdempotencyRecord).insert(), self._idempotency)
+        if self._log_nodes:
+            insert_many(conn, LogNode, [{"level": lv, "idx": i, "hash": h}
+                                        for (lv, i), h in self._log_nodes.items()])
+        if self._tree_head:
+            conn.execute(_table(TreeHeadRow).insert(), self._tree_head)
 
 
 def _table(model: Any) -> Any:
     return model.__table__
+
+
+def fetch_log_nodes(conn: Connection, keys: list[tuple[int, int]]
+                    ) -> dict[tuple[int, int], bytes]:
+    """Stored log nodes by (level, index), in bulk."""
+    t = _table(LogNode)
+    out: dict[tuple[int, int], bytes] = {}
+    wanted = sorted(set(keys))
+    for i in range(0, len(wanted), 400):
+        for lv, idx, h in conn.execute(select(t.c.level, t.c.idx, t.c.hash).where(
+                tuple_(t.c.level, t.c.idx).in_(wanted[i:i + 400]))):
+            out[(lv, idx)] = bytes(h)
+    return out
 
 
 _insert_sql: dict[tuple[str, str, tuple[str, ...]], str] = {}
@@ -875,4 +971,4 @@ def _row(e: StoredEnvelope) -> dict[str, Any]:
             "received_at": e.received_at, "declarant_id": e.declarant_id, "lrn": e.lrn,
             "raw": e.raw,
             "checked": json.dumps(e.checked) if e.checked is not None and e.status == "held"
-            else None}
+            else None, "log_index": e.log_index}

@@ -13,7 +13,7 @@ from cryptography import x509
 
 from sync.sandbox import checks, intake
 from sync.sandbox.server import start_in_thread
-from sync.sandbox.store import EnvelopeRow, SandboxStore
+from sync.sandbox.store import EnvelopeRow, SandboxStore, held_query
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def test_a_resend_is_answered_from_the_stored_hash_without_verifying_again(handl
     monkeypatch.setattr(checks, "check_prepared", lambda *a, **k: calls.append(a) or real(*a, **k))
     again = t.post([env]).json()["results"][0]
     assert again["status"] == "duplicate"
-    assert (again["mrn"], again["receipt"]) == (first["mrn"], first["receipt"])
+    assert (again["mrn"], again["leaf"]) == (first["mrn"], first["leaf"])
     assert calls == []  # answered from the store, no signature checked
     fresh = t.post([t.seal(advance=False)]).json()["results"][0]
     assert fresh["status"] == "rejected" and fresh["errors"][0]["code"] == "envelope.revoked"
@@ -52,7 +52,7 @@ def test_another_traders_replay_of_the_same_bytes_is_still_verified_and_refused(
     assert a.post([env]).json()["results"][0]["status"] == "accepted"
     res = b.post([env]).json()["results"][0]
     assert res["status"] == "rejected" and res["errors"][0]["code"] == "CERT_NOT_OWNED"
-    assert res["receipt"] is None and res["mrn"] is None
+    assert res["leaf"] is None and res["mrn"] is None
 
 
 def test_a_held_envelope_is_not_verified_again_when_its_turn_comes(handle, Traders,
@@ -67,18 +67,18 @@ def test_a_held_envelope_is_not_verified_again_when_its_turn_comes(handle, Trade
     monkeypatch.setattr(intake, "check_one", no_second_check)
     assert t.post([e1]).json()["results"][0]["status"] == "accepted"
     again = t.post([e2]).json()["results"][0]
-    assert again["status"] == "duplicate" and again["mrn"] and again["receipt"]
+    assert again["status"] == "duplicate" and again["mrn"] and again["leaf"]["mrn"] == again["mrn"]
 
 
 def test_held_envelopes_are_found_through_their_partial_index(handle):
+    sql = str(held_query("sqlite", "T", "D").compile(
+        dialect=handle.state.store.engine.dialect, compile_kwargs={"literal_binds": True}))
     db = sqlite3.connect(handle.state.settings.home / "sandbox.db")
     try:
-        plan = " ".join(str(r) for r in db.execute(
-            "EXPLAIN QUERY PLAN SELECT * FROM envelopes WHERE trader_id = 'T' "
-            "AND device_id = 'D' AND status = 'held'"))
+        plan = " ".join(str(r) for r in db.execute("EXPLAIN QUERY PLAN " + sql))
     finally:
         db.close()
-    assert "ix_envelopes_held" in plan, plan
+    assert "ix_envelopes_held" in plan and "SCAN" not in plan, plan
 
 
 def test_a_feed_poll_with_nothing_due_takes_no_write_lock(handle, Traders):

@@ -409,9 +409,15 @@ class SyncEngine:
 def backoff_delay(failures: int, retry_after: float | None = None,
                   base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S,
                   rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter; never sooner than the server's Retry-After."""
+    """Exponential backoff with full jitter while the single window is unreachable.
+
+    When it answered with a Retry-After (an overloaded single window shedding load),
+    that is the wait — never sooner — plus a jitter of up to as much again, so that the
+    posts it turned away do not all come back in the same instant; it does not grow
+    with the failures, since the single window said when to come back.
+    """
     r = rng or random
-    delay = r.uniform(0, min(cap, base * (2 ** min(failures, 20))))
     if retry_after is not None:
-        delay = max(delay, min(retry_after, cap))
-    return delay
+        wait = min(max(retry_after, 0.25), cap)
+        return wait + r.uniform(0, min(wait, cap - wait))
+    return r.uniform(0, min(cap, base * (2 ** min(failures, 20))))

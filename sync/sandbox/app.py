@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import heapq
 import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -78,7 +80,8 @@ class SandboxSettings:
     refdata_dir: Path | None = None
     tick_seconds: float = 0.2
     check_processes: int = 0  # extra processes checking signatures and rules of big batches
-    max_pending_batches: int = 16  # more waiting batches than this: 503 + Retry-After
+    max_pending_batches: int = 64  # batches running or waiting; past that: 503 + Retry-After
+    running_batches: int = 2  # batches worked on at once by one worker process
 
 
 @dataclass
@@ -92,6 +95,7 @@ class SandboxState:
     versions: dict[str, int]
     checker: Checker
     log: MerkleLog
+    gate: FairGate | None = None
     in_flight: set[tuple[str, str]] = field(default_factory=set)
     in_flight_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -214,33 +218,130 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
-class OverloadMiddleware:
-    """Refuse new batches with 503 + Retry-After while too many are already waiting.
+class FairGate:
+    """Batches admitted in fair order across devices, with a bounded wait.
 
-    After an outage every client drains at once; a bounded queue keeps the latency of
-    the batches being served predictable, and the clients back off as told.
+    After an outage every post drains at once.  At most ``capacity`` batches are worked
+    on at a time and up to ``queue_max`` more wait, served in the order of their
+    self-clocked fair queueing finish tag: a batch starts at the later of the virtual
+    time and the end of its device's previous batch, and its size (bytes) is added, so a
+    post with three declarations goes ahead of a neighbour's backlog of thousands.  When
+    the queue is full a newcomer with an earlier tag takes the place of the latest one,
+    which is refused; a refused batch gets 503 at once with a Retry-After worked out
+    from the work ahead of it — nothing is queued without bound.
     """
 
-    def __init__(self, app: ASGIApp, max_pending: int = 16, retry_after: int = 2) -> None:
-        self.app, self.max_pending, self.retry_after = app, max_pending, retry_after
-        self.pending = 0
+    def __init__(self, capacity: int = 2, queue_max: int = 64, max_retry_after: int = 30
+                 ) -> None:
+        self.capacity, self.queue_max = max(1, capacity), max(0, queue_max)
+        self.max_retry_after = max_retry_after
+        self.running = 0
+        self.virtual = 0.0
+        self.finish: dict[str, float] = {}
+        self.waiting: list[tuple[float, int, str, float, asyncio.Future[bool]]] = []
+        self._seq = 0
+        self.service_s = 0.2  # moving average of one batch's time in the intake
+        self.shed = 0
+        self.admitted = 0
+
+    def _tags(self, device: str, cost: float) -> tuple[float, float]:
+        previous = self.finish.get(device, 0.0)
+        finish = max(self.virtual, previous) + cost
+        self.finish[device] = finish
+        if len(self.finish) > 100_000:  # devices long idle start again from the virtual time
+            self.finish = {k: v for k, v in self.finish.items() if v > self.virtual}
+        return finish, previous
+
+    def _admit(self, finish: float) -> None:
+        self.running += 1
+        self.admitted += 1
+        self.virtual = max(self.virtual, finish)
+
+    async def acquire(self, device: str, cost: float) -> bool:
+        """Wait for this batch's turn; False when it is refused (shed)."""
+        if self.running < self.capacity and not self.waiting:
+            self._admit(self._tags(device, cost)[0])
+            return True
+        finish, previous = self._tags(device, cost)
+        if len(self.waiting) >= self.queue_max:
+            latest = max(self.waiting, default=None)
+            if latest is None or latest[0] <= finish:
+                self.finish[device] = previous  # refused: it used nothing
+                self.shed += 1
+                return False
+            self.waiting.remove(latest)
+            heapq.heapify(self.waiting)
+            self.finish[latest[2]] -= latest[3]
+            self.shed += 1
+            latest[4].set_result(False)
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self.waiting, (finish, self._seq, device, cost, fut))
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled() and fut.result():
+                self.release(0.0)  # admitted just as its client went away: pass it on
+            raise
+
+    def release(self, elapsed: float) -> None:
+        if elapsed > 0:
+            self.service_s = 0.8 * self.service_s + 0.2 * elapsed
+        self.running -= 1
+        while self.waiting and self.running < self.capacity:
+            finish, _, _, _, fut = heapq.heappop(self.waiting)
+            if fut.done():
+                continue  # its client went away
+            self._admit(finish)
+            fut.set_result(True)
+
+    def retry_after(self) -> int:
+        """Seconds until the work ahead of a refused batch is likely done."""
+        ahead = len(self.waiting) + self.running
+        return max(1, min(self.max_retry_after, math.ceil(ahead * self.service_s / self.capacity)))
+
+
+class OverloadMiddleware:
+    """Admit envelope batches through a :class:`FairGate` keyed by the API token (one per
+    enrolled device); refuse with 503 + Retry-After what it cannot take."""
+
+    def __init__(self, app: ASGIApp, gate: FairGate) -> None:
+        self.app, self.gate = app, gate
+
+    @property
+    def pending(self) -> int:
+        return self.gate.running + len(self.gate.waiting)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or \
                 not scope.get("path", "").endswith("/envelopes"):
             await self.app(scope, receive, send)
             return
-        if self.pending >= self.max_pending:
+        device, cost = _device_and_cost(scope)
+        if not await self.gate.acquire(device, cost):
             await _drain(receive)
             await problem_response(503, "sandbox.overloaded", None, scope.get("path"),
-                                   {"Retry-After": str(self.retry_after),
+                                   {"Retry-After": str(self.gate.retry_after()),
                                     "Connection": "close"})(scope, receive, send)
             return
-        self.pending += 1
+        started = time.monotonic()
         try:
             await self.app(scope, receive, send)
         finally:
-            self.pending -= 1
+            self.gate.release(time.monotonic() - started)
+
+
+def _device_and_cost(scope: Scope) -> tuple[str, float]:
+    """Whose batch (a hash of the bearer token: one per device) and how big (its bytes
+    as sent, in KB) — known before the body is read."""
+    auth, size = b"", 0
+    for k, v in scope.get("headers", []):
+        if k == b"authorization":
+            auth = v
+        elif k == b"content-length":
+            with contextlib.suppress(ValueError):
+                size = int(v)
+    return hashlib.sha256(auth).hexdigest()[:24], 1.0 + size / 1024
 
 
 async def _drain(receive: Receive, limit: int = MAX_BODY_BYTES) -> None:
@@ -290,8 +391,12 @@ def create_app(state: SandboxState | None) -> FastAPI:
     app.state.sandbox = state
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.add_middleware(BodyLimitMiddleware)
-    app.add_middleware(OverloadMiddleware,
-                       max_pending=state.settings.max_pending_batches if state else 16)
+    pending = state.settings.max_pending_batches if state else 64
+    running = max(1, min(state.settings.running_batches if state else 2, pending))
+    gate = FairGate(running, pending - running)
+    if state is not None:
+        state.gate = gate
+    app.add_middleware(OverloadMiddleware, gate=gate)
 
     @app.exception_handler(ProblemException)
     async def _problem(request: Request, exc: ProblemException) -> JSONResponse:

@@ -118,7 +118,7 @@ def start_in_thread(home: Path, *, port: int = 0, seed: int = 0, lane: str = "au
                     host: str = "127.0.0.1", db_url: str | None = None,
                     refdata_dir: Path | None = None,
                     clock_speed: float | None = None, check_processes: int = 0,
-                    max_pending_batches: int = 16) -> SandboxHandle:
+                    max_pending_batches: int = 64) -> SandboxHandle:
     """Start the sandbox in a daemon thread and wait until it accepts connections."""
     settings = SandboxSettings(home=Path(home), db_url=db_url, seed=seed,
                                lane="green" if lane == "green" else "auto",

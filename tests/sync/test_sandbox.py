@@ -526,7 +526,7 @@ def test_overload_is_a_503_problem_with_retry_after(tmp_path, Traders):
                 time.sleep(0.01)
             busy = t.post([t.seal(advance=False)])
             body = _problem(busy, 503, "sandbox.overloaded")
-            assert busy.headers["retry-after"] == "2" and body["title"]
+            assert int(busy.headers["retry-after"]) >= 1 and body["title"]
         th.join(10)
         assert out["first"].json()["results"][0]["status"] == "accepted"
         assert t.post([t.seal()]).json()["results"][0]["status"] == "accepted"

@@ -4,7 +4,9 @@
 #   ./dev.sh test   set up (first time) and run the whole test suite (what CI runs)
 #   ./dev.sh bench  run bench/run.py (pass --quick / names after it)
 # Set-up: Debian packages when root (gnome-keyring for a real Secret Service, Qt's
-# runtime libraries, poppler-utils), then a virtual environment in .venv with the
+# runtime libraries, poppler-utils, PostgreSQL: the sandbox suite also runs on a real
+# server, which the tests start themselves from its binaries in a temporary folder —
+# tests/pgserver.py), then a virtual environment in .venv with the
 # project and its test extras.  Re-running is cheap: nothing is reinstalled unless
 # pyproject.toml changed.
 set -euo pipefail
@@ -12,7 +14,7 @@ cd "$(dirname "$0")"
 ROOT=$(pwd)
 VENV=${COMPTOIR_VENV:-$ROOT/.venv}
 
-APT_PACKAGES="python3-venv gnome-keyring dbus dbus-x11 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 poppler-utils"
+APT_PACKAGES="python3-venv gnome-keyring dbus dbus-x11 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 poppler-utils postgresql"
 
 need_apt() {
   for p in $APT_PACKAGES; do

@@ -13,7 +13,7 @@ from cryptography import x509
 
 from sync.sandbox import checks, intake
 from sync.sandbox.server import start_in_thread
-from sync.sandbox.store import EnvelopeRow, SandboxStore, held_query
+from sync.sandbox.store import EnvelopeRow, held_query
 
 
 @pytest.fixture
@@ -131,12 +131,7 @@ def test_one_store_transaction_per_batch_whatever_its_size(handle, Traders):
         handle.state.store.batch = real  # type: ignore[method-assign]
     assert [r["status"] for r in res] == ["accepted"] * 60
     assert len(entered) == 1
-    store = SandboxStore(f"sqlite:///{handle.state.settings.home / 'sandbox.db'}")
-    try:
-        from sqlmodel import Session, func, select
+    from sqlmodel import Session, func, select
 
-        with Session(store.read_engine) as s:
-            n = s.exec(select(func.count()).select_from(EnvelopeRow)).one()
-        assert n == 60
-    finally:
-        store.close()
+    with Session(handle.state.store.read_engine) as s:
+        assert s.exec(select(func.count()).select_from(EnvelopeRow)).one() == 60

@@ -352,10 +352,14 @@ def check_consistent(old: TreeHead, new: TreeHead, proof: Sequence[bytes]) -> No
 
 
 def make_receipt(claims: dict[str, Any], index: int, path: Sequence[bytes],
-                 head: TreeHead) -> str:
-    """A standalone receipt: the leaf, its position and path, and the signed head."""
-    return canonicalize({"typ": RECEIPT_TYP, "leaf": claims, "index": index,
-                         "path": encode_hashes(path), "head": head.token}).decode("utf-8")
+                 head: TreeHead, leaf: bytes | None = None) -> str:
+    """A standalone receipt: the leaf, its position and path, and the signed head — the
+    RFC 8785 form of ``{"head", "index", "leaf", "path", "typ"}``, written out directly
+    (``leaf``: the claims' canonical bytes when already at hand)."""
+    leaf_text = (leaf if leaf is not None else leaf_data(claims)).decode("utf-8")
+    hashes = ",".join(f'"{h}"' for h in encode_hashes(path))  # base64url: no escaping
+    return (f'{{"head":"{head.token}","index":{int(index)},"leaf":{leaf_text},'
+            f'"path":[{hashes}],"typ":"{RECEIPT_TYP}"}}')
 
 
 def is_merkle_receipt(text: Any) -> bool:
@@ -413,26 +417,27 @@ def batch_receipts(head: TreeHead, first: int, count: int, proof: Sequence[bytes
     signed head: the leaves appended by this batch (``first .. first+count``) through
     the range proof, the earlier ones through their own paths."""
     new = {b.index: b for b in leaves if first <= b.index < first + count and b.path is None}
+    data = [leaf_data(b.claims) for b in leaves]
+    by_index = {b.index: d for b, d in zip(leaves, data, strict=True)}
     tree: RangeTree | None = None
     if count:
         if len(new) != count:
             raise LogError("log.proof_malformed")
-        hashes = [leaf_hash(leaf_data(new[i].claims)) for i in range(first, first + count)]
+        hashes = [leaf_hash(by_index[i]) for i in range(first, first + count)]
         tree = range_root(first, hashes, head.size, proof)
         if tree.root != head.root:
             raise LogError("log.not_included", index=first, size=head.size)
     out = []
-    for b in leaves:
+    for b, d in zip(leaves, data, strict=True):
         if b.path is None:
             if tree is None or b.index not in new:
                 raise LogError("log.proof_malformed")
             path = tree.path(b.index)
         else:
             path = b.path
-            if not verify_inclusion(leaf_hash(leaf_data(b.claims)), b.index, head.size, path,
-                                    head.root):
+            if not verify_inclusion(leaf_hash(d), b.index, head.size, path, head.root):
                 raise LogError("log.not_included", index=b.index, size=head.size)
-        out.append(make_receipt(b.claims, b.index, path, head))
+        out.append(make_receipt(b.claims, b.index, path, head, d))
     return out
 
 

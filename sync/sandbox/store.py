@@ -561,15 +561,16 @@ class SandboxStore:
 
     # -- feed --------------------------------------------------------------------
     def notifications(self, trader_id: str, after: int, limit: int) -> list[dict[str, Any]]:
-        with Session(self.read_engine) as s:
-            rows = s.exec(select(NotificationRow)
-                          .where(NotificationRow.trader_id == trader_id)
-                          .where(NotificationRow.id > after)  # type: ignore[operator]
-                          .order_by(NotificationRow.id).limit(limit)).all()  # type: ignore[arg-type]
-            return [{"cursor": r.id, "declaration_id": r.declaration_id, "version": r.version,
-                     "mrn": r.mrn, "status": r.status, "at": r.at,
-                     "errors": json.loads(r.errors), "detail": r.detail,
-                     "decision": r.decision} for r in rows]
+        t = _table(NotificationRow)
+        with self.read_engine.connect() as conn:
+            rows = conn.execute(select(t.c.id, t.c.declaration_id, t.c.version, t.c.mrn,
+                                       t.c.status, t.c.at, t.c.errors, t.c.detail, t.c.decision)
+                                .where(t.c.trader_id == trader_id, t.c.id > after)
+                                .order_by(t.c.id).limit(limit)).all()
+        return [{"cursor": r.id, "declaration_id": r.declaration_id, "version": r.version,
+                 "mrn": r.mrn, "status": r.status, "at": r.at,
+                 "errors": [] if r.errors == "[]" else json.loads(r.errors), "detail": r.detail,
+                 "decision": r.decision} for r in rows]
 
     def materialise_due(self, now: float, at_text: str) -> int:
         """Move due pipeline events into the feed, oldest first, in one transaction.

@@ -156,3 +156,15 @@ def test_heads_are_checked_for_consistency(log_key) -> None:
     with pytest.raises(tl.LogError) as info:
         tl.check_consistent(old, tl.sign_tree_head(9, new.root, "t4", "log-b", log_key), proof)
     assert info.value.code == "log.other_log"
+
+
+def test_a_receipt_is_written_in_its_rfc_8785_form(log_key) -> None:
+    from client.seal.canonical import canonicalize
+
+    head = tl.sign_tree_head(4, bytes(32), "t", "log-a", log_key)
+    claims = {"declaration_id": "d", "version": 2, "mrn": None, "note": 'é "quoted" \\ x'}
+    for path in ([], [bytes(32), b"\x01" * 32]):
+        text = tl.make_receipt(claims, 3, path, head)
+        assert text == canonicalize({"typ": tl.RECEIPT_TYP, "leaf": claims, "index": 3,
+                                     "path": tl.encode_hashes(path),
+                                     "head": head.token}).decode("utf-8")

@@ -227,22 +227,31 @@ class FairGate:
     time and the end of its device's previous batch, and its size (bytes) is added, so a
     post with three declarations goes ahead of a neighbour's backlog of thousands.  When
     the queue is full a newcomer with an earlier tag takes the place of the latest one,
-    which is refused; a refused batch gets 503 at once with a Retry-After worked out
-    from the work ahead of it — nothing is queued without bound.
+    which is refused; so is a batch that would wait more than ``max_wait_s`` behind the
+    work queued ahead of it (measured as it goes, per KB).  A refused batch gets 503 at
+    once with a Retry-After worked out from the work queued — nothing waits unbounded.
     """
 
-    def __init__(self, capacity: int = 2, queue_max: int = 64, max_retry_after: int = 30
-                 ) -> None:
+    def __init__(self, capacity: int = 2, queue_max: int = 64, max_retry_after: int = 30,
+                 max_wait_s: float = 2.0) -> None:
         self.capacity, self.queue_max = max(1, capacity), max(0, queue_max)
         self.max_retry_after = max_retry_after
+        self.max_wait_s = max_wait_s
         self.running = 0
         self.virtual = 0.0
         self.finish: dict[str, float] = {}
         self.waiting: list[tuple[float, int, str, float, asyncio.Future[bool]]] = []
         self._seq = 0
         self.service_s = 0.2  # moving average of one batch's time in the intake
+        self.s_per_cost = 0.002  # moving average of that time per KB sent
         self.shed = 0
         self.admitted = 0
+
+    def expected_wait(self, finish: float) -> float:
+        """Seconds a batch with this finish tag would wait: the work queued ahead of it
+        and the batches running, spread over the capacity."""
+        ahead = sum(c for f, _, _, c, _ in self.waiting if f < finish)
+        return (ahead * self.s_per_cost + self.running * self.service_s / 2) / self.capacity
 
     def _tags(self, device: str, cost: float) -> tuple[float, float]:
         previous = self.finish.get(device, 0.0)
@@ -263,6 +272,10 @@ class FairGate:
             self._admit(self._tags(device, cost)[0])
             return True
         finish, previous = self._tags(device, cost)
+        if self.expected_wait(finish) > self.max_wait_s:  # better told when to come back
+            self.finish[device] = previous
+            self.shed += 1
+            return False
         if len(self.waiting) >= self.queue_max:
             latest = max(self.waiting, default=None)
             if latest is None or latest[0] <= finish:
@@ -284,9 +297,11 @@ class FairGate:
                 self.release(0.0)  # admitted just as its client went away: pass it on
             raise
 
-    def release(self, elapsed: float) -> None:
+    def release(self, elapsed: float, cost: float = 0.0) -> None:
         if elapsed > 0:
             self.service_s = 0.8 * self.service_s + 0.2 * elapsed
+            if cost > 0:
+                self.s_per_cost = 0.8 * self.s_per_cost + 0.2 * elapsed / cost
         self.running -= 1
         while self.waiting and self.running < self.capacity:
             finish, _, _, _, fut = heapq.heappop(self.waiting)
@@ -296,9 +311,8 @@ class FairGate:
             fut.set_result(True)
 
     def retry_after(self) -> int:
-        """Seconds until the work ahead of a refused batch is likely done."""
-        ahead = len(self.waiting) + self.running
-        return max(1, min(self.max_retry_after, math.ceil(ahead * self.service_s / self.capacity)))
+        """Seconds until the work queued now is likely done."""
+        return max(1, min(self.max_retry_after, math.ceil(self.expected_wait(math.inf))))
 
 
 class OverloadMiddleware:
@@ -328,7 +342,7 @@ class OverloadMiddleware:
         try:
             await self.app(scope, receive, send)
         finally:
-            self.gate.release(time.monotonic() - started)
+            self.gate.release(time.monotonic() - started, cost)
 
 
 def _device_and_cost(scope: Scope) -> tuple[str, float]:

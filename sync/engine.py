@@ -117,6 +117,7 @@ class SyncEngine:
         # Every store write goes through ``writer``: the desktop app passes its one
         # writer thread, so the network thread never writes to SQLite itself.
         self._write = writer or (lambda fn: fn())
+        self._own_writes = writer is None
         self.secrets = secrets
         self.listener = listener or SyncListener()
         self.batch_size = batch_size
@@ -236,36 +237,61 @@ class SyncEngine:
             return report
 
     def _drain(self, report: SyncReport) -> None:
+        """Batches in device order.  When this engine does its own writes, a batch's
+        answer is stored in the background while the next batch is on the wire (the
+        single window works on one while the client stores the other); the next batch
+        is never one whose answer is not stored yet, the answers are stored in order,
+        and progress is told only once a batch's receipts are stored."""
         total = self.store.outbox_stats()[0]
-        done = 0
         if total:
             self.listener.on_progress(0, total)
-        while True:
-            items = self.store.outbox_pending(self.batch_size)
-            if not items:
-                break
-            results = self._submit(items)
+        counted = {"done": 0}
+        writer = _Background() if self._own_writes else None
+        in_flight: set[int] = set()  # sent, answer not stored yet
+
+        def store(results: list[DeliveryResult], head: Any) -> Changes:
             changes = self._write(partial(self.store.record_deliveries, results))
-            self.log.keep(self._head_to_keep)  # only once the receipts it proves are stored
-            progressed = 0
-            for r in results:
-                if r.outcome == "accepted":
-                    report.accepted += 1
-                elif r.outcome == "duplicate":
-                    report.duplicates += 1
-                elif r.outcome == "rejected":
-                    report.rejected += 1
-                    report.statuses.append((self._did(items, r.seq), "rejected"))
-                elif r.outcome == "held":
-                    report.held += 1
-                if r.outcome != "held":
-                    progressed += 1
-            done += progressed
-            self.listener.on_progress(done, max(total, done))
+            self.log.keep(head)  # only once the receipts it proves are stored
+            return changes
+
+        def stored(changes: Changes, progressed: int) -> None:
+            counted["done"] += progressed
+            self.listener.on_progress(counted["done"], max(total, counted["done"]))
             if changes.declarations or changes.outbox:
                 self.listener.on_changes(changes)
-            if progressed == 0:
-                break  # everything left is held by the single window: wait for the feed
+
+        try:
+            while True:
+                items = [it for it in self.store.outbox_pending(self.batch_size + len(in_flight))
+                         if it.seq not in in_flight][:self.batch_size]
+                if not items:
+                    break
+                results = self._submit(items)
+                head, self._head_to_keep = self._head_to_keep, None
+                progressed = 0
+                for r in results:
+                    if r.outcome == "accepted":
+                        report.accepted += 1
+                    elif r.outcome == "duplicate":
+                        report.duplicates += 1
+                    elif r.outcome == "rejected":
+                        report.rejected += 1
+                        report.statuses.append((self._did(items, r.seq), "rejected"))
+                    elif r.outcome == "held":
+                        report.held += 1
+                    if r.outcome != "held":
+                        progressed += 1
+                if writer is None:
+                    stored(store(results, head), progressed)
+                else:
+                    writer.wait()  # the previous batch's answer, stored before this one's
+                    writer.start(partial(store, results, head), partial(stored, progressed=progressed))
+                    in_flight = {it.seq for it in items}
+                if progressed == 0:
+                    break  # everything left is held by the single window: wait for the feed
+        finally:
+            if writer is not None:
+                writer.wait()
 
     @staticmethod
     def _did(items: Sequence[OutboxItem], seq: int) -> str:
@@ -335,24 +361,41 @@ class SyncEngine:
         raise SyncError("sync.result_mismatch", 2, seq=item.seq)
 
     def _pull_feed(self, report: SyncReport) -> None:
+        """Pages from the stored cursor, each applied with its cursor in one transaction;
+        when this engine does its own writes, a page is applied in the background while
+        the next one is fetched (applied in order; a crash re-fetches what was not)."""
         client = self.client()
         after = int(self.store.get_setting("sync.feed_cursor", 0) or 0)
-        while True:
-            page = client.notifications(after, FEED_PAGE)
-            if not page.notifications:
-                break
-            cursors = [n.cursor for n in page.notifications]
-            if any(c <= after for c in cursors) or page.next < max(cursors):
-                raise TransportError("transport.bad_response", reason="feed cursor went back")
-            batch = [n.model_dump(mode="json") for n in page.notifications]
-            changes = self._write(partial(self.store.apply_notifications, batch, page.next))
-            report.notifications += len(batch)
-            report.statuses.extend((n.declaration_id, n.status) for n in page.notifications)
+        writer = _Background() if self._own_writes else None
+
+        def applied(changes: Changes) -> None:
             if changes.declarations:
                 self.listener.on_changes(changes)
-            after = page.next
-            if len(batch) < FEED_PAGE:
-                break
+
+        try:
+            while True:
+                page = client.notifications(after, FEED_PAGE)
+                if not page.notifications:
+                    break
+                cursors = [n.cursor for n in page.notifications]
+                if any(c <= after for c in cursors) or page.next < max(cursors):
+                    raise TransportError("transport.bad_response", reason="feed cursor went back")
+                batch = [n.model_dump(mode="json") for n in page.notifications]
+                apply = partial(self._write, partial(self.store.apply_notifications, batch,
+                                                     page.next))
+                if writer is None:
+                    applied(apply())
+                else:
+                    writer.wait()
+                    writer.start(apply, applied)
+                report.notifications += len(batch)
+                report.statuses.extend((n.declaration_id, n.status) for n in page.notifications)
+                after = page.next
+                if len(batch) < FEED_PAGE:
+                    break
+        finally:
+            if writer is not None:
+                writer.wait()
         if report.statuses:
             self.listener.on_statuses(list(report.statuses))
 
@@ -404,6 +447,39 @@ class SyncEngine:
                 wake.clear()
             else:
                 stop.wait(delay)
+
+
+class _Background:
+    """One store write at a time on a thread of its own: started, then waited for (its
+    error, if any, raised there), so that writes keep their order."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._outcome: tuple[Any, BaseException | None] = (None, None)
+        self._then: Callable[[Any], None] | None = None
+
+    def start(self, fn: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        def run() -> None:
+            try:
+                self._outcome = (fn(), None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                self._outcome = (None, exc)
+
+        self._then = then
+        self._thread = threading.Thread(target=run, name="comptoir-sync-store", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is None:
+            return
+        self._thread.join()
+        self._thread = None
+        value, error = self._outcome
+        then, self._then = self._then, None
+        if error is not None:
+            raise error
+        if then is not None:
+            then(value)
 
 
 def backoff_delay(failures: int, retry_after: float | None = None,

@@ -1,0 +1,113 @@
+"""The sync engine stores a batch's answer while the next batch is on the wire (#16):
+never an envelope sent twice in one pass, answers stored in order, progress told only
+once the receipts are stored — and a failed store stops the pass with nothing lost."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from client.declaration import states
+from client.declaration.samples import sample_declaration
+from client.seal.keys import create_key
+from client.seal.profile import init_profile, open_store, secret_store
+from client.seal.sealing import Sealer
+from sync.engine import SyncEngine, SyncListener
+from sync.enrolment import enrol
+from sync.sandbox.server import start_in_thread
+
+TRADER = "GB123456789000"
+
+
+@pytest.fixture
+def drained(tmp_path: Path):  # type: ignore[no-untyped-def]
+    handle = start_in_thread(tmp_path / "sbx", lane="green")
+    profile = init_profile(tmp_path / "client", declarant_id=TRADER)
+    secrets = secret_store(profile)
+    create_key(profile.home, secrets)
+    enrol(profile, secrets, server_url=handle.url, code=handle.new_enrolment_code(TRADER),
+          ca_pem_path=handle.ca_pem_path, trader_id=TRADER)
+    store = open_store(profile, secrets=secrets)
+    rng = random.Random(4)
+    decls = []
+    for i in range(23):
+        d = sample_declaration(rng, n_items=1, declarant_id=TRADER)
+        d.lrn = f"PIPE{i:08d}"
+        decls.append(d)
+    store.create_many(decls, "test", status=states.READY)
+    sealer = Sealer(profile, store, secrets)
+    for d in decls:
+        sealer.seal(d.id)
+    yield profile, secrets, store
+    store.close()
+    handle.stop()
+
+
+def test_answers_are_stored_behind_the_next_batch_in_order_and_progress_waits_for_them(
+        drained) -> None:
+    profile, secrets, store = drained
+    sent: list[list[int]] = []
+    stored: list[list[int]] = []
+    progress: list[tuple[int, int]] = []
+    real_record = store.record_deliveries
+
+    def slow_record(results):  # type: ignore[no-untyped-def]
+        time.sleep(0.05)  # a slow disk: the next batch goes out meanwhile
+        out = real_record(results)
+        stored.append([r.seq for r in results])
+        return out
+
+    store.record_deliveries = slow_record  # type: ignore[method-assign]
+
+    class Listener(SyncListener):
+        def on_progress(self, done: int, total: int) -> None:
+            progress.append((done, store.receipt_count()))
+
+    engine = SyncEngine(profile, store, secrets, batch_size=5, listener=Listener())
+    real_submit = engine._submit
+
+    def recording_submit(items):  # type: ignore[no-untyped-def]
+        sent.append([it.seq for it in items])
+        return real_submit(items)
+
+    engine._submit = recording_submit  # type: ignore[method-assign]
+    report = engine.sync_once()
+    engine.close()
+    assert report.error is None and report.accepted == 23 and report.remaining == 0
+    flat = [s for batch in sent for s in batch]
+    assert flat == list(range(1, 24))  # each envelope sent once, in device order
+    assert stored == sent  # answers stored in the order they came
+    assert progress[-1] == (23, 23)
+    assert all(done <= receipts for done, receipts in progress)  # told only once stored
+    assert store.receipt_count() == 23
+
+
+def test_a_store_that_fails_stops_the_pass_and_nothing_is_lost(drained) -> None:
+    profile, secrets, store = drained
+    calls = {"n": 0}
+    real_record = store.record_deliveries
+
+    def failing_record(results):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real_record(results)
+
+    store.record_deliveries = failing_record  # type: ignore[method-assign]
+    engine = SyncEngine(profile, store, secrets, batch_size=5)
+    with pytest.raises(OSError):
+        engine.sync_once()
+    engine.close()
+    assert threading.active_count() < 50  # no store thread left behind
+    assert store.receipt_count() == 5  # the first batch only
+    store.record_deliveries = real_record  # type: ignore[method-assign]
+    engine = SyncEngine(profile, store, secrets, batch_size=5)
+    report = engine.sync_once()  # the rest, again: the single window answers duplicates
+    engine.close()
+    assert report.error is None and report.remaining == 0
+    assert report.accepted + report.duplicates == 18
+    assert store.receipt_count() == 23

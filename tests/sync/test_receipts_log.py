@@ -71,7 +71,11 @@ def test_every_stored_receipt_verifies_offline_with_comptoir_verify(world) -> No
     assert kept is not None and kept.size == 7
     assert [h["size"] for h in tl.seen_heads(home / "trust")] == [3, 6, 7]
     path = tmp / "receipt.json"
-    path.write_text(receipts[4])
+    with open_store(load_profile(home)) as store:
+        fifth = [e.declaration_id for e in store.journal()][4]
+    assert "Receipt written to" in ok(comptoir(home, "receipt", fifth, "--out", str(path))).stdout
+    assert path.read_text().strip() == receipts[4]
+    assert ok(comptoir(home, "receipt", fifth)).stdout.strip() == receipts[4]
     p = ok(comptoir(home, "verify", str(path)))
     assert "VALID receipt: entry 4 of the single window's receipts log" in p.stdout
     assert "one this profile checked" in p.stdout and "matches #5 of this device's journal" in p.stdout

@@ -237,61 +237,39 @@ class SyncEngine:
             return report
 
     def _drain(self, report: SyncReport) -> None:
-        """Batches in device order.  When this engine does its own writes, a batch's
-        answer is stored in the background while the next batch is on the wire (the
-        single window works on one while the client stores the other); the next batch
-        is never one whose answer is not stored yet, the answers are stored in order,
-        and progress is told only once a batch's receipts are stored."""
+        """Batches in device order, each answer stored (receipts and outbox together)
+        before the next batch is sent: a crash loses at most the answer to the batch on
+        the wire, which a resend then replays."""
         total = self.store.outbox_stats()[0]
+        done = 0
         if total:
             self.listener.on_progress(0, total)
-        counted = {"done": 0}
-        writer = _Background() if self._own_writes else None
-        in_flight: set[int] = set()  # sent, answer not stored yet
-
-        def store(results: list[DeliveryResult], head: Any) -> Changes:
+        while True:
+            items = self.store.outbox_pending(self.batch_size)
+            if not items:
+                break
+            results = self._submit(items)
             changes = self._write(partial(self.store.record_deliveries, results))
-            self.log.keep(head)  # only once the receipts it proves are stored
-            return changes
-
-        def stored(changes: Changes, progressed: int) -> None:
-            counted["done"] += progressed
-            self.listener.on_progress(counted["done"], max(total, counted["done"]))
+            self.log.keep(self._head_to_keep)  # only once the receipts it proves are stored
+            progressed = 0
+            for r in results:
+                if r.outcome == "accepted":
+                    report.accepted += 1
+                elif r.outcome == "duplicate":
+                    report.duplicates += 1
+                elif r.outcome == "rejected":
+                    report.rejected += 1
+                    report.statuses.append((self._did(items, r.seq), "rejected"))
+                elif r.outcome == "held":
+                    report.held += 1
+                if r.outcome != "held":
+                    progressed += 1
+            done += progressed
+            self.listener.on_progress(done, max(total, done))
             if changes.declarations or changes.outbox:
                 self.listener.on_changes(changes)
-
-        try:
-            while True:
-                items = [it for it in self.store.outbox_pending(self.batch_size + len(in_flight))
-                         if it.seq not in in_flight][:self.batch_size]
-                if not items:
-                    break
-                results = self._submit(items)
-                head, self._head_to_keep = self._head_to_keep, None
-                progressed = 0
-                for r in results:
-                    if r.outcome == "accepted":
-                        report.accepted += 1
-                    elif r.outcome == "duplicate":
-                        report.duplicates += 1
-                    elif r.outcome == "rejected":
-                        report.rejected += 1
-                        report.statuses.append((self._did(items, r.seq), "rejected"))
-                    elif r.outcome == "held":
-                        report.held += 1
-                    if r.outcome != "held":
-                        progressed += 1
-                if writer is None:
-                    stored(store(results, head), progressed)
-                else:
-                    writer.wait()  # the previous batch's answer, stored before this one's
-                    writer.start(partial(store, results, head), partial(stored, progressed=progressed))
-                    in_flight = {it.seq for it in items}
-                if progressed == 0:
-                    break  # everything left is held by the single window: wait for the feed
-        finally:
-            if writer is not None:
-                writer.wait()
+            if progressed == 0:
+                break  # everything left is held by the single window: wait for the feed
 
     @staticmethod
     def _did(items: Sequence[OutboxItem], seq: int) -> str:

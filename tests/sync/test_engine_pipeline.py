@@ -1,6 +1,7 @@
-"""The sync engine stores a batch's answer while the next batch is on the wire (#16):
-never an envelope sent twice in one pass, answers stored in order, progress told only
-once the receipts are stored — and a failed store stops the pass with nothing lost."""
+"""The sync engine's drain (#16): never an envelope sent twice in one pass, answers
+stored in order, progress told only once the receipts are stored (the herd benchmark
+reads it as "holds its receipts"), a failed store stops the pass with nothing lost; the
+feed's pages are applied in order while the next one is fetched."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def test_answers_are_stored_behind_the_next_batch_in_order_and_progress_waits_fo
     real_record = store.record_deliveries
 
     def slow_record(results):  # type: ignore[no-untyped-def]
-        time.sleep(0.05)  # a slow disk: the next batch goes out meanwhile
+        time.sleep(0.05)  # a slow disk
         out = real_record(results)
         stored.append([r.seq for r in results])
         return out
@@ -111,3 +112,32 @@ def test_a_store_that_fails_stops_the_pass_and_nothing_is_lost(drained) -> None:
     assert report.error is None and report.remaining == 0
     assert report.accepted + report.duplicates == 18
     assert store.receipt_count() == 23
+
+
+def test_feed_pages_are_applied_in_order_while_the_next_is_fetched(drained) -> None:
+    profile, secrets, store = drained
+    engine = SyncEngine(profile, store, secrets, batch_size=50)
+    assert engine.sync_once().error is None  # 23 lodged: 69 notifications
+    store.set_setting("sync.feed_cursor", 0)
+    applied: list[tuple[int, int]] = []
+    real_apply = store.apply_notifications
+
+    def slow_apply(batch, cursor):  # type: ignore[no-untyped-def]
+        time.sleep(0.05)
+        applied.append((batch[0]["cursor"], cursor))
+        return real_apply(batch, cursor)
+
+    store.apply_notifications = slow_apply  # type: ignore[method-assign]
+    import sync.engine as engine_mod
+
+    old_page = engine_mod.FEED_PAGE
+    engine_mod.FEED_PAGE = 10
+    try:
+        report = engine.sync_once()
+    finally:
+        engine_mod.FEED_PAGE = old_page
+        engine.close()
+    assert report.error is None and report.notifications == 69
+    assert [a for a, _ in applied] == sorted(a for a, _ in applied)
+    assert all(b[0] > a[1] for a, b in zip(applied, applied[1:], strict=False))  # no overlap
+    assert int(store.get_setting("sync.feed_cursor", 0)) == applied[-1][1]

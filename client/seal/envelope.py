@@ -381,10 +381,9 @@ def _public_key(cert: x509.Certificate) -> Any:
 
 @dataclass
 class _Signer:
-    """What an ``x5c`` chain says, worked out once per chain (a device seals thousands of
-    envelopes with the same one): certificates, key, pinned algorithms and key id; the
-    validity windows, serials and the signer in words once the chain has been trusted
-    (a damaged certificate may fail to parse only there, as it did before caching)."""
+    """An ``x5c`` chain worked out once (a device seals thousands of envelopes with one):
+    certificates, key, algorithms, kid; the rest only once trusted (a damaged
+    certificate may fail to parse there, as it did before caching)."""
 
     chain: tuple[x509.Certificate, ...]
     key: Any
@@ -396,15 +395,14 @@ class _Signer:
 
     def details(self) -> tuple[tuple[tuple[dt.datetime, dt.datetime], ...], tuple[int, ...], str]:
         if self.windows is None or self.serials is None or self.subject is None:
-            self.windows = tuple((c.not_valid_before_utc, c.not_valid_after_utc)
-                                 for c in self.chain)
-            self.serials = tuple(c.serial_number for c in self.chain)
-            self.subject = subject_text(self.chain[0])
+            ch = self.chain
+            self.windows = tuple((c.not_valid_before_utc, c.not_valid_after_utc) for c in ch)
+            self.serials, self.subject = tuple(c.serial_number for c in ch), subject_text(ch[0])
         return self.windows, self.serials, self.subject
 
 
 _signers: dict[tuple[str, ...], _Signer] = {}
-_trusted: dict[tuple[tuple[str, ...], tuple[x509.Certificate, ...] | None], bool] = {}
+_trusted: dict[tuple[Any, ...], bool] = {}  # (x5c, trust roots) -> trusted
 
 
 def _signer(x5c_list: list[str]) -> _Signer:
@@ -574,12 +572,9 @@ def sign_receipt(receipt: dict[str, Any], private_jwk: dict[str, Any]) -> str:
 
 
 def verify_receipt(token: str, key: dict[str, Any] | x509.Certificate) -> dict[str, Any]:
-    """The receipt's content after verifying it with the server's key or certificate.
-
-    A receipt of the receipts log (:mod:`client.seal.translog`: leaf, inclusion path and
-    signed tree head) is checked through its head's signature and its path; an older
-    receipt signed on its own, through its signature.
-    """
+    """The receipt's content after verifying it with the server's key or certificate: a
+    receipt of the log (:mod:`client.seal.translog`) through its head's signature and its
+    inclusion path, an older one signed on its own through its signature."""
     from client.seal import translog
 
     if translog.is_merkle_receipt(token):

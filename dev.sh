@@ -14,7 +14,11 @@ cd "$(dirname "$0")"
 ROOT=$(pwd)
 VENV=${COMPTOIR_VENV:-$ROOT/.venv}
 
-APT_PACKAGES="python3-venv gnome-keyring dbus dbus-x11 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 poppler-utils postgresql"
+# Qt's xcb platform plugin (a real X display) needs the xcb-util family; Wayland sessions
+# use the wayland client libraries.  xvfb + xdotool run the real-display test in CI.
+QT_XCB_PACKAGES="libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1"
+QT_WAYLAND_PACKAGES="libwayland-client0 libwayland-cursor0 libwayland-egl1"
+APT_PACKAGES="python3-venv gnome-keyring dbus dbus-x11 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 poppler-utils $QT_XCB_PACKAGES $QT_WAYLAND_PACKAGES xvfb xdotool postgresql"
 
 need_apt() {
   for p in $APT_PACKAGES; do

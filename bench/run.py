@@ -3,8 +3,9 @@
 
 Prints one JSON object of figures.  Each figure that has a target in DESIGN.md is
 also measured against a baseline in the same run (a ratio), so that the result does
-not depend on how fast this particular machine is.  Benchmarks: save, validate, seal,
-drain, herd, ui, chaos.
+not depend on how fast this particular machine is.  Benchmarks: save, validate, dms,
+seal, drain, herd, ui, chaos, cds, wire, interchange.  Timings live here and only here: tests
+prove behaviour, never speed.
 """
 
 from __future__ import annotations
@@ -91,6 +92,38 @@ def bench_validate(quick: bool, tmp: Path) -> dict[str, Any]:
         validate(decl)
         times.append((time.perf_counter() - t) * 1000)
     return {"validate_50_items_ms": round(statistics.median(times), 3)}
+
+
+# --------------------------------------------------------------------------- dms
+
+def bench_dms(quick: bool, tmp: Path) -> dict[str, Any]:
+    """Importing the published DMS samples, against a bare lxml parse of the same bytes."""
+    from lxml import etree
+
+    from client.common.i18n import ComptoirError
+    from client.interchange.dms import import_dms_bytes
+    from tests.conftest import conformance_dir
+
+    folder = conformance_dir()
+    if folder is None:
+        return {"dms_skipped": "conformance material absent (COMPTOIR_CONFORMANCE_DIR)"}
+    samples = [(f.name, f.read_bytes())
+               for f in sorted((folder / "hmrc-dms" / "samples").glob("*.xml"))]
+    times, base = [], []
+    for _ in range(3 if quick else 10):
+        for name, data in samples:
+            t = time.perf_counter()
+            try:
+                import_dms_bytes(data, name)
+            except ComptoirError:
+                continue
+            times.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            etree.fromstring(data)
+            base.append((time.perf_counter() - t) * 1000)
+    med, bmed = statistics.median(times), statistics.median(base)
+    return {"dms_import_median_ms": round(med, 3), "dms_parse_baseline_median_ms": round(bmed, 3),
+            "dms_import_vs_parse_ratio": round(med / bmed, 1), "dms_samples": len(samples)}
 
 
 # --------------------------------------------------------------------------- seal
@@ -474,11 +507,150 @@ def bench_herd(quick: bool, tmp: Path) -> dict[str, Any]:
             "herd_remaining": sum(g["remaining"] for g in got)}
 
 
+# --------------------------------------------------------------------------- cds
+
+class CdsEmulator:
+    """The CDS emulator as a real separate process on loopback (its own CA)."""
+
+    def __init__(self, home: Path, schemas: Path) -> None:
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        self.home = home
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "client.cli", "cds-emulator", "serve", "--home", str(home),
+             "--port", "0", "--schemas", str(schemas), "--auto-consent", "--no-rate-limit",
+             "--delay-scale", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=env, cwd=REPO)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("https://"):
+            raise RuntimeError(f"emulator did not start: {self.proc.stderr.read()[-2000:]}")
+        self.ca = home / "ca.pem"
+
+    def config(self, **values: Any) -> None:
+        from sync.cds_emulator.server import admin_call
+
+        admin_call(self.home, "config", values, url=self.url)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def _cds_drain(tmp: Path, name: str, n: int, emu: CdsEmulator, schemas: Path,
+               rate: float | None) -> tuple[float, int]:
+    """Seal ``n`` declarations, sign in, then time the drain until every one has its MRN.
+    Returns (declarations per second, requests sent)."""
+    import threading
+
+    import requests
+
+    from client.declaration import states
+    from client.declaration.samples import sample_declaration
+    from client.seal.sealing import Sealer
+    from sync.cds.config import CdsConfig
+    from sync.cds.oauth import sign_in
+    from sync.engine import SyncEngine
+
+    profile, secrets, store = _profile(tmp, name)
+    rng = random.Random(hash(name) & 0xFFFF)
+    decls = []
+    for i in range(n):
+        d = sample_declaration(rng, n_items=rng.randint(1, 4), declarant_id="GB123456789000")
+        d.lrn = f"G0{name.upper()}{i:07d}"  # distinct per run: CDS12003 otherwise
+        decls.append(d)
+    store.create_many(decls, "bench", status=states.READY)
+    sealer = Sealer(profile, store, secrets)
+    for d in decls:
+        sealer.seal(d.id)
+    settings = {"environment": "custom", "url": emu.url, "client_id": "bench",
+                "ca_pem_path": str(emu.ca), "submitter": "GB123456789000",
+                "schema_dir": str(schemas), "rate": rate}
+    profile.server = {"connector": "cds", "cds": settings}
+    profile.save()
+
+    def browser(url: str) -> None:  # the emulator consents at once
+        threading.Thread(target=requests.get, args=(url,),
+                         kwargs={"verify": str(emu.ca), "timeout": 20}, daemon=True).start()
+
+    sign_in(CdsConfig.from_profile(profile), secrets, open_browser=False, show_url=browser)
+    engine = SyncEngine(profile, store, secrets)
+    t = time.perf_counter()
+    for _ in range(20):
+        report = engine.sync_once()
+        assert report.error is None, report.error.render()
+        if report.remaining == 0 and store.count(statuses=[states.REGISTERED]) == n:
+            break
+    elapsed = time.perf_counter() - t
+    sent = engine.connector.http.requests_sent  # type: ignore[attr-defined]
+    engine.close()
+    assert store.count(statuses=[states.REGISTERED]) == n
+    store.close()
+    return n / elapsed, sent
+
+
+def bench_cds(quick: bool, tmp: Path) -> dict[str, Any]:
+    """Declarations lodged per second against the CDS emulator (a separate process, schema
+    validation of every body on both sides) with its 3/s limit off and on, and what a
+    2,000-declaration backlog takes at the published rate."""
+    from sync.cds.limits import PUBLISHED_RATE
+    from sync.cds.wco import find_schema_dir
+
+    schemas = find_schema_dir(base=REPO)
+    emu = CdsEmulator(tmp / "cds-emulator", schemas)
+    try:
+        n_off, n_on = (200, 15) if quick else (1000, 45)
+        off_per_s, off_sent = _cds_drain(tmp, "cdsoff", n_off, emu, schemas, None)
+        emu.config(rate_limit=PUBLISHED_RATE)
+        on_per_s, on_sent = _cds_drain(tmp, "cdson", n_on, emu, schemas, PUBLISHED_RATE)
+    finally:
+        emu.stop()
+    per_decl = on_sent / n_on
+    return {"cds_limit_off_declarations": n_off, "cds_limit_off_per_s": round(off_per_s, 1),
+            "cds_limit_off_requests_per_declaration": round(off_sent / n_off, 2),
+            "cds_limit_on_declarations": n_on, "cds_limit_on_per_s": round(on_per_s, 2),
+            "cds_limit_on_requests_per_declaration": round(per_decl, 2),
+            "cds_backlog_2000_at_published_rate_min": round(2000 / on_per_s / 60, 1),
+            "cds_backlog_2000_floor_min": round(2000 / PUBLISHED_RATE / 60, 1)}
+
+
 # --------------------------------------------------------------------------- ui
+
+def _ui_drain(quick: bool, tmp: Path, home: Path) -> dict[str, Any]:
+    """Enrol ``home`` with the sandbox, seal some of its declarations, then let the app
+    drain them while its GUI thread's gaps are measured (ui.bench.measure_drain)."""
+    from client.declaration import states
+    from client.seal.profile import load_or_init, open_store, secret_store
+    from client.seal.sealing import Sealer
+    from sync.enrolment import enrol
+    from ui.bench import measure_drain
+
+    n = 2000 if quick else 10_000
+    sandbox = Sandbox(tmp / "ui-sandbox")
+    try:
+        profile = load_or_init(home)
+        secrets = secret_store(profile)
+        store = open_store(profile, secrets=secrets)
+        try:
+            enrol(profile, secrets, server_url=sandbox.url,
+                  code=sandbox.enrolment_code("GB123456789000"), ca_pem_path=sandbox.ca,
+                  trader_id="GB123456789000")
+            sealer = Sealer(profile, store, secrets)
+            for decl_id in store.list_ids(statuses=[states.READY], limit=n):
+                sealer.seal(decl_id)
+        finally:
+            store.close()
+        return measure_drain(home)
+    finally:
+        sandbox.stop()
+
 
 def bench_ui(quick: bool, tmp: Path) -> dict[str, Any]:
     """The desktop app over 100,000 stored declarations (also with --quick: the target
-    is about that size), measured in a child process by ui.bench."""
+    is about that size), measured in a child process by ui.bench: first paint, filter,
+    memory, then the GUI thread's gaps while 2,000 (10,000) of them drain."""
     from ui.bench import measure
 
     home = tmp / "ui"
@@ -491,24 +663,106 @@ def bench_ui(quick: bool, tmp: Path) -> dict[str, Any]:
     seeded = time.perf_counter() - t
     out = measure(home)
     out["ui_seed_100k_s"] = round(seeded, 1)
+    floor = _qt_floor()
+    out.update({f"floor_{k}": v for k, v in floor.items()})
+    if floor.get("first_paint_s"):
+        out["ui_first_paint_vs_floor"] = round(out["ui_first_paint_s"] / floor["first_paint_s"], 2)
+    if floor.get("rss_mb"):
+        out["ui_rss_vs_floor"] = round(out["ui_rss_mb"] / floor["rss_mb"], 2)
+    out.update(_ui_drain(quick, tmp, home))
     return out
+
+
+FLOOR = REPO.parent / "shared" / "peers" / "qt-floor" / "run.sh"
+
+
+def _qt_floor() -> dict[str, float]:
+    """The bare QTableView-over-QSqlQueryModel floor (../shared/peers/qt-floor), this run."""
+    floor = FLOOR if FLOOR.exists() else Path("/work/shared/peers/qt-floor/run.sh")
+    if not floor.exists():
+        return {}
+    out = subprocess.run(["bash", str(floor), sys.executable], capture_output=True, text=True,
+                         timeout=600, check=True)
+    figures: dict[str, float] = {}
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in ("first_paint_s", "filter_ms", "rss_mb"):
+            figures[parts[0]] = float(parts[1])
+    return figures
 
 
 # --------------------------------------------------------------------------- chaos
 
 def bench_chaos(quick: bool, tmp: Path) -> dict[str, Any]:
-    """Randomised fault schedules (tests/chaos/runner.py), then the drain through a
-    64 kbit/s link (a border post's)."""
-    from tests.chaos.runner import drain_at_rate, run_schedules
+    """Randomised fault schedules (tests/chaos/runner.py), the drain through a 64 kbit/s
+    link (a border post's), and how long a round takes to give up under each fault."""
+    from tests.chaos.runner import drain_at_rate, giveup_times, run_schedules
 
     out = run_schedules(tmp / "chaos", count=200 if quick else 2000, quick=quick)
     out.update(drain_at_rate(tmp / "drain64", kbit=64, count=60 if quick else 200))
+    out.update(giveup_times(tmp / "giveup"))
     return out
 
 
+def bench_wire(quick: bool, tmp: Path) -> dict[str, Any]:
+    """Bytes on the wire per byte of canonical JSON, and how full a 64 kbit/s link is
+    kept, for a drain through the shaping proxy of tests/chaos (TLS and HTTP included)."""
+    from tests.chaos.runner import drain_at_rate
+
+    got = drain_at_rate(tmp / "wire64", kbit=64, count=60 if quick else 200)
+    out = {"wire_bytes_ratio": got["drain_64kbit_wire_bytes_ratio"],
+           "drain_64kbit_link_use": got["drain_64kbit_link_use"]}
+    out.update({f"wire_{k}": v for k, v in got.items()
+                if k not in ("drain_64kbit_wire_bytes_ratio", "drain_64kbit_link_use")})
+    return out
+
+# --------------------------------------------------------------------------- interchange
+
+def bench_interchange(quick: bool, tmp: Path) -> dict[str, Any]:
+    """WCO DEC-DMS import + export of the published original declarations: the median per
+    declaration, and what each import leaves unmapped."""
+    from client.common.i18n import ComptoirError
+    from client.interchange.dms import export_dms, import_dms_bytes
+    from tests.conftest import conformance_dir
+
+    conf = conformance_dir()
+    if conf is None:
+        return {"interchange_skipped": "conformance material absent (COMPTOIR_CONFORMANCE_DIR)"}
+    originals: dict[str, bytes] = {}
+    for f in sorted((conf / "hmrc-dms" / "samples").glob("*.xml")):
+        data = f.read_bytes()
+        try:
+            if import_dms_bytes(data, f.name).kind == "declaration":
+                originals[f.name] = data
+        except ComptoirError:
+            continue
+    rounds = 20 if quick else 100
+    times: list[float] = []
+    for _ in range(rounds):
+        for name, data in originals.items():
+            t = time.perf_counter()
+            export_dms(import_dms_bytes(data, name).declaration)
+            times.append((time.perf_counter() - t) * 1000)
+    from client.interchange.dms.canonical import canonical
+
+    unmapped = {name: len(import_dms_bytes(data, name).unmapped)
+                for name, data in originals.items()}
+    equal = sum(canonical(export_dms(import_dms_bytes(data, name).declaration))
+                == canonical(data) for name, data in originals.items())
+    counts = list(unmapped.values())
+    return {"interchange_originals": len(originals),
+            "interchange_roundtrip_equal_after_c14n": equal,
+            "interchange_import_export_median_ms": round(statistics.median(times), 3),
+            "interchange_import_export_p99_ms": round(_pct(times, 99), 3),
+            "interchange_unmapped_median": statistics.median(counts) if counts else None,
+            "interchange_unmapped_total": sum(counts),
+            "interchange_unmapped_per_sample": unmapped}
+
+
 BENCHES: dict[str, Callable[[bool, Path], dict[str, Any]]] = {
-    "save": bench_save, "validate": bench_validate, "seal": bench_seal,
+    "save": bench_save, "validate": bench_validate, "dms": bench_dms, "seal": bench_seal,
     "drain": bench_drain, "herd": bench_herd, "ui": bench_ui, "chaos": bench_chaos,
+    "cds": bench_cds, "wire": bench_wire, "interchange": bench_interchange,
 }
 
 

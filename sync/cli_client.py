@@ -63,12 +63,58 @@ def cmd_sync(args: argparse.Namespace) -> int:
     summary = tr("sync.summary", accepted=report.accepted, duplicates=report.duplicates,
                  rejected=report.rejected, held=report.held, notifications=report.notifications,
                  remaining=report.remaining)
+    if report.unresolved:  # connectors without idempotency keys (CDS): the user decides
+        print(f"comptoir: {tr('sync.unresolved', count=report.unresolved)}", file=sys.stderr)
     if report.error is not None:
         print(f"comptoir: {report.error.render()}", file=sys.stderr)
         print(summary, file=sys.stderr)
         return 3 if report.remaining else 0 if report.reachable else 3
     print(summary)
-    return 0 if report.remaining == 0 else 3
+    if report.remaining:
+        return 3
+    return 4 if report.unresolved else 0
+
+
+def enrolment_status(profile: Any, store: Any) -> dict[str, Any]:
+    """Whether the device is enrolled, and what waits in its outbox (for status lines)."""
+    queued, oldest = store.outbox_stats()
+    server = profile.server or {}
+    enrolled = bool(server.get("url"))
+    # Before enrolment every queued envelope is self-signed: all are re-sealed at enrolment.
+    to_reseal = 0 if enrolled else queued
+    return {"home": str(profile.home), "role": profile.role, "enrolled": enrolled,
+            "server": server.get("url"), "trader_id": server.get("trader_id"),
+            "enrolled_at": server.get("enrolled_at"), "queued": queued,
+            "oldest_queued_at": oldest, "to_reseal_at_enrolment": to_reseal}
+
+
+def status_lines(st: dict[str, Any]) -> list[str]:
+    """The status in the user's language: enrolled or not, and what will happen."""
+    if st["enrolled"]:
+        return [tr("sync.status_enrolled", url=st["server"], trader=st["trader_id"] or "?",
+                   at=st["enrolled_at"] or "?"),
+                tr("sync.status_queued", queued=st["queued"])]
+    return [tr("sync.status_not_enrolled", home=st["home"]),
+            tr("sync.status_not_enrolled_outbox", queued=st["queued"])]
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+
+    from client.seal.profile import load_or_init, open_store, secret_store
+
+    profile = load_or_init(args.home)
+    secrets = secret_store(profile)
+    store = open_store(profile, secrets=secrets)
+    try:
+        st = enrolment_status(profile, store)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(st, ensure_ascii=False))
+    else:
+        print("\n".join(status_lines(st)))
+    return 0
 
 
 def cmd_receipt(args: argparse.Namespace) -> int:
@@ -93,6 +139,10 @@ def cmd_receipt(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
+    p = sub.add_parser("status", help=tr("help.status"), description=tr("help.status"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
     p = sub.add_parser("enrol", help=tr("help.enrol"), description=tr("help.enrol"))
     p.add_argument("--server", required=True, help="https://host:port")
     p.add_argument("--code", required=True)

@@ -20,10 +20,15 @@ One pass (:meth:`SyncEngine.sync_once`):
 (honouring Retry-After) while the single window is unreachable, and never waits for a
 new local write to retry.  Progress goes to a plain-callback :class:`SyncListener`
 (the desktop app adapts it to Qt signals).
+
+Steps 1-3 are the Comptoir protocol connector's; a profile may name another connector
+(:mod:`sync.connectors`, e.g. UK CDS), which then does the delivering and the pulling
+while this engine keeps the pass, the offline switch, connectivity and the backoff.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import random
@@ -39,12 +44,14 @@ from client.common.i18n import ComptoirError, Message
 from client.declaration.model import now_utc
 from client.seal.profile import Profile
 from client.store import Changes, DeliveryResult, OutboxItem, Store
+from client.store import settings_keys as keys
+from sync.connectors.base import Connector, ConnectorError
 from sync.protocol import wire_envelope
 from sync.receipts import LogKeeper
 from sync.transport import SingleWindowClient, TransportError
-from sync.trust import pull_trust
 
 BATCH_SIZE = 250
+TOKEN_REFRESH_MARGIN = dt.timedelta(days=10)  # refresh the API token this long before its end
 FEED_PAGE = 500
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 300.0
@@ -73,6 +80,7 @@ class SyncReport:
     held: int = 0
     notifications: int = 0
     remaining: int = 0
+    unresolved: int = 0  # lodgings only the user can settle (connectors without idempotency)
     refdata_version: int | None = None
     error: Message | None = None
     retry_after: float | None = None
@@ -83,7 +91,7 @@ class SyncReport:
         return self.accepted + self.duplicates + self.rejected
 
 
-class SyncError(ComptoirError):
+class SyncError(ConnectorError):
     """A problem that retrying will not fix (not enrolled, bad configuration)."""
 
 
@@ -123,6 +131,7 @@ class SyncEngine:
         self.batch_size = batch_size
         self.timeout = timeout
         self._client: SingleWindowClient | None = None
+        self._connector: Connector | None = None
         self._receipt_cert: Any = None
         self._offline = False
         self._lock = threading.Lock()
@@ -156,7 +165,33 @@ class SyncEngine:
             self._client = SingleWindowClient(url, ca_pem_path=self._tls_ca(), token=token,
                                               pin_sha256=self.server.get("pin_sha256"),
                                               timeout=self.timeout)
+            self._refresh_token_if_due(self._client)
         return self._client
+
+    def _refresh_token_if_due(self, client: SingleWindowClient) -> None:
+        """Swap the API token for a fresh one when it ends within TOKEN_REFRESH_MARGIN.
+
+        The old token stays valid until the new one is used, so a crash anywhere here
+        leaves a working token behind; a failure (offline) is retried next time.
+        """
+
+        text = self.server.get("token_expires_at")
+        if not text:
+            return
+        try:
+            ends = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+        except ValueError:
+            return
+        if ends - dt.datetime.now(dt.UTC) > TOKEN_REFRESH_MARGIN:
+            return
+        try:
+            fresh = client.refresh_token()
+        except TransportError:
+            return
+        self.secrets.set("api-token", fresh.token)
+        client.token = fresh.token
+        self.profile.server = dict(self.server, token_expires_at=fresh.expires_at)
+        self.profile.save()
 
     def receipt_certificate(self) -> Any:
         if self._receipt_cert is None:
@@ -169,10 +204,24 @@ class SyncEngine:
                 raise SyncError("sync.no_receipt_certificate", 2, path=str(path)) from exc
         return self._receipt_cert
 
-    def close(self) -> None:
+    @property
+    def connector(self) -> Connector:
+        """The profile's connector (:mod:`sync.connectors`): Comptoir protocol or CDS."""
+        if self._connector is None:
+            from sync.connectors import connector_for
+
+            self._connector = connector_for(self)
+        return self._connector
+
+    def close_client(self) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def close(self) -> None:
+        if self._connector is not None and self._connector.name != "comptoir":
+            self._connector.close()
+        self.close_client()
 
     def set_offline(self, offline: bool) -> None:
         """The user's "work offline" switch: no network at all while set."""
@@ -197,10 +246,10 @@ class SyncEngine:
             return "offline"
         start = time.monotonic()
         try:
-            self.client().health()
+            self.connector.probe()
         except TransportError as exc:
             state = "degraded" if getattr(exc, "status", None) else "offline"
-        except SyncError:
+        except ConnectorError:
             state = "offline"
         else:
             state = "degraded" if time.monotonic() - start > DEGRADED_LATENCY_S else "online"
@@ -219,20 +268,18 @@ class SyncEngine:
                 report.remaining = self.store.outbox_stats()[0]
                 return report
             try:
-                self._drain(report)
-                self._pull_feed(report)
-                self._pull_refdata(report)
-                pull_trust(self.profile, self.client())  # officers: offline trust (#8)
+                self.connector.deliver(report)
+                self.connector.pull(report)
             except TransportError as exc:
                 report.reachable = getattr(exc, "status", None) is not None
                 report.error = exc.message
                 report.retry_after = exc.retry_after
                 self._set_connectivity("degraded" if getattr(exc, "status", None) else "offline")
-                if self._client is not None and not getattr(exc, "status", None):
-                    self.close()  # a fresh connection next time
+                if not getattr(exc, "status", None):
+                    self.connector.close()  # a fresh connection next time
             else:
                 self._set_connectivity("online")
-                self._write(lambda: self.store.set_setting("sync.last_success", now_utc()))
+                self._write(lambda: self.store.set_setting(keys.LAST_SUCCESS, now_utc()))
             report.remaining = self.store.outbox_stats()[0]
             return report
 
@@ -343,7 +390,7 @@ class SyncEngine:
         when this engine does its own writes, a page is applied in the background while
         the next one is fetched (applied in order; a crash re-fetches what was not)."""
         client = self.client()
-        after = int(self.store.get_setting("sync.feed_cursor", 0) or 0)
+        after = self.store.get_setting(keys.FEED_CURSOR)
         writer = _Background() if self._own_writes else None
 
         def applied(changes: Changes) -> None:
@@ -379,7 +426,7 @@ class SyncEngine:
 
     def _pull_refdata(self, report: SyncReport) -> None:
         client = self.client()
-        since = int(self.store.get_setting("sync.refdata_version", 0) or 0)
+        since = self.store.get_setting(keys.REFDATA_VERSION)
         resp = client.refdata(since)
         if resp.version <= since or not resp.lists:
             return
@@ -394,7 +441,7 @@ class SyncEngine:
             tmp = folder / f".{safe}.json.tmp"
             tmp.write_text(data, encoding="utf-8")
             tmp.replace(folder / f"{safe}.json")
-        self._write(lambda: self.store.set_setting("sync.refdata_version", resp.version))
+        self._write(lambda: self.store.set_setting(keys.REFDATA_VERSION, resp.version))
         report.refdata_version = resp.version
 
     # ---- forever ---------------------------------------------------------------------------
@@ -410,8 +457,8 @@ class SyncEngine:
         while not stop.is_set():
             try:
                 report = self.sync_once()
-            except SyncError:
-                report = SyncReport(reachable=False)
+            except ConnectorError as exc:
+                report = SyncReport(reachable=False, error=exc.message)
             if report.error is None:
                 failures = 0
                 delay = idle_poll_s if report.remaining == 0 else 0.0

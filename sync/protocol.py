@@ -8,10 +8,11 @@ refused instead of corrupting local state.  Everything lives under ``/v1``.
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from client.common.b64 import b64u_decode_lenient, b64u_encode
 
 PROTOCOL_VERSION = "1"
 API_PREFIX = "/v1"
@@ -23,10 +24,11 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 Role = Literal["trader", "officer"]
 SubmissionStatus = Literal["accepted", "duplicate", "rejected", "held"]
 # Modelled on the DMS response types (DMSRCV, DMSACC, DMSREJ, DMSCTL, DMSDOC, DMSTAX,
-# DMSCLE, DMSINV).
+# DMSCLE, DMSINV; DMSRES "amended" and DMSREQ granted / denied answer a request, #14).
 NotificationStatus = Literal[
     "received", "accepted", "rejected", "under_control", "documents_requested",
     "tax_assessed", "released", "invalidated", "decision_conflict",
+    "amended", "cancellation_granted", "cancellation_denied", "release_refused",
 ]
 
 _Id = Field(max_length=128)
@@ -60,14 +62,21 @@ class HealthResponse(_Wire):
     status: Literal["ok"]
     version: str
     time: str = Field(description="Server time, ISO 8601 UTC")
+    training: bool = Field(default=False, description="A training single window (fake MRNs)")
 
 
 class EnrolRequest(_Request):
-    trader_id: str = Field(min_length=1, max_length=35, description="DE 3/18: declarant EORI")
+    trader_id: str | None = Field(
+        default=None, min_length=1, max_length=35,
+        description="DE 3/18: declarant EORI the device expects; the code alone names it")
     code: str = Field(min_length=1, max_length=64, description="One-time enrolment code")
     csr_pem: str = Field(min_length=1, max_length=16384, description="PKCS#10 CSR, PEM")
     device_id: str = Field(min_length=1, max_length=64)
     role: Role = "trader"
+    chain_seq: int = Field(default=0, ge=0, description="Journal position the device has "
+                           "reached before enrolment (signed under its self-signed key)")
+    chain_head: str = Field(default="0" * 64, pattern="^[0-9a-f]{64}$",
+                            description="Hash of the envelope at chain_seq (genesis: zeros)")
 
 
 class EnrolResponse(_Wire):
@@ -78,6 +87,16 @@ class EnrolResponse(_Wire):
     ca_pem: str
     receipt_certificate_pem: str = Field(description="Certificate whose key signs receipts")
     token: str = Field(description="API bearer token (keep it secret)")
+    token_expires_at: str | None = Field(
+        default=None, description="When the token expires (refresh it with POST /v1/token)")
+    training: bool = Field(default=False, description="A training single window (fake MRNs)")
+
+
+class TokenResponse(_Wire):
+    """A fresh API token bound to the same device and certificate; the old one is gone."""
+
+    token: str = Field(description="API bearer token (keep it secret)")
+    expires_at: str = Field(description="When this token expires")
 
 
 class JwsEnvelope(_Request):
@@ -109,15 +128,14 @@ class JwsEnvelope(_Request):
         payload = self.payload
         if payload is None:
             assert self.payload_json is not None
-            payload = base64.urlsafe_b64encode(
-                self.payload_json.encode("utf-8")).rstrip(b"=").decode("ascii")
+            payload = b64u_encode(self.payload_json.encode("utf-8"))
         return {"protected": self.protected, "payload": payload, "signature": self.signature}
 
 
 def wire_envelope(envelope: dict[str, str]) -> dict[str, str]:
     """The transfer form of a sealed envelope (``payload_json``), for a batch."""
     raw = envelope["payload"]
-    text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
+    text = b64u_decode_lenient(raw).decode("utf-8")
     return {"protected": envelope["protected"], "payload_json": text,
             "signature": envelope["signature"]}
 

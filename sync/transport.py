@@ -23,7 +23,9 @@ import requests
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
+from client.common.closing import Closing
 from client.common.i18n import ComptoirError
+from client.common.jsonguard import too_deep
 from sync.protocol import (
     API_PREFIX,
     LOG_SIZE_HEADER,
@@ -36,6 +38,7 @@ from sync.protocol import (
     NotificationPage,
     Problem,
     RefdataResponse,
+    TokenResponse,
     TreeHeadResponse,
     TrustResponse,
 )
@@ -102,19 +105,6 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, min(when.timestamp() - time.time(), 86400.0))
 
 
-def _depth_ok(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        v, d = stack.pop()
-        if d > limit:
-            return False
-        if isinstance(v, dict):
-            stack.extend((x, d + 1) for x in v.values() if isinstance(x, dict | list))
-        elif isinstance(v, list):
-            stack.extend((x, d + 1) for x in v if isinstance(x, dict | list))
-    return True
-
-
 class _PinnedAdapter(HTTPAdapter):
     """Pass the expected certificate fingerprint to urllib3, checked on every connect."""
 
@@ -128,7 +118,7 @@ class _PinnedAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kw)
 
 
-class SingleWindowClient:
+class SingleWindowClient(Closing):
     """Protocol v1 over one keep-alive ``requests`` session."""
 
     def __init__(self, base_url: str, *, ca_pem_path: Path | None, token: str | None = None,
@@ -194,6 +184,9 @@ class SingleWindowClient:
         """RFC 9162 consistency proof between two sizes of the receipts log."""
         return self._call("GET", "/log/consistency", ConsistencyResponse,
                           params={"first": first, "second": second})
+    def refresh_token(self) -> TokenResponse:
+        """A fresh API token for this device (the current one dies at the new one's use)."""
+        return self._call("POST", "/token", TokenResponse, body={})
 
     def trust(self) -> TrustResponse:
         """Trust material for offline verification (officer tokens only)."""
@@ -201,12 +194,6 @@ class SingleWindowClient:
 
     def close(self) -> None:
         self.session.close()
-
-    def __enter__(self) -> SingleWindowClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- the one request path ----------------------------------------------------
     def _call(self, method: str, path: str, model: type[M], *, body: Any = None,
@@ -319,7 +306,7 @@ class SingleWindowClient:
             doc = json.loads(payload)
         except (ValueError, RecursionError) as exc:
             raise TransportError("transport.bad_response", reason="not JSON") from exc
-        if not _depth_ok(doc):
+        if too_deep(doc, MAX_JSON_DEPTH):
             raise TransportError("transport.bad_response", reason="JSON nested too deeply")
         return doc
 

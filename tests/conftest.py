@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,14 @@ def conformance() -> Path:
     return d
 
 
+@pytest.fixture(autouse=True)
+def _forget_env_passphrase() -> None:
+    """COMPTOIR_PASSPHRASE is read once per process: each test starts from none read."""
+    from client.seal import secrets
+
+    secrets._env_passphrase = None
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh, empty profile folder for this test only."""
@@ -67,3 +76,25 @@ def postgres():  # type: ignore[no-untyped-def]
     server = PostgresServer(bindir).start()
     yield server
     server.stop()
+def _rchar() -> int | None:
+    try:
+        with open("/proc/self/io", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("rchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+@pytest.fixture
+def bytes_read() -> Callable[[], int]:
+    """Bytes this process has read since the call began (Linux ``/proc/self/io``).
+
+    Proves without a clock that a refusal did not read a huge file: refused on its
+    size, the bytes read stay far below the file's.
+    """
+    start = _rchar()
+    if start is None:
+        pytest.skip("/proc/self/io absent: cannot count the bytes read")
+    return lambda: (_rchar() or 0) - start

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from client.common.i18n import ComptoirError, set_language
+from client.store import settings_keys as keys
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -32,7 +33,8 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
 
 
-def open_profile(home: Path, ask_passphrase: Any = None) -> tuple[Any, Any, Any, bool]:
+def open_profile(home: Path, ask_passphrase: Any = None, *,
+                 training: bool = False) -> tuple[Any, Any, Any, bool]:
     """(profile, secrets, store, first_run); asks for a passphrase where no keyring is."""
     from client.seal.profile import load_or_init, open_store, profile_exists, secret_store
 
@@ -40,7 +42,7 @@ def open_profile(home: Path, ask_passphrase: Any = None) -> tuple[Any, Any, Any,
     passphrase: str | None = None
     for _attempt in range(2):
         try:
-            profile = load_or_init(home, passphrase=passphrase)
+            profile = load_or_init(home, passphrase=passphrase, training=training)
             secrets = secret_store(profile, passphrase)
             store = open_store(profile, secrets=secrets)
             return profile, secrets, store, first_run
@@ -94,14 +96,21 @@ def main(home: Path | None = None, argv: list[str] | None = None) -> int:
                                         QLineEdit.EchoMode.Password)
         return text if ok else None
 
+    from client.seal.profile import profile_exists, training_home
+
+    training = args.training or env_flag("COMPTOIR_TRAINING")
+    if not training and not profile_exists(home) and not env_flag("COMPTOIR_UI_NO_PROMPT"):
+        training = offer_training(None)
+    if training:  # its own profile folder: the user's profile is never opened
+        home = training_home(home)
     try:
-        profile, secrets, store, first_run = open_profile(home, ask)
+        profile, secrets, store, first_run = open_profile(home, ask, training=training)
     except ComptoirError as exc:
         QMessageBox.critical(None, "Comptoir", error_text(exc))
         print(f"comptoir: {exc.render()}", file=sys.stderr)
         return exc.exit_code
     if not args.lang:
-        lang = store.get_setting("ui.language")
+        lang = store.get_setting(keys.LANGUAGE)
         if lang:
             set_language(lang)
 
@@ -114,9 +123,6 @@ def main(home: Path | None = None, argv: list[str] | None = None) -> int:
     window = MainWindow(ctx)
     window.show()
 
-    training = args.training or env_flag("COMPTOIR_TRAINING")
-    if not training and first_run and not env_flag("COMPTOIR_UI_NO_PROMPT"):
-        training = offer_training(window)
     if training:
         from ui.training import start_training
 

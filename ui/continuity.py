@@ -5,12 +5,13 @@ is queued and since when, how long the queue will take to drain once the link is
 back (queue length / the measured drain rate), and the current outage against the
 post's maximum acceptable outage (MAO, a setting).  Near the MAO it proposes the
 fallback procedure: print the fallback documents of the queued declarations, which
-is recorded on each declaration (``store.mark_fallback_printed``).
+is recorded on each declaration.  The action layer renders and writes the documents
+(:func:`client.services.continuity.write_fallback_documents`, on the reader pool) and
+records them (:func:`~client.services.continuity.record_fallback_printed`, on the writer).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +29,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from client.declaration import states
-from client.store import Changes
+from client.common.i18n import language
+from client.services.continuity import (
+    FallbackWritten,
+    record_fallback_printed,
+    write_fallback_documents,
+)
+from client.store import settings_keys as keys
 from ui.context import AppContext
 from ui.i18n import t
 from ui.syncbridge import DEFAULT_DRAIN_RATE, age_text, duration_text
-from ui.workers import Op
+from ui.workers import Op, QueryOp
 
-DEFAULT_MAO_HOURS = 72
+DEFAULT_MAO_HOURS = keys.MAO_HOURS.default
 WARN_FRACTION = 0.75
 
 
@@ -45,49 +51,11 @@ def continuity_facts(ctx: AppContext) -> dict[str, Any]:
     sync = ctx.sync
     rate = float(getattr(sync, "drain_rate", 0) or DEFAULT_DRAIN_RATE)
     outage = sync.outage_seconds() if sync is not None else 0.0
-    mao_h = int(ctx.store.get_setting("continuity.mao_hours", DEFAULT_MAO_HOURS))
+    mao_h = ctx.store.get_setting(keys.MAO_HOURS)
     return {"queued": queued, "oldest": oldest, "drain_rate": rate,
             "drain_seconds": queued / rate if rate > 0 else 0.0,
             "offline_since": getattr(sync, "offline_since", None), "outage_seconds": outage,
             "mao_hours": mao_h, "mao_fraction": outage / (mao_h * 3600) if mao_h else 0.0}
-
-
-@dataclass(frozen=True)
-class FallbackPrinted:
-    paths: list[Path]
-    changes: Changes
-
-
-def print_fallback_documents(ctx: AppContext, folder: Path) -> FallbackPrinted:
-    """Render each queued declaration's fallback PDF into ``folder`` and record it.
-
-    Runs on the writer executor (it writes files and the store).
-    """
-    from client.common.i18n import language
-    from client.interchange import printing
-    from client.seal.sealing import fallback_qr_payload, signature_fingerprint
-
-    store, actor = ctx.store, ctx.actor()
-    written: list[Path] = []
-    touched: list[str] = []
-    folder.mkdir(parents=True, exist_ok=True)
-    for decl_id in store.list_ids(statuses=[states.SEALED], order_by="created_at",
-                                  descending=False):
-        st = store.get(decl_id)
-        entry = store.journal_entry(declaration_id=decl_id, version=st.declaration.version)
-        if entry is None:
-            continue
-        data = printing.render_fallback_pdf(
-            st.declaration, envelope_hash=entry.envelope_hash,
-            signature_fingerprint=signature_fingerprint(entry.envelope),
-            sealed_at=entry.sealed_at, lang=language(),
-            qr_payload=fallback_qr_payload(entry.envelope))
-        path = folder / f"{st.declaration.lrn or decl_id}-fallback.pdf"
-        path.write_bytes(data)
-        written.append(path)
-        store.mark_fallback_printed(decl_id, actor)
-        touched.append(decl_id)
-    return FallbackPrinted(written, Changes(declarations=tuple(touched)))
 
 
 class ContinuityDialog(QDialog):
@@ -108,7 +76,7 @@ class ContinuityDialog(QDialog):
             self.names[key], self.labels[key] = name, value
         self.mao = QSpinBox()
         self.mao.setRange(1, 24 * 30)
-        self.mao.setValue(int(ctx.store.get_setting("continuity.mao_hours", DEFAULT_MAO_HOURS)))
+        self.mao.setValue(ctx.store.get_setting(keys.MAO_HOURS))
         self.mao.valueChanged.connect(self._mao_changed)
         self.mao_label = QLabel()
         self.mao_label.setBuddy(self.mao)
@@ -184,7 +152,7 @@ class ContinuityDialog(QDialog):
 
     def _mao_changed(self, hours: int) -> None:
         store = self.ctx.store
-        Op(self.ctx, lambda: store.set_setting("continuity.mao_hours", hours),
+        Op(self.ctx, lambda: store.set_setting(keys.MAO_HOURS, hours),
            initiator=self).success(lambda _c: self.refresh()).run()
 
     def print_fallback(self, folder: Path | None = None) -> None:
@@ -193,13 +161,15 @@ class ContinuityDialog(QDialog):
             if not name:
                 return
             folder = Path(name)
-        target = folder
+        store, actor, target, lang = self.ctx.store, self.ctx.actor(), folder, language()
 
-        def ok(result: FallbackPrinted) -> None:
-            self.result_label.setText(t("cont.printed", n=len(result.paths), folder=str(target)))
+        def written(result: FallbackWritten) -> None:
+            Op(self.ctx, lambda: record_fallback_printed(store, actor, result),
+               initiator=self).success(lambda _c: self.result_label.setText(
+                   t("cont.printed", n=len(result.paths), folder=str(target)))).run()
 
-        Op(self.ctx, lambda: print_fallback_documents(self.ctx, target),
-           initiator=self).success(ok).run()
+        QueryOp(self.ctx, lambda: write_fallback_documents(store, target, lang=lang)).success(
+            written).run()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
         self.timer.stop()

@@ -2,20 +2,18 @@
 
 Every write goes through :class:`~ui.workers.Op` on the writer executor and comes back
 as ``operation_did_execute``; the table, sidebar, detail pane and status bar each
-refresh only what concerns them.  Network work (sync, enrolment) runs on the pool.
+refresh only what concerns them.  Network work (sync, enrolment) runs on the pool;
+reads for the detail pane and rendering for exports on the reader pool.  The actions
+and their handlers live in :mod:`ui.actions`, the detail pane in :mod:`ui.detail`.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
-from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -23,145 +21,32 @@ from PySide6.QtWidgets import (
     QListView,
     QMainWindow,
     QMessageBox,
-    QPlainTextEdit,
     QProgressBar,
     QSplitter,
     QSystemTrayIcon,
     QTableView,
-    QTabWidget,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from client.declaration import states
-from client.declaration.model import Declaration, new_declaration_id
 from client.store import Changes
+from ui.actions import ActionsMixin
 from ui.context import AppContext, error_text
-from ui.i18n import render, status_label, t
+from ui.detail import DetailPane
+from ui.i18n import render, t
+from ui.icons import icon
 from ui.models.declarations import DeclarationTableModel
-from ui.models.findings import FindingsModel
-from ui.models.history import HistoryModel
 from ui.models.sidebar import SidebarModel
 from ui.syncbridge import SyncController, age_text
-from ui.workers import Op
+from ui.workers import LatestOnly, QueryOp
 
-ICONS = Path(__file__).resolve().parent.parent / "resources" / "icons"
-
-
-def icon(name: str) -> QIcon:
-    path = ICONS / f"{name}.svg"
-    return QIcon(str(path)) if path.exists() else QIcon()
+__all__ = ["DetailPane", "MainWindow"]
 
 
-def new_lrn() -> str:
-    from client.declaration.model import new_lrn as make
+class MainWindow(ActionsMixin, QMainWindow):
+    """The declarations at a glance; every action in :mod:`ui.actions`."""
 
-    return make()
-
-
-class DetailPane(QTabWidget):
-    """Summary, history, receipts and findings (with rejection explanations) of one."""
-
-    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.ctx = ctx
-        self.decl_id: str | None = None
-        self.summary = QTextBrowser()
-        self.summary.setOpenLinks(False)
-        self.history_model = HistoryModel(self)
-        self.history = QTableView()
-        self.history.setModel(self.history_model)
-        self.history.horizontalHeader().setStretchLastSection(True)
-        self.history.verticalHeader().hide()
-        self.receipts = QPlainTextEdit()
-        self.receipts.setReadOnly(True)
-        self.findings_model = FindingsModel(self)
-        self.findings = QTableView()
-        self.findings.setModel(self.findings_model)
-        self.findings.horizontalHeader().setStretchLastSection(True)
-        self.findings.verticalHeader().hide()
-        self.findings.setWordWrap(True)
-        for w in (self.summary, self.history, self.receipts, self.findings):
-            self.addTab(w, "")
-        self.retranslate()
-
-    def retranslate(self) -> None:
-        for i, key in enumerate(("detail.summary", "detail.history", "detail.receipts",
-                                 "detail.findings")):
-            self.setTabText(i, t(key))
-        self.summary.setAccessibleName(t("detail.summary"))
-        self.history.setAccessibleName(t("detail.history"))
-        self.receipts.setAccessibleName(t("detail.receipts"))
-        self.findings.setAccessibleName(t("detail.findings"))
-        self.show_declaration(self.decl_id)
-
-    def show_declaration(self, decl_id: str | None) -> None:
-        self.decl_id = decl_id
-        if decl_id is None or not self.ctx.store.exists(decl_id):
-            self.decl_id = None
-            self.summary.setHtml(f"<p>{t('detail.none')}</p>")
-            self.history_model.set_entries([])
-            self.receipts.setPlainText("")
-            self.findings_model.set_findings([])
-            return
-        st = self.ctx.store.get(decl_id)
-        d = st.declaration
-        rows = [
-            (t("field.lrn"), d.lrn or ""), (t("field.type"), d.type),
-            (t("col.status"), status_label(st.status)), (t("col.mrn"), st.mrn or ""),
-            (t("field.version"), str(d.version)),
-            (t("col.declarant"), (d.declarant.name or d.declarant.id or "") if d.declarant else ""),
-            (t("col.items"), str(len(d.goods_items))),
-            (t("field.invoice_total"), f"{d.invoice_total or ''} {d.invoice_currency or ''}"),
-            (t("col.updated"), st.updated_at[:19].replace("T", " ")),
-        ]
-        if st.sealed_at:
-            rows.append((t("detail.sealed_at"), st.sealed_at[:19].replace("T", " ")))
-        if st.envelope_hash:
-            rows.append((t("detail.envelope_hash"), st.envelope_hash[:32] + "…"))
-        if st.fallback_printed_at:
-            rows.append((t("detail.fallback_printed"), st.fallback_printed_at[:19]))
-        html = "<table cellspacing='4'>" + "".join(
-            f"<tr><td><b>{_esc(k)}</b></td><td>{_esc(v)}</td></tr>" for k, v in rows) + "</table>"
-        history = self.ctx.store.history(decl_id)
-        explanations = self.rejection_explanations(history)
-        if explanations:
-            html += f"<h3>{_esc(t('detail.rejection'))}</h3><ul>" + "".join(
-                f"<li><b>{_esc(c)}</b>: {_esc(x)}</li>" for c, x in explanations) + "</ul>"
-        self.summary.setHtml(html)
-        self.history_model.set_entries(history)
-        receipts = self.ctx.store.receipts(decl_id)
-        self.receipts.setPlainText("\n\n".join(
-            t("detail.receipt_line", seq=r["seq"], version=r["version"], mrn=r.get("mrn") or "-",
-              received_at=r["received_at"]) + "\n" + r["token"][:120] + "…"
-            for r in receipts) or t("detail.no_receipts"))
-        from client.seal.sealing import validation_findings
-
-        findings = validation_findings(d, self.ctx.store, exclude_id=d.id) \
-            if st.status in states.EDITABLE else []
-        self.findings_model.set_findings(findings)
-
-    def rejection_explanations(self, history: list[Any]) -> list[tuple[str, str]]:
-        """Each server error code of the latest rejection, explained from the reference data."""
-        out: list[tuple[str, str]] = []
-        for e in reversed(history):
-            errors = (e.detail or {}).get("errors") if e.to_status == states.REJECTED else None
-            if errors:
-                for err in errors:
-                    code = str(err.get("code", ""))
-                    text = self.ctx.refdata.explain_error(code) or err.get("detail") or ""
-                    pointer = err.get("pointer")
-                    out.append((code, f"{text} ({pointer})" if pointer else text))
-                break
-        return out
-
-
-def _esc(text: Any) -> str:
-    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-
-
-class MainWindow(QMainWindow):
     def __init__(self, ctx: AppContext, *, sync: SyncController | None = None) -> None:
         super().__init__()
         self.ctx = ctx
@@ -182,9 +67,10 @@ class MainWindow(QMainWindow):
         self.sidebar.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.sidebar.setMinimumWidth(150)
         self.table_model = DeclarationTableModel(ctx.store, self)
-        if ctx.reader is not None:
-            reader = ctx.reader
-            self.table_model.loader = lambda q, cb: reader.submit(q, cb, ctx.report_error)
+        if ctx.reader is not None:  # a newer id query supersedes one still queued
+            ids_lane = LatestOnly()
+            self.table_model.loader = lambda q, cb: QueryOp(ctx, q, latest=ids_lane).success(
+                cb).run()
         self.table = QTableView()
         self.table.setModel(self.table_model)
         self.table.setSortingEnabled(True)
@@ -256,87 +142,26 @@ class MainWindow(QMainWindow):
         self.retranslate()
         self.select_view("all")
 
-    # ---- actions ---------------------------------------------------------------------------
-    def _action(self, name: str, shortcut: Any, slot: Any, *, checkable: bool = False) -> QAction:
-        a = QAction(self)
-        a.setObjectName(f"action_{name}")
-        if shortcut is not None:
-            a.setShortcut(QKeySequence(shortcut))
-        a.setIcon(icon(name))
-        a.setCheckable(checkable)
-        a.triggered.connect(slot)
-        self.actions_by_name[name] = a
-        return a
-
-    def _make_actions(self) -> None:
-        self.actions_by_name: dict[str, QAction] = {}
-        K = QKeySequence.StandardKey
-        self._action("new", K.New, lambda: self.new_declaration())
-        self._action("copy", "Ctrl+D", lambda: self.copy_selected())
-        self._action("edit", "Ctrl+E", lambda: self.edit_selected())
-        self._action("ready", "Ctrl+R", lambda: self.mark_ready_selected())
-        self._action("seal", "Ctrl+Shift+S", lambda: self.seal_selected())
-        self._action("amend", "Ctrl+Shift+A", lambda: self.amend_selected())
-        self._action("sync", "F5", lambda: self.sync_now())
-        self._action("offline", "Ctrl+Shift+O", lambda on: self.sync.set_offline(bool(on)),
-                     checkable=True)
-        self._action("export", "Ctrl+Shift+E", lambda: self.export_selected())
-        self._action("print", K.Print, lambda: self.print_selected())
-        self._action("continuity", "Ctrl+Shift+C", lambda: self.open_continuity())
-        self._action("settings", "Ctrl+,", lambda: self.open_settings())
-        self._action("officer", "Ctrl+Shift+V", lambda: self.open_officer())
-        self._action("find", K.Find, lambda: (self.filter.setFocus(), self.filter.selectAll()))
-        self._action("quit", K.Quit, lambda: self.close())
-        self.actions_by_name["offline"].setChecked(self.sync.offline)
-
-        mb = self.menuBar()
-        self.menus: dict[str, Any] = {}
-        for key, names in (("file", ("new", "copy", "export", "print", None, "settings", None,
-                                     "quit")),
-                           ("declaration", ("edit", "ready", "seal", "amend", None, "find")),
-                           ("sync", ("sync", "offline", None, "continuity", "officer"))):
-            menu = mb.addMenu("")
-            self.menus[key] = menu
-            for n in names:
-                if n is None:
-                    menu.addSeparator()
-                else:
-                    menu.addAction(self.actions_by_name[n])
-        self.toolbar = self.addToolBar("main")
-        self.toolbar.setObjectName("toolbar")
-        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self._fill_toolbar()
-
-    def _fill_toolbar(self) -> None:
-        """(Re)build the toolbar: tool buttons keep the width of their first text otherwise."""
-        self.toolbar.clear()
-        for n in ("new", "copy", "seal", "sync", "export", "print", "continuity"):
-            self.toolbar.addAction(self.actions_by_name[n])
-
     def _make_status_bar(self) -> None:
         sb = self.statusBar()
         self.conn_label = QLabel()
         self.queue_label = QLabel()
         self.oldest_label = QLabel()
         self.last_sync_label = QLabel()
+        self.enrol_label = QLabel()
+        self.enrol_label.setObjectName("not_enrolled")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
         self.progress.setTextVisible(True)
         self.progress.hide()
-        for w in (self.conn_label, self.queue_label, self.oldest_label, self.last_sync_label):
+        for w in (self.enrol_label, self.conn_label, self.queue_label, self.oldest_label,
+                  self.last_sync_label):
             sb.addPermanentWidget(w)
         sb.addPermanentWidget(self.progress)
 
     def retranslate(self) -> None:
         self.setWindowTitle(t("app.title_training") if self.ctx.training else t("app.title"))
-        for name, a in self.actions_by_name.items():
-            a.setText(t(f"action.{name}"))
-            a.setToolTip(t(f"action.{name}.tip") + (
-                f" ({a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
-                if not a.shortcut().isEmpty() else ""))
-        for key, menu in self.menus.items():
-            menu.setTitle(t(f"menu.{key}"))
-        self._fill_toolbar()
+        self.retranslate_actions()
         self.filter_label.setText(t("main.filter_label"))
         self.filter.setPlaceholderText(t("main.filter_placeholder"))
         self.filter.setAccessibleName(t("main.filter_label"))
@@ -384,7 +209,7 @@ class MainWindow(QMainWindow):
     def _show_current_detail(self) -> None:
         index = self.table.currentIndex()
         decl_id = self.table_model.id_at(index.row()) if index.isValid() else None
-        if decl_id != self.detail.decl_id:
+        if decl_id != self.detail.requested_id:
             self.detail.show_declaration(decl_id)
 
     def selected_ids(self) -> list[str]:
@@ -402,17 +227,6 @@ class MainWindow(QMainWindow):
             QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
         self.table.scrollTo(self.table_model.index(row, 0))
         return True
-
-    def _update_actions(self) -> None:
-        summ = self.table_model.summary(self.table.currentIndex().row()) \
-            if self.table.currentIndex().isValid() else None
-        has = summ is not None
-        for n in ("copy", "edit", "export", "print"):
-            self.actions_by_name[n].setEnabled(has)
-        self.actions_by_name["seal"].setEnabled(has and summ.status in states.EDITABLE)
-        self.actions_by_name["ready"].setEnabled(has and summ.status == states.DRAFT)
-        self.actions_by_name["amend"].setEnabled(
-            has and summ.status not in states.EDITABLE and summ.status != states.SEALED)
 
     # ---- changes --------------------------------------------------------------------------------
     def on_operation(self, changes: Changes, initiator: object) -> None:
@@ -438,8 +252,8 @@ class MainWindow(QMainWindow):
         self.table_model.apply_changes(changes)
         if changes.declarations or changes.statuses:
             self.sidebar_model.refresh()
-        if self.detail.decl_id and (self.detail.decl_id in changes.declarations):
-            self.detail.show_declaration(self.detail.decl_id)
+        if self.detail.requested_id in changes.declarations:
+            self.detail.refresh_if_changed(changes)
         elif not self.table.currentIndex().isValid():
             self._select_first()
         if changes.outbox or changes.statuses:
@@ -473,6 +287,10 @@ class MainWindow(QMainWindow):
         self.oldest_label.setText(t("status.oldest", age=age_text(oldest)) if queued else "")
         self.oldest_label.setVisible(bool(queued))
         self.last_sync_label.setText(t("status.last_sync", age=age_text(self.sync.last_sync_ok)))
+        enrolled = bool((self.ctx.profile.server or {}).get("url"))
+        self.enrol_label.setVisible(not enrolled)
+        self.enrol_label.setText("" if enrolled else t("status.not_enrolled", n=queued))
+        self.enrol_label.setToolTip("" if enrolled else t("status.not_enrolled.tip"))
         self.actions_by_name["sync"].setEnabled(not self.sync.running)
 
     def _on_progress(self, done: int, total: int) -> None:
@@ -503,218 +321,6 @@ class MainWindow(QMainWindow):
                           QMessageBox.StandardButton.Ok, self)
         box.setObjectName("error_box")
         box.open()
-
-    # ---- operations --------------------------------------------------------------------------
-    def new_declaration(self, *, open_editor: bool = True) -> None:
-        store, actor = self.ctx.store, self.ctx.actor()
-        declarant = self.ctx.profile.declarant_id
-        decl = Declaration(lrn=new_lrn(), declarant={"id": declarant} if declarant else None)
-
-        def done(_ch: Any) -> None:
-            self.table.clearSelection()
-            self.select_id(decl.id)
-            if open_editor:
-                self.open_editor(decl.id)
-
-        Op(self.ctx, lambda: store.create(decl, actor), initiator=self).success(done).run()
-
-    def copy_selected(self) -> None:
-        ids = self.selected_ids()
-        if not ids:
-            return
-        store, actor = self.ctx.store, self.ctx.actor()
-        src = store.get(ids[0]).declaration
-        copy = src.model_copy(update={"id": new_declaration_id(), "version": 1,
-                                      "lrn": new_lrn(), "mrn": None, "function": "original",
-                                      "amends": None}, deep=True)
-        Op(self.ctx, lambda: store.create(copy, actor, note=f"copied from {src.id}"),
-           initiator=self).success(lambda _c: self.select_id(copy.id)).run()
-
-    def edit_selected(self) -> None:
-        ids = self.selected_ids()
-        if ids:
-            self.open_editor(ids[0])
-
-    def open_editor(self, decl_id: str) -> Any:
-        from ui.editor import EditorWindow
-
-        ed = self.editors.get(decl_id)
-        if ed is None or not ed.isVisible():
-            ed = EditorWindow(self.ctx, decl_id, parent=self)
-            ed.finished.connect(lambda _r, d=decl_id: self.editors.pop(d, None))
-            self.editors[decl_id] = ed
-        ed.show()
-        ed.raise_()
-        ed.activateWindow()
-        hook = getattr(self, "editor_opened_hook", None)
-        if hook is not None:
-            hook(ed)
-        return ed
-
-    def sealer(self) -> Any:
-        if self._sealer is None:
-            from client.seal.sealing import Sealer
-
-            self._sealer = Sealer(self.ctx.profile, self.ctx.store, self.ctx.secrets)
-        return self._sealer
-
-    def reset_sealer(self) -> None:
-        self._sealer = None
-
-    def seal(self, decl_ids: list[str], on_done: Any = None) -> None:
-        """Seal and queue on the writer; refusals show their findings."""
-        try:
-            sealer = self.sealer()
-        except Exception as exc:  # noqa: BLE001 - no key yet: say so in the user's words
-            self.show_error(exc)
-            return
-        from client.seal.sealing import SealRefused
-
-        def work() -> Changes:
-            for decl_id in decl_ids:
-                sealer.seal(decl_id)
-            return Changes(declarations=tuple(decl_ids), outbox=True, statuses=True)
-
-        def failed(exc: BaseException) -> None:
-            if isinstance(exc, SealRefused):
-                lines = [render(f.message) for f in exc.findings if f.severity == "error"][:8]
-                self.show_error(error_text(exc) + "\n\n" + "\n".join(lines))
-            else:
-                self.show_error(exc)
-            self._refresh(Changes(declarations=tuple(decl_ids), statuses=True))
-
-        def ok(_ch: Any) -> None:
-            self.statusBar().showMessage(t("seal.done", n=len(decl_ids)), 8000)
-            if on_done is not None:
-                on_done()
-            if not self.sync.offline and self.sync.configured():
-                self.sync.sync_now()
-
-        Op(self.ctx, work, initiator=self).success(ok).failure(failed).run()
-
-    def seal_selected(self) -> None:
-        ids = self.selected_ids()
-        if not ids:
-            return
-        for ed in (self.editors.get(d) for d in ids):
-            if ed is not None:
-                ed.save_now()
-        self.seal(ids)
-
-    def mark_ready_selected(self) -> None:
-        """Draft -> ready, only when validation finds no error (otherwise say which)."""
-        from client.declaration.validation import has_errors
-        from client.seal.sealing import validation_findings
-
-        store, actor = self.ctx.store, self.ctx.actor()
-        ready: list[str] = []
-        for decl_id in self.selected_ids():
-            st = store.get(decl_id)
-            if st.status != states.DRAFT:
-                continue
-            findings = validation_findings(st.declaration, store, exclude_id=decl_id)
-            if has_errors(findings):
-                lines = [render(f.message) for f in findings if f.severity == "error"][:8]
-                self.show_error(t("ready.refused", lrn=st.declaration.lrn or decl_id[:8])
-                                + "\n\n" + "\n".join(lines))
-                return
-            ready.append(decl_id)
-        if not ready:
-            return
-
-        def work() -> Changes:
-            for decl_id in ready:
-                store.transition(decl_id, states.READY, actor, note="checked")
-            return Changes(declarations=tuple(ready), statuses=True)
-
-        Op(self.ctx, work, initiator=self).run()
-
-    def amend_selected(self) -> None:
-        ids = self.selected_ids()
-        if not ids:
-            return
-        store, actor = self.ctx.store, self.ctx.actor()
-        decl_id = ids[0]
-
-        def work() -> Changes:
-            store.new_version(decl_id, actor)
-            return Changes(declarations=(decl_id,), statuses=True)
-
-        Op(self.ctx, work, initiator=self).success(lambda _c: self.open_editor(decl_id)).run()
-
-    def sync_now(self) -> None:
-        self.sync.sync_now()
-        self.update_status()
-
-    def export_selected(self, path: Path | None = None) -> None:
-        ids = self.selected_ids()
-        if not ids:
-            return
-        if path is None:
-            name, _f = QFileDialog.getSaveFileName(self, t("action.export"), "",
-                                                   t("export.filter"))
-            if not name:
-                return
-            path = Path(name)
-        st = self.ctx.store.get(ids[0])
-
-        def work() -> None:
-            if path.suffix.lower() == ".xml":
-                from client.interchange.dms import export_dms
-
-                path.write_bytes(export_dms(st.declaration))
-            else:
-                path.write_text(json.dumps(st.declaration.to_json_dict(), indent=2,
-                                           ensure_ascii=False), encoding="utf-8")
-
-        Op(self.ctx, work, initiator=self).success(
-            lambda _r: self.statusBar().showMessage(t("export.done", path=str(path)), 8000)).run()
-
-    def print_selected(self, path: Path | None = None) -> None:
-        ids = self.selected_ids()
-        if not ids:
-            return
-        if path is None:
-            name, _f = QFileDialog.getSaveFileName(self, t("action.print"), "",
-                                                   "PDF (*.pdf)")
-            if not name:
-                return
-            path = Path(name)
-        st = self.ctx.store.get(ids[0])
-
-        def work() -> None:
-            from client.common.i18n import language
-            from client.interchange import printing
-
-            path.write_bytes(printing.render_pdf(st.declaration, status=st.status, mrn=st.mrn,
-                                                 envelope_hash=st.envelope_hash,
-                                                 lang=language()))
-
-        Op(self.ctx, work, initiator=self).success(
-            lambda _r: self.statusBar().showMessage(t("export.done", path=str(path)), 8000)).run()
-
-    def open_continuity(self) -> Any:
-        from ui.continuity import ContinuityDialog
-
-        dlg = ContinuityDialog(self.ctx, self)
-        dlg.show()
-        return dlg
-
-    def open_settings(self) -> Any:
-        from ui.settings import SettingsDialog
-
-        dlg = SettingsDialog(self.ctx, self)
-        dlg.show()
-        return dlg
-
-    def open_officer(self) -> Any:
-        """Verify a sealed envelope (file, pasted token or QR payload) and, on an
-        officer's profile, record a control decision."""
-        from ui.officer import OfficerDialog
-
-        dlg = OfficerDialog(self.ctx, self)
-        dlg.show()
-        return dlg
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
         for ed in list(self.editors.values()):

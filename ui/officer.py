@@ -4,13 +4,14 @@ Paste a token (or the text of an exported envelope), or open a file; the outcome
 shown in words — valid, valid but the trust data is N days old, or invalid and why —
 with the declaration's content.  On a valid declaration an officer profile can record
 a control decision (hold and refusal need a reason); it is sealed on this device's
-journal and delivered at the next sync.  Everything works offline.
+journal and delivered at the next sync.  Everything works offline.  Verifying and
+deciding are the action layer's (:mod:`client.services.officer`, as ``comptoir verify``
+and ``comptoir officer decide``): verification reads on the reader pool, the decision is
+sealed on the writer.
 """
 
 from __future__ import annotations
 
-import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ from PySide6.QtWidgets import (
 
 from client.common.i18n import Message
 from client.officer.decisions import NEEDS_REASON, OUTCOMES
+from client.services.officer import decide, envelope_target, trust_summary, verify_envelope
 from ui.i18n import render, t
+from ui.workers import LatestOnly, Op, QueryOp
 
 _BADGE_STYLE = {
     "valid": "background:#1b7f3b;color:white;padding:4px;font-weight:bold",
@@ -38,18 +41,6 @@ _BADGE_STYLE = {
     "invalid": "background:#b00020;color:white;padding:4px;font-weight:bold",
     "reference_unknown": "background:#b26a00;color:white;padding:4px;font-weight:bold",
 }
-
-
-def target_from_text(text: str) -> str:
-    """What ``verify_input`` takes: a token as is; a pasted envelope JSON as its token."""
-    text = text.strip()
-    if text.startswith("{"):
-        try:
-            env = json.loads(text)
-            return f"{env['protected']}.{env['payload']}.{env['signature']}"
-        except (ValueError, KeyError, TypeError):
-            return text
-    return text
 
 
 class OfficerDialog(QDialog):
@@ -64,6 +55,7 @@ class OfficerDialog(QDialog):
         self.setWindowTitle(t("officer.title"))
         self.outcome: Any = None
         self.file: Path | None = None
+        self._verifying = LatestOnly()  # an edit drops the answer of a verification under way
 
         self.input = QPlainTextEdit(self)
         self.input.setObjectName("token")
@@ -97,7 +89,7 @@ class OfficerDialog(QDialog):
             b = QPushButton(render(Message(f"officer.outcome.{outcome}")), self)
             b.setObjectName(f"decide_{outcome}")
             b.setEnabled(False)
-            b.clicked.connect(lambda _=False, o=outcome: self.decide(o))
+            b.clicked.connect(lambda _=False, o=outcome: self.decide_outcome(o))
             self.decide_buttons[outcome] = b
             decide.addWidget(b)
         lay = QVBoxLayout(self)
@@ -122,18 +114,18 @@ class OfficerDialog(QDialog):
         return getattr(self.ctx.profile, "role", "trader") == "officer"
 
     def _trust_text(self) -> str:
-        from client.seal.trust import load_trust
-
         try:
-            tm = load_trust(self.home)
+            summary = trust_summary(self.home)
         except Exception as exc:  # noqa: BLE001 - shown, never raised into Qt
             return render(exc)
-        if tm is None:
+        if summary is None:
             return t("officer.no_trust")
-        return render(Message("trust.age", {"date": tm.fetched_at, "days": tm.age_days()}))
+        return render(Message("trust.age", {"date": summary["fetched_at"],
+                                            "days": summary["age_days"]}))
 
     def _changed(self) -> None:
         self.file = None
+        self._verifying.cancel()
         self._enable(False)
 
     def _enable(self, on: bool) -> None:
@@ -143,7 +135,7 @@ class OfficerDialog(QDialog):
     def _target(self) -> str:
         if self.file is not None:
             return str(self.file)
-        return target_from_text(self.input.toPlainText())
+        return envelope_target(self.input.toPlainText())
 
     def _open(self) -> None:
         name, _f = QFileDialog.getOpenFileName(self, t("officer.open"), "",
@@ -160,66 +152,55 @@ class OfficerDialog(QDialog):
         self.file = path
         self.verify()
 
-    def verify(self) -> Any:
-        from client.officer.verify import verify_input
-
+    def verify(self) -> None:
+        """Verify what was pasted or opened, on the reader pool; the outcome is shown."""
         self.message.setText("")
         self.trust_label.setText(self._trust_text())
         target = self._target()
         if not target:
-            return None
-        try:
-            outcome = verify_input(self.home, target)
-        except Exception as exc:  # noqa: BLE001 - unreadable input: said, not raised
+            return
+        home = self.home
+
+        def shown(outcome: Any) -> None:
+            self.outcome = outcome
+            self._show(outcome.status or ("valid" if outcome.ok else "invalid"),
+                       [render(m) for m in outcome.lines])
+            self._enable(outcome.ok and outcome.verified is not None
+                         and getattr(outcome.verified, "kind", "") == "declaration")
+
+        def unreadable(exc: BaseException) -> None:  # said, not raised
             self.outcome = None
             self._show("invalid", [render(exc)])
             self._enable(False)
-            return None
-        self.outcome = outcome
-        self._show(outcome.status or ("valid" if outcome.ok else "invalid"),
-                   [render(m) for m in outcome.lines])
-        can = outcome.ok and outcome.verified is not None and \
-            getattr(outcome.verified, "kind", "") == "declaration"
-        self._enable(can)
-        return outcome
+
+        QueryOp(self.ctx, lambda: verify_envelope(home, target), latest=self._verifying
+                ).success(shown).failure(unreadable).run()
 
     def _show(self, status: str, lines: list[str]) -> None:
         self.badge.setText(t(f"officer.badge.{status}"))
         self.badge.setStyleSheet(_BADGE_STYLE.get(status, ""))
         self.result.setPlainText("\n".join(lines))
 
-    def decide(self, outcome: str) -> str | None:
-        """Seal and queue a decision on the envelope just verified."""
-        from client.officer.decisions import record_decision
-
+    def decide_outcome(self, outcome: str) -> None:
+        """Seal and queue a decision on the envelope just verified (on the writer)."""
         reason = self.reason.text().strip() or None
         if outcome in NEEDS_REASON and not reason:
             self.message.setText(render(Message("officer.reason_required", {
                 "outcome": Message(f"officer.outcome.{outcome}")})))
             self.reason.setFocus()
-            return None
-        target = self._target()
-        if self.file is None and target.count(".") == 2 and len(target) > 2048:
-            # a long token: hand it over as a private file, not a command-line-sized string
-            with tempfile.NamedTemporaryFile("w", suffix=".jws", delete=False) as fh:
-                fh.write(target)
-                target = fh.name
-        try:
-            _result, entry, doc = record_decision(self.home, target, outcome, reason,
-                                                  store=self.ctx.store,
-                                                  secrets=self.ctx.secrets)
-        except Exception as exc:  # noqa: BLE001 - a refusal is shown in words
-            self.message.setText(render(exc))
-            return None
-        finally:
-            if target != self._target() and Path(target).exists():
-                Path(target).unlink(missing_ok=True)
-        self.message.setText(render(Message("officer.decided", {
-            "outcome": Message(f"officer.outcome.{outcome}"), "id": doc["declaration_id"],
-            "version": doc["declaration_version"], "seq": entry.seq, "decision": doc["id"]})))
-        self._enable(False)
-        from client.store import Changes
+            return
+        home, target, store, secrets = self.home, self._target(), self.ctx.store, \
+            self.ctx.secrets
 
-        self.ctx.signals.operation_did_execute.emit(Changes(outbox=True), self)
-        self.decided.emit(doc["id"])
-        return str(doc["id"])
+        def recorded(decision: Any) -> None:
+            doc, entry = decision.document, decision.entry
+            self.message.setText(render(Message("officer.decided", {
+                "outcome": Message(f"officer.outcome.{outcome}"),
+                "id": doc["declaration_id"], "version": doc["declaration_version"],
+                "seq": entry.seq, "decision": doc["id"]})))
+            self._enable(False)
+            self.decided.emit(doc["id"])
+
+        Op(self.ctx, lambda: decide(home, target, outcome, reason, store=store,
+                                    secrets=secrets), initiator=self).success(recorded).failure(
+            lambda exc: self.message.setText(render(exc))).run()

@@ -1,7 +1,9 @@
 """Settings and identity: server and pinning, enrolment, signing keys, language, profile.
 
 Enrolment and key work touch the network or the keyring, so they run as background
-ops; the dialog only gathers input and shows results.
+ops; the dialog only gathers input and shows results.  The key actions are the action
+layer's (:mod:`client.services.keys`, as ``comptoir keys``); the exported certificate is
+written through its one atomic write.
 """
 
 from __future__ import annotations
@@ -27,9 +29,16 @@ from PySide6.QtWidgets import (
 )
 
 from client.common.i18n import LANGUAGES, language, set_language
+from client.services.keys import (
+    create_signing_key,
+    import_key_file,
+    list_keys,
+    save_public_key,
+)
+from client.store import settings_keys
 from ui.context import AppContext, error_text
 from ui.i18n import t
-from ui.workers import Op
+from ui.workers import Op, QueryOp
 
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 
@@ -38,7 +47,8 @@ def apply_language(ctx: AppContext, lang: str) -> None:
     """Switch the GUI language live, and remember it for the next start."""
     set_language(lang)
     store = ctx.store
-    ctx.writer.submit(lambda: store.set_setting("ui.language", lang), None, ctx.report_error)
+    ctx.writer.submit(lambda: store.set_setting(settings_keys.LANGUAGE, lang), None,
+                      ctx.report_error)
     ctx.signals.language_changed.emit(lang)
 
 
@@ -116,9 +126,12 @@ class SettingsDialog(QDialog):
         self.device.setReadOnly(True)
         self._row(f, "settings.device", self.device)
 
+        from ui.cds_settings import CdsSection  # the UK CDS connector (#13)
+
+        self.cds = CdsSection(self)
         inner = QWidget()
         col = QVBoxLayout(inner)
-        for b in (box_general, box_server, box_enrol, box_keys):
+        for b in (box_general, box_server, box_enrol, self.cds.box, box_keys):
             col.addWidget(b)
         col.addStretch(1)
         area = QScrollArea()
@@ -197,7 +210,8 @@ class SettingsDialog(QDialog):
 
         def work() -> Any:
             return enrol(profile, secrets, server_url=url, code=code,
-                         ca_pem_path=Path(ca) if ca else None, pin_sha256=pin, trader_id=trader)
+                         ca_pem_path=Path(ca) if ca else None, pin_sha256=pin, trader_id=trader,
+                         store=self.ctx.store)
 
         def ok(result: Any) -> None:
             self.enrol_result.setText(t("settings.enrolled", trader=result.trader_id,
@@ -218,18 +232,19 @@ class SettingsDialog(QDialog):
 
     # ---- keys ---------------------------------------------------------------------------------
     def refresh_keys(self) -> None:
-        from client.seal.keys import list_keys
+        """List the profile's keys (read on the reader pool)."""
+        home = self.ctx.profile.home
 
-        try:
-            keys = list_keys(self.ctx.profile.home)
-        except Exception as exc:  # noqa: BLE001 - an unreadable keys file is shown, not raised
-            self.keys_view.setPlainText(error_text(exc))
-            return
-        self.keys_view.setPlainText("\n".join(
-            t("settings.key_line", kid=k.kid[:16], alg=k.alg, subject=k.subject,
-              active=t("settings.active") if k.active else "",
-              enrolled=t("settings.enrolled_mark") if k.enrolled else "")
-            for k in keys) or t("settings.no_keys"))
+        def shown(keys: list[Any]) -> None:
+            self.keys_view.setPlainText("\n".join(
+                t("settings.key_line", kid=k.kid[:16], alg=k.alg, subject=k.subject,
+                  active=t("settings.active") if k.active else "",
+                  enrolled=t("settings.enrolled_mark") if k.enrolled else "")
+                for k in keys) or t("settings.no_keys"))
+
+        # an unreadable keys file is shown, not raised
+        QueryOp(self.ctx, lambda: list_keys(home)).success(shown).failure(
+            lambda exc: self.keys_view.setPlainText(error_text(exc))).run()
 
     def _keys_op(self, fn: Any, done_key: str) -> None:
         def ok(_r: Any) -> None:
@@ -243,14 +258,10 @@ class SettingsDialog(QDialog):
             lambda exc: self.keys_result.setText(error_text(exc))).run()
 
     def create_key(self) -> None:
-        from client.seal.keys import create_key
-
         home, secrets = self.ctx.profile.home, self.ctx.secrets
-        self._keys_op(lambda: create_key(home, secrets), "settings.key_created")
+        self._keys_op(lambda: create_signing_key(home, secrets), "settings.key_created")
 
     def import_p12(self, path: Path | None = None, password: str | None = None) -> None:
-        from client.seal.keys import import_pkcs12
-
         if path is None:
             name, _f = QFileDialog.getOpenFileName(self, t("settings.import_p12"), "",
                                                    "PKCS#12 (*.p12 *.pfx)")
@@ -263,11 +274,10 @@ class SettingsDialog(QDialog):
             if not ok:
                 return
         home, secrets, p, pw = self.ctx.profile.home, self.ctx.secrets, path, password
-        self._keys_op(lambda: import_pkcs12(home, secrets, p, pw or None), "settings.key_imported")
+        self._keys_op(lambda: import_key_file(home, secrets, p, pw or None),
+                      "settings.key_imported")
 
     def export_cert(self, path: Path | None = None) -> None:
-        from client.seal.keys import export_public
-
         if path is None:
             name, _f = QFileDialog.getSaveFileName(self, t("settings.export_cert"),
                                                    "certificate.pem", "PEM (*.pem)")
@@ -275,5 +285,4 @@ class SettingsDialog(QDialog):
                 return
             path = Path(name)
         home, target = self.ctx.profile.home, path
-        self._keys_op(lambda: target.write_text(export_public(home), encoding="utf-8"),
-                      "settings.cert_exported")
+        self._keys_op(lambda: save_public_key(home, target), "settings.cert_exported")

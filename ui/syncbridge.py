@@ -16,9 +16,10 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from client.declaration.model import now_utc
+from client.store import settings_keys as keys
 from ui.context import AppContext
 
-DEFAULT_DRAIN_RATE = 2000.0  # declarations/s, until one is measured
+DEFAULT_DRAIN_RATE = keys.DRAIN_RATE.default  # declarations/s, until one is measured
 AUTO_SYNC_MS = 5000
 
 
@@ -63,16 +64,16 @@ class SyncController(QObject):
         self.engine: Any = None
         self.running = False
         self.connectivity = "offline"
-        self.offline = bool(ctx.store.get_setting("ui.work_offline", False))
-        self.last_sync_ok: str | None = ctx.store.get_setting("sync.last_success")
-        self.offline_since: str | None = ctx.store.get_setting("continuity.offline_since")
-        self.drain_rate = float(ctx.store.get_setting("sync.drain_rate", DEFAULT_DRAIN_RATE))
+        self.offline = ctx.store.get_setting(keys.WORK_OFFLINE)
+        self.last_sync_ok: str | None = ctx.store.get_setting(keys.LAST_SUCCESS)
+        self.offline_since: str | None = ctx.store.get_setting(keys.OFFLINE_SINCE)
+        self.drain_rate = ctx.store.get_setting(keys.DRAIN_RATE)
         self.last_error: Any = None
         self.rounds = 0
         self._reset_pending = False
         #: the last recovery: outage length, declarations carried through, time to drain
         self.last_recovery: dict[str, Any] | None = ctx.store.get_setting(
-            "continuity.last_recovery")
+            keys.LAST_RECOVERY)
         self._recovering: dict[str, Any] | None = None
         sig = ctx.signals
         self.listener.progress.connect(sig.sync_progress)
@@ -87,7 +88,9 @@ class SyncController(QObject):
 
     # ---- engine --------------------------------------------------------------------------
     def configured(self) -> bool:
-        return bool(self.ctx.profile.server.get("url")) and sync_available()
+        server = self.ctx.profile.server or {}
+        url = server.get("url") or (server.get("cds") or {}).get("url")  # CDS connector (#13)
+        return bool(url) and sync_available()
 
     def _engine(self) -> Any:
         if self.engine is None:
@@ -140,11 +143,11 @@ class SyncController(QObject):
             if getattr(report, "refdata_version", None):
                 self.ctx.reload_refdata()
             if reachable and getattr(report, "error", None) is None:
-                self.last_sync_ok = self.ctx.store.get_setting("sync.last_success") or now_utc()
+                self.last_sync_ok = self.ctx.store.get_setting(keys.LAST_SUCCESS) or now_utc()
                 sent = queued_before - self.ctx.store.outbox_stats()[0]
                 if sent >= 50 and elapsed > 0:
                     self.drain_rate = sent / elapsed
-                    self._remember({"sync.drain_rate": self.drain_rate})
+                    self._remember({keys.DRAIN_RATE: self.drain_rate})
                 if not self.offline:
                     self._on_connectivity(getattr(self.engine, "connectivity", None) or "online")
             elif not reachable:
@@ -177,7 +180,7 @@ class SyncController(QObject):
         self.last_recovery = {"outage_s": rec["outage_s"], "carried": rec["carried"],
                               "since": rec["since"], "recovered_at": now_utc(),
                               "drain_s": round(time.monotonic() - rec["t0"], 1)}
-        self._remember({"continuity.last_recovery": self.last_recovery})
+        self._remember({keys.LAST_RECOVERY: self.last_recovery})
         self.state_changed.emit()
 
     def set_offline(self, offline: bool) -> None:
@@ -185,7 +188,7 @@ class SyncController(QObject):
         self.offline = offline
         if self.engine is not None:
             self.engine.set_offline(offline)
-        self._remember({"ui.work_offline": offline})
+        self._remember({keys.WORK_OFFLINE: offline})
         self._on_connectivity("offline" if offline else self.connectivity)
         if not offline:
             self.sync_now()
@@ -198,18 +201,18 @@ class SyncController(QObject):
         self.connectivity = state
         if state == "offline" and self.offline_since is None:
             self.offline_since = now_utc()
-            self._remember({"continuity.offline_since": self.offline_since})
+            self._remember({keys.OFFLINE_SINCE: self.offline_since})
         elif state == "online" and self.offline_since is not None:
             self._recovering = {"outage_s": round(self.outage_seconds()),
                                 "carried": self.ctx.store.outbox_stats()[0],
                                 "since": self.offline_since, "t0": time.monotonic()}
             self.offline_since = None
-            self._remember({"continuity.offline_since": None})
+            self._remember({keys.OFFLINE_SINCE: None})
         if changed:
             self.ctx.signals.connectivity_changed.emit(state)
             self.state_changed.emit()
 
-    def _remember(self, values: dict[str, Any]) -> None:
+    def _remember(self, values: dict[keys.Setting[Any], Any]) -> None:
         store = self.ctx.store
 
         def write() -> None:

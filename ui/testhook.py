@@ -49,8 +49,12 @@ def run_hook(window: Any, hook: str) -> None:
         def poll() -> None:
             ctx = window.ctx
             if ctx.training is not None and window.sync.last_sync_ok:
+                from PySide6.QtWidgets import QLabel
+
+                badge = window.statusBar().findChild(QLabel, "trainingBadge")
                 print(f"training {ctx.profile.server.get('url')} "
-                      f"title={window.windowTitle()}", flush=True)
+                      f"title={window.windowTitle()} "
+                      f"badge={badge.text() if badge else None}", flush=True)
                 window.close()
             else:
                 QTimer.singleShot(100, poll)

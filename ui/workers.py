@@ -1,11 +1,13 @@
-"""Background work: one writer executor for the store, one pool for the network.
+"""Background work: one writer for the store, a reader pool, a pool for the network.
 
 Anki's pattern: every store write runs on a single worker thread (SQLite has one
-writer; the GUI thread never waits on an fsync), network work runs on a separate
-pool (the GUI thread never waits on a socket), and results come back to the GUI
-thread through a queued Qt signal.  An operation is a small object with ``success``
-and ``failure`` callbacks (Anki's ``CollectionOp``); its background function never
-touches a widget.  Unit tests swap in :class:`ImmediateRunner` to run synchronously.
+writer; the GUI thread never waits on an fsync), reads and rendering run on a small
+reader pool (never queued behind an autosave), network work runs on a separate pool
+(the GUI thread never waits on a socket), and results come back to the GUI thread
+through a queued Qt signal.  An operation is a small object with ``success`` and
+``failure`` callbacks: :class:`Op` for writes (Anki's ``CollectionOp``), :class:`QueryOp`
+for reads (Anki's ``QueryOp``); its background function never touches a widget.  Unit
+tests swap in :class:`ImmediateRunner` to run synchronously.
 """
 
 from __future__ import annotations
@@ -127,16 +129,23 @@ class NetworkPool:
     def active(self) -> int:
         return self._pool.activeThreadCount()
 
+    def wait_idle(self, timeout_ms: int = 30000) -> bool:
+        """Block until every job has run; their answers are then queued for the GUI
+        thread (delivered at its next event-loop turn).  False on timeout."""
+        return bool(self._pool.waitForDone(timeout_ms))
+
     def shutdown(self, timeout_ms: int = 15000) -> None:
         self._pool.clear()
         self._pool.waitForDone(timeout_ms)
 
 
 class ReaderPool(NetworkPool):
-    """One thread for long store reads (a full id list of 100,000 rows): never writes."""
+    """Threads for store reads and rendering (a 100,000-row id list, a detail pane, a
+    PDF): never writes the store.  Two, so that a long render does not hold up the
+    detail pane; SQLite in WAL mode serves readers side by side."""
 
-    def __init__(self) -> None:
-        super().__init__(max_threads=1)
+    def __init__(self, max_threads: int = 2) -> None:
+        super().__init__(max_threads=max_threads)
 
 
 class ImmediateRunner:
@@ -206,3 +215,90 @@ class Op:
 
         runner = self.ctx.network if self.network else self.ctx.writer
         runner.submit(self.fn, ok, bad)
+
+
+class LatestOnly:
+    """A lane of queries in which a newer one supersedes the older ones.
+
+    The detail pane asks for the row under the cursor; a user holding the down arrow
+    asks for twenty.  Only the last answer is shown: older ones still queued are not
+    run, and older ones that finish late (the reader pool has two threads, so answers
+    may arrive out of order) are dropped.  Tickets are taken on the GUI thread; a
+    reader thread only reads the current one (an int: no lock needed to compare).
+    """
+
+    def __init__(self) -> None:
+        self._ticket = 0
+
+    def take(self) -> int:
+        """A ticket for a new query; every earlier ticket is now stale."""
+        self._ticket += 1
+        return self._ticket
+
+    def current(self, ticket: int) -> bool:
+        return ticket == self._ticket
+
+    def cancel(self) -> None:
+        """Drop whatever is in flight (the pane now shows nothing)."""
+        self._ticket += 1
+
+
+class _Superseded(Exception):
+    """A queued query whose answer nobody wants any more: never started."""
+
+
+_INLINE = ImmediateRunner()
+
+
+class QueryOp:
+    """A read-only background operation (Anki's ``QueryOp``, beside :class:`Op`).
+
+    ``QueryOp(ctx, fn).success(cb).failure(cb).run()`` runs ``fn`` on the reader pool,
+    never on the writer (so a read never waits for an autosave, and an autosave never
+    waits for a PDF), then calls ``cb`` with its result on the GUI thread.  ``fn`` must
+    not write the store; it broadcasts nothing.  With ``latest=`` a :class:`LatestOnly`
+    lane, a result arrives only if no newer query of that lane was run meanwhile.  A
+    context without a reader pool (unit tests) runs ``fn`` at once, inline.
+    """
+
+    def __init__(self, ctx: Any, fn: Callable[[], Any], *,
+                 latest: LatestOnly | None = None) -> None:
+        self.ctx, self.fn, self.latest = ctx, fn, latest
+        self._success: Success | None = None
+        self._failure: Failure | None = None
+
+    def success(self, cb: Success) -> QueryOp:
+        self._success = cb
+        return self
+
+    def failure(self, cb: Failure) -> QueryOp:
+        self._failure = cb
+        return self
+
+    def run(self) -> None:
+        lane = self.latest
+        ticket = lane.take() if lane is not None else 0
+        fn = self.fn
+
+        def stale() -> bool:
+            return lane is not None and not lane.current(ticket)
+
+        def job() -> Any:
+            if stale():  # a newer query was asked for while this one waited
+                raise _Superseded
+            return fn()
+
+        def ok(result: Any) -> None:
+            if not stale() and self._success is not None:
+                self._success(result)
+
+        def bad(exc: BaseException) -> None:
+            if isinstance(exc, _Superseded) or stale():
+                return
+            if self._failure is not None:
+                self._failure(exc)
+            else:
+                self.ctx.report_error(exc)
+
+        runner = self.ctx.reader if self.ctx.reader is not None else _INLINE
+        runner.submit(job, ok, bad)

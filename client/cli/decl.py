@@ -1,195 +1,166 @@
 """Headless commands on declarations: init, schema, new, import, validate, list, show,
-history, export, copy, demo seed, seal, verify, journal verify, rekey.
+history, export, copy, amend, ready, demo seed, seal, fallback print, verify, journal
+verify, rekey.
 
-Every command reads untrusted input fully and checks it before the store is touched,
-so that a bad file leaves the store exactly as it was.
+Each handler reads its arguments, calls one or two functions of :mod:`client.services`
+and prints what comes back; the services read untrusted input fully and check it before
+the store is touched, so that a bad file leaves the store exactly as it was.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from client.common.files import read_json_file
-from client.common.i18n import ComptoirError, Message, tr
-from client.declaration import states
-from client.declaration.model import Declaration, json_schema, new_lrn
-from client.interchange.json_io import read_declarations
-from client.seal.profile import Profile, init_profile, load_or_init, open_store, profile_exists
-from client.seal.sealing import Sealer, SealRefused, validation_findings
-from client.store import Store
-
-# --------------------------------------------------------------------------- helpers
-
-class Session:
-    """The profile and its open store for one command."""
-
-    def __init__(self, home: Path) -> None:
-        self.profile: Profile = load_or_init(home)
-        self._secrets: Any = None
-        self.store: Store = open_store(self.profile, secrets=self.secrets)
-
-    @property
-    def secrets(self) -> Any:
-        if self._secrets is None:
-            from client.seal.profile import secret_store
-
-            self._secrets = secret_store(self.profile)
-            warning = getattr(self._secrets, "last_warning", None)
-            if warning is not None:
-                print(f"comptoir: {warning.render()}", file=sys.stderr)
-        return self._secrets
-
-    def close(self) -> None:
-        self.store.close()
-
-    def __enter__(self) -> Session:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _emit(text: str, output: Path | None) -> None:
-    if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    else:
-        _write_file(output, text.encode("utf-8"))
+from client.cli.render import dumps, emit, print_findings, render, warn
+from client.common.i18n import ComptoirError, tr
+from client.declaration.validation import has_errors
+from client.interchange.dms import DmsSchemaError
+from client.services.continuity import print_fallback_documents, send_to_paper_procedure
+from client.services.declarations import (
+    ReadyRefused,
+    amend_declaration,
+    check_demo_count,
+    copy_declaration,
+    create_declaration,
+    find_declaration,
+    mark_ready,
+    seed_demo,
+)
+from client.services.exports import (
+    FILE_ONLY,
+    FORMATS,
+    export_to_file,
+    render_export,
+    render_fallback_pdf,
+    write_file,
+)
+from client.services.imports import commit_import, read_import
+from client.services.officer import received, verify_envelope
+from client.services.sealing import (
+    SealOutcome,
+    SealReport,
+    check_journal,
+    ready_to_seal,
+    seal_declarations,
+)
+from client.services.session import Session, rotate_database_key, set_up_profile
+from client.services.validation import declaration_schema, validate_file, validate_stored
+from client.services.views import (
+    declaration_detail,
+    declaration_history,
+    list_declarations,
+    status_filter,
+)
+from client.store import history_message
 
 
-def _write_file(output: Path, data: bytes) -> None:
-    try:
-        tmp = output.with_name(output.name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, output)
-    except OSError as exc:
-        raise ComptoirError("error.file_unwritable", 2, path=str(output),
-                            reason=exc.strerror or str(exc)) from exc
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, indent=2, default=str)
-
-
-def print_findings(findings: list[Any], out: Any = None) -> None:
-    out = out or sys.stdout
-    for f in findings:
-        sev = tr(f"severity.{f.severity}")
-        print(f"{sev} {f.code} DE {f.de} {f.path}: {f.message.render()}", file=out)
+def _session(args: argparse.Namespace) -> Session:
+    """The profile of ``--home`` and its store, a keyring warning shown on stderr."""
+    return Session(args.home, on_warning=warn)
 
 
 # --------------------------------------------------------------------------- commands
 
 def cmd_init(args: argparse.Namespace) -> int:
     home: Path = args.home
-    if profile_exists(home):
+    result = set_up_profile(home, role=args.role, declarant_id=args.declarant,
+                            key_alg=None if args.no_key else args.alg)
+    if result.profile is None:
         print(tr("init.exists", home=str(home)))
         return 0
-    profile = init_profile(home, role=args.role, declarant_id=args.declarant,
-                           key_alg=None if args.no_key else args.alg)
-    print(tr("init.done", home=str(home), role=profile.role, device=profile.device_id))
+    print(tr("init.done", home=str(home), role=result.profile.role,
+             device=result.profile.device_id))
     return 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    print(_dumps(json_schema()))
+    print(dumps(declaration_schema()))
     return 0
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    with Session(args.home) as s:
-        decl = Declaration(type=args.type, lrn=args.lrn or new_lrn())
-        if s.profile.declarant_id:
-            from client.declaration.model import Party
-
-            decl.declarant = Party(id=s.profile.declarant_id)
-        s.store.create(decl, s.profile.actor())
-        print(decl.id)
+    with _session(args) as s:
+        made = create_declaration(s.store, s.actor(), type=args.type, lrn=args.lrn,
+                                  declarant_id=s.profile.declarant_id)
+        print(made.id)
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    files: list[Path] = args.files
-    xml = [f for f in files if f.suffix.lower() == ".xml"]
-    if xml:
-        return _import_xml(args, files)
-    # Read and check everything first: a bad file leaves the store untouched.
-    decls: list[Declaration] = []
-    for f in files:
-        decls.extend(read_declarations(f))
-    seen: set[str] = set()
-    with Session(args.home) as s:
-        for d in decls:
-            if d.id in seen or s.store.exists(d.id):
-                raise ComptoirError("import.duplicate_id", 2, id=d.id)
-            seen.add(d.id)
-        s.store.create_many(decls, s.profile.actor(), note="imported")
+    try:
+        pending = read_import(args.files, lenient=args.lenient)  # every file checked first
+    except DmsSchemaError as exc:  # each schema error on its line, then the refusal
+        for err in exc.errors:
+            print(f"{exc.message.params['path']}: {err.render()}", file=sys.stderr)
+        raise
+    for f, r in zip(pending.files, pending.dms or [], strict=False):
+        if r.schema_errors:  # imported all the same (--lenient): say what is wrong
+            print(tr("dms.schema_kept", path=str(f), count=len(r.schema_errors)),
+                  file=sys.stderr)
+            for err in r.schema_errors:
+                print(f"  {err.render()}", file=sys.stderr)
+    with _session(args) as s:
+        report = commit_import(s.store, s.actor(), pending)
+    if not report.xml:
+        if args.json:
+            print(dumps([{"id": i.declaration_id, "kind": "declaration", "lrn": i.lrn,
+                          "unmapped": []} for i in report.items]))
+        else:
+            for i in report.items:
+                print(tr("import.done", id=i.declaration_id, lrn=i.lrn or "-"))
+        return 0
+    out = [_xml_entry(i) for i in report.items]
     if args.json:
-        print(_dumps([{"id": d.id, "kind": "declaration", "lrn": d.lrn, "unmapped": []}
-                      for d in decls]))
-    else:
-        for d in decls:
-            print(tr("import.done", id=d.id, lrn=d.lrn or "-"))
-    return 0
-
-
-def _import_xml(args: argparse.Namespace, files: list[Path]) -> int:
-    from client.interchange.dms import import_dms_file
-
-    results = [import_dms_file(f) for f in files]  # parse all first
-    out: list[dict[str, Any]] = []
-    code = 0
-    with Session(args.home) as s:
-        for f, r in zip(files, results, strict=True):
-            entry: dict[str, Any] = {"file": str(f), "id": None, "kind": r.kind, "lrn": None,
-                                     "unmapped": list(r.unmapped),
-                                     "message": r.message.render() if r.message else None}
-            if r.declaration is not None:
-                d = r.declaration
-                if s.store.exists(d.id):
-                    raise ComptoirError("import.duplicate_id", 2, id=d.id)
-                s.store.create(d, s.profile.actor(), note=f"imported from {f.name}")
-                s.store.add_attachment(d.id, f.name, "application/xml", r.original)
-                entry.update(id=d.id, lrn=d.lrn)
-            else:
-                code = max(code, 1 if r.kind in ("notification",) else 2)
-            out.append(entry)
-    if args.json:
-        print(_dumps(out))
+        print(dumps(out))
     else:
         for e in out:
-            if e["id"]:
+            if e.get("applied") == "applied":
+                print(tr("import.amendment_applied", file=e["file"],
+                         kind=tr(f"dms.kind.{e['kind']}"), id=e["id"],
+                         version=e["version"], errors=e["errors"]))
+            elif e.get("applied") == "pending":
+                print(tr("import.amendment_pending", file=e["file"],
+                         kind=tr(f"dms.kind.{e['kind']}"),
+                         mrn=e["mrn"] or "-", lrn=e["lrn"] or "-", errors=e["errors"]))
+            elif e["id"]:
                 print(tr("import.done_xml", file=e["file"], id=e["id"], lrn=e["lrn"] or "-",
                          kind=e["kind"], unmapped=len(e["unmapped"])))
             else:
                 print(f"{e['file']}: {e['message']}", file=sys.stderr)
-    return 0 if all(e["id"] for e in out) else code or 2
+    return report.exit_code
+
+
+def _xml_entry(i: Any) -> dict[str, Any]:
+    """One DMS file of ``comptoir import --json``."""
+    e: dict[str, Any] = {"file": str(i.file), "id": i.declaration_id, "kind": i.kind,
+                         "lrn": i.lrn, "unmapped": list(i.unmapped),
+                         "message": i.message.render() if i.message else None}
+    if i.schema_errors:
+        e["schema_errors"] = [x.to_json() for x in i.schema_errors]
+    if i.declaration_id or i.pending_id:
+        e["normalised"] = [x.to_json() for x in i.normalised]  # empty: lossless
+    if i.applied:
+        e.update(applied=i.applied, version=i.version, pending=i.pending_id, mrn=i.mrn,
+                 errors=i.errors)
+    if i.amendments_applied:
+        e["amendments_applied"] = list(i.amendments_applied)
+    return e
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from client.declaration.validation import has_errors
-
     path = Path(args.target)
     if path.suffix.lower() == ".json" or path.is_file():
-        value = read_json_file(path)
-        if isinstance(value, dict):
-            findings = validation_findings(value, None)
-        else:
-            raise ComptoirError("error.declaration_invalid", 2, path=str(path), field="(root)",
-                                reason=tr("error.expected_object"))
+        findings = validate_file(path)
     else:
-        with Session(args.home) as s:
-            decl_id = s.store.resolve_id(args.target)
-            findings = validation_findings(s.store.get(decl_id).declaration, s.store, decl_id,
-                                           home=s.profile.home)
+        with _session(args) as s:
+            findings = validate_stored(s.store, find_declaration(s.store, args.target),
+                                       home=s.home)
     if args.json:
-        print(_dumps([f.to_json() for f in findings]))
+        print(dumps([f.to_json() for f in findings]))
     else:
         print_findings(findings)
         if not findings:
@@ -198,14 +169,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    statuses = [args.status] if args.status else None
-    if args.status and args.status not in states.STATES:
-        raise ComptoirError("list.bad_status", 2, status=args.status,
-                            known=", ".join(states.STATES))
-    with Session(args.home) as s:
-        rows = s.store.list(statuses=statuses, search=args.search, limit=args.limit)
+    statuses = status_filter(args.status)
+    with _session(args) as s:
+        rows = list_declarations(s.store, statuses=statuses, search=args.search,
+                                 limit=args.limit)
     if args.json:
-        print(_dumps([r.to_json() for r in rows]))
+        print(dumps([r.to_json() for r in rows]))
         return 0
     for r in rows:
         print(f"{r.id}  {r.type}  {tr('status.' + r.status):<20}  {r.lrn or '-':<22}  "
@@ -213,74 +182,29 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def pointer_to_path(pointer: str) -> str:
-    """A JSON pointer (``/goods_items/0/procedure_code``) as a model path
-    (``goods_items[0].procedure_code``); model paths pass through."""
-    if not pointer.startswith("/"):
-        return pointer
-    out = ""
-    for step in pointer[1:].split("/"):
-        step = step.replace("~1", "/").replace("~0", "~")
-        out += f"[{step}]" if step.isdigit() else ("." if out else "") + step
-    return out
-
-
-def rejection_reasons(store: Store, decl_id: str, home: Path) -> list[dict[str, Any]]:
-    """The single window's rejection codes for the current version, each explained from
-    the reference data in the user's language, with the field it points to."""
-    from client.common.i18n import language
-    from client.declaration.model import de_number
-    from client.declaration.refdata import profile_reference_data
-
-    ref = profile_reference_data(home / "refdata")
-    lang = language()
-    for entry in reversed(store.history(decl_id)):
-        if entry.to_status == states.REJECTED and entry.detail and entry.detail.get("errors"):
-            out = []
-            for err in entry.detail["errors"]:
-                code = str(err.get("code", ""))
-                pointer = str(err.get("pointer") or "")
-                path = pointer_to_path(pointer)
-                try:
-                    de = de_number(path) if path else None
-                except ValueError:
-                    de = None
-                out.append({"code": code, "pointer": pointer, "de": de,
-                            "explanation": ref.explain_error(code, lang) or err.get("detail") or "",
-                            "detail": err.get("detail") or ""})
-            return out
-        if entry.to_status != states.REJECTED and entry.from_status == states.REJECTED:
-            return []
-    return []
-
-
 def cmd_show(args: argparse.Namespace) -> int:
-    with Session(args.home) as s:
-        decl_id = s.store.resolve_id(args.id)
-        st = s.store.get(decl_id)
-        receipts = s.store.receipts(decl_id)
-        reasons = rejection_reasons(s.store, decl_id, s.profile.home) \
-            if st.status == states.REJECTED else []
-    from client.officer.decisions import received_decisions
-
-    decisions = received_decisions(args.home, decl_id)
+    with _session(args) as s:
+        decl_id = find_declaration(s.store, args.id)
+        detail = declaration_detail(s.store, decl_id, s.home)
+    decisions = received(args.home, decl_id)
+    st = detail.stored
     if args.json:
-        print(_dumps({"id": decl_id, "status": st.status, "mrn": st.mrn,
-                      "created_at": st.created_at, "updated_at": st.updated_at,
-                      "sealed_at": st.sealed_at, "envelope_hash": st.envelope_hash,
-                      "receipts": [{"seq": r["seq"], "mrn": r["mrn"],
-                                    "received_at": r["received_at"]} for r in receipts],
-                      "rejection": reasons,
-                      "decisions": [d.to_json() for d in decisions],
-                      "declaration": st.declaration.to_json_dict()}))
+        print(dumps({"id": decl_id, "status": st.status, "mrn": st.mrn,
+                     "created_at": st.created_at, "updated_at": st.updated_at,
+                     "sealed_at": st.sealed_at, "envelope_hash": st.envelope_hash,
+                     "receipts": [{"seq": r["seq"], "mrn": r["mrn"],
+                                   "received_at": r["received_at"]} for r in detail.receipts],
+                     "rejection": [r.to_json() for r in detail.rejection],
+                     "decisions": [d.to_json() for d in decisions],
+                     "declaration": st.declaration.to_json_dict()}))
         return 0
     d = st.declaration
     print(tr("show.header", id=d.id, type=d.type, version=d.version,
              status=tr("status." + st.status), lrn=d.lrn or "-", mrn=st.mrn or "-"))
-    for r in reasons:
-        print(tr("show.rejection", code=r["code"], explanation=r["explanation"],
-                 field=r["pointer"] or "-", de=r["de"] or "-"))
-    if reasons:
+    for r in detail.rejection:
+        print(tr("show.rejection", code=r.code, explanation=r.explanation,
+                 field=r.pointer or "-", de=r.de or "-"))
+    if detail.rejection:
         print(tr("show.rejection_next", id=d.id))
     for dec in decisions:
         print(tr("officer.received_conflict" if dec.conflict else "officer.received_line",
@@ -288,127 +212,72 @@ def cmd_show(args: argparse.Namespace) -> int:
                  decided_at=dec.decided_at, reason=dec.reason or "-",
                  verified=tr("officer.verified") if dec.verified
                  else tr("officer.not_verified", problem=dec.problem or "-")))
-    print(_dumps(d.to_json_dict()))
+    print(dumps(d.to_json_dict()))
     return 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    with Session(args.home) as s:
-        decl_id = s.store.resolve_id(args.id)
-        entries = s.store.history(decl_id)
+    with _session(args) as s:
+        entries = declaration_history(s.store, find_declaration(s.store, args.id))
     if args.json:
-        print(_dumps([e.__dict__ for e in entries]))
+        print(dumps([{**e.__dict__, "message": history_message(e).render()} for e in entries]))
         return 0
     for e in entries:
         frm = tr("status." + e.from_status) if e.from_status else "-"
         print(tr("history.line", at=e.at, actor=e.actor, version=e.version, frm=frm,
-                 to=tr("status." + e.to_status), note=e.note or ""))
+                 to=tr("status." + e.to_status), note=history_message(e)))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    with Session(args.home) as s:
-        decl_id = s.store.resolve_id(args.id)
-        st = s.store.get(decl_id)
-        fmt = args.format
-        if fmt == "json":
-            _emit(_dumps(st.declaration.to_json_dict()), args.output)
-        elif fmt == "envelope":
-            entry = s.store.journal_entry(declaration_id=decl_id, version=st.declaration.version)
-            if entry is None:
-                raise ComptoirError("export.not_sealed", 2, id=decl_id)
-            _emit(_dumps(entry.envelope), args.output)
-        elif fmt == "dms-xml":
-            from client.interchange.dms import export_dms
-
-            data = export_dms(st.declaration)
-            if args.output is None:
-                sys.stdout.buffer.write(data)
-            else:
-                _write_file(args.output, data)
-        elif fmt in ("pdf", "fallback-pdf"):
-            _export_pdf(s, decl_id, st, fmt, args.output)
+    fmt = args.format
+    with _session(args) as s:
+        decl_id = find_declaration(s.store, args.id)
+        if args.output is not None:
+            export_to_file(s.store, decl_id, fmt, args.output, actor=s.actor())
+            return 0
+        if fmt in FILE_ONLY:
+            raise ComptoirError("export.pdf_needs_output", 2)
+        data = render_export(s.store, decl_id, fmt)
+    if fmt == "dms-xml":
+        sys.stdout.buffer.write(data)
+    else:
+        emit(data.decode("utf-8"), None)
     return 0
 
 
-def _export_pdf(s: Session, decl_id: str, st: Any, fmt: str, output: Path | None) -> None:
-    from client.common.i18n import language
-    from client.interchange import printing
-
-    if output is None:
-        raise ComptoirError("export.pdf_needs_output", 2)
-    if fmt == "pdf":
-        data = printing.render_pdf(st.declaration, status=st.status, mrn=st.mrn,
-                                   envelope_hash=st.envelope_hash, lang=language())
-    else:
-        entry = s.store.journal_entry(declaration_id=decl_id, version=st.declaration.version)
-        if entry is None:
-            raise ComptoirError("export.not_sealed", 2, id=decl_id)
-        from client.seal.sealing import fallback_qr_payload, signature_fingerprint
-
-        data = printing.render_fallback_pdf(
-            st.declaration, envelope_hash=entry.envelope_hash,
-            signature_fingerprint=signature_fingerprint(entry.envelope),
-            sealed_at=entry.sealed_at, lang=language(),
-            qr_payload=fallback_qr_payload(entry.envelope))
-        s.store.mark_fallback_printed(decl_id, s.profile.actor())
-    _write_file(output, data)
-
-
 def cmd_copy(args: argparse.Namespace) -> int:
-    from client.declaration.model import new_declaration_id
-
-    with Session(args.home) as s:
-        src = s.store.get(s.store.resolve_id(args.id)).declaration
-        copy = src.model_copy(update={"id": new_declaration_id(), "version": 1,
-                                      "lrn": args.lrn or new_lrn(), "mrn": None,
-                                      "function": "original", "amends": None}, deep=True)
-        s.store.create(copy, s.profile.actor(), note=f"copied from {src.id}")
-        print(copy.id)
+    with _session(args) as s:
+        made = copy_declaration(s.store, s.actor(), find_declaration(s.store, args.id),
+                                lrn=args.lrn)
+        print(made.id)
     return 0
 
 
 def cmd_amend(args: argparse.Namespace) -> int:
-    with Session(args.home) as s:
-        decl = s.store.new_version(s.store.resolve_id(args.id), s.profile.actor(),
-                                   function="cancellation" if args.cancel else None)
+    with _session(args) as s:
+        decl = amend_declaration(s.store, s.actor(), find_declaration(s.store, args.id),
+                                 cancel=args.cancel,
+                                 post_release=args.post_release).declaration
         print(tr("amend.done", id=decl.id, version=decl.version, function=decl.function))
     return 0
 
 
 def cmd_ready(args: argparse.Namespace) -> int:
-    from client.declaration.validation import has_errors
-
-    with Session(args.home) as s:
-        decl_id = s.store.resolve_id(args.id)
-        findings = validation_findings(s.store.get(decl_id).declaration, s.store, decl_id,
-                                       home=s.profile.home)
-        if has_errors(findings):
-            print_findings(findings, sys.stderr)
+    with _session(args) as s:
+        try:
+            mark_ready(s.store, s.actor(), [find_declaration(s.store, args.id)], home=s.home)
+        except ReadyRefused as exc:
+            print_findings(exc.findings, sys.stderr)
             return 1
-        s.store.transition(decl_id, states.READY, s.profile.actor())
     return 0
 
 
 def cmd_demo_seed(args: argparse.Namespace) -> int:
-    from client.declaration.samples import sample_declaration
-
-    if args.count < 0 or args.count > 1_000_000:
-        raise ComptoirError("demo.bad_count", 2, count=args.count)
-    rng = random.Random(args.seed)
-    with Session(args.home) as s:
-        declarant = s.profile.declarant_id or "GB123456789000"
-        made = 0
-        while made < args.count:
-            n = min(500, args.count - made)
-            batch = []
-            for _ in range(n):
-                d = sample_declaration(rng, n_items=rng.randint(1, 6), declarant_id=declarant)
-                d.lrn = new_lrn(rng) + f"{made:06d}"[-6:]
-                d.lrn = d.lrn[:22]
-                batch.append(d)
-                made += 1
-            s.store.create_many(batch, s.profile.actor(), status=states.READY, note="demo seed")
+    check_demo_count(args.count)
+    with _session(args) as s:
+        seed_demo(s.store, s.actor(), args.count, seed=args.seed,
+                  declarant_id=s.profile.declarant_id)
     print(tr("demo.seeded", count=args.count))
     return 0
 
@@ -416,56 +285,74 @@ def cmd_demo_seed(args: argparse.Namespace) -> int:
 def cmd_seal(args: argparse.Namespace) -> int:
     if not args.id and not args.all_ready:
         raise ComptoirError("seal.nothing", 2)
-    sealed = 0
-    refused = 0
-    with Session(args.home) as s:
-        ids = [s.store.resolve_id(args.id)] if args.id else \
-            s.store.list_ids(statuses=[states.READY], order_by="created_at", descending=False)
-        sealer = Sealer(s.profile, s.store, s.secrets) if ids else None
-        for decl_id in ids:
-            try:
-                assert sealer is not None
-                entry = sealer.seal(decl_id)
-            except SealRefused as exc:
-                refused += 1
-                print(f"comptoir: {exc.render()}", file=sys.stderr)
-                print_findings(exc.findings, sys.stderr)
-                continue
-            sealed += 1
-            if args.id:
-                print(tr("seal.done", id=decl_id, seq=entry.seq, hash=entry.envelope_hash[:16]))
+
+    def shown(outcome: SealOutcome) -> None:
+        if outcome.refused is not None:
+            warn(outcome.refused.message)
+            print_findings(outcome.refused.findings, sys.stderr)
+        elif args.id and outcome.entry is not None:
+            print(tr("seal.done", id=outcome.declaration_id, seq=outcome.entry.seq,
+                     hash=outcome.entry.envelope_hash[:16]))
+
+    with _session(args) as s:
+        ids = [find_declaration(s.store, args.id)] if args.id else ready_to_seal(s.store)
+        report = seal_declarations(s.sealer(), ids, on_outcome=shown) if ids else SealReport()
     if args.all_ready:
-        print(tr("seal.summary", sealed=sealed, refused=refused))
-    return 1 if refused else 0
+        print(tr("seal.summary", sealed=len(report.sealed), refused=len(report.refused)))
+    return 1 if report.refused else 0
+
+
+def cmd_fallback_print(args: argparse.Namespace) -> int:
+    with _session(args) as s:
+        result = print_fallback_documents(s.store, s.actor(), args.folder)
+    if args.json:
+        print(dumps([{"id": i, "path": str(p)}
+                     for i, p in zip(result.declaration_ids, result.paths, strict=True)]))
+        return 0
+    for path in result.paths:
+        print(tr("fallback.written", path=str(path)))
+    print(tr("fallback.summary", count=len(result.paths), folder=str(args.folder)))
+    return 0
+
+
+def cmd_fallback_paper(args: argparse.Namespace) -> int:
+    """A transit movement goes on paper: its accompanying document, out of the outbox (or
+    its withdrawal queued when it was already lodged)."""
+    with _session(args) as s:
+        decl_id = find_declaration(s.store, args.id)
+        st = s.store.get(decl_id)
+        entry = s.store.journal_entry(declaration_id=decl_id, version=st.declaration.version)
+        if args.output is not None and entry is not None:
+            write_file(args.output, render_fallback_pdf(st.declaration, entry))
+            print(tr("fallback.written", path=str(args.output)))
+        done = send_to_paper_procedure(s.store, s.sealer(), s.actor(), decl_id)
+    print(tr("fallback.withdrawal_queued" if done.withdrawal else "fallback.paper_procedure",
+             id=st.declaration.lrn or decl_id))
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from client.officer.verify import verify_input
-
-    outcome = verify_input(args.home, args.target)
+    outcome = verify_envelope(args.home, args.target)
     stream = sys.stdout if outcome.ok else sys.stderr
     for line in outcome.lines:
-        print(line.render() if isinstance(line, Message) else str(line), file=stream)
+        print(render(line), file=stream)
     return 0 if outcome.ok else 1
 
 
 def cmd_journal_verify(args: argparse.Namespace) -> int:
-    from client.seal.journal import verify_journal
-
-    with Session(args.home) as s:
-        result = verify_journal(s.store)
+    with _session(args) as s:
+        result = check_journal(s.store)
     if result.ok:
         print(tr("journal.intact", count=result.count, head=(result.head or "-")[:16]))
         return 0
-    print(f"comptoir: {result.problem.render()}", file=sys.stderr)
+    assert result.problem is not None
+    warn(result.problem)
     return 1
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
-    from client.seal.profile import rekey
-
-    with Session(args.home) as s:
-        rekey(s.profile, s.store, secrets=s.secrets)
+    with _session(args) as s:
+        rotate_database_key(s)
     print(tr("rekey.done"))
     return 0
 
@@ -498,6 +385,7 @@ def register(sub: Any) -> None:
     p = add("import", cmd_import, "help.import")
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--lenient", action="store_true", help=tr("help.lenient"))
 
     p = add("validate", cmd_validate, "help.validate")
     p.add_argument("target", help="ID|FILE")
@@ -519,8 +407,7 @@ def register(sub: Any) -> None:
 
     p = add("export", cmd_export, "help.export")
     p.add_argument("id")
-    p.add_argument("--format", default="json",
-                   choices=["json", "envelope", "dms-xml", "pdf", "fallback-pdf"])
+    p.add_argument("--format", default="json", choices=list(FORMATS))
     p.add_argument("-o", "--output", type=Path)
 
     p = add("copy", cmd_copy, "help.copy")
@@ -529,7 +416,10 @@ def register(sub: Any) -> None:
 
     p = add("amend", cmd_amend, "help.amend")
     p.add_argument("id")
-    p.add_argument("--cancel", action="store_true")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--cancel", action="store_true", help=tr("help.amend_cancel"))
+    group.add_argument("--post-release", action="store_true",
+                       help=tr("help.amend_post_release"))
 
     p = add("ready", cmd_ready, "help.ready")
     p.add_argument("id")
@@ -544,6 +434,18 @@ def register(sub: Any) -> None:
     p = add("seal", cmd_seal, "help.seal")
     p.add_argument("id", nargs="?")
     p.add_argument("--all-ready", action="store_true")
+
+    fallback = add("fallback", _usage("comptoir fallback print FOLDER [--json]"),
+                   "help.fallback")
+    fsub = fallback.add_subparsers(dest="fallback_command", parser_class=type(fallback))
+    p = fsub.add_parser("print", help=tr("help.fallback_print"))
+    p.set_defaults(func=cmd_fallback_print)
+    p.add_argument("folder", type=Path)
+    p.add_argument("--json", action="store_true")
+    p = fsub.add_parser("paper", help=tr("help.fallback_paper"))
+    p.set_defaults(func=cmd_fallback_paper)
+    p.add_argument("id")
+    p.add_argument("-o", "--output", type=Path)
 
     p = add("verify", cmd_verify, "help.verify")
     p.add_argument("target", help="FILE|TOKEN")

@@ -10,41 +10,31 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-
+from client.cli.render import warn
 from client.common.i18n import ComptoirError, tr
-from client.seal.keys import (
-    ALGS,
-    ES256,
-    create_key,
-    export_public,
-    get_key,
-    import_pkcs12,
-    list_keys,
-    make_csr,
+from client.seal.keys import ALGS, ES256
+from client.seal.secrets import SecretStore
+from client.services.exports import write_file
+from client.services.keys import (
+    DEFAULT_SUBJECT,
+    create_signing_key,
+    describe_keys,
+    export_public_key,
+    import_key_file,
+    key_request,
+    open_key_store,
 )
-from client.seal.secrets import SecretStore, open_secret_store, secret_namespace
-
-
-def namespace_for(home: Path) -> str:
-    """The profile's secret namespace (client.seal.profile's when present)."""
-    try:
-        from client.seal.profile import profile_namespace  # type: ignore[import-not-found]
-    except ImportError:
-        return secret_namespace(home)
-    return profile_namespace(home)
-
 
 _warned: set[str] = set()
 
 
 def open_store(home: Path) -> SecretStore:
     """Open the profile's secret store; print the fallback warning once per process."""
-    store = open_secret_store(home, namespace_for(home))
+    store = open_key_store(home)
     warning = getattr(store, "last_warning", None)
     if warning is not None and warning.code not in _warned:
         _warned.add(warning.code)
-        print(f"comptoir: {warning.render()}", file=sys.stderr)
+        warn(warning)
     return store
 
 
@@ -52,42 +42,29 @@ def _write_or_print(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    try:
-        output.write_text(text, encoding="ascii")
-    except OSError as exc:
-        raise ComptoirError(
-            "error.file_unreadable", 2, path=str(output), reason=exc.strerror
-        ) from exc
+    write_file(output, text.encode("ascii"))
     print(tr("keys.written", path=str(output)))
 
 
 def _create(args: argparse.Namespace) -> int:
     args.home.mkdir(parents=True, exist_ok=True)
-    store = open_store(args.home)
-    info = create_key(args.home, store, alg=args.alg, subject=args.subject)
-    cert = x509.load_pem_x509_certificate(info.certificate_chain_pem[0].encode("ascii"))
-    not_after = cert.not_valid_after_utc.strftime("%Y-%m-%d")
-    print(tr("keys.created", kid=info.kid, alg=info.alg, subject=info.subject, not_after=not_after))
+    created = create_signing_key(args.home, open_store(args.home), alg=args.alg,
+                                 subject=args.subject)
+    info = created.info
+    print(tr("keys.created", kid=info.kid, alg=info.alg, subject=info.subject,
+             not_after=created.not_after))
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    keys = list_keys(args.home)
+    keys = describe_keys(args.home)
     if args.json:
-        out: list[dict[str, Any]] = []
-        for k in keys:
-            d = k.to_json()
-            d.pop("certificate_chain_pem")
-            cert = x509.load_pem_x509_certificate(k.certificate_chain_pem[0].encode("ascii"))
-            d["not_after"] = cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-            d["issuer"] = cert.issuer.rfc4514_string()
-            out.append(d)
-        print(json.dumps(out, indent=1, ensure_ascii=False))
+        print(json.dumps([k.to_json() for k in keys], indent=1, ensure_ascii=False))
         return 0
     if not keys:
         print(tr("keys.list_empty"))
         return 0
-    for k in keys:
+    for k in (d.info for d in keys):
         print(
             tr(
                 "keys.list_row",
@@ -104,7 +81,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    _write_or_print(export_public(args.home, args.kid), args.output)
+    _write_or_print(export_public_key(args.home, args.kid), args.output)
     return 0
 
 
@@ -120,16 +97,14 @@ def _import(args: argparse.Namespace) -> int:
     else:
         password = None
     args.home.mkdir(parents=True, exist_ok=True)
-    store = open_store(args.home)
-    info = import_pkcs12(args.home, store, path, password)
+    info = import_key_file(args.home, open_store(args.home), path, password)
     print(tr("keys.imported", kid=info.kid, alg=info.alg, subject=info.subject))
     return 0
 
 
 def _csr(args: argparse.Namespace) -> int:
-    store = open_store(args.home)
-    info = get_key(args.home, args.kid)
-    csr = make_csr(args.home, store, info.kid, args.subject or info.subject, args.trader)
+    csr = key_request(args.home, open_store(args.home), trader=args.trader, kid=args.kid,
+                      subject=args.subject)
     _write_or_print(csr, args.output)
     return 0
 
@@ -141,7 +116,7 @@ def register(sub: Any) -> None:
 
     p = ksub.add_parser("create", help=tr("keys.help.create"))
     p.add_argument("--alg", choices=list(ALGS), default=ES256, help=tr("keys.help.alg"))
-    p.add_argument("--subject", default="Comptoir declarant", help=tr("keys.help.subject"))
+    p.add_argument("--subject", default=DEFAULT_SUBJECT, help=tr("keys.help.subject"))
     p.set_defaults(func=_create)
 
     p = ksub.add_parser("list", help=tr("keys.help.list"))

@@ -14,39 +14,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from client.common.i18n import ComptoirError, tr
+from client.cli.render import warn
+from client.common.i18n import tr
+from client.interchange.invoice_lines import TARGETS
+from client.services.declarations import find_declaration
+from client.services.lines import apply_invoice_lines, plan_invoice_lines, read_invoice
+from client.services.session import Session
 
 
 def cmd_lines(args: argparse.Namespace) -> int:
-    from client.cli.decl import Session
-    from client.interchange.invoice_lines import (
-        TARGETS,
-        MappingMemory,
-        apply_to_declaration,
-        preview,
-        read_invoice_table,
-    )
-
-    table = read_invoice_table(args.file)  # read and check before touching the store
-    with Session(args.home) as s:
-        decl_id = s.store.resolve_id(args.id)
-        decl = s.store.get(decl_id).declaration
-        memory = MappingMemory(lambda k: s.store.get_setting(k),
-                               lambda k, v: s.store.set_setting(k, v))
-        supplier = args.supplier or (decl.seller.name if decl.seller and decl.seller.name
-                                     else (decl.exporter.name if decl.exporter else None)) or ""
-        mapping = memory.suggest(supplier, table.columns) if supplier else None
-        if mapping is None:
-            from client.interchange.invoice_lines import suggest_mapping
-
-            mapping = suggest_mapping(table.columns)
-        for pair in args.map or []:
-            target, _, column = pair.partition("=")
-            if target not in TARGETS or column not in table.columns:
-                raise ComptoirError("lines.bad_map", 2, pair=pair, targets=", ".join(TARGETS),
-                                    columns=", ".join(table.columns))
-            mapping[target] = column
-        result = preview(table, mapping)
+    table = read_invoice(args.file)  # read and check before touching the store
+    with Session(args.home, on_warning=warn) as s:
+        decl_id = find_declaration(s.store, args.id)
+        plan = plan_invoice_lines(s.store, decl_id, table, supplier=args.supplier,
+                                  overrides=args.map or [])
+        result, mapping = plan.preview, plan.mapping
         if args.json:
             print(json.dumps({
                 "mapping": mapping,
@@ -64,12 +46,8 @@ def cmd_lines(args: argparse.Namespace) -> int:
                 print(message.render(), file=sys.stderr)
             print(tr("lines.summary", good=len(result.items), bad=len(result.row_errors)))
         if args.apply:
-            if not result.items:
-                raise ComptoirError("lines.nothing", 1)
-            s.store.save_draft(apply_to_declaration(decl, result.items), s.profile.actor())
-            if supplier:
-                memory.remember(supplier, mapping)
-            print(tr("lines.applied", count=len(result.items), id=decl_id))
+            count = apply_invoice_lines(s.store, s.actor(), plan).count
+            print(tr("lines.applied", count=count, id=decl_id))
     return 1 if result.row_errors else 0
 
 

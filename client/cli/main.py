@@ -15,6 +15,7 @@ import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 from client.common.i18n import ComptoirError, tr
 from client.seal.profile import default_home
@@ -73,22 +74,32 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # noqa: BLE001 - the last net: one line, details in a log file
-        log = _log_internal_error(exc)
+        log = _log_internal_error(exc, locals().get("args"))
         print(f"comptoir: {tr('error.internal', kind=type(exc).__name__, log=log)}",
               file=sys.stderr)
         return 70
 
 
-def _log_internal_error(exc: BaseException) -> str:
-    """Write the traceback to a private log file (never to the terminal)."""
-    import tempfile
+def _log_internal_error(exc: BaseException, args: Any = None) -> str:
+    """Write the traceback to a private log file under the profile (never the terminal).
+
+    ``home/logs`` (mode 0700, ours, not a link), never a shared temporary folder that
+    someone else could have created first and read.
+    """
+    import stat
     import traceback
 
     try:
-        folder = Path(tempfile.gettempdir()) / f"comptoir-{os.getuid()}"
-        folder.mkdir(mode=0o700, exist_ok=True)
+        home = Path(getattr(args, "home", None) or default_home()).expanduser()
+        folder = home / "logs"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(folder)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+            return "-"
+        os.chmod(folder, 0o700)
         path = folder / "internal-errors.log"
-        with open(path, "a", encoding="utf-8") as fh:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fh.write("".join(traceback.format_exception(exc)))
         return str(path)
     except OSError:

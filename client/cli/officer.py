@@ -7,31 +7,24 @@ decisions and show the age of the offline trust material.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from client.cli.render import dumps, render
 from client.common.i18n import ComptoirError, Message, tr
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
-
-
-def _render(m: Any) -> str:
-    return m.render() if isinstance(m, Message) else str(m)
+from client.officer.decisions import OUTCOMES
+from client.services.officer import decide, officer_decisions, received, trust_summary
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    from client.officer.decisions import record_decision
-
-    result, entry, doc = record_decision(args.home, args.target, args.outcome, args.reason)
+    decision = decide(args.home, args.target, args.outcome, args.reason)
+    result, entry, doc = decision.verify, decision.entry, decision.document
     if args.json:
-        print(_dumps({"decision": doc, "seq": entry.seq, "envelope_hash": entry.envelope_hash,
+        print(dumps({"decision": doc, "seq": entry.seq, "envelope_hash": entry.envelope_hash,
                       "verify": result.to_json(), "state": "queued"}))
         return 0
     for line in result.lines[:4]:
-        print(_render(line))
+        print(render(line))
     print(tr("officer.decided", outcome=Message(f"officer.outcome.{doc['outcome']}"),
              id=doc["declaration_id"], version=doc["declaration_version"], seq=entry.seq,
              decision=doc["id"]))
@@ -39,13 +32,10 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_decisions(args: argparse.Namespace) -> int:
-    from client.officer.decisions import list_decisions, received_decisions
-    from client.seal.profile import load_profile
-
     if args.id:
-        got = received_decisions(args.home, args.id)
+        got = received(args.home, args.id)
         if args.json:
-            print(_dumps([d.to_json() for d in got]))
+            print(dumps([d.to_json() for d in got]))
             return 0
         for d in got:
             key = "officer.received_conflict" if d.conflict else "officer.received_line"
@@ -56,12 +46,9 @@ def cmd_decisions(args: argparse.Namespace) -> int:
         if not got:
             print(tr("officer.none"))
         return 0
-    profile = load_profile(args.home)
-    if profile.role != "officer":
-        raise ComptoirError("officer.not_officer_list", 2)
-    records = list_decisions(args.home)
+    records = officer_decisions(args.home)
     if args.json:
-        print(_dumps([r.to_json() for r in records]))
+        print(dumps([r.to_json() for r in records]))
         return 0
     for r in records:
         flags = tr("officer.flagged", flags=", ".join(r.flags)) if r.flags else ""
@@ -75,18 +62,15 @@ def cmd_decisions(args: argparse.Namespace) -> int:
 
 
 def cmd_trust_show(args: argparse.Namespace) -> int:
-    from client.seal.trust import load_trust
-
-    tm = load_trust(args.home)
-    if tm is None:
+    summary = trust_summary(args.home)
+    if summary is None:
         if args.json:
-            print(_dumps({"fetched_at": None}))
+            print(dumps({"fetched_at": None}))
             return 1
         print(tr("trust.none"), file=sys.stderr)
         return 1
-    summary = tm.summary()
     if args.json:
-        print(_dumps(summary))
+        print(dumps(summary))
         return 0
     key = "trust.show_stale" if summary["stale"] else "trust.show"
     print(tr(key, date=summary["fetched_at"], days=summary["age_days"]))
@@ -100,9 +84,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("decide", help=tr("help.decide"), description=tr("help.decide"))
     p.set_defaults(func=cmd_decide)
     p.add_argument("target", help="FILE|TOKEN")
-    p.add_argument("--outcome", required=True,
-                   choices=["documents_checked", "physical_inspection", "release", "hold",
-                            "refuse"])
+    p.add_argument("--outcome", required=True, choices=list(OUTCOMES))
     p.add_argument("--reason", help=tr("help.decide_reason"))
     p.add_argument("--json", action="store_true")
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
+from typing import Any
 
 from client.common.i18n import Message
 
@@ -63,6 +65,79 @@ def mrn_problem(mrn: str) -> Message | None:
 def is_valid_mrn(mrn: str) -> bool:
     """True when ``mrn`` has the MRN format and a correct check digit."""
     return mrn_problem(mrn) is None
+
+
+# UCC-IA (Reg. 2015/2447) Annex B, Title II, "MRN": the 17th character says which
+# procedure the MRN belongs to.  Only the letters a Comptoir declaration can lead to are
+# allocated; the others are listed so that a received MRN is understood.
+PROCEDURE_LETTERS: dict[str, str] = {
+    "A": "export only",
+    "B": "export and exit summary declaration",
+    "C": "exit summary declaration only",
+    "D": "re-export notification",
+    "E": "dispatch of goods in relation with special fiscal territories",
+    "J": "transit declaration only",
+    "K": "transit declaration and exit summary declaration",
+    "L": "transit declaration and entry summary declaration",
+    "M": "proof of the customs status of Union goods / customs goods manifest",
+    "R": "import declaration only",
+    "S": "import declaration and entry summary declaration",
+    "T": "mixed consignments",
+    "V": "introduction of goods in relation with special fiscal territories",
+}
+# Which letters fit a declaration of each family (a received MRN may carry the combined
+# letter: an import lodged with its entry summary data is S, still an import).
+FITTING_LETTERS: dict[str, frozenset[str]] = {
+    "import": frozenset("RS"), "export": frozenset("AB"), "transit": frozenset("JKLT"),
+    "fiscal_dispatch": frozenset("E"), "fiscal_introduction": frozenset("V"),
+}
+ALLOCATED: dict[str, str] = {"import": "R", "export": "A", "transit": "J",
+                             "fiscal_dispatch": "E", "fiscal_introduction": "V"}
+# DE 1/10 requested procedures that send goods out (export 10, re-export 31, permanent
+# export after outward processing 11, 21, 22, 23): a CO declaration with one dispatches.
+_OUTBOUND = ("10", "11", "21", "22", "23", "31")
+
+
+def procedure_family(decl_type: str | None, transit_type: str | None = None,
+                     procedure_code: str | None = None) -> str:
+    """The MRN procedure family of a declaration: DE 1/1 type, DE 1/3 transit type and
+    the first item's DE 1/10 procedure code."""
+    if transit_type and transit_type.strip():
+        return "transit"
+    if decl_type == "EX":
+        return "export"
+    if decl_type == "CO":
+        outbound = bool(procedure_code) and str(procedure_code)[:2] in _OUTBOUND
+        return "fiscal_dispatch" if outbound else "fiscal_introduction"
+    return "import"
+
+
+def _family_of(doc: Mapping[str, Any] | Any) -> str:
+    get = doc.get if isinstance(doc, Mapping) else (lambda k: getattr(doc, k, None))
+    code = get("procedure_code")
+    if code is None:
+        items = get("goods_items") or []
+        first = items[0] if items else None
+        code = (first.get("procedure_code") if isinstance(first, Mapping)
+                else getattr(first, "procedure_code", None))
+    return procedure_family(get("type"), get("transit_type"), code)
+
+
+def procedure_letter(doc: Mapping[str, Any] | Any) -> str:
+    """The letter allocated at position 17 for a declaration (a JSON document or a model)."""
+    return ALLOCATED[_family_of(doc)]
+
+
+def mrn_letter_problem(mrn: str, doc: Mapping[str, Any] | Any) -> Message | None:
+    """A finding when a well-formed MRN's procedure letter does not fit the declaration."""
+    if not isinstance(mrn, str) or len(mrn) != MRN_LENGTH:
+        return None
+    family = _family_of(doc)
+    letter = mrn[16]
+    if letter in FITTING_LETTERS[family]:
+        return None
+    return Message("validation.V-MRN-PROCEDURE-LETTER",
+                   {"value": mrn, "letter": letter, "expected": ALLOCATED[family]})
 
 
 def _base36(n: int, width: int) -> str:

@@ -202,6 +202,14 @@ def _seed(name: str) -> dict[str, Any]:
     return _SEEDS[name]()
 
 
+def _fold(text: str) -> str:
+    """Case- and accent-insensitive form for searching ("Chevaux" finds "chevaux")."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def _label(labels: Labels | None, lang: str | None) -> str | None:
     if not labels:
         return None
@@ -220,6 +228,7 @@ class ReferenceData:
         self._deltas: dict[str, list[dict[str, Any]]] = {}
         self._lists: dict[str, dict[str, Any]] = {}
         self._labels: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self._hs_folded: dict[str, dict[str, str]] = {}
         self.versions: dict[str, int] = {}
         self.problems: list[str] = []
         for d in deltas:
@@ -296,6 +305,34 @@ class ReferenceData:
     def hs_description(self, code6: str, lang: str | None = None) -> str | None:
         """The HS description (English where no translation is held)."""
         return _label(self.entries("commodity_codes").get(code6), lang)
+
+    def find_commodity(self, query: str, lang: str | None = None,
+                       limit: int = 30) -> list[tuple[str, str]]:
+        """Commodity finder (DE 6/14): 6-digit subheadings whose description, or that of
+        their heading or chapter, holds every word of ``query``; digits match code prefixes.
+
+        Ranked by how many words the subheading's own text holds, then by code, so that
+        "horses live" puts 0101 21/29 first.  Returns (code, "subheading — heading").
+        """
+        words = [_fold(w) for w in (query or "").split() if w.strip()][:8]
+        if not words:
+            return []
+        labelled = dict(self._labelled("commodity_codes", lang))
+        folded = self._hs_folded.get(lang or DEFAULT_LANGUAGE)
+        if folded is None:
+            folded = self._hs_folded[lang or DEFAULT_LANGUAGE] = {
+                c: _fold(t) for c, t in labelled.items()}
+        digits = [w for w in words if w.isdigit()]
+        text_words = [w for w in words if not w.isdigit()]
+        found: list[tuple[int, str]] = []
+        for code, own in folded.items():
+            if len(code) != 6 or not all(code.startswith(d) for d in digits):
+                continue
+            context = own + " " + folded.get(code[:4], "") + " " + folded.get(code[:2], "")
+            if all(w in context for w in text_words):
+                found.append((-sum(w in own for w in text_words), code))
+        found.sort()
+        return [(c, f"{labelled[c]} — {labelled.get(c[:4], c[:4])}") for _, c in found[:limit]]
 
     def procedure_code_name(self, code: str, lang: str | None = None) -> str | None:
         return _label(self.entries("procedure_codes").get(code), lang)

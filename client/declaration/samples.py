@@ -49,7 +49,7 @@ _GB_OFFICES = ("GBIPS001", "GBDVR001", "GBLON001", "GBLIV001", "GBMNC002", "GBHU
                "GBBEL003", "GBBRS001", "GBGLW001", "GBSOL003")
 _PACKAGE_KINDS = ("CT", "BX", "PK", "PX", "BG", "CS", "DR", "BA", "CR", "SA")
 _RATES = {"USD": "0.79", "EUR": "0.85", "CNY": "0.11", "JPY": "0.0053", "INR": "0.0094",
-          "VND": "0.000031", "TRY": "0.023", "BRL": "0.14", "KRW": "0.00057", "CHF": "0.91",
+          "VND": "0.00003", "TRY": "0.023", "BRL": "0.14", "KRW": "0.00057", "CHF": "0.91",
           "MAD": "0.078", "XOF": "0.0013", "CAD": "0.57", "MXN": "0.043", "ZAR": "0.043"}
 _COMPANIES = ("Trading", "Industries", "Export", "Manufacturing", "Logistics", "Textiles",
               "Components", "Foods", "Machinery", "Ceramics")
@@ -138,8 +138,9 @@ def sample_declaration(rng: random.Random, *, n_items: int = 3,
                                                   f"{rng.randint(100, 9999)}",
                             border_means_nationality=rng.choice(("GB", "NL", "DK", "PA", "LR"))),
         goods_location=rng.choice(_GB_LOCATIONS),
-        additional_documents=[Document(type="N935", reference=f"INV-{rng.randint(1000, 99999)}",
-                                       status="AC")],
+        # DE 2/3 at header level: category N + type 935 (invoice), as CDS lists them
+        additional_documents=[Document(category="N", type="935",
+                                       reference=f"INV-{rng.randint(1000, 99999)}")],
         total_items=n_items, total_packages=sum(p.number or 0 for it in items for p in it.packages),
         total_gross_mass=sum((it.gross_mass or Decimal(0) for it in items), Decimal(0)),
         goods_items=items)

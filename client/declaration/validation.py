@@ -29,8 +29,10 @@ from client.declaration.model import (
     Party,
     de_number,
 )
-from client.declaration.mrn import mrn_problem
+from client.declaration.mrn import PROCEDURE_LETTERS, mrn_letter_problem, mrn_problem
 from client.declaration.refdata import INCOTERMS_2020, ReferenceData, default_reference_data
+from client.declaration.rules_cds import CDS_RULES, country_fields
+from client.declaration.states import REQUESTS
 
 Severity = Literal["error", "warning"]
 LrnTaken = Callable[[str, str, str | None], bool]
@@ -296,26 +298,9 @@ def _mandatory(ctx: Context) -> Iterator[Hit]:
                 yield f"{base}.{f}", {"field": f"{base}.{f}", "kind": label}
 
 
-def _country_fields(d: Declaration) -> Iterator[tuple[str, Any]]:
-    yield "country_of_dispatch", d.country_of_dispatch
-    yield "country_of_destination", d.country_of_destination
-    for name in _PARTIES:
-        party = getattr(d, name)
-        if party is not None and party.address is not None:
-            yield f"{name}.address.country", party.address.country
-    if d.transport is not None:
-        yield "transport.border_means_nationality", d.transport.border_means_nationality
-    for base, item in _items(d):
-        yield f"{base}.country_of_origin", item.country_of_origin
-        pref = item.preferential_origin
-        # DE 5/16 also takes numeric country-group codes (e.g. 1013): check countries only.
-        if isinstance(pref, str) and pref.isalpha():
-            yield f"{base}.preferential_origin", pref
-
-
 @rule("V-COUNTRY-UNKNOWN", "error", "5/14")
 def _countries(ctx: Context) -> Iterator[Hit]:
-    for path, value in _country_fields(ctx.decl):
+    for path, value in country_fields(ctx.decl):
         if not _blank(value) and not ctx.ref.is_country(value):
             yield path, {"value": _short(value)}
 
@@ -480,6 +465,35 @@ def _mrn_check(ctx: Context) -> Iterator[Hit]:
             yield "mrn", dict(problem.params)
 
 
+@rule("V-MRN-PROCEDURE-LETTER", "warning", "2/x")
+def _mrn_letter(ctx: Context) -> Iterator[Hit]:
+    """UCC-IA Annex B: the 17th character names the procedure; a known letter of another
+    procedure (a transit J on an import) says the MRN is not this declaration's.  A digit
+    there (MRNs of countries outside the Union) is not a letter to check."""
+    mrn = ctx.decl.mrn
+    if not _blank(mrn) and mrn_problem(mrn) is None and mrn[16] in PROCEDURE_LETTERS:
+        problem = mrn_letter_problem(mrn, ctx.decl)
+        if problem is not None:
+            yield "mrn", dict(problem.params)
+
+
+@rule("V-REQUEST-MRN", "error", "2/x")
+def _request_mrn(ctx: Context) -> Iterator[Hit]:
+    """An amendment or invalidation request names the MRN of the declaration it changes."""
+    d = ctx.decl
+    if d.function in REQUESTS and _blank(d.mrn):
+        yield "mrn", {"function": d.function}
+
+
+@rule("V-REQUEST-VERSION", "error", "1/2")
+def _request_version(ctx: Context) -> Iterator[Hit]:
+    """A request made here (``amends`` names the declaration) is the version after the one
+    it changes: version 1 cannot change anything."""
+    d = ctx.decl
+    if d.function in REQUESTS and not _blank(d.amends) and d.version < 2:
+        yield "version", {"function": d.function, "version": d.version}
+
+
 @rule("V-EXCHANGE-RATE-MISSING", "warning", "4/15")
 def _exchange_rate(ctx: Context) -> Iterator[Hit]:
     d = ctx.decl
@@ -524,6 +538,10 @@ def _office(ctx: Context) -> Iterator[Hit]:
         value = getattr(ctx.decl, name)
         if not _blank(value) and not _OFFICE.fullmatch(value):
             yield name, {"value": _short(value)}
+
+
+for _code, _severity, _de, _check in CDS_RULES:  # the rest of the CDS declaration (#18)
+    rule(_code, _severity, _de)(_check)  # type: ignore[arg-type]
 
 
 @rule("V-INTERNAL", "error", "")

@@ -323,7 +323,11 @@ def suggest_mapping(columns: list[str]) -> dict[str, str]:
 
 
 class MappingMemory:
-    """Column mappings remembered per supplier (the store provides load/save)."""
+    """Column mappings remembered per supplier (the store provides load/save).
+
+    ``load`` and ``save`` receive the supplier's normalised name; the caller files it
+    under its own setting (the store's ``invoice_mapping:`` family).
+    """
 
     def __init__(
         self, load: Callable[[str], dict | None], save: Callable[[str, dict], None]
@@ -333,7 +337,7 @@ class MappingMemory:
 
     @staticmethod
     def key(supplier: str) -> str:
-        return "invoice_mapping:" + _norm(supplier)
+        return _norm(supplier)
 
     def remember(self, supplier: str, mapping: dict[str, str]) -> None:
         clean = {t: c for t, c in mapping.items() if t in TARGETS and c}

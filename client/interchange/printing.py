@@ -387,10 +387,10 @@ def _grid(d: _Doc, decl: Declaration, y: float) -> float:
     return y
 
 
-def _render(
-    decl: Declaration, lang: str, banner: Callable[[_Doc], float], title_code: str
-) -> bytes:
-    """Page 1: banner + SAD boxes + first items; further pages: items only."""
+def _render(decl: Declaration, lang: str, banner: Callable[[_Doc], float], title_code: str,
+            page_mark: Callable[[_Doc], float] | None = None) -> bytes:
+    """Page 1: banner + SAD boxes + first items; further pages: items only, under
+    ``page_mark`` when given (it draws, e.g. a QR code, and returns its height)."""
     d = _Doc(lang)
     c = d.c
     c.setTitle(d.tr(title_code))
@@ -400,7 +400,8 @@ def _render(
     y = _grid(d, decl, y - 6)
     items = list(decl.goods_items)
     first_cap = max(0, int((y - 14 - 14 - MARGIN - 12) // ITEM_ROW_H))
-    later_cap = int((PAGE_H - MARGIN - 30 - 14 - MARGIN - 12) // ITEM_ROW_H)
+    reserve = page_mark(_Doc(lang)) if page_mark is not None else 0.0  # measured once
+    later_cap = int((PAGE_H - MARGIN - 30 - reserve - 14 - MARGIN - 12) // ITEM_ROW_H)
     rest = max(0, len(items) - first_cap)
     pages = 1 + (-(-rest // later_cap) if rest else 0)
 
@@ -439,7 +440,8 @@ def _render(
             PAGE_H - MARGIN - 22,
             f"{d.tr('print.lrn')} {decl.lrn or ''}   {d.tr('print.mrn')} {decl.mrn or ''}",
         )
-        y = _items_header(d, PAGE_H - MARGIN - 30)
+        _ = page_mark(d) if page_mark is not None else 0.0
+        y = _items_header(d, PAGE_H - MARGIN - 30 - reserve)
         for _ in range(later_cap):
             if idx >= len(items):
                 break
@@ -495,12 +497,16 @@ def render_fallback_pdf(
     sealed_at: str,
     lang: str,
     qr_payload: str,
+    document: str = "fallback_sad",
 ) -> bytes:
-    """The fallback document for the paper procedure during an outage.
-
-    The QR code carries ``qr_payload`` (the compact sealed envelope) when it fits, else
+    """The paper document of the continuity rule (``document``): ``fallback_sad`` (lodged
+    after recovery) or ``transit_accompanying_document`` (the offline TAD and its list of
+    items, UCC-IA Annex 72-04, a QR code on every page).  The QR code carries ``qr_payload`` (the compact sealed envelope) when it fits, else
     the envelope hash and the declaration id, with a note saying so.
     """
+    transit = document == "transit_accompanying_document"
+    title_code, rule_code = ("print.transit.title", "print.transit.rule") if transit else \
+        ("print.fallback.title", "print.fallback.rule")
     from client.interchange.qrpayload import fits_qr
 
     payload_fits = fits_qr(qr_payload) or len(qr_payload.encode()) <= QR_MAX_BYTES
@@ -516,7 +522,7 @@ def render_fallback_pdf(
         c.drawCentredString(
             PAGE_W / 2,
             top - 19,
-            _fit(d.tr("print.fallback.title"), BOLD, 12, PAGE_W - 2 * MARGIN - 8),
+            _fit(d.tr(title_code), BOLD, 12, PAGE_W - 2 * MARGIN - 8),
         )
         c.setFillColor(black)
         text_w = PAGE_W - 2 * MARGIN - qr_size - 10
@@ -542,7 +548,7 @@ def render_fallback_pdf(
                 y -= 10
             y -= 3
         c.setFont(BOLD, 8.5)
-        for line in _wrap(d.tr("print.fallback.rule"), BOLD, 8.5, text_w, 4):
+        for line in _wrap(d.tr(rule_code), BOLD, 8.5, text_w, 4):
             c.drawString(MARGIN, y, line)
             y -= 11
         payload = qr_payload if payload_fits else f"{envelope_hash} {decl.id}"
@@ -566,7 +572,15 @@ def render_fallback_pdf(
             c.setFillColor(black)
         return min(y, top - 36 - qr_size - 12)
 
-    return _render(decl, lang, banner, "print.fallback.title")
+    def page_qr(d: _Doc) -> float:
+        size = 110.0 if len(qr_payload.encode()) <= 600 else 200.0
+        payload = qr_payload if payload_fits else f"{envelope_hash} {decl.id}"
+        top = PAGE_H - MARGIN - 30
+        if not _qr(d.c, payload, PAGE_W - MARGIN - size, top - size, size):
+            _qr(d.c, f"{envelope_hash} {decl.id}", PAGE_W - MARGIN - size, top - size, size)
+        return size + 6
+
+    return _render(decl, lang, banner, title_code, page_qr if transit else None)
 
 
 def _wrap_chars(text: str, font: str, size: float, width: float, max_lines: int) -> list[str]:

@@ -11,11 +11,11 @@ that was signed.
 
 from __future__ import annotations
 
-import base64
 import struct
 import zlib
 from typing import Any
 
+from client.common.b64 import b64u_decode_lenient, b64u_encode
 from client.common.i18n import ComptoirError
 
 PREFIX = "CPT1:"
@@ -62,12 +62,8 @@ def b45decode(text: str) -> bytes:
     return bytes(out)
 
 
-def _b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+_b64d = b64u_decode_lenient
+_b64e = b64u_encode
 
 
 def encode_envelope(envelope: dict[str, Any]) -> str:

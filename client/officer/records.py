@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from client.common.b64 import b64u_decode_lenient
+
 OUTCOMES = ("documents_checked", "physical_inspection", "release", "hold", "refuse")
 NEEDS_REASON = frozenset({"hold", "refuse"})
 # Outcome -> declaration status at the single window (client.declaration.states names).
-OUTCOME_STATUS = {"release": "released", "hold": "under_control", "refuse": "rejected",
+# "refuse" is a refusal of release (UCC Art. 198), never a lodging rejection ("rejected").
+OUTCOME_STATUS = {"release": "released", "hold": "under_control", "refuse": "release_refused",
                   "documents_checked": "under_control", "physical_inspection": "under_control"}
 MAX_REASON = 500
 DOC_KIND = "control_decision"
@@ -58,7 +60,7 @@ def _receipt_claims(home: Path, token: str) -> dict[str, Any] | None:
 def _payload(env: dict[str, Any]) -> dict[str, Any]:
     raw = env.get("payload", "")
     try:
-        doc = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        doc = json.loads(b64u_decode_lenient(raw))
     except (ValueError, TypeError):
         return {}
     return doc if isinstance(doc, dict) else {}

@@ -197,8 +197,14 @@ def seal_envelope(
     seq: int,
     prev: str,
     sig_time: dt.datetime | None = None,
+    original: tuple[str, str] | None = None,
 ) -> dict[str, str]:
-    """Sign ``payload`` (canonical JSON bytes) into a sealed envelope."""
+    """Sign ``payload`` (canonical JSON bytes) into a sealed envelope.
+
+    ``original`` (hash, sigT) marks a re-seal at enrolment: the protected header then carries
+    the hash and signing time of the pre-enrolment envelope it replaces (``orig``/``origT``),
+    as signed evidence of when the declaration was first sealed.
+    """
     if kind not in KINDS:
         raise EnvelopeError("envelope.header_invalid", param="knd")
     if not isinstance(declaration_id, str) or not _ID.fullmatch(declaration_id):
@@ -232,6 +238,10 @@ def seal_envelope(
         "prev": prev,
         "crit": list(CRIT),
     }
+    if original is not None:
+        if not _HEX64.fullmatch(original[0]):
+            raise EnvelopeError("envelope.header_invalid", param="orig")
+        header["orig"], header["origT"] = original[0], original[1]
     return sign_flattened_with_key(payload, header, key, alg)  # type: ignore[arg-type]
 
 
@@ -533,29 +543,18 @@ def check_chain_link(prev_hash: str | None, prev_seq: int | None, header: dict[s
     if seq != expected_seq or not _is_int(seq):
         raise EnvelopeError("envelope.chain_seq", expected=expected_seq, found=str(seq))
     if header.get("prev") != expected_prev:
-        raise EnvelopeError(
-            "envelope.chain_prev",
-            seq=expected_seq,
-            expected=expected_prev,
-            found=str(header.get("prev")),
-        )
+        raise EnvelopeError("envelope.chain_prev", seq=expected_seq, expected=expected_prev,
+                            found=str(header.get("prev")))
 
 
 def describe(verified: VerifiedEnvelope) -> Message:
     """Who signed what and when, in words (``comptoir verify``)."""
-    return Message(
-        "envelope.described",
-        {
-            "subject": verified.signer_subject,
-            "kid": verified.signer_kid,
-            "sig_time": format_sig_time(verified.sig_time),
-            "kind": Message(f"envelope.kind.{verified.kind}"),
-            "declaration_id": verified.declaration_id,
-            "version": verified.version,
-            "device": verified.device_id,
-            "seq": verified.seq,
-        },
-    )
+    return Message("envelope.described", {
+        "subject": verified.signer_subject, "kid": verified.signer_kid,
+        "sig_time": format_sig_time(verified.sig_time),
+        "kind": Message(f"envelope.kind.{verified.kind}"),
+        "declaration_id": verified.declaration_id, "version": verified.version,
+        "device": verified.device_id, "seq": verified.seq})
 
 
 # --------------------------------------------------------------------------- receipts

@@ -13,8 +13,6 @@ signing, and the rules that matter for a legal signature are few and explicit he
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Iterable
@@ -28,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from client.common.b64 import Base64Error, b64u_encode
+from client.common.b64 import b64u_decode as _b64u_decode
 from client.common.i18n import ComptoirError
 
 MAX_HEADER_BYTES = 64 * 1024  # encoded protected header
@@ -42,6 +42,9 @@ _REGISTERED = frozenset(
     {"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit"}
 )
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+# The order of P-256: a signature (r, s) and (r, n - s) both verify, so the signer always
+# emits the low one and a single window can refuse the other (one content, one hash).
+P256_ORDER = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -56,37 +59,12 @@ class SignatureError(ComptoirError):
 # --------------------------------------------------------------------------- base64url
 
 
-def b64u_encode(data: bytes) -> str:
-    """base64url without padding (RFC 7515 section 2)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-_B64U_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_B64U_VALUE = {c: i for i, c in enumerate(_B64U_ALPHABET)}
-_B64U_TO_STD = str.maketrans("-_", "+/")
-
-
 def b64u_decode(text: Any, what: str = "value") -> bytes:
-    """Strict base64url decoding: only the URL-safe alphabet, no padding, canonical bits.
-
-    One pass of the C decoder in strict mode (after refusing the standard alphabet's own
-    ``+ / =``); canonical bits are a property of the last character alone, so no
-    re-encoding of the whole text is needed to refuse a second spelling of the bytes.
-    """
-    if not isinstance(text, str):
-        raise SignatureError("signing.malformed", part=what)
-    rest = len(text) % 4
-    if rest == 1 or "+" in text or "/" in text or "=" in text:
-        raise SignatureError("signing.malformed", part=what)
+    """Strict base64url (:mod:`client.common.b64`), refused as a malformed JWS ``what``."""
     try:
-        data = binascii.a2b_base64(text.translate(_B64U_TO_STD) + "=" * (-len(text) % 4),
-                                   strict_mode=True)
-    except (binascii.Error, ValueError) as exc:
+        return _b64u_decode(text)
+    except Base64Error as exc:
         raise SignatureError("signing.malformed", part=what) from exc
-    if rest and _B64U_VALUE.get(text[-1], 0) & (0x0F if rest == 2 else 0x03):
-        # unused low bits set: a second spelling of the same bytes
-        raise SignatureError("signing.malformed", part=what)
-    return data
 
 
 # --------------------------------------------------------------------------- keys and JWK
@@ -246,6 +224,8 @@ def raw_sign(key: PrivateKey, alg: str, signing_input: bytes) -> bytes:
     """The JWS signature bytes (ES256: raw r||s, 64 bytes)."""
     if alg == ES256 and isinstance(key, ec.EllipticCurvePrivateKey):
         r, s = decode_dss_signature(key.sign(signing_input, _ECDSA_SHA256))
+        if s > P256_ORDER // 2:
+            s = P256_ORDER - s
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
     if alg in (ED25519, EDDSA) and isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(signing_input)

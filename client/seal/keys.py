@@ -242,16 +242,17 @@ def create_key(
         else ed25519.Ed25519PrivateKey.generate()
     )
     cert = self_signed_certificate(key, subject)
+    return _keep(home, secrets, key, alg, subject, [cert], source="generated")
+
+
+def _keep(home: Path, secrets: SecretStore, key: Any, alg: str, subject: str,
+          chain: list[x509.Certificate], *, source: str, enrolled: bool = False) -> KeyInfo:
+    """The private key into the secret store, its record (certificate chain) into keys.json."""
     kid = kid_of(key.public_key())
     secrets.set(secret_name(kid), _pkcs8(key))
-    info = KeyInfo(
-        kid=kid,
-        alg=alg,
-        created_at=_iso(_now()),
-        subject=subject,
-        certificate_chain_pem=[_pem(cert)],
-        source="generated",
-    )
+    info = KeyInfo(kid=kid, alg=alg, created_at=_iso(_now()), subject=subject,
+                   certificate_chain_pem=[_pem(c) for c in chain], source=source,
+                   enrolled=enrolled)
     _private_cache[kid] = key
     return _add(home, info)
 
@@ -293,19 +294,8 @@ def import_pkcs12(home: Path, secrets: SecretStore, path: Path, password: str | 
     if kid_of(leaf.public_key()) != kid_of(key.public_key()):
         raise ComptoirError("keys.certificate_mismatch", 2)
     chain = _order_chain(leaf, [c.certificate for c in p12.additional_certs])
-    kid = kid_of(key.public_key())
-    secrets.set(secret_name(kid), _pkcs8(key))
-    info = KeyInfo(
-        kid=kid,
-        alg=alg,
-        created_at=_iso(_now()),
-        subject=subject_text(leaf),
-        certificate_chain_pem=[_pem(c) for c in chain],
-        source="pkcs12",
-        enrolled=len(chain) > 1 or leaf.issuer != leaf.subject,
-    )
-    _private_cache[kid] = key
-    return _add(home, info)
+    return _keep(home, secrets, key, alg, subject_text(leaf), chain, source="pkcs12",
+                 enrolled=len(chain) > 1 or leaf.issuer != leaf.subject)
 
 
 # --------------------------------------------------------------------------- use

@@ -18,11 +18,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from client.common.files import atomic_write
 from client.common.i18n import ComptoirError
 from client.declaration.model import new_declaration_id, now_utc
 from client.store import Store, StoreError
 
 PROFILE_FILE = "profile.json"
+TRAINING_SUFFIX = "-training"  # the training profile lives beside the user's, never inside
 DB_FILE = "comptoir.db"
 ROLES = ("trader", "officer")
 
@@ -37,6 +39,7 @@ class Profile:
     created_at: str = field(default_factory=now_utc)
     server: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    training: bool = False  # enrols only with a training single window, and it only with us
 
     @property
     def db_path(self) -> Path:
@@ -57,17 +60,19 @@ class Profile:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dirfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dirfd)
-    finally:
-        os.close(dirfd)
+    atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
+
+
+def training_home(home: Path) -> Path:
+    """The training profile's own folder, a sibling of the user's profile ``home``.
+
+    Training never opens, enrols or writes the user's profile: its queued envelopes
+    could otherwise drain to the training single window and get fake MRNs.
+    """
+    home = Path(home)
+    if home.name.endswith(TRAINING_SUFFIX):
+        return home
+    return home.with_name(home.name + TRAINING_SUFFIX)
 
 
 def profile_exists(home: Path) -> bool:
@@ -87,7 +92,8 @@ def load_profile(home: Path) -> Profile:
 
 
 def init_profile(home: Path, *, role: str = "trader", declarant_id: str | None = None,
-                 passphrase: str | None = None, key_alg: str | None = None) -> Profile:
+                 passphrase: str | None = None, key_alg: str | None = None,
+                 training: bool = False) -> Profile:
     """Create the folder (mode 0700), the profile file, the database key and the store,
     and a first signing key when ``key_alg`` is given.
 
@@ -103,7 +109,7 @@ def init_profile(home: Path, *, role: str = "trader", declarant_id: str | None =
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
     profile = Profile(home=home, profile_id=new_declaration_id(), device_id=new_declaration_id(),
-                      role=role, declarant_id=declarant_id)
+                      role=role, declarant_id=declarant_id, training=training)
     try:
         profile.save()
         secrets = secret_store(profile, passphrase)
@@ -126,11 +132,15 @@ def init_profile(home: Path, *, role: str = "trader", declarant_id: str | None =
     return profile
 
 
-def load_or_init(home: Path, *, passphrase: str | None = None) -> Profile:
+def load_or_init(home: Path, *, passphrase: str | None = None,
+                 training: bool = False) -> Profile:
     """The profile in ``home``, creating a trader profile on first use."""
     if profile_exists(home):
-        return load_profile(home)
-    return init_profile(home, passphrase=passphrase, key_alg="ES256")
+        profile = load_profile(home)
+        if profile.training != training:
+            raise ComptoirError("profile.training_mismatch", 2, home=str(home))
+        return profile
+    return init_profile(home, passphrase=passphrase, key_alg="ES256", training=training)
 
 
 def secret_store(profile: Profile, passphrase: str | None = None) -> Any:

@@ -7,12 +7,13 @@ sequence number and chain link in the signed header are exactly the committed on
 
 from __future__ import annotations
 
-import base64
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from client.common.b64 import b64u_decode_lenient
 from client.common.i18n import ComptoirError
 from client.declaration.model import Declaration
 from client.seal.envelope import GENESIS, envelope_hash
@@ -78,7 +79,8 @@ class Sealer:
             return _link(seal_envelope(canonicalize(document), self._jwk, self._x5c,
                                        kind="declaration", declaration_id=decl.id,
                                        version=decl.version, device_id=device, seq=seq,
-                                       prev=link), link)
+                                       prev=link, sig_time=chain_sig_time(store, seq)),
+                         link)
 
         return store.seal(decl_id, self.profile.actor(), sign, check)
 
@@ -93,9 +95,30 @@ class Sealer:
             return _link(seal_envelope(canonicalize(document), self._jwk, self._x5c, kind=kind,
                                        declaration_id=subject_id, version=version,
                                        device_id=self.profile.device_id, seq=seq,
-                                       prev=link), link)
+                                       prev=link, sig_time=chain_sig_time(self.store, seq)),
+                         link)
 
         return self.store.append_journal(kind, subject_id, version, make)
+
+
+def chain_sig_time(store: Store, seq: int) -> dt.datetime:
+    """Now, but never earlier than the previous envelope's ``sigT``.
+
+    The single window refuses a device chain that goes back in time (SIG_TIME_BACKDATED,
+    #12); a clock stepped back by NTP or by hand must not turn into rejections.
+    """
+    from client.seal.envelope import parse_sig_time
+    from client.seal.jws import decode_protected
+
+    now = dt.datetime.now(dt.UTC)
+    prev = store.journal_entry(seq=seq - 1) if seq > 1 else None
+    if prev is None:
+        return now
+    try:
+        last = parse_sig_time(decode_protected(prev.envelope["protected"]).get("sigT"))
+    except Exception:  # noqa: BLE001 - an unreadable previous header: the clock decides
+        return now
+    return max(now, last)
 
 
 def _link(env: dict[str, Any], prev: str) -> ChainLink:
@@ -105,7 +128,7 @@ def _link(env: dict[str, Any], prev: str) -> ChainLink:
 
 def signature_fingerprint(envelope: dict[str, Any]) -> str:
     """A short, human-comparable fingerprint of the signature (SHA-256, grouped hex)."""
-    sig = base64.urlsafe_b64decode(envelope["signature"] + "=" * (-len(envelope["signature"]) % 4))
+    sig = b64u_decode_lenient(envelope["signature"])
     h = hashlib.sha256(sig).hexdigest()[:32].upper()
     return " ".join(h[i:i + 4] for i in range(0, len(h), 4))
 
@@ -124,6 +147,5 @@ def fallback_qr_payload(envelope: dict[str, Any]) -> str:
     packed = encode_envelope(envelope)
     if fits_qr(packed):
         return packed
-    header = json.loads(base64.urlsafe_b64decode(
-        envelope["protected"] + "=" * (-len(envelope["protected"]) % 4)))
+    header = json.loads(b64u_decode_lenient(envelope["protected"]))
     return f"comptoir-ref:{header.get('did')}:{envelope_hash(envelope)}"

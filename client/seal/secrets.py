@@ -24,6 +24,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from client.common import files
 from client.common.i18n import ComptoirError, Message
 
 SERVICE = "comptoir"
@@ -31,13 +32,41 @@ PASSPHRASE_ENV = "COMPTOIR_PASSPHRASE"
 KIND_KEYRING = "keyring"
 KIND_FILE = "passphrase-file"
 
-# scrypt cost (RFC 7914): 2**15 x 8 x 1 = 32 MiB and ~0.1 s, once per process and store.
-SCRYPT_N = 2**15
+# scrypt cost (RFC 7914): 2**17 x 8 x 1 = 128 MiB and ~0.5 s, once per process and store
+# (OWASP's floor for scrypt).  Stores made earlier keep the cost recorded in their files.
+SCRYPT_N = 2**17
 SCRYPT_R = 8
 SCRYPT_P = 1
 _MAX_N, _MAX_R, _MAX_P = 2**20, 32, 16  # refuse files that would make us burn memory
 _VERIFIER_PLAIN = b"comptoir-secrets-verifier-v1"
 _NAME_RE = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
+MIN_PASSPHRASE_SCORE = 3  # zxcvbn 0..4: "safely unguessable" from 3 on
+MIN_PASSPHRASE_LENGTH = 12
+_env_passphrase: str | None = None
+
+
+def env_passphrase() -> str | None:
+    """COMPTOIR_PASSPHRASE, read once and removed from the environment.
+
+    Child processes (a browser opened for help, a print command) must not inherit it;
+    the value stays in this process only.  A later assignment (tests, a wrapper) wins.
+    """
+    global _env_passphrase
+    value = os.environ.pop(PASSPHRASE_ENV, None)
+    if value:
+        _env_passphrase = value
+    return _env_passphrase
+
+
+def passphrase_weakness(passphrase: str) -> Message | None:
+    """Why a new passphrase is too weak (one clear message), or None when it will do."""
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        return Message("secrets.passphrase_too_short", {"min": MIN_PASSPHRASE_LENGTH})
+    from zxcvbn import zxcvbn
+
+    if zxcvbn(passphrase[:100])["score"] < MIN_PASSPHRASE_SCORE:
+        return Message("secrets.passphrase_too_weak", {})
+    return None
 
 
 @runtime_checkable
@@ -147,28 +176,9 @@ def _unb64(text: Any) -> bytes:
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` atomically and durably (tmp + fsync + rename + dir fsync)."""
+    """A secret file: its private folder (0700) made if needed, then the one atomic write."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{_random.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:
-        dfd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    files.atomic_write(path, data, mode=mode)
 
 
 class PassphraseFileStore:
@@ -239,6 +249,9 @@ class PassphraseFileStore:
             if self._unseal(doc, b"verifier", verifier) != _VERIFIER_PLAIN:
                 raise ComptoirError("secrets.wrong_passphrase", 2)
         else:
+            weak = passphrase_weakness(self._passphrase.decode("utf-8"))
+            if weak is not None:  # only a new store: existing ones keep their passphrase
+                raise ComptoirError(weak.code, 2, **weak.params)
             self._params = (os.urandom(16), SCRYPT_N, SCRYPT_R, SCRYPT_P)
             doc = self._seal(_VERIFIER_PLAIN, b"verifier")
             atomic_write(verifier, json.dumps(doc, indent=1).encode("utf-8"))
@@ -317,7 +330,7 @@ def open_secret_store(home: Path, namespace: str, passphrase: str | None = None)
     ``store.last_warning`` (code ``secrets.fallback_warning``) for the CLI/GUI to show once.
     """
     home = Path(home)
-    passphrase = passphrase or os.environ.get(PASSPHRASE_ENV) or None
+    passphrase = passphrase or env_passphrase() or None
     backend = recorded_backend(home)
     if backend is None:
         backend = KIND_KEYRING if keyring_available() else KIND_FILE

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from client.common.files import atomic_write
 from client.common.i18n import ComptoirError, Message
 from client.seal.canonical import canonicalize
 from client.seal.jws import (
@@ -478,12 +478,7 @@ def save_head(folder: Path, head: TreeHead, seen_at: str) -> None:
     """Keep a newly verified head: the latest (replaced atomically, fsynced) and a line
     in the history of every head this profile checked, for offline comparisons."""
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{HEAD_FILE}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(head_to_json(head)))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, folder / HEAD_FILE)
+    atomic_write(folder / HEAD_FILE, json.dumps(head_to_json(head)).encode("utf-8"))
     with open(folder / HEADS_FILE, "a", encoding="utf-8") as fh:
         fh.write(json.dumps({"size": head.size, "root": head.root_text, "log": head.log,
                              "time": head.time, "seen_at": seen_at}) + "\n")

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from client.common.files import atomic_write
 from client.common.i18n import ComptoirError, Message
 
 TRUST_DIR = "trust"
@@ -210,12 +210,7 @@ def save_trust(home: Path, material: dict[str, Any], fetched_at: str) -> TrustMa
 
 
 def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name("." + path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, text.encode("utf-8"))
 
 
 def age_message(tm: TrustMaterial, now: dt.datetime | None = None) -> Message:

@@ -8,18 +8,22 @@ from typing import Any
 
 from sqlalchemy import (
     and_,
+    column,
     func,
     insert,
     or_,
     select,
+    text,
     true,
     update,
 )
 
+from client.common.i18n import Message
 from client.declaration import states
 from client.declaration.model import Declaration, now_utc
+from client.store import history_notes as notes
 from client.store.connection import StoreBase
-from client.store.helpers import _doc_json, _like_prefix, _row_values
+from client.store.helpers import _doc_json, _json, _like_prefix, _row_values
 from client.store.schema import T_DECL, T_DOC, T_HIST
 from client.store.types import Changes, HistoryEntry, Stored, StoreError, Summary
 
@@ -30,10 +34,11 @@ class DeclarationsMixin(StoreBase):
     # ---- declarations --------------------------------------------------------------
 
     def create(self, decl: Declaration, actor: str, *, status: str = states.DRAFT,
-               note: str | None = None) -> Changes:
+               note: Message | None = None) -> Changes:
         """Store a new declaration (a draft may hold nothing but its type)."""
         now = now_utc()
         doc = _doc_json(decl)
+        code, detail = notes.note_columns(note or notes.CREATED())
         with self._tx() as conn:
             if conn.execute(select(T_DECL.c.id).where(T_DECL.c.id == decl.id)).first():
                 raise StoreError("store.duplicate_id", 2, id=decl.id)
@@ -42,13 +47,15 @@ class DeclarationsMixin(StoreBase):
             conn.execute(insert(T_DOC).values(id=decl.id, document=doc))
             conn.execute(insert(T_HIST).values(
                 declaration_id=decl.id, version=decl.version, at=now, actor=actor,
-                from_status=None, to_status=status, note=note or "created", document=doc))
+                from_status=None, to_status=status, note=code, detail=_json(detail),
+                document=doc))
         return Changes(declarations=(decl.id,))
 
     def create_many(self, decls: Sequence[Declaration], actor: str, *,
-                    status: str = states.DRAFT, note: str | None = None) -> Changes:
+                    status: str = states.DRAFT, note: Message | None = None) -> Changes:
         """Store many declarations in one transaction (demo seed, bulk import)."""
         now = now_utc()
+        code, detail = notes.note_columns(note or notes.CREATED())
         with self._tx() as conn:
             for decl in decls:
                 doc = _doc_json(decl)
@@ -57,7 +64,8 @@ class DeclarationsMixin(StoreBase):
                 conn.execute(insert(T_DOC).values(id=decl.id, document=doc))
                 conn.execute(insert(T_HIST).values(
                     declaration_id=decl.id, version=decl.version, at=now, actor=actor,
-                    from_status=None, to_status=status, note=note or "created", document=doc))
+                    from_status=None, to_status=status, note=code, detail=_json(detail),
+                    document=doc))
         return Changes(declarations=tuple(d.id for d in decls))
 
     def save_draft(self, decl: Declaration, actor: str) -> Changes:
@@ -88,7 +96,8 @@ class DeclarationsMixin(StoreBase):
             if row.status != status:
                 conn.execute(insert(T_HIST).values(
                     declaration_id=decl.id, version=decl.version, at=now, actor=actor,
-                    from_status=row.status, to_status=status, note="edited", document=doc))
+                    from_status=row.status, to_status=status, note=notes.EDITED().code,
+                    document=doc))
         return Changes(declarations=(decl.id,))
 
     def get(self, decl_id: str) -> Stored:
@@ -134,7 +143,17 @@ class DeclarationsMixin(StoreBase):
         where: list[Any] = []
         if statuses:
             where.append(T_DECL.c.status.in_(list(statuses)))
-        if search:
+        if search and len(search.strip()) >= 3:
+            # FTS5 trigram index (migration 0002): a substring of the LRN, MRN, id, a
+            # party's name or number, a goods description or a commodity code, answered
+            # from the index — a query that matches nothing costs no table scan.
+            where.append(T_DECL.c.id.in_(
+                text("SELECT k.declaration_id FROM declaration_search_key k WHERE k.seq IN "
+                     "(SELECT rowid FROM declaration_search WHERE declaration_search MATCH "
+                     ":fts_query)").bindparams(fts_query=fts_phrase(search.strip()))
+                .columns(column("declaration_id"))))
+        elif search:
+            # One or two characters: below a trigram, so the plain scan of the list columns.
             pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             where.append(or_(T_DECL.c.lrn.like(pattern, escape="\\"),
                              T_DECL.c.mrn.like(pattern, escape="\\"),
@@ -193,18 +212,22 @@ class DeclarationsMixin(StoreBase):
 
     def lrn_taken(self, declarant_id: str | None, lrn: str, exclude_id: str | None = None) -> bool:
         """LRN (DE 2/5) uniqueness per declarant."""
-        q = select(T_DECL.c.id).where(T_DECL.c.lrn == lrn)
-        q = q.where(T_DECL.c.declarant_id == declarant_id) if declarant_id else \
-            q.where(T_DECL.c.declarant_id.is_(None))
+        # Plain SQL over the (declarant_id, lrn) index: asked once per seal, where the
+        # query builder's compile step cost more than the lookup itself.
+        sql = "SELECT 1 FROM declaration WHERE lrn = ? AND " + (
+            "declarant_id = ?" if declarant_id else "declarant_id IS NULL")
+        params: tuple[Any, ...] = (lrn, declarant_id) if declarant_id else (lrn,)
         if exclude_id:
-            q = q.where(T_DECL.c.id != exclude_id)
+            sql += " AND id != ?"
+            params += (exclude_id,)
         with self._read() as conn:
-            return conn.execute(q.limit(1)).first() is not None
+            return conn.exec_driver_sql(sql + " LIMIT 1", params).first() is not None
 
     def transition(self, decl_id: str, to_status: str, actor: str, *,
-                   note: str | None = None, detail: dict[str, Any] | None = None) -> Changes:
+                   note: Message | None = None, detail: dict[str, Any] | None = None) -> Changes:
         """A local, user-driven move (draft <-> ready)."""
         now = now_utc()
+        code, detail = notes.note_columns(note, detail)
         with self._tx() as conn:
             row = conn.execute(select(T_DECL.c.status, T_DECL.c.version)
                                .where(T_DECL.c.id == decl_id)).first()
@@ -219,15 +242,18 @@ class DeclarationsMixin(StoreBase):
                          .values(status=to_status, updated_at=now))
             conn.execute(insert(T_HIST).values(
                 declaration_id=decl_id, version=row.version, at=now, actor=actor,
-                from_status=row.status, to_status=to_status, note=note,
-                detail=json.dumps(detail) if detail else None))
+                from_status=row.status, to_status=to_status, note=code, detail=_json(detail)))
         return Changes(declarations=(decl_id,), statuses=True)
 
     def new_version(self, decl_id: str, actor: str, *, function: str | None = None) -> Declaration:
         """A sealed declaration is immutable: changing it starts version n+1 as a draft.
 
-        After a rejection the new version resubmits the original; once registered it
-        is an amendment (or a cancellation request) referencing the MRN.
+        After a rejection the new version is a corrected original (no MRN); once the
+        declaration is accepted it is a request about it (UCC Art. 173 amendment, post-release
+        amendment, Art. 174 invalidation), refused with the Code's reason where the Code
+        refuses it (:func:`states.request_refusal`), and it keeps the MRN.  The state it
+        was in is the new-version row's ``from_status``: sealing the request puts it back
+        there, and the single window's answer leaves it there unless it invalidates.
         """
         now = now_utc()
         with self._tx() as conn:
@@ -241,19 +267,40 @@ class DeclarationsMixin(StoreBase):
             if row.status == states.SEALED:
                 raise StoreError("store.still_queued", 2, id=decl_id)
             decl = Declaration.model_validate_json(row.document)
-            fn = function or ("original" if row.status == states.REJECTED else "amendment")
-            decl = decl.model_copy(update={"version": row.version + 1, "function": fn,
-                                           "mrn": row.mrn if fn != "original" else None})
+            fn = function or (states.ORIGINAL if row.status == states.REJECTED
+                              else states.AMENDMENT)
+            if fn != states.ORIGINAL or row.status != states.REJECTED:
+                refusal = states.request_refusal(row.status, fn, row.mrn)
+                if refusal is not None:
+                    raise StoreError("store.request_refused", 2, id=decl.lrn or decl_id,
+                                     reason=refusal)
+            if self._queued(conn, decl_id, row.version):
+                raise StoreError("store.still_queued", 2, id=decl_id)
+            request = fn in states.REQUESTS
+            decl = decl.model_copy(update={
+                "version": row.version + 1, "function": fn,
+                "mrn": row.mrn if request else None,
+                "amends": decl_id if request else None})
             doc = _doc_json(decl)
+            code, detail = notes.note_columns(notes.NEW_VERSION(function=fn))
             conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id).values(
                 **_row_values(decl), status=states.DRAFT, updated_at=now,
-                mrn=row.mrn, sealed_at=None, envelope_hash=None))
+                mrn=row.mrn if request else None, sealed_at=None, envelope_hash=None))
             conn.execute(update(T_DOC).where(T_DOC.c.id == decl_id).values(document=doc))
             conn.execute(insert(T_HIST).values(
                 declaration_id=decl_id, version=decl.version, at=now, actor=actor,
-                from_status=row.status, to_status=states.DRAFT, note=f"new version ({fn})",
-                document=doc))
+                from_status=row.status, to_status=states.DRAFT, note=code,
+                detail=_json(detail), document=doc))
         return decl
+
+    @staticmethod
+    def _queued(conn: Any, decl_id: str, version: int) -> bool:
+        """Whether the envelope of this version still waits in the outbox (a request
+        sealed and not yet answered: a second one must wait for its answer)."""
+        return conn.exec_driver_sql(
+            "SELECT 1 FROM journal j JOIN outbox o ON o.seq = j.seq WHERE j.declaration_id = ? "
+            "AND j.version = ? AND j.kind = 'declaration' AND o.state != 'done' LIMIT 1",
+            (decl_id, version)).first() is not None
 
     # ---- history ---------------------------------------------------------------------
 
@@ -291,6 +338,57 @@ class DeclarationsMixin(StoreBase):
                          .values(fallback_printed_at=now))
             conn.execute(insert(T_HIST).values(
                 declaration_id=decl_id, version=row.version, at=now, actor=actor,
-                from_status=row.status, to_status=row.status, note="fallback document printed"))
+                from_status=row.status, to_status=row.status,
+                note=notes.FALLBACK_PRINTED().code))
         return Changes(declarations=(decl_id,))
 
+
+    def to_paper_procedure(self, decl_id: str, actor: str, *, procedure: str) -> Changes:
+        """A declaration not yet lodged goes to the paper procedure (transit during an
+        outage): its queued envelopes are withdrawn from the outbox, in the same
+        transaction, so that they can never be sent, and it leaves the lifecycle."""
+        now = now_utc()
+        with self._tx() as conn:
+            row = conn.execute(select(T_DECL.c.status, T_DECL.c.version)
+                               .where(T_DECL.c.id == decl_id)).first()
+            if row is None:
+                raise StoreError("error.not_found", 2, id=decl_id)
+            if row.status == states.PAPER_PROCEDURE:
+                return Changes()
+            if row.status not in (states.DRAFT, states.READY, states.SEALED):
+                raise StoreError("store.bad_transition", 2, id=decl_id, current=row.status,
+                                 target=states.PAPER_PROCEDURE)
+            withdrawn = conn.exec_driver_sql(
+                "UPDATE outbox SET state = 'withdrawn', outcome = 'paper_procedure' "
+                "WHERE state IN ('queued', 'held') AND seq IN (SELECT seq FROM journal "
+                "WHERE declaration_id = ? AND kind = 'declaration')", (decl_id,)).rowcount
+            conn.execute(update(T_DECL).where(T_DECL.c.id == decl_id)
+                         .values(status=states.PAPER_PROCEDURE, updated_at=now))
+            code, detail = notes.note_columns(notes.PAPER_PROCEDURE(procedure=procedure),
+                                              {"withdrawn": withdrawn})
+            conn.execute(insert(T_HIST).values(
+                declaration_id=decl_id, version=row.version, at=now, actor=actor,
+                from_status=row.status, to_status=states.PAPER_PROCEDURE, note=code,
+                detail=_json(detail)))
+        return Changes(declarations=(decl_id,), outbox=True, statuses=True)
+
+    def note_continuity(self, decl_id: str, actor: str, note: Message,
+                        detail: dict[str, Any] | None = None) -> Changes:
+        """Record a continuity choice that changes no state (a withdrawal queued)."""
+        now = now_utc()
+        code, detail = notes.note_columns(note, detail)
+        with self._tx() as conn:
+            row = conn.execute(select(T_DECL.c.status, T_DECL.c.version)
+                               .where(T_DECL.c.id == decl_id)).first()
+            if row is None:
+                raise StoreError("error.not_found", 2, id=decl_id)
+            conn.execute(insert(T_HIST).values(
+                declaration_id=decl_id, version=row.version, at=now, actor=actor,
+                from_status=row.status, to_status=row.status, note=code,
+                detail=_json(detail)))
+        return Changes(declarations=(decl_id,))
+
+
+def fts_phrase(fragment: str) -> str:
+    """``fragment`` as one FTS5 string (a substring to find, never query syntax)."""
+    return '"' + fragment.replace('"', '""') + '"'

@@ -13,6 +13,8 @@ from sqlalchemy import (
 
 from client.declaration import states
 from client.declaration.model import now_utc
+from client.store import history_notes as notes
+from client.store import settings_keys
 from client.store.connection import StoreBase
 from client.store.helpers import _Moves
 from client.store.schema import T_NOTIF
@@ -39,19 +41,27 @@ class FeedMixin(StoreBase):
                                  payload=json.dumps(n, default=str), applied=True))
                 detail = {k: n[k] for k in ("errors", "detail", "decision", "cursor")
                           if n.get(k)}
+                answer = states.REQUEST_ANSWERS.get(status)
+                if answer is not None:
+                    if moves.is_request(n["declaration_id"]):
+                        moves.answer(n["declaration_id"], actor, now,
+                                     accepted=answer == "accepted", status=status,
+                                     detail=detail or None)
+                    continue
                 target = states.FROM_SERVER.get(status)
                 moved = target is not None and moves.move(
                     n["declaration_id"], n.get("version"), target, actor, now,
-                    note=f"notification: {status}", detail=detail or None, mrn=n.get("mrn"))
+                    note=notes.NOTIFICATION(status=status), detail=detail or None,
+                    mrn=n.get("mrn"))
                 if not moved and (n.get("decision") or status == "decision_conflict"):
                     # an officer's decision that changes nothing (it agrees, or it
                     # conflicts and is flagged): kept in the history all the same
                     moves.note(n["declaration_id"], actor, now,
-                               note=f"notification: {status}", detail=detail)
+                               note=notes.NOTIFICATION(status=status), detail=detail)
             if rows:
                 conn.execute(insert(T_NOTIF), rows)
             touched = moves.flush(conn)
-            self._set_setting(conn, "sync.feed_cursor", cursor)
+            self._set_setting(conn, settings_keys.FEED_CURSOR, cursor)
         return Changes(declarations=touched, statuses=bool(touched))
 
     def notifications(self, decl_id: str) -> list[dict[str, Any]]:

@@ -8,13 +8,17 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    func,
     insert,
     select,
 )
 
+from client.common.i18n import Message
 from client.declaration import states
 from client.declaration.model import Declaration
-from client.store.schema import T_DECL, T_HIST
+from client.declaration.mrn import mrn_problem
+from client.store import history_notes as notes
+from client.store.schema import T_DECL, T_DOC, T_HIST
 
 
 def _in_chunks(conn: Connection, query: Any, column: Any, values: Sequence[Any],
@@ -38,49 +42,85 @@ class _Moves:
             r.id: dict(r._mapping) for r in _in_chunks(conn, select(
                 T_DECL.c.id, T_DECL.c.status, T_DECL.c.version, T_DECL.c.mrn,
                 T_DECL.c.updated_at, T_DECL.c.fallback_printed_at,
-                T_DECL.c.lodged_after_fallback_at), T_DECL.c.id, unique)}
+                T_DECL.c.lodged_after_fallback_at,
+                func.json_extract(T_DOC.c.document, "$.function").label("function"))
+                .join(T_DOC, T_DOC.c.id == T_DECL.c.id), T_DECL.c.id, unique)}
         self.history: list[dict[str, Any]] = []
         self.dirty: dict[str, None] = {}
 
-    def move(self, decl_id: str, version: int | None, target: str, actor: str, now: str, *,
-             note: str, detail: dict[str, Any] | None, mrn: str | None) -> bool:
+    def is_request(self, decl_id: str) -> bool:
+        """Whether the declaration's current version is a request about a lodged one."""
         row = self.rows.get(decl_id)
-        if row is None or (version is not None and version != row["version"]):
-            return False  # about an earlier version: kept in notifications, not applied
+        return row is not None and row["function"] in states.REQUESTS
+
+    def move(self, decl_id: str, version: int | None, target: str, actor: str, now: str, *,
+             note: Message, detail: dict[str, Any] | None, mrn: str | None) -> bool:
+        row = self.rows.get(decl_id)
+        if row is None:
+            return False
+        request = row["function"] in states.REQUESTS
+        if version is not None and version != row["version"]:
+            if not (request and version < row["version"]):
+                return False  # about an earlier version: kept in notifications, not applied
+            # the lodged declaration's own processing goes on while a request is assessed
+        elif request and target == states.REJECTED:
+            # the request is refused, not the declaration: it stays as it was (Art. 173)
+            self.answer(decl_id, actor, now, accepted=False, detail=detail)
+            return True
         current = row["status"]
         steps = [target]
         if current == states.SEALED and target != states.SUBMITTED:
             steps = [states.SUBMITTED, target]
+        code, detail = notes.note_columns(note, detail)
         moved = False
         for step in steps:
             if not states.server_move_allowed(current, step):
                 continue
             self.history.append(dict(
                 declaration_id=decl_id, version=row["version"], at=now, actor=actor,
-                from_status=current, to_status=step, note=note,
-                detail=json.dumps(detail) if detail else None, document=None))
+                from_status=current, to_status=step, note=code, detail=_json(detail),
+                document=None))
             current = step
             moved = True
         if moved:
             row["status"], row["updated_at"] = current, now
         if mrn and not row["mrn"]:
-            row["mrn"] = mrn
-            moved = True
+            if mrn_problem(mrn) is None:
+                row["mrn"] = mrn
+                moved = True
+            else:  # a received MRN whose check digit (or format) is wrong is never stored
+                self.history.append(dict(
+                    declaration_id=decl_id, version=row["version"], at=now, actor=actor,
+                    from_status=current, to_status=current, note=notes.MRN_INVALID.code,
+                    detail=_json({"mrn": str(mrn)[:40]}), document=None))
+                moved = True
         if moved:
             self.dirty[decl_id] = None
         return moved
 
-    def note(self, decl_id: str, actor: str, now: str, *, note: str,
+    def note(self, decl_id: str, actor: str, now: str, *, note: Message,
              detail: dict[str, Any] | None) -> None:
         """A history entry that records an event without a change of state."""
         row = self.rows.get(decl_id)
         if row is None:
             return
+        code, detail = notes.note_columns(note, detail)
         self.history.append(dict(
             declaration_id=decl_id, version=row["version"], at=now, actor=actor,
-            from_status=row["status"], to_status=row["status"], note=note,
-            detail=json.dumps(detail) if detail else None, document=None))
+            from_status=row["status"], to_status=row["status"], note=code,
+            detail=_json(detail), document=None))
         self.dirty.setdefault(decl_id, None)
+
+    def answer(self, decl_id: str, actor: str, now: str, *, accepted: bool,
+               detail: dict[str, Any] | None, status: str = "accepted") -> None:
+        """The single window's answer to the request that is the current version."""
+        row = self.rows.get(decl_id)
+        if row is None:
+            return
+        kind = row["function"] or states.AMENDMENT
+        note = (notes.REQUEST_ACCEPTED(request=kind, status=status) if accepted
+                else notes.REQUEST_REFUSED(request=kind))
+        self.note(decl_id, actor, now, note=note, detail=detail)
 
     def link_fallback(self, decl_id: str, mrn: str | None, actor: str, now: str) -> None:
         """A fallback document printed during the outage is now lodged electronically:
@@ -92,7 +132,7 @@ class _Moves:
         self.history.append(dict(
             declaration_id=decl_id, version=row["version"], at=now, actor=actor,
             from_status=row["status"], to_status=row["status"],
-            note="fallback document linked to its electronic lodging",
+            note=notes.FALLBACK_LINKED().code,
             detail=json.dumps({"mrn": mrn, "fallback": True}), document=None))
         self.dirty[decl_id] = None
 
@@ -106,6 +146,20 @@ class _Moves:
                 [(r["status"], r["updated_at"], r["mrn"], r["lodged_after_fallback_at"], i)
                  for i in self.dirty for r in (self.rows[i],)])
         return tuple(self.dirty)
+
+
+def lodged_status(conn: Connection, decl_id: str, version: int) -> str | None:
+    """The state a declaration was in when request ``version`` about it was started: the
+    ``from_status`` of that version's new-version row in the history."""
+    return conn.exec_driver_sql(
+        "SELECT from_status FROM history WHERE declaration_id = ? AND version = ? "
+        "AND note = ? ORDER BY id LIMIT 1",
+        (decl_id, version, notes.NEW_VERSION.code)).scalar()
+
+
+def _json(detail: dict[str, Any] | None) -> str | None:
+    """A history row's ``detail`` column: JSON, or NULL when there is nothing to say."""
+    return json.dumps(detail) if detail else None
 
 
 def _doc_json(decl: Declaration) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import (
 
 from client.declaration import states
 from client.declaration.model import now_utc
+from client.store import history_notes as notes
 from client.store.connection import StoreBase
 from client.store.helpers import _in_chunks, _Moves
 from client.store.schema import T_JOURNAL, T_OUTBOX, T_RECEIPT
@@ -100,9 +101,15 @@ class OutboxMixin(StoreBase):
                     detail["mrn"] = res.mrn
                 if res.errors:
                     detail["errors"] = res.errors
+                if registered and moves.is_request(j.declaration_id):
+                    # a request's receipt: the declaration keeps its state and its MRN
+                    moves.note(j.declaration_id, actor, now, note=notes.RECEIPT(),
+                               detail=detail)
+                    continue
                 moves.move(j.declaration_id, j.version,
                            states.REGISTERED if registered else states.REJECTED, actor, now,
-                           note="receipt" if registered else "rejected", detail=detail,
+                           note=notes.RECEIPT() if registered else notes.REJECTED(),
+                           detail=detail,
                            mrn=res.mrn)
                 if registered:
                     moves.link_fallback(j.declaration_id, res.mrn, actor, now)

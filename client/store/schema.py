@@ -10,7 +10,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = "0001"  # the Alembic head this code writes; see client/migrations/
+SCHEMA_VERSION = "0004"  # the Alembic head this code writes; see client/migrations/
 
 
 
@@ -129,6 +129,81 @@ class AttachmentRow(SQLModel, table=True):
     created_at: str
 
 
+class PendingAmendmentRow(SQLModel, table=True):
+    """An amendment or cancellation received for a declaration not (yet) in the store:
+    held until its original arrives, then applied onto it."""
+
+    __tablename__ = "pending_amendment"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # amendment | cancellation
+    mrn: str | None = Field(default=None, max_length=35, index=True)
+    lrn: str | None = Field(default=None, max_length=35, index=True)
+    document: str = Field(sa_column=Column(Text, nullable=False))
+    source: str
+    original: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: str
+    applied_to: str | None = Field(default=None, max_length=36)
+    applied_at: str | None = None
+
+
+class CdsLodgingRow(SQLModel, table=True):
+    """An envelope's lodging with UK CDS (connector "cds"): where its attempts stand.
+
+    state: open (to send) | uncertain (an answer was lost) | lodged (202, or proven by a
+    notification) | refused (400/403/501) | unresolved (past CDS12003's window, the user
+    decides) | withdrawn (the user's decision)."""
+
+    __tablename__ = "cds_lodging"
+    seq: int = Field(primary_key=True, foreign_key="journal.seq")
+    declaration_id: str = Field(index=True)
+    version: int
+    lrn: str = Field(index=True)
+    endpoint: str
+    state: str = Field(index=True)
+    conversation_id: str | None = Field(default=None, index=True)
+    attempts: int = 0
+    decision: str | None = None
+    decided_by: str | None = None
+    decided_at: str | None = None
+    updated_at: str
+
+
+class CdsAttemptRow(SQLModel, table=True):
+    """One request to CDS, written before it is sent (the exactly-once ledger).
+
+    outcome: started (nothing known yet) | accepted | refused | not_sent | throttled |
+    failed (a definite "not taken": 401, 406, 415) | ambiguous (5xx, timeout, connection
+    lost after sending) | duplicate (CDS12003 proved an earlier attempt was taken)."""
+
+    __tablename__ = "cds_attempt"
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(foreign_key="journal.seq", index=True)
+    started_at: str
+    started_at_server: str | None = None
+    body_sha256: str
+    outcome: str
+    http_status: int | None = None
+    conversation_id: str | None = Field(default=None, index=True)
+    finished_at: str | None = None
+    detail: str | None = None
+
+
+class CdsNotificationRow(SQLModel, table=True):
+    """A DMS response pulled from CDS, kept whole (``payload``) whether or not it matched."""
+
+    __tablename__ = "cds_notification"
+    id: str = Field(primary_key=True, max_length=64)
+    conversation_id: str | None = Field(default=None, index=True)
+    lrn: str | None = Field(default=None, index=True)
+    seq: int | None = Field(default=None, index=True)
+    function_code: str | None = None
+    status: str
+    mrn: str | None = None
+    issued_at: str | None = None
+    received_at: str
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+
+
 T_DECL = DeclarationRow.__table__
 T_DOC = DocumentRow.__table__
 T_HIST = HistoryRow.__table__
@@ -138,6 +213,10 @@ T_RECEIPT = ReceiptRow.__table__
 T_NOTIF = NotificationRow.__table__
 T_SETTING = SettingRow.__table__
 T_ATTACH = AttachmentRow.__table__
+T_PENDING = PendingAmendmentRow.__table__
+T_CDS_LODGING = CdsLodgingRow.__table__
+T_CDS_ATTEMPT = CdsAttemptRow.__table__
+T_CDS_NOTIF = CdsNotificationRow.__table__
 
 APPEND_ONLY_TRIGGERS = [
     f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "

@@ -1,9 +1,13 @@
-"""The profile's settings and the original files of imports."""
+"""The profile's settings and the original files of imports.
+
+Settings are read and written only through the declarations of
+:mod:`client.store.settings_keys` (name, type, default); any other key is refused.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
@@ -15,7 +19,10 @@ from sqlalchemy import (
 from client.declaration.model import now_utc
 from client.store.connection import StoreBase
 from client.store.schema import T_ATTACH, T_SETTING
-from client.store.types import Changes
+from client.store.settings_keys import Setting, declared
+from client.store.types import Changes, StoreError
+
+T = TypeVar("T")
 
 
 class SettingsMixin(StoreBase):
@@ -23,22 +30,37 @@ class SettingsMixin(StoreBase):
 
     # ---- settings -------------------------------------------------------------------------
 
-    def get_setting(self, key: str, default: Any = None) -> Any:
-        with self._read() as conn:
-            v = conn.execute(select(T_SETTING.c.value).where(T_SETTING.c.key == key)).scalar()
-        return json.loads(v) if v is not None else default
+    def get_setting(self, key: Setting[T]) -> T:
+        """The stored value of a declared setting, or its default.
 
-    def set_setting(self, key: str, value: Any) -> Changes:
+        A stored value that no longer has the declared type (written by another version,
+        or damaged) reads as the default: a preference must never stop the profile from
+        opening, and the next write replaces it.
+        """
+        name = declared(key).name
+        with self._read() as conn:
+            v = conn.execute(select(T_SETTING.c.value).where(T_SETTING.c.key == name)).scalar()
+        if v is None:
+            return key.default
+        try:
+            return key.check(json.loads(v))
+        except (ValueError, StoreError):
+            return key.default
+
+    def set_setting(self, key: Setting[T], value: T) -> Changes:
+        """Store a declared setting; an undeclared key or a value of another type is
+        refused before anything is written."""
         with self._tx() as conn:
             self._set_setting(conn, key, value)
         return Changes(settings=True)
 
-    def _set_setting(self, conn: Connection, key: str, value: Any) -> None:
-        raw = json.dumps(value)
-        if conn.execute(select(T_SETTING.c.key).where(T_SETTING.c.key == key)).first():
-            conn.execute(update(T_SETTING).where(T_SETTING.c.key == key).values(value=raw))
+    def _set_setting(self, conn: Connection, key: Setting[Any], value: Any) -> None:
+        name = declared(key).name
+        raw = json.dumps(key.check(value))
+        if conn.execute(select(T_SETTING.c.key).where(T_SETTING.c.key == name)).first():
+            conn.execute(update(T_SETTING).where(T_SETTING.c.key == name).values(value=raw))
         else:
-            conn.execute(insert(T_SETTING).values(key=key, value=raw))
+            conn.execute(insert(T_SETTING).values(key=name, value=raw))
 
     # ---- attachments (the original file of an import) --------------------------------
 

@@ -49,6 +49,29 @@ class Stored:
 
 
 @dataclass(frozen=True)
+class AmendmentOutcome:
+    """What became of a received amendment: ``applied`` onto ``declaration_id`` as its
+    ``version``, or held as ``pending`` (``pending_id``) until its original arrives."""
+
+    status: str
+    declaration_id: str | None
+    version: int | None
+    pending_id: int | None
+
+
+@dataclass(frozen=True)
+class PendingAmendment:
+    id: int
+    kind: str
+    mrn: str | None
+    lrn: str | None
+    source: str
+    received_at: str
+    applied_to: str | None
+    applied_at: str | None
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     id: int
     version: int

@@ -52,16 +52,18 @@ from sync.protocol import (
     RefdataResponse,
     RefList,
     SubmitRequest,
+    TokenResponse,
     TreeHeadResponse,
     TrustResponse,
 )
+from sync.sandbox import authz
 from sync.sandbox import officer as officer_mod
 from sync.sandbox import refdata as refdata_mod
 from sync.sandbox.ca import SandboxPKI, cert_serial
 from sync.sandbox.checks import Checker, prepare
 from sync.sandbox.intake import IntakeContext, check_batch, now_iso, process_batch
 from sync.sandbox.pipeline import DEFAULT_CLOCK_SPEED, Clock, LaneMode
-from sync.sandbox.store import Principal, SandboxStore
+from sync.sandbox.store import TOKEN_LIFETIME, Principal, SandboxStore
 from sync.sandbox.translog import MerkleLog
 
 FINGERPRINT_KEY = "comptoir.body_sha256"
@@ -82,6 +84,10 @@ class SandboxSettings:
     check_processes: int = 0  # extra processes checking signatures and rules of big batches
     max_pending_batches: int = 64  # batches running or waiting; past that: 503 + Retry-After
     running_batches: int = 2  # batches worked on at once by one worker process
+    max_held_per_device: int = 256  # envelopes waiting for a gap in one device's chain
+    token_lifetime: float = TOKEN_LIFETIME  # seconds
+    training: bool = False  # the desktop's training mode: says so, enrols training profiles only
+    secret_key: str | None = None  # 64 hex: DB under SQLCipher and PKI keys encrypted (training)
 
 
 @dataclass
@@ -101,8 +107,15 @@ class SandboxState:
 
     @classmethod
     def open(cls, settings: SandboxSettings) -> SandboxState:
-        pki = SandboxPKI(settings.home).ensure()
-        store = open_store(settings.home, settings.db_url)
+        password = settings.secret_key.encode("ascii") if settings.secret_key else None
+        pki = SandboxPKI(settings.home, password).ensure()
+        db_url = settings.db_url
+        if db_url is None and settings.secret_key:
+            from sqlalchemy.engine import URL
+
+            db_url = URL.create("sqlite+pysqlcipher", password=f"x'{settings.secret_key}'",
+                                database=str(settings.home / "sandbox.db"))
+        store = open_store(settings.home, db_url)
         lists = refdata_mod.load_lists(settings.refdata_dir, settings.country)
         versions = store.refdata_versions({k: refdata_mod.digest(v) for k, v in lists.items()})
         checker = Checker(pki.ca_cert, pki.ca_pem.encode(), settings.check_processes)
@@ -118,7 +131,7 @@ class SandboxState:
         return new_enrolment_code(self.store, trader_id, role)
 
 
-def open_store(home: Path, db_url: str | None = None) -> SandboxStore:
+def open_store(home: Path, db_url: Any = None) -> SandboxStore:
     home.mkdir(parents=True, exist_ok=True)
     return SandboxStore(db_url or f"sqlite:///{home / 'sandbox.db'}")
 
@@ -401,7 +414,8 @@ def create_app(state: SandboxState | None) -> FastAPI:
 
     app = FastAPI(title="Comptoir single window", version=PROTOCOL_VERSION,
                   description="Protocol v1 between Comptoir and a customs single window "
-                              "(the sandbox implements it).", lifespan=lifespan)
+                              "(the sandbox implements it)." + authz.openapi_description(),
+                  lifespan=lifespan)
     app.state.sandbox = state
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.add_middleware(BodyLimitMiddleware)
@@ -440,40 +454,69 @@ def create_app(state: SandboxState | None) -> FastAPI:
         return problem_response(500, "sandbox.internal", type(exc).__name__, request.url.path)
 
     def principal(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+        """The token's principal, checked on every request: known, unexpired, and its
+        certificate not revoked (each failure its own problem code)."""
         if creds is None or creds.scheme.lower() != "bearer":
             raise ProblemException(401, "sandbox.unauthorized", None,
                                    {"WWW-Authenticate": "Bearer"})
-        p = state.store.principal(creds.credentials)
+        p, reason = state.store.principal_or_reason(creds.credentials,
+                                                    state.settings.token_lifetime)
         if p is None:
-            raise ProblemException(401, "sandbox.unauthorized", None,
-                                   {"WWW-Authenticate": "Bearer"})
+            code = {"expired": "sandbox.token_expired",
+                    "revoked": "sandbox.token_revoked"}.get(reason, "sandbox.unauthorized")
+            raise ProblemException(401, code, None, {"WWW-Authenticate": "Bearer"})
         return p
 
     @app.get(f"{API_PREFIX}/health", response_model=HealthResponse, tags=["health"])
     def health() -> HealthResponse:
         """Connectivity probe: cheap, no authentication."""
-        return HealthResponse(status="ok", version=PROTOCOL_VERSION, time=now_iso())
+        return HealthResponse(status="ok", version=PROTOCOL_VERSION, time=now_iso(),
+                              training=bool(state and state.settings.training))
 
     @app.post(f"{API_PREFIX}/enrol", response_model=EnrolResponse, tags=["enrolment"],
               responses=_problems(400, 403, 413, 415, 422))
     def enrol(req: EnrolRequest) -> EnrolResponse:
-        """Exchange a one-time code and a CSR for a certificate chain and an API token."""
-        role = state.store.consume_enrolment_code(req.code, req.trader_id)
-        if role is None or role != req.role:
+        """Exchange a one-time code and a CSR for a certificate chain and an API token.
+
+        The code names its trader and role, so a device needs nothing else.  It is consumed
+        only once the CSR checked out: a bad CSR leaves it usable.  Device, certificate and
+        token are bound together here and checked on every request.
+        """
+        outcome, trader_id, role = state.store.enrolment_code(req.code, req.trader_id, req.role)
+        if outcome in ("trader_mismatch", "role_mismatch"):
+            # Only the holder of the code gets here: naming its trader tells them nothing new.
+            raise ProblemException(403, f"sandbox.enrol_{outcome}", f"{trader_id} {role}")
+        if outcome != "ok" or trader_id is None or role is None:
             raise ProblemException(403, "sandbox.enrol_refused", None)
         try:
-            cert, pem = state.pki.issue_leaf(req.csr_pem, trader_id=req.trader_id, role=role,
+            cert, pem = state.pki.issue_leaf(req.csr_pem, trader_id=trader_id, role=role,
                                              device_id=req.device_id)
         except ComptoirError as exc:
             raise ProblemException(400, "sandbox.csr_invalid", exc.render("en")) from exc
+        if state.store.consume_enrolment_code(req.code, req.trader_id, req.role)[0] != "ok":
+            raise ProblemException(403, "sandbox.enrol_refused", None)  # used meanwhile
         token = secrets.token_urlsafe(32)
-        state.store.register_enrolment(trader_id=req.trader_id, device_id=req.device_id,
-                                       role=role, token=token, serial=cert_serial(cert),
-                                       cert_pem=pem)
-        return EnrolResponse(trader_id=req.trader_id, device_id=req.device_id, role=role,  # type: ignore[arg-type]
+        expires = state.store.register_enrolment(
+            trader_id=trader_id, device_id=req.device_id, role=role, token=token,
+            serial=cert_serial(cert), cert_pem=pem, lifetime=state.settings.token_lifetime,
+            chain_seq=req.chain_seq, chain_head=req.chain_head)
+        return EnrolResponse(trader_id=trader_id, device_id=req.device_id, role=role,  # type: ignore[arg-type]
                              certificate_chain_pem=[pem, state.pki.ca_pem],
                              ca_pem=state.pki.ca_pem,
-                             receipt_certificate_pem=state.pki.receipt_cert_pem, token=token)
+                             receipt_certificate_pem=state.pki.receipt_cert_pem, token=token,
+                             token_expires_at=now_iso(expires),
+                             training=state.settings.training)
+
+    @app.post(f"{API_PREFIX}/token", response_model=TokenResponse, tags=["enrolment"],
+              responses=_problems(401))
+    def refresh_token(creds: HTTPAuthorizationCredentials | None = Depends(bearer),
+                      who: Principal = Depends(principal)) -> TokenResponse:
+        """Swap a valid API token for a fresh one (same device and certificate)."""
+        assert creds is not None
+        token = secrets.token_urlsafe(32)
+        expires = state.store.refresh_token(creds.credentials, token,
+                                            state.settings.token_lifetime)
+        return TokenResponse(token=token, expires_at=now_iso(expires))
 
     @app.post(f"{API_PREFIX}/envelopes", response_model=BatchResponse, tags=["submission"],
               responses=_problems(400, 401, 409, 413, 415, 422, 503))
@@ -505,6 +548,7 @@ def create_app(state: SandboxState | None) -> FastAPI:
                 lane_mode=state.settings.lane,
                 clock=Clock(state.settings.clock_speed, instant=state.settings.lane == "green"),
                 revoked=state.store.revoked_serials(), checker=state.checker,
+                max_held=state.settings.max_held_per_device,
                 log=state.log, known_log_size=log_size)
             incoming = check_batch(state.store, ctx, who,
                                    [prepare(e.model_dump(exclude_none=True))

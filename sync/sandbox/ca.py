@@ -8,7 +8,6 @@ into a leaf certificate: CN = trader id (DE 3/18), OU = role, serialNumber = dev
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import ipaddress
 import os
@@ -24,23 +23,28 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from client.common.b64 import b64u_encode
 from client.common.i18n import ComptoirError
 
 LEAF_VALIDITY = timedelta(days=730)
 CA_VALIDITY = timedelta(days=3650)
 
 
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey,
+               password: bytes | None = None) -> None:
+    """PKCS#8 PEM, mode 0600; encrypted under ``password`` when given (training mode)."""
+    enc: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password) if password
+        else serialization.NoEncryption())
+    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.chmod(path, 0o600)
 
 
-def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+def _load_key(path: Path, password: bytes | None = None) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=password)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     return key
 
@@ -51,14 +55,14 @@ def _pem(cert: x509.Certificate) -> str:
 
 def ec_public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
     nums = key.public_numbers()
-    b = lambda n: base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()  # noqa: E731
+    b = lambda n: b64u_encode(n.to_bytes(32, "big"))  # noqa: E731
     return {"kty": "EC", "crv": "P-256", "x": b(nums.x), "y": b(nums.y)}
 
 
 def ec_private_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
     jwk = ec_public_jwk(key.public_key())
     d = key.private_numbers().private_value.to_bytes(32, "big")
-    jwk["d"] = base64.urlsafe_b64encode(d).rstrip(b"=").decode()
+    jwk["d"] = b64u_encode(d)
     return jwk
 
 
@@ -67,6 +71,7 @@ class SandboxPKI:
     """The sandbox home's key material, created on first use."""
 
     home: Path
+    key_password: bytes | None = None  # keys encrypted at rest (the desktop's training mode)
 
     @property
     def ca_pem_path(self) -> Path:
@@ -98,7 +103,7 @@ class SandboxPKI:
                     .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                                    critical=False)
                     .sign(key, hashes.SHA256()))
-            _write_key(self.home / "ca.key", key)
+            _write_key(self.home / "ca.key", key, self.key_password)
             self.ca_pem_path.write_text(_pem(cert))
             for stale in ("tls.pem", "tls.key", "receipt.pem", "receipt.key"):
                 (self.home / stale).unlink(missing_ok=True)
@@ -111,12 +116,12 @@ class SandboxPKI:
             ])
             cert = self._issue(key.public_key(), "localhost", san=san,
                                eku=[ExtendedKeyUsageOID.SERVER_AUTH])
-            _write_key(self.tls_key_path, key)
+            _write_key(self.tls_key_path, key, self.key_password)
             self.tls_cert_path.write_text(_pem(cert))
         if not (self.home / "receipt.pem").exists() or not (self.home / "receipt.key").exists():
             key = ec.generate_private_key(ec.SECP256R1())
             cert = self._issue(key.public_key(), "Comptoir sandbox receipts")
-            _write_key(self.home / "receipt.key", key)
+            _write_key(self.home / "receipt.key", key, self.key_password)
             (self.home / "receipt.pem").write_text(_pem(cert))
         return self
 
@@ -126,7 +131,7 @@ class SandboxPKI:
 
     @cached_property
     def ca_key(self) -> ec.EllipticCurvePrivateKey:
-        return _load_key(self.home / "ca.key")
+        return _load_key(self.home / "ca.key", self.key_password)
 
     @property
     def ca_pem(self) -> str:
@@ -138,7 +143,7 @@ class SandboxPKI:
 
     @cached_property
     def receipt_key(self) -> ec.EllipticCurvePrivateKey:
-        return _load_key(self.home / "receipt.key")
+        return _load_key(self.home / "receipt.key", self.key_password)
 
     @cached_property
     def receipt_private_jwk(self) -> dict[str, Any]:

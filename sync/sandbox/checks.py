@@ -12,7 +12,6 @@ once per chain (client.seal.envelope caches it), a payload that arrived as
 
 from __future__ import annotations
 
-import base64
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -21,9 +20,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from client.common.b64 import b64u_encode
 from client.common.i18n import ComptoirError
 from client.declaration.validation import validate
 from client.seal.envelope import EnvelopeError, envelope_hash, verify_envelope
+from client.seal.jws import P256_ORDER, b64u_decode
 
 POOL_MIN_BATCH = 64  # smaller batches are checked inline: shipping them costs more
 
@@ -39,7 +40,12 @@ class Checked:
     hash: str
     signer_cn: str | None
     rule_errors: list[dict[str, str]] = field(default_factory=list)
-    signer_ou: str | None = None
+    signer_device: str | None = None  # the leaf's serialNumber attribute (device id)
+    signer_serial: str | None = None  # the leaf's serial, lower-case hex
+    signer_role: str | None = None  # the leaf's OU
+    signer_not_before: float = 0.0
+    signer_not_after: float = 0.0
+    high_s: bool = False  # an ES256 signature whose S is above n/2 (malleable twin)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,7 +87,7 @@ def prepare(wire: dict[str, Any]) -> Prepared:
     payload = wire.get("payload")
     if payload is None:
         payload_bytes = str(wire.get("payload_json", "")).encode("utf-8")
-        payload = base64.urlsafe_b64encode(payload_bytes).rstrip(b"=").decode("ascii")
+        payload = b64u_encode(payload_bytes)
     env = {"protected": wire["protected"], "payload": payload, "signature": wire["signature"]}
     try:
         h = envelope_hash(env)
@@ -95,20 +101,46 @@ def _attr(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str | None:
     return str(attrs[0].value) if attrs else None
 
 
-_names: dict[str, tuple[str | None, str | None]] = {}
+@dataclass(frozen=True)
+class _Signer:
+    """What the intake reads of a leaf certificate (#12's bindings)."""
+
+    cn: str | None  # trader id
+    ou: str | None  # role
+    device: str | None  # serialNumber attribute: the device id
+    serial: str  # lower-case hex
+    not_before: float
+    not_after: float
 
 
-def _signer_names(leaf_b64: str, cert: x509.Certificate) -> tuple[str | None, str | None]:
-    """(CN = trader id, OU = role) of a leaf certificate, once per certificate (keyed by
-    its base64 DER, from which ``cert`` was parsed)."""
-    key = leaf_b64
-    got = _names.get(key)
+_signers: dict[str, _Signer] = {}
+
+
+def _signer(leaf_b64: str, cert: x509.Certificate) -> _Signer:
+    """The leaf's names and validity, read once per certificate (keyed by its base64 DER,
+    from which ``cert`` was parsed): the same chain comes with every envelope of a device."""
+    got = _signers.get(leaf_b64)
     if got is None:
-        got = (_attr(cert, NameOID.COMMON_NAME), _attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME))
-        if len(_names) > 4096:
-            _names.clear()
-        _names[key] = got
+        got = _Signer(_attr(cert, NameOID.COMMON_NAME),
+                      _attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME),
+                      _attr(cert, NameOID.SERIAL_NUMBER), format(cert.serial_number, "x"),
+                      cert.not_valid_before_utc.timestamp(),
+                      cert.not_valid_after_utc.timestamp())
+        if len(_signers) > 4096:
+            _signers.clear()
+        _signers[leaf_b64] = got
     return got
+
+
+_P256_HALF_N = P256_ORDER // 2
+
+
+def _high_s(env: dict[str, Any], header: dict[str, Any]) -> bool:
+    """One content, one signature: ES256 S must be in the lower half (as the client signs)."""
+    if header.get("alg") != "ES256":
+        return False
+    sig = b64u_decode(str(env.get("signature", "")), "signature")
+    return len(sig) == 64 and int.from_bytes(sig[32:], "big") > _P256_HALF_N
 
 
 def rule_errors(document: dict[str, Any]) -> list[dict[str, str]]:
@@ -134,9 +166,11 @@ def check_one(env: dict[str, Any], ca: x509.Certificate, revoked: set[int],
         return Refused(getattr(exc, "code", "SIGNATURE_INVALID"), detail, h)
     document = v.document if isinstance(v.document, dict) else {}
     errors = rule_errors(document) if with_rules and v.header.get("knd") == "declaration" else []
-    cn, ou = _signer_names(v.header["x5c"][0], v.certificate)
-    return Checked({k: v.header.get(k) for k in _HEADER_KEEP}, _slim(document), v.hash, cn,
-                   errors, ou)
+    who = _signer(v.header["x5c"][0], v.certificate)
+    return Checked({k: v.header.get(k) for k in _HEADER_KEEP}, _slim(document), v.hash, who.cn,
+                   errors, signer_device=who.device, signer_serial=who.serial,
+                   signer_role=who.ou, signer_not_before=who.not_before,
+                   signer_not_after=who.not_after, high_s=_high_s(env, v.header))
 
 
 def check_prepared(p: Prepared, ca: x509.Certificate, revoked: set[int]) -> Checked | Refused:
@@ -145,10 +179,19 @@ def check_prepared(p: Prepared, ca: x509.Certificate, revoked: set[int]) -> Chec
 
 def _slim(document: dict[str, Any]) -> dict[str, Any]:
     """The few fields the intake reads after the checks (cheap to ship between processes)."""
-    out = {k: document[k] for k in ("id", "version", "type", "lrn") if k in document}
+    out = {k: document[k] for k in ("id", "version", "type", "lrn", "function", "mrn",
+                                    "amends", "transit_type", "additional_type")
+           if k in document}
+    items = document.get("goods_items")
+    if isinstance(items, list) and items and isinstance(items[0], dict) \
+            and isinstance(items[0].get("procedure_code"), str):
+        out["procedure_code"] = items[0]["procedure_code"][:4]  # DE 1/10: the MRN's letter
     declarant = document.get("declarant")
     if isinstance(declarant, dict) and "id" in declarant:
         out["declarant"] = {"id": declarant["id"]}
+    rep = document.get("representative")  # DE 3/19-3/21: who may lodge for the declarant
+    if isinstance(rep, dict):
+        out["representative"] = {k: rep[k] for k in ("id", "status") if k in rep}
     return out
 
 

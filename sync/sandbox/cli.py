@@ -56,6 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     which.add_argument("--device", help="ID")
     revoke.set_defaults(func=_revoke)
 
+    authorise = ssub.add_parser("authorise", help=tr("sandbox.cli.authorise_help"))
+    _common(authorise)
+    authorise.add_argument("--declarant", required=True, help="DE 3/18")
+    authorise.add_argument("--representative", required=True, help="DE 3/20")
+    authorise.set_defaults(func=_authorise)
+
     stats = ssub.add_parser("stats", help=tr("sandbox.cli.stats_help"))
     _common(stats)
     stats.add_argument("--json", action="store_true")
@@ -113,6 +119,20 @@ def _enrolment(args: argparse.Namespace) -> int:
     else:
         print(tr("sandbox.cli.enrolment_done", code=code, trader=args.trader,
                  ca=str(pki.ca_pem_path)))
+    return 0
+
+
+def _authorise(args: argparse.Namespace) -> int:
+    """Let a representative lodge in a declarant's name (DE 3/19-3/21), #12."""
+    from sync.sandbox.app import open_store
+
+    store = open_store(_home(args), args.db)
+    try:
+        store.add_authorisation(args.declarant[:35], args.representative[:35])
+    finally:
+        store.close()
+    print(tr("sandbox.cli.authorised", declarant=args.declarant,
+             representative=args.representative))
     return 0
 
 

@@ -22,16 +22,16 @@ from typing import Any
 from cryptography import x509
 
 from client.common.i18n import tr
-from client.declaration.mrn import allocate_mrn
+from client.declaration import states
+from client.declaration.mrn import allocate_mrn, procedure_letter
 from client.seal import translog as tl
+from sync.sandbox import authz
 from sync.sandbox.checks import Checked, Checker, Prepared, Refused, check_one, check_prepared
-from sync.sandbox.officer import apply_pending, lodge_decision, role_for_kind
+from sync.sandbox.officer import apply_pending, lodge_decision
 from sync.sandbox.pipeline import Clock, LaneMode, lane_for, rejection_rule, schedule
+from sync.sandbox.requests import decide_request, lodged
 from sync.sandbox.store import BatchTx, Principal, SandboxStore, StoredEnvelope
 from sync.sandbox.translog import MerkleLog
-
-# Procedure category letter at MRN position 17, by declaration type (DE 1/1).
-_PROCEDURE_LETTER = {"IM": "J", "EX": "A", "CO": "J"}
 
 
 def now_iso(t: float | None = None) -> str:
@@ -45,8 +45,11 @@ def _err(code: str, pointer: str = "", **params: Any) -> dict[str, str]:
 
 def _business_errors(tx: BatchTx, se: StoredEnvelope, checked: Checked) -> list[dict[str, str]]:
     """Server-side validation: the client's rules (checked earlier) plus DMS uniqueness."""
-    errors = list(checked.rule_errors)
     document = checked.document
+    if not authz.declarant_allowed(tx, se.trader_id, document):
+        # Nothing else is said: whether that declarant used an LRN is none of the signer's.
+        return [_err("DECLARANT_NOT_REPRESENTED", "/declarant/id")]
+    errors = list(checked.rule_errors)
     declarant = document.get("declarant") if isinstance(document.get("declarant"), dict) else {}
     declarant_id, lrn = declarant.get("id"), document.get("lrn")
     if isinstance(declarant_id, str) and isinstance(lrn, str) and declarant_id and lrn:
@@ -58,12 +61,12 @@ def _business_errors(tx: BatchTx, se: StoredEnvelope, checked: Checked) -> list[
     return errors
 
 
-def _earlier_mrn(tx: BatchTx, declaration_id: str, version: int) -> str | None:
-    for v in range(version - 1, 0, -1):
-        earlier = tx.envelope(declaration_id, v)
-        if earlier is not None and earlier.mrn:
-            return earlier.mrn
-    return None
+def _claims(se: StoredEnvelope) -> dict[str, Any]:
+    """The receipt's claims for an accepted envelope."""
+    return {"declaration_id": se.declaration_id, "version": se.version,
+            "envelope_hash": se.envelope_hash, "received_at": se.received_at,
+            "mrn": se.mrn, "device_id": se.device_id, "seq": se.seq,
+            "trader_id": se.trader_id}
 
 
 @dataclass
@@ -78,6 +81,7 @@ class IntakeContext:
     clock: Clock
     revoked: set[int]
     checker: Checker | None = None
+    max_held: int = 256  # envelopes held per device waiting for a gap (look-ahead: 4x)
     log: MerkleLog | None = None
     known_log_size: int = 0  # the tree size the client last verified (Comptoir-Log-Size)
 
@@ -118,10 +122,11 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
     """
     results: list[dict[str, Any]] = []
     to_log: list[StoredEnvelope] = []  # lodged by this batch: their receipts join the log
-    lodged: dict[tuple[str, int], StoredEnvelope] = {}  # what the results refer to
+    seen: dict[tuple[str, int], StoredEnvelope] = {}  # what the results refer to
     by_key: dict[tuple[str, int], int] = {}
     now = time.time()
     at = now_iso(now)
+    reception = datetime.fromtimestamp(now, UTC)
     verified = [x.check for x in incoming if isinstance(x.check, Checked)]
     tx.preload([(str(v.header.get("did")), int(v.header.get("ver") or 0)) for v in verified])
     lrns = []
@@ -143,14 +148,42 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
 
     def apply(se: StoredEnvelope, checked: Checked) -> None:
         """Decide a lodged envelope that is next in its device chain."""
+        sig_time = str(checked.header.get("sigT", ""))
+        state = tx.device(se.trader_id, se.device_id)
+        if authz.backdated(state.last_sig_time, sig_time):
+            # Lodged and rejected (the chain goes on); the bound stays where it was.
+            se.status, se.errors = "rejected", [_err("SIG_TIME_BACKDATED", "/protected/sigT")]
+            tx.notify(principal.trader_id, se.declaration_id, se.version, "rejected", at,
+                      errors=se.errors)
+            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
+            return
         if checked.header.get("knd") == "decision":  # an officer's control decision (#8)
             lodge_decision(tx, ctx.receipt_jwk, principal, se, checked, json.loads(se.raw), at)
             if se.status == "accepted" and se.claims is not None:
                 to_log.append(se)
-            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
+            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash, sig_time)
             return
         document = checked.document
         errors = _business_errors(tx, se, checked)
+        if document.get("function") in states.REQUESTS:  # amendment, invalidation (#14)
+            tx.notify(principal.trader_id, se.declaration_id, se.version, "received", at)
+            answers = ([("cancellation_denied" if document["function"] == states.INVALIDATION
+                         else "rejected", {"errors": errors})] if errors else [])
+            if errors:
+                se.status, se.errors = "rejected", errors
+            else:
+                answers = decide_request(tx, se, document, at)
+            for status, extra in answers:
+                tx.notify(principal.trader_id, se.declaration_id, se.version, status, at,
+                          **extra)
+            if se.status == "accepted":
+                se.claims = _claims(se)
+                to_log.append(se)
+            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
+            return
+        if lodged(tx, se.declaration_id, se.version) is not None:
+            # an original for a declaration that has its MRN: never lodged twice
+            errors = [_err("ALREADY_LODGED", "/payload/function")]
         lane = lane_for(ctx.seed, se.declaration_id, ctx.lane_mode, se.version)
         if not errors and lane == "rejected":
             code, pointer = rejection_rule(ctx.seed, se.declaration_id)
@@ -163,19 +196,13 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                       errors=errors)
             apply_pending(tx, se, at)  # decisions that waited for it (#8)
         else:
-            # An amendment (a later version) keeps the MRN its declaration already has.
-            se.mrn = _earlier_mrn(tx, se.declaration_id, se.version)
-            if se.mrn is None:
-                serial = tx.next_counter("mrn_serial")
-                letter = _PROCEDURE_LETTER.get(str(document.get("type", "IM")), "")
-                se.mrn = allocate_mrn(ctx.country, datetime.now(UTC).year, serial, letter)
+            serial = tx.next_counter("mrn_serial")
+            se.mrn = allocate_mrn(ctx.country, datetime.now(UTC).year, serial,
+                                  procedure_letter(document))
             se.status, se.lane = "accepted", lane
             if se.declarant_id and se.lrn:
                 tx.claim_lrn(se.declarant_id, se.lrn, se.declaration_id)
-            se.claims = {"declaration_id": se.declaration_id, "version": se.version,
-                         "envelope_hash": se.envelope_hash, "received_at": se.received_at,
-                         "mrn": se.mrn, "device_id": se.device_id, "seq": se.seq,
-                         "trader_id": se.trader_id}
+            se.claims = _claims(se)
             to_log.append(se)
             tx.notify(principal.trader_id, se.declaration_id, se.version, "accepted", at,
                       mrn=se.mrn)
@@ -187,7 +214,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                 else:
                     tx.schedule(due, principal.trader_id, se.declaration_id, se.version,
                                 status, mrn=se.mrn)
-        tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
+        tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash, sig_time)
 
     def held_check(nxt: StoredEnvelope) -> Checked | Refused:
         """A held envelope's checks, kept from when it was received (no second verify);
@@ -223,7 +250,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
         index, v = x.index, x.check
         if x.known is not None:  # a resend of an envelope already decided
             k = x.known
-            lodged[(k.declaration_id, k.version)] = k
+            seen[(k.declaration_id, k.version)] = k
             if k.status == "accepted":
                 result(index, "duplicate", k.envelope_hash, k.declaration_id, k.version,
                        mrn=k.mrn, receipt=k.receipt)
@@ -237,12 +264,12 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                    errors=[{"code": v.code, "pointer": f"/envelopes/{index}",
                             "detail": v.detail}])
             continue
-        header, h, cn = v.header, v.hash, v.signer_cn
+        header, h = v.header, v.hash
         did, ver = str(header.get("did")), int(header.get("ver") or 0)
         kind = str(header.get("knd", "declaration"))
-        if cn != principal.trader_id or principal.role != role_for_kind(kind):
-            code = "NOT_AN_OFFICER" if kind == "decision" else "CERT_NOT_OWNED"
-            result(index, "rejected", h, did, ver, errors=[_err(code, "/protected/x5c")])
+        refused = authz.refusal(v, principal, kind, reception)
+        if refused is not None:
+            result(index, "rejected", h, did, ver, errors=[_err(*refused)])
             continue
         if kind not in ("declaration", "decision"):
             result(index, "rejected", h, did, ver,
@@ -253,10 +280,14 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             result(index, "rejected", h, did, ver,
                    errors=[_err("HEADER_MISMATCH", "/payload/id")])
             continue
+        if authz.not_owned(tx, principal, did):
+            result(index, "rejected", h, did, ver,
+                   errors=[_err("DECLARATION_NOT_OWNED", "/protected/did")])
+            continue
         existing = tx.envelope(did, ver)
         if existing is not None:
             if existing.envelope_hash == h:
-                lodged[(did, ver)] = existing
+                seen[(did, ver)] = existing
             if existing.envelope_hash != h:
                 result(index, "rejected", h, did, ver,
                        errors=[_err("IDEMPOTENCY_CONFLICT", "/protected/did")])
@@ -274,12 +305,17 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             declaration_id=did, version=ver, envelope_hash=h, trader_id=principal.trader_id,
             device_id=dev, seq=seq, prev=prev, status="held", mrn=None, receipt=None,
             errors=[], raw=x.prepared.raw, received_at=at)
-        lodged[(did, ver)] = se
+        seen[(did, ver)] = se
         if seq == state.last_seq + 1 and prev == state.last_hash:
             tx.add_envelope(se)
             apply_and_release(se, v)
             result(index, se.status, h, did, ver, mrn=se.mrn, receipt=se.receipt,
                    errors=se.errors)
+        elif seq > state.last_seq + 1 + 4 * ctx.max_held or (
+                seq > state.last_seq + 1
+                and tx.held_count(principal.trader_id, dev) >= ctx.max_held):
+            result(index, "rejected", h, did, ver,
+                   errors=[_err("HELD_LIMIT", "/protected/seq")])
         elif seq > state.last_seq + 1 and tx.held(principal.trader_id, dev, seq) is None:
             se.checked = v.to_json()
             tx.add_envelope(se)
@@ -292,7 +328,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
     if log is not None:
         head_size, mth = log["size"], log.pop("_mth")
         for r in results:
-            se = lodged.get((r["declaration_id"], r["version"]))
+            se = seen.get((r["declaration_id"], r["version"]))
             if r["status"] not in ("accepted", "duplicate") or se is None \
                     or se.log_index is None or not se.receipt:
                 continue

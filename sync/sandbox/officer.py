@@ -17,18 +17,18 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
+from client.common.b64 import b64u_decode_lenient
 from client.common.i18n import tr
 from sync.sandbox.checks import Checked
 from sync.sandbox.store import BatchTx, Decision, Principal, StoredEnvelope
 
-OUTCOME_STATUS = {"release": "released", "hold": "under_control", "refuse": "rejected",
+OUTCOME_STATUS = {"release": "released", "hold": "under_control", "refuse": "release_refused",
                   "documents_checked": "under_control", "physical_inspection": "under_control"}
 NEEDS_REASON = frozenset({"hold", "refuse"})
-FINAL = frozenset({"released", "rejected", "invalidated"})
+FINAL = frozenset({"released", "rejected", "invalidated", "release_refused"})
 CONFLICT = "DECISION_CONFLICT"
 
 
@@ -51,7 +51,7 @@ def trust_document(store: Any, ca_pem: str, now: str) -> dict[str, Any]:
 def _payload(env: dict[str, Any]) -> dict[str, Any]:
     raw = str(env.get("payload", ""))
     try:
-        doc = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        doc = json.loads(b64u_decode_lenient(raw))
     except (ValueError, TypeError):
         return {}
     return doc if isinstance(doc, dict) else {}
@@ -63,8 +63,8 @@ def role_for_kind(kind: str) -> str:
 
 
 def _problem(doc: dict[str, Any], principal: Principal, header: dict[str, Any],
-             signer_ou: str | None) -> str | None:
-    if signer_ou != "officer" or principal.role != "officer":
+             signer_role: str | None) -> str | None:
+    if signer_role != "officer" or principal.role != "officer":
         return "officer certificate"
     if doc.get("id") != header.get("did"):
         return "id"
@@ -92,7 +92,7 @@ def lodge_decision(tx: BatchTx, receipt_jwk: dict[str, Any], principal: Principa
     """
     doc = _payload(env)
     header = checked.header
-    problem = _problem(doc, principal, header, checked.signer_ou)
+    problem = _problem(doc, principal, header, checked.signer_role)
     if problem is not None:
         se.status = "rejected"
         se.errors = [_err("DECISION_INVALID", "/payload", reason=problem)]

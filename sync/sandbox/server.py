@@ -19,6 +19,7 @@ from pathlib import Path
 
 import uvicorn
 
+from client.common.files import atomic_write
 from client.common.i18n import ComptoirError, tr
 from sync.sandbox.app import SandboxSettings, SandboxState, create_app
 
@@ -46,6 +47,8 @@ def _server(state: SandboxState, sock: socket.socket) -> uvicorn.Server:
     config = uvicorn.Config(
         create_app(state), ssl_certfile=str(state.pki.tls_cert_path),
         ssl_keyfile=str(state.pki.tls_key_path), log_level="warning", access_log=False,
+        ssl_keyfile_password=(state.pki.key_password.decode("ascii")
+                              if state.pki.key_password else None),
         timeout_keep_alive=30, lifespan="on", limit_concurrency=4096,
         timeout_graceful_shutdown=3)
     return uvicorn.Server(config)
@@ -53,10 +56,8 @@ def _server(state: SandboxState, sock: socket.socket) -> uvicorn.Server:
 
 def write_server_json(state: SandboxState, url: str, port: int) -> Path:
     path = state.settings.home / "server.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"url": url, "port": port, "pid": os.getpid(),
-                               "ca_pem_path": str(state.pki.ca_pem_path)}))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps({"url": url, "port": port, "pid": os.getpid(),
+                                   "ca_pem_path": str(state.pki.ca_pem_path)}).encode("utf-8"))
     return path
 
 
@@ -233,12 +234,14 @@ def start_in_thread(home: Path, *, port: int = 0, seed: int = 0, lane: str = "au
                     host: str = "127.0.0.1", db_url: str | None = None,
                     refdata_dir: Path | None = None,
                     clock_speed: float | None = None, check_processes: int = 0,
-                    max_pending_batches: int = 64) -> SandboxHandle:
+                    max_pending_batches: int = 64, training: bool = False,
+                    secret_key: str | None = None) -> SandboxHandle:
     """Start the sandbox in a daemon thread and wait until it accepts connections."""
     settings = SandboxSettings(home=Path(home), db_url=db_url, seed=seed,
                                lane="green" if lane == "green" else "auto",
                                refdata_dir=refdata_dir, check_processes=check_processes,
-                               max_pending_batches=max_pending_batches)
+                               max_pending_batches=max_pending_batches, training=training,
+                               secret_key=secret_key)
     if clock_speed is not None:
         settings.clock_speed = clock_speed
     state = SandboxState.open(settings)

@@ -61,6 +61,16 @@ class Device(_SandboxModel, table=True):
     device_id: str = Field(primary_key=True, max_length=64)
     last_seq: int = 0
     last_hash: str = GENESIS_HASH
+    last_sig_time: str = ""  # sigT of the last envelope: the next may not be earlier
+
+
+class Authorisation(_SandboxModel, table=True):
+    """A declarant (DE 3/18) lets a representative (DE 3/20) lodge in its name."""
+
+    __tablename__ = "authorisations"
+    declarant_id: str = Field(primary_key=True, max_length=35)
+    representative_id: str = Field(primary_key=True, max_length=35)
+    created_at: float = Field(default_factory=time.time)
 
 
 class EnrolmentCode(_SandboxModel, table=True):
@@ -81,6 +91,9 @@ class Token(_SandboxModel, table=True):
     device_id: str = Field(max_length=64)
     role: str = "trader"
     created_at: float = Field(default_factory=time.time)
+    cert_serial: str | None = None  # the certificate issued with it: the token dies with it
+    expires_at: float | None = None  # None (before #12): created_at + the lifetime
+    replaces: str | None = None  # a refreshed token's predecessor, dropped at first use
 
 
 class Certificate(_SandboxModel, table=True):
@@ -242,11 +255,16 @@ class RefdataList(_SandboxModel, table=True):
     version: int
 
 
+TOKEN_LIFETIME = 30 * 86400.0  # seconds; POST /v1/token refreshes before the end
+
+
 @dataclass
 class Principal:
     trader_id: str
     device_id: str
     role: str
+    serial: str | None = None  # the certificate bound to the token (None: before #12)
+    expires_at: float = 0.0
 
 
 @dataclass
@@ -254,6 +272,7 @@ class DeviceState:
     last_seq: int
     last_hash: str
     exists: bool
+    last_sig_time: str = ""
 
 
 @dataclass
@@ -291,19 +310,21 @@ def _stored(row: Any) -> StoredEnvelope:
 INTAKE_LOCK_KEY = 0x436F6D70  # PostgreSQL advisory lock of the intake ("Comp")
 
 
-def _kind(url: str) -> str:
-    return "sqlite" if url.startswith("sqlite") else \
-        "postgresql" if url.startswith(("postgresql", "postgres")) else "other"
+def _kind(url: Any) -> str:
+    name = url if isinstance(url, str) else url.drivername
+    return "sqlite" if name.startswith("sqlite") else \
+        "postgresql" if name.startswith(("postgresql", "postgres")) else "other"
 
 
-def make_engine(url: str, *, writer: bool = True) -> Engine:
+def make_engine(url: Any, *, writer: bool = True) -> Engine:
     """An engine; SQLite gets WAL, FULL sync and a busy timeout (the CLI writes too).
 
+    ``url`` is text or a SQLAlchemy URL (SQLCipher's raw key does not survive quoting).
     The SQLite *writer* engine opens every transaction with ``BEGIN IMMEDIATE``: the
     write lock is taken at the start, so two processes never both read a device chain
     and then both write it.  Readers (``writer=False``) never take it.
     """
-    if url.startswith("sqlite"):
+    if _kind(url) == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -322,7 +343,7 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    if url.startswith(("postgresql://", "postgres://")):
+    if isinstance(url, str) and url.startswith(("postgresql://", "postgres://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3
     return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
 
@@ -330,7 +351,7 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
 class SandboxStore:
     """The sandbox's persistent state."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: Any) -> None:
         self.url = url
         self.kind = _kind(url)
         self.engine = make_engine(url)
@@ -338,7 +359,6 @@ class SandboxStore:
             else self.engine
         self._migrate()
         self.write_lock = threading.RLock()
-        self._principals: dict[str, Principal] = {}
 
     def close(self) -> None:
         self.engine.dispose()
@@ -397,44 +417,131 @@ class SandboxStore:
             s.add(EnrolmentCode(code_hash=token_hash(code), trader_id=trader_id, role=role))
             s.commit()
 
-    def consume_enrolment_code(self, code: str, trader_id: str) -> str | None:
-        """Mark a code used; its role when it was valid, unused and for this trader."""
+    def enrolment_code(self, code: str, trader_id: str | None = None,
+                       role: str | None = None) -> tuple[str, str | None, str | None]:
+        """What a one-time code would give, nothing consumed: ``(outcome, trader id, role)``
+        with the outcomes of :meth:`consume_enrolment_code` (the CSR is checked between)."""
+        with Session(self.engine) as s:
+            row = s.get(EnrolmentCode, token_hash(code))
+            if row is None or row.used_at is not None:
+                return "refused", None, None
+            if trader_id and row.trader_id != trader_id:
+                return "trader_mismatch", row.trader_id, row.role
+            if role and row.role != role:
+                return "role_mismatch", row.trader_id, row.role
+            return "ok", row.trader_id, row.role
+
+    def consume_enrolment_code(self, code: str, trader_id: str | None = None,
+                               role: str | None = None) -> tuple[str, str | None, str | None]:
+        """Spend a one-time code: ``(outcome, trader id, role)``.
+
+        The code itself names the trader and role it was issued for, so a device needs nothing
+        else.  A device that states what it expects (``trader_id``/``role``) and is wrong gets
+        ``trader_mismatch``/``role_mismatch`` and the code stays unused: the mistake is the
+        device's, the code is still good for the right one.  ``refused``: unknown or used.
+        """
         with self.write_lock, Session(self.engine) as s:
             row = s.get(EnrolmentCode, token_hash(code))
-            if row is None or row.used_at is not None or row.trader_id != trader_id:
-                return None
+            if row is None or row.used_at is not None:
+                return "refused", None, None
+            if trader_id and row.trader_id != trader_id:
+                return "trader_mismatch", row.trader_id, row.role
+            if role and row.role != role:
+                return "role_mismatch", row.trader_id, row.role
             res = s.execute(update(EnrolmentCode)
                             .where(EnrolmentCode.code_hash == row.code_hash)  # type: ignore[arg-type]
                             .where(EnrolmentCode.used_at.is_(None))  # type: ignore[union-attr]
                             .values(used_at=time.time()))
             if res.rowcount != 1:  # type: ignore[attr-defined]
-                return None
+                return "refused", None, None
             s.commit()
-            return row.role
+            return "ok", row.trader_id, row.role
 
     def register_enrolment(self, *, trader_id: str, device_id: str, role: str, token: str,
-                           serial: str, cert_pem: str) -> None:
+                           serial: str, cert_pem: str, lifetime: float = TOKEN_LIFETIME,
+                           chain_seq: int = 0, chain_head: str = GENESIS_HASH) -> float:
+        """Bind trader, device, certificate and token together; the token's expiry.
+
+        A new device's chain starts where its journal stood at enrolment: what it sealed
+        before (self-signed, never delivered) is re-sealed after that point.
+        """
+        expires = time.time() + lifetime
+        serial = normal_serial(serial)
         with self.write_lock, Session(self.engine) as s:
             if s.get(Trader, trader_id) is None:
                 s.add(Trader(trader_id=trader_id))
+            if s.get(Device, (trader_id, device_id)) is None:
+                s.add(Device(trader_id=trader_id, device_id=device_id, last_seq=chain_seq,
+                             last_hash=chain_head))
             s.add(Token(token_hash=token_hash(token), trader_id=trader_id, device_id=device_id,
-                        role=role))
+                        role=role, cert_serial=serial, expires_at=expires))
             s.add(Certificate(serial=serial, trader_id=trader_id, device_id=device_id,
                               role=role, pem=cert_pem))
             s.commit()
+        return expires
 
-    def principal(self, token: str) -> Principal | None:
+    def principal_or_reason(self, token: str,
+                            lifetime: float = TOKEN_LIFETIME) -> tuple[Principal | None, str]:
+        """(the token's principal, "") or (None, unknown | expired | revoked).
+
+        Checked on every request: expiry, and the revocation of the token's certificate
+        (the CLI revokes from another process, so nothing is cached).
+        """
         h = token_hash(token)
-        p = self._principals.get(h)
-        if p is not None:
-            return p
         with Session(self.read_engine) as s:
             row = s.get(Token, h)
             if row is None:
-                return None
-            p = Principal(row.trader_id, row.device_id, row.role)
-        self._principals[h] = p
-        return p
+                return None, "unknown"
+            expires = row.expires_at if row.expires_at is not None else row.created_at + lifetime
+            if time.time() >= expires:
+                return None, "expired"
+            q = select(Certificate.revoked).where(Certificate.device_id == row.device_id,
+                                                  Certificate.trader_id == row.trader_id)
+            if row.cert_serial is not None:
+                q = q.where(Certificate.serial == row.cert_serial)
+            states = list(s.exec(q).all())
+            if states and all(states):
+                return None, "revoked"
+            if row.replaces is not None:  # first use of a refreshed token: the old one dies
+                self._drop_predecessor(h, row.replaces)
+            return Principal(row.trader_id, row.device_id, row.role, row.cert_serial,
+                             expires), ""
+
+    def principal(self, token: str) -> Principal | None:
+        return self.principal_or_reason(token)[0]
+
+    def refresh_token(self, old: str, new: str, lifetime: float = TOKEN_LIFETIME) -> float:
+        """A new token bound to the same device and certificate.
+
+        The old one keeps working until the new one is first used, so a refresh whose
+        answer was lost never locks the device out.
+        """
+        with self.write_lock, Session(self.engine) as s:
+            row = s.get(Token, token_hash(old))
+            assert row is not None
+            expires = time.time() + lifetime
+            s.add(Token(token_hash=token_hash(new), trader_id=row.trader_id,
+                        device_id=row.device_id, role=row.role, cert_serial=row.cert_serial,
+                        expires_at=expires, replaces=row.token_hash))
+            s.commit()
+            return expires
+
+    def _drop_predecessor(self, new_hash: str, old_hash: str) -> None:
+        with self.write_lock, Session(self.engine) as s:
+            old = s.get(Token, old_hash)
+            if old is not None:
+                s.delete(old)
+            s.execute(update(Token).where(Token.token_hash == new_hash)  # type: ignore[arg-type]
+                      .values(replaces=None))
+            s.commit()
+
+    def add_authorisation(self, declarant_id: str, representative_id: str) -> None:
+        """The declarant lets the representative lodge in its name (DE 3/19-3/21)."""
+        with self.write_lock, Session(self.engine) as s:
+            if s.get(Authorisation, (declarant_id, representative_id)) is None:
+                s.add(Authorisation(declarant_id=declarant_id,
+                                    representative_id=representative_id))
+                s.commit()
 
     def revoked_serials(self) -> set[int]:
         """Serial numbers (as integers) of revoked certificates."""
@@ -675,6 +782,8 @@ class BatchTx:
     _pending_looked: set[str] = field(default_factory=set)
     _log_nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
     _tree_head: dict[str, Any] | None = None
+    _owners: dict[str, str] = field(default_factory=dict)
+    _owner_looked: set[str] = field(default_factory=set)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -710,14 +819,37 @@ class BatchTx:
         t, dt_ = _table(EnvelopeRow), _table(Decision)
         for i in range(0, len(ids), 400):
             chunk = ids[i:i + 400]
+            first: dict[str, tuple[int, str]] = {}
             for r in self.conn.execute(t.select().where(t.c.declaration_id.in_(chunk))):
                 key = (r.declaration_id, r.version)
                 self._envelopes.setdefault(key, _stored(r))
                 self._looked_up.add(key)
+                if r.declaration_id not in first or r.version < first[r.declaration_id][0]:
+                    first[r.declaration_id] = (r.version, r.trader_id)
+            for did, (_, trader) in first.items():
+                self._owners.setdefault(did, trader)
             self._pending.update((d, v) for d, v in self.conn.execute(
                 select(dt_.c.declaration_id, dt_.c.version).where(
                     dt_.c.state == "pending", dt_.c.declaration_id.in_(chunk))))
         self._pending_looked.update(ids)
+        self._owner_looked.update(ids)
+
+    def owner(self, declaration_id: str) -> str | None:
+        """The trader who first lodged this declaration id (this batch included)."""
+        if declaration_id not in self._owner_looked:
+            self._looked_up.discard((declaration_id, 1))
+            self.preload([(declaration_id, 1)])
+        return self._owners.get(declaration_id)
+
+    def authorised(self, declarant_id: str, representative_id: str) -> bool:
+        a = _table(Authorisation)
+        return self.conn.execute(select(a.c.declarant_id).where(
+            a.c.declarant_id == declarant_id,
+            a.c.representative_id == representative_id)).first() is not None
+
+    def held_count(self, trader_id: str, device_id: str) -> int:
+        self.held(trader_id, device_id, 0)
+        return sum(1 for (t, d, _) in self._held if t == trader_id and d == device_id)
 
     def envelope(self, declaration_id: str, version: int) -> StoredEnvelope | None:
         key = (declaration_id, version)
@@ -730,16 +862,19 @@ class BatchTx:
         st = self._devices.get(key)
         if st is None:
             d = _table(Device)
-            row = self.conn.execute(select(d.c.last_seq, d.c.last_hash).where(
+            row = self.conn.execute(select(d.c.last_seq, d.c.last_hash, d.c.last_sig_time).where(
                 d.c.trader_id == trader_id, d.c.device_id == device_id)).first()
-            st = (DeviceState(row.last_seq, row.last_hash, True) if row
+            st = (DeviceState(row.last_seq, row.last_hash, True, row.last_sig_time or "") if row
                   else DeviceState(0, GENESIS_HASH, False))
             self._devices[key] = st
         return st
 
-    def advance_device(self, trader_id: str, device_id: str, seq: int, env_hash: str) -> None:
+    def advance_device(self, trader_id: str, device_id: str, seq: int, env_hash: str,
+                       sig_time: str | None = None) -> None:
         st = self.device(trader_id, device_id)
         st.last_seq, st.last_hash = seq, env_hash
+        if sig_time is not None:
+            st.last_sig_time = sig_time
 
     def held(self, trader_id: str, device_id: str, seq: int) -> StoredEnvelope | None:
         """A held envelope waiting at this position (this batch's or an earlier one)."""
@@ -781,6 +916,7 @@ class BatchTx:
     def add_envelope(self, env: StoredEnvelope) -> None:
         self._envelopes[(env.declaration_id, env.version)] = env
         self._looked_up.add((env.declaration_id, env.version))
+        self._owners.setdefault(env.declaration_id, env.trader_id)
         self._new_envelopes.append(env)
         if env.status == "held":
             self._held[(env.trader_id, env.device_id, env.seq)] = env
@@ -901,10 +1037,12 @@ class BatchTx:
         for (tid, did), st in self._devices.items():
             if st.exists:
                 conn.execute(update(d).where(d.c.trader_id == tid, d.c.device_id == did)
-                             .values(last_seq=st.last_seq, last_hash=st.last_hash))
+                             .values(last_seq=st.last_seq, last_hash=st.last_hash,
+                                     last_sig_time=st.last_sig_time))
             elif st.last_seq > 0:
                 new_devices.append({"trader_id": tid, "device_id": did,
-                                    "last_seq": st.last_seq, "last_hash": st.last_hash})
+                                    "last_seq": st.last_seq, "last_hash": st.last_hash,
+                                    "last_sig_time": st.last_sig_time})
         if new_devices:
             conn.execute(d.insert(), new_devices)
         if self._new_claims:

@@ -25,14 +25,20 @@ from typing import Any
 from tests.chaos.faultproxy import FaultProxy
 from tests.sync.helpers import REPO, TRADER, SandboxProcess
 
-CHAOS_PASSPHRASE = "chaos-passphrase"
+CHAOS_PASSPHRASE = "chaos harness passphrase lantern"
 
 
 def ensure_secrets() -> None:
-    """A real keyring when there is one, else the passphrase files (for plain runs)."""
+    """A real keyring when there is one, else the passphrase files (for plain runs).
+
+    In CI (CI set) the Secret Service must be there: the harness fails rather than
+    quietly testing the passphrase fallback instead of the keyring.
+    """
     from client.seal.secrets import PASSPHRASE_ENV, keyring_available
 
     if not keyring_available():
+        if os.environ.get("CI"):
+            raise RuntimeError("CI must run under .ci/with-keyring (no Secret Service found)")
         os.environ.setdefault(PASSPHRASE_ENV, CHAOS_PASSPHRASE)
 
 
@@ -194,16 +200,68 @@ class World:
             self._server_db.close()
 
     # -- what the single window holds ----------------------------------------------
-    def server_rows(self, device_id: str) -> list[dict[str, Any]]:
-        """The sandbox's envelope rows of one device, read from its database."""
-        from sqlmodel import Session, select
-
-        from sync.sandbox.store import EnvelopeRow, SandboxStore
+    def _db(self) -> Any:
+        from sync.sandbox.store import SandboxStore
 
         if self._server_db is None:
             self._server_db = SandboxStore(self.db_url or
                                            f"sqlite:///{self.sandbox.home / 'sandbox.db'}")
-        with Session(self._server_db.engine) as s:
+        return self._server_db
+
+    def server_head(self, device_id: str) -> tuple[int, str] | None:
+        """The server's last (seq, hash) of one device chain."""
+        from sqlmodel import Session, select
+
+        from sync.sandbox.store import Device
+
+        with Session(self._db().engine) as s:
+            row = s.exec(select(Device).where(Device.device_id == device_id)).first()
+            return None if row is None else (row.last_seq, row.last_hash)
+
+    def business_duplicates(self) -> list[str]:
+        """Across every device: an LRN of one declarant registered for two declarations
+        (DE 2/5 is unique per declarant), or two MRNs for one declaration id."""
+        from sqlmodel import Session, select
+
+        from sync.sandbox.store import EnvelopeRow
+
+        lrns: dict[tuple[str, str], set[str]] = {}
+        mrns: dict[str, set[str]] = {}
+        with Session(self._db().engine) as s:
+            for did, declarant, lrn, mrn in s.exec(select(
+                    EnvelopeRow.declaration_id, EnvelopeRow.declarant_id, EnvelopeRow.lrn,
+                    EnvelopeRow.mrn).where(EnvelopeRow.status == "accepted")).all():
+                if declarant and lrn:
+                    lrns.setdefault((declarant, lrn), set()).add(did)
+                if mrn:
+                    mrns.setdefault(did, set()).add(mrn)
+        out = [f"LRN {k} registered for {len(v)} declarations" for k, v in lrns.items()
+               if len(v) > 1]
+        out += [f"{did} has {len(v)} MRNs" for did, v in mrns.items() if len(v) > 1]
+        return out
+
+    def final_statuses(self, trader_id: str) -> dict[tuple[str, int], str]:
+        """The server's last status of each (declaration id, version) of a trader's feed."""
+        from sqlmodel import Session, select
+
+        from sync.sandbox.store import NotificationRow
+
+        out: dict[tuple[str, int], str] = {}
+        with Session(self._db().engine) as s:
+            for did, ver, status in s.exec(select(
+                    NotificationRow.declaration_id, NotificationRow.version,
+                    NotificationRow.status).where(NotificationRow.trader_id == trader_id)
+                    .order_by(NotificationRow.id)).all():  # type: ignore[arg-type]
+                out[(did, ver)] = status
+        return out
+
+    def server_rows(self, device_id: str) -> list[dict[str, Any]]:
+        """The sandbox's envelope rows of one device, read from its database."""
+        from sqlmodel import Session, select
+
+        from sync.sandbox.store import EnvelopeRow
+
+        with Session(self._db().engine) as s:
             rows = s.exec(select(EnvelopeRow).where(EnvelopeRow.device_id == device_id)).all()
             return [{"declaration_id": r.declaration_id, "version": r.version,
                      "envelope_hash": r.envelope_hash, "seq": r.seq, "prev": r.prev,
@@ -231,11 +289,13 @@ class Verdict:
     lost: int = 0
     duplicated: int = 0
     broken_chains: int = 0
+    status_mismatches: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.broken_chains)
+        return not (self.lost or self.duplicated or self.broken_chains
+                    or self.status_mismatches)
 
     def add(self, kind: str, what: str) -> None:
         setattr(self, kind, getattr(self, kind) + 1)
@@ -318,7 +378,45 @@ def check_invariants(world: World, client: Client, *, final: bool) -> Verdict:
             v.add("lost", f"{len(outbox)} still queued after the final sync")
         if receipts != len(sealed):
             v.add("lost", f"{len(sealed) - receipts} receipts missing")
+        _final_truths(world, client, sealed, rows, v)
     return v
+
+
+def _final_truths(world: World, client: Client, sealed: dict[tuple[str, int, str], Any],
+                  rows: list[dict[str, Any]], v: Verdict) -> None:
+    """After a clean sync: the schedule's own record, the server's head and feed.
+
+    Ground truth is what the schedule was told (``client.acknowledged``), not the
+    journal alone: a journal that lost an entry with the server missing it too would
+    otherwise look consistent.  Every version of every id counts.
+    """
+    from client.declaration import states
+
+    accepted = {(r["declaration_id"], r["version"]) for r in rows if r["status"] == "accepted"}
+    for decl_id in client.acknowledged:
+        if not any(did == decl_id for did, _ in accepted):
+            v.add("lost", f"sealing of {decl_id} acknowledged, nothing accepted on the server")
+    for did, ver, _h in sealed:
+        if (did, ver) not in accepted:
+            v.add("lost", f"version {ver} of {did} not accepted on the server")
+    head = world.server_head(client.profile.device_id)
+    if sealed:
+        last = max(sealed.values(), key=lambda e: e.seq)
+        if head != (last.seq, last.envelope_hash):
+            v.add("broken_chains", f"server head {head} is not the journal head "
+                                   f"({last.seq}, {last.envelope_hash[:12]}): truncated")
+    for problem in world.business_duplicates():
+        v.add("duplicated", problem)
+    final = world.final_statuses(TRADER)
+    for did in {did for did, _, _ in sealed}:
+        if not client.store.exists(did):
+            continue
+        rec = client.store.get(did)
+        version = rec.declaration.version
+        server_status = final.get((did, version))
+        if server_status in states.STATES and server_status != rec.status:
+            v.add("status_mismatches",
+                  f"{did} v{version}: local {rec.status}, server {server_status}")
 
 
 def final_sync(client: Client, *, attempts: int = 6) -> Any:

@@ -57,6 +57,8 @@ class ProxyStats:
     faulted: int = 0
     bytes_up: int = 0  # client -> server
     bytes_down: int = 0  # server -> client
+    delayed_chunks: int = 0  # chunks held back by the added latency
+    shaped_bytes: int = 0  # bytes that waited for the bandwidth cap
 
 
 class FaultProxy:
@@ -176,9 +178,13 @@ class FaultProxy:
                         return
                     if self.latency_s:
                         time.sleep(self.latency_s)
+                        with self._lock:
+                            self.stats.delayed_chunks += 1
                     if s is client:
                         if self._up is not None:
                             self._up.take(len(data))
+                            with self._lock:
+                                self.stats.shaped_bytes += len(data)
                         up += len(data)
                         request += len(data)
                         if mode == "reset_mid" and up > self.reset_after:
@@ -200,6 +206,8 @@ class FaultProxy:
                             return
                         if self._down is not None:
                             self._down.take(len(data))
+                            with self._lock:
+                                self.stats.shaped_bytes += len(data)
                         down += len(data)
                         request = 0
                         client.sendall(data)

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from client.common.i18n import ComptoirError
+from client.store import settings_keys
 from tests.chaos.common import Client, World
 
 pytestmark = pytest.mark.slow
@@ -113,7 +114,7 @@ def _snapshot(home: Path) -> Any:
         journal = [(e.seq, e.envelope_hash) for e in store.journal()]
         notes = sum(len(store.notifications(r[0])) for r in rows)
         return (rows, outbox, journal, store.receipt_count(), store.counts_by_status(), notes,
-                store.get_setting("sync.feed_cursor"))
+                store.get_setting(settings_keys.FEED_CURSOR))
 
 
 @pytest.fixture(scope="module")
@@ -542,7 +543,7 @@ def test_hostile_feed_pages_change_nothing(feed_setup: tuple[World, Client, Host
     """A feed page that breaks the protocol is refused whole: no status, no cursor moves."""
     world, c, hostile, _ = feed_setup
     ids = [e.declaration_id for e in c.store.journal()]
-    after = int(c.store.get_setting("sync.feed_cursor", 0) or 0)
+    after = c.store.get_setting(settings_keys.FEED_CURSOR)
     notes = [{"cursor": after + 1 + i, "declaration_id": ids[i % len(ids)], "version": 1,
               "status": "accepted", "mrn": None, "at": "2026-01-01T00:00:00Z"}
              for i in range(n)]

@@ -1,8 +1,12 @@
 """Network faults on real sockets (issue #7, item 2): the fault proxy sits between the
 engine and the sandbox process on loopback; TLS stays end to end.
 
-For each fault the engine gives up within its timeouts (never hangs), raises nothing,
-and once the link is clean again everything sealed is delivered exactly once.
+For each fault the engine gives up (never hangs), raises nothing, and once the link is
+clean again everything sealed is delivered exactly once.  What is proven here needs no
+clock: a stalled link ends in the engine's own timeout error after one connection, a
+closed one in "unreachable"; the link's shaping is counted by the proxy.  How long the
+engine takes to give up, and the rate through a 64 kbit/s link, are figures in
+``bench/run.py chaos`` (a hang is still caught by the suite's per-test timeout).
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from tests.sync.helpers import REPO, TRADER, SandboxProcess, ok
 pytestmark = pytest.mark.slow
 
 TIMEOUT = (2.0, 5.0)
+STALLS = ("half_open", "blackhole")  # the link goes quiet: only a timeout ends the wait
 
 
 def _sealed(world: World, n: int = 4) -> Client:
@@ -32,14 +36,12 @@ def _sealed(world: World, n: int = 4) -> Client:
     return c
 
 
-def _timed_sync(c: Client, *, batch: int = 2) -> tuple[float, object]:
+def _sync(c: Client, *, batch: int = 2) -> object:
     eng = c.engine(batch_size=batch, timeout=TIMEOUT)
-    t = time.monotonic()
     try:
-        report = eng.sync_once()  # must not raise, whatever the link does
+        return eng.sync_once()  # must not raise, whatever the link does
     finally:
         eng.close()
-    return time.monotonic() - t, report
 
 
 def _delivered_once(world: World, c: Client) -> None:
@@ -55,14 +57,19 @@ def _delivered_once(world: World, c: Client) -> None:
 def test_connection_fault_then_exactly_once(world: World, mode: str) -> None:
     c = _sealed(world)
     world.proxy.set_fault(mode)  # every connection, until the link is back
-    elapsed, report = _timed_sync(c)
+    before = world.proxy.stats.connections
+    report = _sync(c)
     faulted = world.proxy.stats.faulted
+    connections = world.proxy.stats.connections - before
     world.proxy.clear()
     assert faulted >= 1
     assert report.error is not None, f"{mode}: the sync claimed success"  # type: ignore[attr-defined]
     assert report.remaining > 0  # type: ignore[attr-defined]
-    # one request may wait for connect + read timeouts, never more than a few of them
-    assert elapsed < 4 * sum(TIMEOUT), f"{mode}: the engine hung {elapsed:.1f} s"
+    # one connection, then the round gives up: no retry loop inside a round; a quiet
+    # link is ended by the engine's own timeout, a closed one is "unreachable"
+    assert connections == 1, (mode, connections)
+    want = "transport.timeout" if mode in STALLS else "transport.unreachable"
+    assert report.error.code == want, (mode, report.error)  # type: ignore[attr-defined]
     _delivered_once(world, c)
 
 
@@ -70,7 +77,7 @@ def test_drop_response_means_the_server_committed(world: World) -> None:
     """The swallowed answer was to a batch the server stored: the resend is a replay."""
     c = _sealed(world, 2)
     world.proxy.set_fault("drop_response", count=1)
-    _, report = _timed_sync(c, batch=2)
+    report = _sync(c, batch=2)
     world.proxy.clear()
     assert report.error is not None  # type: ignore[attr-defined]
     assert len(world.server_rows(c.profile.device_id)) == 2  # committed, client unaware
@@ -82,10 +89,11 @@ def test_drop_response_means_the_server_committed(world: World) -> None:
 def test_latency_is_only_slower(world: World) -> None:
     c = _sealed(world, 3)
     world.proxy.set_link(latency_s=0.1)
-    elapsed, report = _timed_sync(c, batch=1)
+    report = _sync(c, batch=1)
+    delayed = world.proxy.stats.delayed_chunks
     world.proxy.clear()
     assert report.error is None and report.remaining == 0, report  # type: ignore[attr-defined]
-    assert elapsed > 0.5  # the latency was really there
+    assert delayed >= 3  # the latency was really there: each batch's chunks held back
     _delivered_once(world, c)
 
 
@@ -98,24 +106,25 @@ def test_64kbit_link_drains(world: World) -> None:
         c.seal(decl_id)
     world.proxy.set_link(kbit=64)
     before = world.proxy.stats.bytes_up + world.proxy.stats.bytes_down
-    t = time.monotonic()
+    shaped_before = world.proxy.stats.shaped_bytes
     report = eng.sync_once()
-    elapsed = time.monotonic() - t
     eng.close()
     moved = world.proxy.stats.bytes_up + world.proxy.stats.bytes_down - before
+    shaped = world.proxy.stats.shaped_bytes - shaped_before
     world.proxy.clear()
     assert report.error is None and report.remaining == 0, report
-    # the cap is real: the bytes that crossed could not have crossed faster
-    assert elapsed >= (moved / 2) * 8 / 64_000 * 0.8, (elapsed, moved)
+    # the cap is real: every byte that crossed waited for the 64 kbit/s buckets
+    assert moved > 0 and shaped == moved, (shaped, moved)
     _delivered_once(world, c)
 
 
 def test_server_gone_then_back(world: World) -> None:
     c = _sealed(world, 3)
     world.kill_server()
-    elapsed, report = _timed_sync(c)
+    report = _sync(c)
     assert report.error is not None and not report.reachable  # type: ignore[attr-defined]
-    assert elapsed < sum(TIMEOUT) * 2
+    # refused at once by the closed port, not waited out
+    assert report.error.code == "transport.unreachable"  # type: ignore[attr-defined]
     world.start_server()
     _delivered_once(world, c)
 

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import keyring
 import keyring.backends.fail
@@ -56,7 +57,7 @@ def cheap_scrypt(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> PassphraseFileStore:
-    return PassphraseFileStore(tmp_path / "secret-files", "pw")
+    return PassphraseFileStore(tmp_path / "secret-files", "plum otter gravel lantern")
 
 
 def _name(cn: str) -> x509.Name:
@@ -188,6 +189,14 @@ def _p12(tmp_path: Path, key, password: bytes | None, name: str = "id.p12"):
     return path, leaf, inter, root
 
 
+def _seals_trusted(store: PassphraseFileStore, info: Any, root: x509.Certificate) -> bool:
+    """Whether an envelope sealed with this key verifies as trusted under ``root``."""
+    env = seal_envelope(canonicalize({"a": 1}), load_private_jwk(store, info), x5c(info),
+                        kind="declaration", declaration_id="d", version=1, device_id="dev",
+                        seq=1, prev=GENESIS)
+    return verify_envelope(env, trust_roots=[root]).trusted
+
+
 def test_import_pkcs12(home: Path, store: PassphraseFileStore, tmp_path: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     path, leaf, inter, root = _p12(tmp_path, key, b"p12-pass")
@@ -196,18 +205,7 @@ def test_import_pkcs12(home: Path, store: PassphraseFileStore, tmp_path: Path) -
     assert info.subject == "Trader SARL" and info.alg == "ES256"
     chain = [x509.load_pem_x509_certificate(p.encode()) for p in info.certificate_chain_pem]
     assert chain == [leaf, inter, root]
-    env = seal_envelope(
-        canonicalize({"a": 1}),
-        load_private_jwk(store, info),
-        x5c(info),
-        kind="declaration",
-        declaration_id="d",
-        version=1,
-        device_id="dev",
-        seq=1,
-        prev=GENESIS,
-    )
-    assert verify_envelope(env, trust_roots=[root]).trusted
+    assert _seals_trusted(store, info, root)
     ed = ed25519.Ed25519PrivateKey.generate()
     path2, *_ = _p12(tmp_path, ed, None, "ed.p12")
     assert import_pkcs12(home, store, path2, None).alg == "Ed25519"
@@ -247,18 +245,7 @@ def test_csr_and_enrolment(home: Path, store: PassphraseFileStore) -> None:
     installed = install_certificate_chain(home, info.kid, pems)
     assert installed.enrolled and installed.subject == "Jeanne Dupont"
     assert list_keys(home)[0].certificate_chain_pem == pems
-    env = seal_envelope(
-        canonicalize({"a": 1}),
-        load_private_jwk(store, installed),
-        x5c(installed),
-        kind="declaration",
-        declaration_id="d",
-        version=1,
-        device_id="dev",
-        seq=1,
-        prev=GENESIS,
-    )
-    assert verify_envelope(env, trust_roots=[ca]).trusted
+    assert _seals_trusted(store, installed, ca)
     # A certificate for another key is refused.
     other = _issue(ca_key, ca, ec.generate_private_key(ec.SECP256R1()).public_key(), _name("X"))
     with pytest.raises(ComptoirError) as err:
@@ -274,7 +261,7 @@ def test_csr_and_enrolment(home: Path, store: PassphraseFileStore) -> None:
 def fallback(monkeypatch: pytest.MonkeyPatch):
     previous = keyring.get_keyring()
     keyring.set_keyring(keyring.backends.fail.Keyring())
-    monkeypatch.setenv("COMPTOIR_PASSPHRASE", "cli-pass")
+    monkeypatch.setenv("COMPTOIR_PASSPHRASE", "cli pass plum otter")
     try:
         yield
     finally:

@@ -247,3 +247,26 @@ def test_importing_the_whole_core_loads_no_qt() -> None:
                          timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+def test_one_of_each_helper() -> None:
+    """One atomic write, one base64url codec, one JSON depth guard for client/, sync/ and ui/."""
+    import re
+
+    patterns = {
+        "a hand-made atomic rename": re.compile(r"os\.replace\("),
+        "a hand-made base64url codec": re.compile(r"urlsafe_b64(en|de)code\("),
+        "a hand-made JSON depth walk": re.compile(r"def _depth\w*\("),
+    }
+    homes = {"a hand-made atomic rename": "client/common/files.py",
+             "a hand-made base64url codec": "client/common/b64.py",
+             "a hand-made JSON depth walk": "client/common/jsonguard.py"}
+    offenders = []
+    for pkg in PACKAGES:
+        for path in (REPO / pkg).rglob("*.py"):
+            rel = str(path.relative_to(REPO))
+            text = path.read_text(encoding="utf-8")
+            for what, pat in patterns.items():
+                if pat.search(text) and rel != homes[what]:
+                    offenders.append(f"{rel}: {what}")
+    assert offenders == []

@@ -1,8 +1,13 @@
-"""Defused XML: bombs, external entities, huge and deep files are refused fast and cleanly."""
+"""Defused XML: bombs, external entities, huge and deep files are refused, cleanly.
+
+"Before any harm" is proven by what was refused (the DOCTYPE itself, so no entity is
+ever expanded) and by the bytes read (a huge file is refused on its size), not by a
+clock: timings are figures for bench/run.py, never assertions here.
+"""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,17 +19,14 @@ FIX = Path(__file__).resolve().parent.parent / "fixtures" / "interchange"
 
 
 def _refused(fn, code: str) -> ComptoirError:
-    start = time.perf_counter()
     with pytest.raises(ComptoirError) as info:
         fn()
-    elapsed = time.perf_counter() - start
     assert info.value.code == code
     assert info.value.exit_code == 2
-    assert elapsed < 0.5, f"took {elapsed:.3f}s"
     return info.value
 
 
-def test_billion_laughs_refused_fast() -> None:
+def test_billion_laughs_refused_before_expansion() -> None:
     data = (FIX / "billion_laughs.xml").read_bytes()
     err = _refused(lambda: parse_xml(data, source="bomb.xml"), "xml.doctype_refused")
     assert "bomb.xml" in err.render("en")
@@ -43,7 +45,8 @@ def test_doctype_after_bom_and_without_entities_refused() -> None:
     _refused(lambda: parse_xml(data, source="dtd.xml"), "xml.doctype_refused")
 
 
-def test_200_mb_file_refused_without_reading(tmp_path: Path) -> None:
+def test_200_mb_file_refused_without_reading(tmp_path: Path,
+                                            bytes_read: Callable[[], int]) -> None:
     big = tmp_path / "big.xml"
     with open(big, "wb") as fh:  # sparse: 200 MB on paper, no disk used
         fh.write(b"<a>")
@@ -51,6 +54,7 @@ def test_200_mb_file_refused_without_reading(tmp_path: Path) -> None:
     err = _refused(lambda: parse_xml(big, source=str(big)), "xml.too_large")
     assert err.message.params["size"] == 200 << 20
     _refused(lambda: read_bounded(big), "xml.too_large")
+    assert bytes_read() < 1 << 20  # refused on its size: the 200 MB were never read
 
 
 def test_oversized_bytes_refused() -> None:

@@ -180,3 +180,38 @@ def test_signed_payload_is_the_canonical_form_of_the_stored_declaration(sealed_h
         for entry in store.journal(limit=25):
             decl = store.get(entry.declaration_id).declaration
             assert b64u_decode(entry.envelope["payload"]) == canonicalize(decl.to_json_dict())
+
+
+def test_sig_time_never_goes_back_along_the_chain(home: Path) -> None:
+    """A clock stepped back: the next seal is dated no earlier than the previous one."""
+    import datetime as dt
+    import random
+
+    from client.declaration import states
+    from client.declaration.samples import sample_declaration
+    from client.seal.canonical import canonicalize
+    from client.seal.envelope import GENESIS, parse_sig_time, seal_envelope
+    from client.seal.jws import decode_protected
+    from client.seal.keys import create_key, load_private_jwk, x5c
+    from client.seal.profile import init_profile, secret_store
+    from client.seal.sealing import Sealer, _link
+
+    profile = init_profile(home, declarant_id="GB123456789000")
+    secrets = secret_store(profile)
+    info = create_key(home, secrets)
+    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)  # the clock was ahead then
+    with open_store(profile, secrets=secrets) as store:
+        def make(seq: int, prev: str | None) -> object:
+            link = prev or GENESIS
+            return _link(seal_envelope(canonicalize({"id": "d", "version": 1}),
+                                       load_private_jwk(secrets, info), x5c(info),
+                                       kind="decision", declaration_id="d", version=1,
+                                       device_id=profile.device_id, seq=seq, prev=link,
+                                       sig_time=ahead), link)
+
+        store.append_journal("decision", "d", 1, make)  # type: ignore[arg-type]
+        decl = sample_declaration(random.Random(1), declarant_id="GB123456789000")
+        store.create_many([decl], "test", status=states.READY)
+        entry = Sealer(profile, store, secrets).seal(decl.id)
+    sig_t = parse_sig_time(decode_protected(entry.envelope["protected"])["sigT"])
+    assert sig_t >= ahead.replace(microsecond=0)  # sigT carries whole seconds

@@ -26,6 +26,7 @@ from client.seal.secrets import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
+PRODUCTION_SCRYPT_N = sec.SCRYPT_N  # read before any fixture makes it cheap
 
 
 @pytest.fixture(autouse=True)
@@ -121,15 +122,15 @@ def test_fallback_files_sealed_and_warned(no_keyring, home: Path, monkeypatch) -
 
 
 def test_wrong_passphrase_detected_at_open(tmp_path: Path) -> None:
-    PassphraseFileStore(tmp_path / "s", "right").set("x", "1")
+    PassphraseFileStore(tmp_path / "s", "plum otter gravel lantern").set("x", "1")
     with pytest.raises(ComptoirError) as info:
         PassphraseFileStore(tmp_path / "s", "wrong")
     assert info.value.code == "secrets.wrong_passphrase" and info.value.exit_code == 2
-    assert PassphraseFileStore(tmp_path / "s", "right").get("x") == "1"
+    assert PassphraseFileStore(tmp_path / "s", "plum otter gravel lantern").get("x") == "1"
 
 
 def test_tampered_or_swapped_file_is_corrupt(tmp_path: Path) -> None:
-    store = PassphraseFileStore(tmp_path / "s", "pw")
+    store = PassphraseFileStore(tmp_path / "s", "plum otter gravel lantern")
     store.set("a", "alpha")
     store.set("b", "beta")
     # A file moved to another name is refused (the name is bound as associated data).
@@ -146,7 +147,7 @@ def test_tampered_or_swapped_file_is_corrupt(tmp_path: Path) -> None:
 
 
 def test_bad_names_refused(tmp_path: Path) -> None:
-    store = PassphraseFileStore(tmp_path / "s", "pw")
+    store = PassphraseFileStore(tmp_path / "s", "plum otter gravel lantern")
     for name in ("../escape", "a/../../b", "", "/abs", "a b"):
         with pytest.raises(ComptoirError):
             store.set(name, "v")
@@ -154,7 +155,7 @@ def test_bad_names_refused(tmp_path: Path) -> None:
 
 def test_backend_choice_is_remembered(real_keyring, home: Path, monkeypatch) -> None:
     real = keyring.get_keyring()
-    monkeypatch.setenv("COMPTOIR_PASSPHRASE", "pw")
+    monkeypatch.setenv("COMPTOIR_PASSPHRASE", "plum otter gravel lantern")
     keyring.set_keyring(keyring.backends.fail.Keyring())
     try:
         open_secret_store(home, "ns").set("k", "v")
@@ -164,7 +165,9 @@ def test_backend_choice_is_remembered(real_keyring, home: Path, monkeypatch) -> 
     assert keyring_available()
     store = open_secret_store(home, "ns")
     assert store.kind == "passphrase-file" and store.get("k") == "v"
-    monkeypatch.delenv("COMPTOIR_PASSPHRASE")
+    # A new process without the passphrase (this one read it once and removed it).
+    assert "COMPTOIR_PASSPHRASE" not in os.environ
+    sec._env_passphrase = None
     with pytest.raises(ComptoirError) as info:
         open_secret_store(home, "ns")
     assert info.value.code == "secrets.passphrase_required"
@@ -200,12 +203,12 @@ def test_cli_without_keyring(tmp_path: Path) -> None:
     r = _run(["--home", home, "keys", "create"], {})
     assert r.returncode == 2
     assert "COMPTOIR_PASSPHRASE" in r.stderr and "Traceback" not in r.stderr
-    r = _run(["--home", home, "keys", "create"], {"COMPTOIR_PASSPHRASE": "s3cret"})
+    r = _run(["--home", home, "keys", "create"], {"COMPTOIR_PASSPHRASE": "plum otter gravel lantern"})
     assert r.returncode == 0, r.stderr
     assert r.stderr.count("Warning: no system keyring") == 1
     r = _run(["--home", home, "keys", "csr", "--trader", "FR1"], {"COMPTOIR_PASSPHRASE": "nope"})
     assert r.returncode == 2 and "Wrong passphrase" in r.stderr
-    r = _run(["--home", home, "keys", "csr", "--trader", "FR1"], {"COMPTOIR_PASSPHRASE": "s3cret"})
+    r = _run(["--home", home, "keys", "csr", "--trader", "FR1"], {"COMPTOIR_PASSPHRASE": "plum otter gravel lantern"})
     assert r.returncode == 0 and "BEGIN CERTIFICATE REQUEST" in r.stdout
 
 
@@ -241,3 +244,101 @@ def test_locked_keyring(real_keyring, home: Path) -> None:
     finally:
         keyring.set_keyring(real)
     assert open_secret_store(home, "ns-locked").kind == "keyring"
+
+
+# -- #12: production cost, strength, the passphrase out of the environment, crash logs --
+
+
+def test_production_scrypt_parameters(tmp_path: Path) -> None:
+    """The real cost (not the autouse cheap one): N >= 2**17, recorded and reopened."""
+    assert PRODUCTION_SCRYPT_N >= 2**17
+    sec.SCRYPT_N = PRODUCTION_SCRYPT_N  # the autouse fixture restores the cheap value
+    store = PassphraseFileStore(tmp_path / "s", "plum otter gravel lantern")
+    store.set("db-key", "k")
+    doc = json.loads((tmp_path / "s" / "verifier.json").read_text())
+    assert doc["kdf"] == "scrypt" and doc["n"] >= 2**17 and doc["r"] >= 8
+    assert PassphraseFileStore(tmp_path / "s", "plum otter gravel lantern").get("db-key") == "k"
+
+
+@pytest.mark.parametrize(("weak", "code"), [("short", "secrets.passphrase_too_short"),
+                                             ("password1234", "secrets.passphrase_too_weak"),
+                                             ("qwertyuiop123", "secrets.passphrase_too_weak")])
+def test_weak_passphrase_refused_with_a_clear_message(tmp_path: Path, weak: str,
+                                                      code: str) -> None:
+    with pytest.raises(ComptoirError) as info:
+        PassphraseFileStore(tmp_path / "s", weak)
+    assert info.value.code == code
+    assert not (tmp_path / "s" / "verifier.json").exists()
+    en, fr = info.value.render("en"), info.value.render("fr")
+    assert "passphrase" in en and "phrase secrète" in fr and en != fr
+
+
+def test_weak_passphrase_through_the_cli(tmp_path: Path) -> None:
+    r = _run(["--home", str(tmp_path / "h"), "keys", "create"],
+             {"COMPTOIR_PASSPHRASE": "password1234"})
+    assert r.returncode == 2 and "too easy to guess" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_passphrase_read_once_and_removed_from_environment(no_keyring, home: Path,
+                                                           monkeypatch) -> None:
+    monkeypatch.setenv("COMPTOIR_PASSPHRASE", "plum otter gravel lantern")
+    open_secret_store(home, "ns").set("k", "v")
+    assert "COMPTOIR_PASSPHRASE" not in os.environ
+    child = subprocess.run([sys.executable, "-c",
+                            "import os; print(os.environ.get('COMPTOIR_PASSPHRASE'))"],
+                           capture_output=True, text=True, timeout=60)
+    assert child.stdout.strip() == "None"
+    assert open_secret_store(home, "ns").get("k") == "v"  # this process still has it
+
+
+def test_crash_report_under_the_profile(tmp_path: Path) -> None:
+    import argparse
+    import importlib
+
+    cli_main = importlib.import_module("client.cli.main")
+
+    home = tmp_path / "h"
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError as exc:
+        path = Path(cli_main._log_internal_error(exc, argparse.Namespace(home=home)))
+    assert path.parent == home / "logs" and "boom" in path.read_text()
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_crash_report_refuses_a_folder_someone_else_made(tmp_path: Path) -> None:
+    import argparse
+    import importlib
+
+    cli_main = importlib.import_module("client.cli.main")
+
+    if os.getuid() != 0:
+        pytest.skip("needs root to make a folder owned by someone else")
+    home = tmp_path / "h"
+    (home / "logs").mkdir(parents=True)
+    os.chown(home / "logs", 65534, 65534)
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError as exc:
+        assert cli_main._log_internal_error(exc, argparse.Namespace(home=home)) == "-"
+    assert not list((home / "logs").iterdir())
+
+
+def test_with_keyring_fails_loudly_when_the_secret_service_cannot_start(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("dbus-run-session") is None:
+        pytest.skip("dbus-run-session is not installed")
+    fake = tmp_path / "bin" / "gnome-keyring-daemon"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'gnome-keyring-daemon: cannot create control dir' >&2\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake.parent}:{os.environ['PATH']}")
+    r = subprocess.run([str(REPO / ".ci" / "with-keyring"), "true"], capture_output=True,
+                       text=True, env=env, timeout=60)
+    assert r.returncode == 69
+    assert "cannot create control dir" in r.stderr  # gnome-keyring's own error, not hidden
+    assert "could not start" in r.stderr

@@ -123,6 +123,8 @@ def test_server_moves_only_forward(store: Store) -> None:
 
 
 def test_settings_roundtrip(store: Store) -> None:
-    store.set_setting("x", {"a": [1, 2]})
-    assert store.get_setting("x") == {"a": [1, 2]}
-    assert store.get_setting("missing", 7) == 7
+    from client.store import settings_keys as keys
+
+    store.set_setting(keys.LAST_RECOVERY, {"a": [1, 2]})
+    assert store.get_setting(keys.LAST_RECOVERY) == {"a": [1, 2]}
+    assert store.get_setting(keys.MAO_HOURS) == 72  # the declared default

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from client.common.i18n import ComptoirError
 from client.declaration.model import Declaration
+from client.declaration.mrn import allocate_mrn
 from client.declaration.refdata import ReferenceData, default_reference_data
 from client.declaration.samples import sample_declaration
 from client.declaration.validation import (
@@ -232,6 +233,29 @@ CASES: dict[str, Case] = {
     "V-MRN-CHECK-DIGIT": (
         [(lambda: _im(mrn="24GB34F7Y1O2CX8PT4"), "mrn")],
         [lambda: _im(mrn="20GB32VVZI0YMFGVR0")]),
+    "V-MRN-PROCEDURE-LETTER": (
+        [(lambda: _im(mrn=allocate_mrn("GB", 2026, 7, "J")), "mrn"),  # transit letter
+         (lambda: _im(mrn=allocate_mrn("GB", 2026, 7, "A")), "mrn"),
+         (lambda: dict(copy.deepcopy(EX), mrn=allocate_mrn("GB", 2026, 7, "R")), "mrn"),
+         (lambda: _im(transit_type="T1", mrn=allocate_mrn("GB", 2026, 7, "R")), "mrn")],
+        [lambda: _im(mrn=allocate_mrn("GB", 2026, 7, "R")),
+         lambda: _im(mrn=allocate_mrn("GB", 2026, 7, "S")),  # import with its entry summary
+         lambda: dict(copy.deepcopy(EX), mrn=allocate_mrn("GB", 2026, 7, "A")),
+         lambda: _im(transit_type="T1", mrn=allocate_mrn("GB", 2026, 7, "J")),
+         lambda: _im(mrn="24GBA4ZYBWXU1BSA00")]),  # a digit at 17: not a procedure letter
+    "V-REQUEST-MRN": (
+        [(lambda: _im(function="amendment", mrn=None), "mrn"),
+         (lambda: _im(function="post_release_amendment", mrn=None), "mrn"),
+         (lambda: _im(function="cancellation", mrn=None, amends=IM["id"], version=2), "mrn")],
+        [lambda: _im(function="amendment", mrn=allocate_mrn("GB", 2026, 7, "R")),
+         lambda: IM]),
+    "V-REQUEST-VERSION": (
+        [(lambda: _im(function="amendment", amends=IM["id"], version=1,
+                      mrn=allocate_mrn("GB", 2026, 7, "R")), "version")],
+        [lambda: _im(function="amendment", amends=IM["id"], version=2,
+                     mrn=allocate_mrn("GB", 2026, 7, "R")),
+         # a DMS request names its declaration by MRN alone (no version in the message)
+         lambda: _im(function="amendment", mrn=allocate_mrn("GB", 2026, 7, "R"))]),
     "V-EXCHANGE-RATE-MISSING": (
         [(_usd_without_rate, "exchange_rate")],
         [_gbp_without_rate, lambda: _im(invoice_currency="USD", exchange_rate="0.79")]),
@@ -248,6 +272,76 @@ CASES: dict[str, Case] = {
         [(lambda: _im(customs_office="Dover"), "customs_office"),
          (lambda: _with(["exit_office"], "GB-DVR-01", EX), "exit_office")],
         [lambda: _im(customs_office="FR000690")]),
+    # the rest of the CDS declaration (#18)
+    "V-AUTHORISATION": (
+        [(lambda: _im(authorisations=[{"id": "553202734852", "category": "CGU"}]),
+          "authorisations[0].id"),
+         (lambda: _im(authorisations=[{"id": "GB553202734852"}]), "authorisations[0].category")],
+        [lambda: _im(authorisations=[{"id": "GB553202734852", "category": "DPO"}])]),
+    "V-ADDITIONAL-INFORMATION": (
+        [(lambda: _im(additional_information=[{"code": "5"}]), "additional_information[0].code"),
+         (lambda: _with(["goods_items", 1, "additional_information"], [{"type": "AES"}]),
+          "goods_items[1].additional_information[0].code")],
+        [lambda: _im(additional_information=[{"code": "00500", "text": "IMPORTER"}]),
+         lambda: _im(additional_information=[{"text": "AMENDMENT", "type": "AES"}])]),
+    "V-VALUATION-INDICATORS": (
+        [(lambda: _with(["goods_items", 0, "valuation_indicators"], "00"),
+          "goods_items[0].valuation_indicators")],
+        [lambda: _with(["goods_items", 0, "valuation_indicators"], "0000")]),
+    "V-CHARGE-DEDUCTION": (
+        [(lambda: _im(charges=[{"type": "AK"}]), "charges[0].amount"),
+         (lambda: _with(["goods_items", 0, "charges"], [{"type": "b", "amount": "1"}]),
+          "goods_items[0].charges[0].type")],
+        [lambda: _im(charges=[{"type": "AK", "amount": "50", "currency": "GBP"}])]),
+    "V-GUARANTEE": (
+        [(lambda: _im(guarantees=[{"type": "12"}]), "guarantees[0].type"),
+         (lambda: _im(guarantees=[{"type": "1"}]), "guarantees[0].reference")],
+        [lambda: _im(guarantees=[{"type": "0"}]),
+         lambda: _im(guarantees=[{"type": "1", "reference": "GBCGU3827"}])]),
+    "V-WAREHOUSE": (
+        [(lambda: _im(warehouse={"id": "1117770GB", "type": "Q"}), "warehouse.type"),
+         (lambda: _im(warehouse={"type": "U"}), "warehouse.id")],
+        [lambda: _im(warehouse={"id": "1117770GB", "type": "U"})]),
+    "V-ROUTING-ORDER": (
+        [(lambda: _im(routing=[{"sequence": 2, "country": "FR"}, {"sequence": 1, "country": "GB"}]),
+          "routing[1].sequence")],
+        [lambda: _im(routing=[{"sequence": 1, "country": "FR"}, {"sequence": 2, "country": "GB"}])]),
+    "V-SEAL": (
+        [(lambda: _with(["transport", "seals"], [{"equipment": 5, "sequence": 1, "id": "S1"}]),
+          "transport.seals[0].equipment"),
+         (lambda: _with(["transport", "seals"], [{"equipment": 1, "sequence": 1}]),
+          "transport.seals[0].id")],
+        [lambda: _with(["transport"], {"equipment_numbers": ["CONU1234567"],
+                                       "seals": [{"equipment": 1, "sequence": 1, "id": "333"}]})]),
+    "V-QUOTA-FORMAT": (
+        [(lambda: _with(["goods_items", 0, "duty_tax_lines"], [{"quota": "94067"}]),
+          "goods_items[0].duty_tax_lines[0].quota")],
+        [lambda: _with(["goods_items", 0, "duty_tax_lines"], [{"quota": "094067"}])]),
+    "V-ADDITIONAL-CODE-FORMAT": (
+        [(lambda: _with(["goods_items", 0, "national_codes"], ["VAT"]),
+          "goods_items[0].national_codes[0]"),
+         (lambda: _with(["goods_items", 0, "additional_codes"], ["4-99"]),
+          "goods_items[0].additional_codes[0]")],
+        [lambda: _with(["goods_items", 0, "national_codes"], ["VATZ"])]),
+    "V-AMOUNT-CURRENCY-UNKNOWN": (
+        [(lambda: _with(["goods_items", 0, "item_price_currency"], "XXX"),
+          "goods_items[0].item_price_currency")],
+        [lambda: _with(["goods_items", 0, "item_price_currency"], "USD")]),
+    "V-MEANS-ID-TYPE": (
+        [(lambda: _with(["transport", "arrival_means_id_type"], "IMO"),
+          "transport.arrival_means_id_type"),
+         (lambda: _with(["transport", "departure_means_id_type"], "10"),
+          "transport.departure_means_identity")],
+        [lambda: _with(["transport"], {"arrival_means_identity": "12345",
+                                       "arrival_means_id_type": "10"})]),
+    "V-AMENDMENT-REASON": (
+        [(lambda: _im(function="amendment", mrn="24GB0YVJ3EXXES8AA0",
+                      amendments=[{"pointers": [{"sequence": 1, "section": "42A"}]}]),
+          "amendments[0].reason"),
+         (lambda: _im(function="amendment", mrn="24GB0YVJ3EXXES8AA0",
+                      amendments=[{"reason": "28"}]), "amendments[0].pointers")],
+        [lambda: _im(function="amendment", mrn="24GB0YVJ3EXXES8AA0", amendments=[
+            {"reason": "28", "pointers": [{"sequence": 1, "section": "42A", "tag": "146"}]}])]),
     "V-INTERNAL": ([], []),  # needs a broken rule: tested below
 }
 

@@ -82,12 +82,14 @@ class Trader:
         return doc
 
     def seal(self, doc: dict[str, Any] | None = None, *, seq: int | None = None,
-             prev: str | None = None, advance: bool = True) -> dict[str, str]:
+             prev: str | None = None, advance: bool = True, kind: str = "declaration",
+             device_id: str | None = None, sig_time: Any = None) -> dict[str, str]:
         """Seal the next envelope of this device (or at an explicit position)."""
         doc = doc or self.declaration()
-        env = seal_envelope(canonicalize(doc), self.jwk, self.x5c, kind="declaration",
+        env = seal_envelope(canonicalize(doc), self.jwk, self.x5c, kind=kind,
+                            sig_time=sig_time,
                             declaration_id=doc["id"], version=doc.get("version", 1),
-                            device_id=self.device_id,
+                            device_id=device_id or self.device_id,
                             seq=self.seq + 1 if seq is None else seq,
                             prev=self.prev if prev is None else prev)
         if advance:

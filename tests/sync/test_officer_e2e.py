@@ -258,7 +258,8 @@ def test_conflicting_decision_is_kept_flagged_and_never_applied_twice(world):
     assert "CONFLICT flagged for a supervisor" in text and "container seal broken" in text
     # the trader's own history and declaration view show it too, without a state change
     hist = json.loads(ok(comptoir(trader, "history", decl_id, "--json")).stdout)
-    flagged = [h for h in hist if h["note"] == "notification: decision_conflict"]
+    flagged = [h for h in hist if h["note"] == "history.note.notification"
+               and h["detail"]["status"] == "decision_conflict"]
     assert len(flagged) == 1 and flagged[0]["from_status"] == flagged[0]["to_status"] == "released"
     assert flagged[0]["detail"]["decision"]
     assert [d["conflict"] for d in show["decisions"]] == [True]

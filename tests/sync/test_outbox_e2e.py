@@ -146,3 +146,42 @@ def test_answers_dropped_after_the_server_committed(tmp_path: Path) -> None:
     finally:
         proxy.close()
         sandbox.stop()
+
+
+def test_a_transit_sent_to_paper_is_never_delivered_and_an_import_fallback_is_lodged_once(
+        tmp_path: Path) -> None:
+    """Issue #14: continuity per procedure, end to end.  The link goes down; a transit
+    and an import are sealed and queued; the transit goes to the paper procedure, the
+    import gets its fallback document; when the link returns only the import is lodged
+    (the sandbox's count says so), once, linked to its paper copy."""
+    home = tmp_path / "trader"
+    sandbox = SandboxProcess(tmp_path / "sw").start()
+    try:
+        enrolled_profile(home, sandbox)
+        sandbox.stop()
+        ok(comptoir(home, "demo", "seed", "--count", "2", "--seed", "3"))
+        ids = [r["id"] for r in list_json(home)]
+        with open_store(load_profile(home)) as store:
+            transit = store.get(ids[0]).declaration
+            transit.type, transit.transit_type, transit.importer = "IM", "T1", None
+            transit.additional_type = "A"
+            store.save_draft(transit, "test")
+        ok(comptoir(home, "ready", ids[0]))
+        ok(comptoir(home, "seal", "--all-ready"))
+        ok(comptoir(home, "fallback", "paper", ids[0], "-o", str(tmp_path / "tad.pdf")))
+        ok(comptoir(home, "fallback", "print", str(tmp_path / "paper")))
+        sandbox.start()
+        assert _sync_until_done(home) == [0]
+        rows = {r["id"]: r for r in list_json(home)}
+        assert rows[ids[0]]["status"] == "paper_procedure" and not rows[ids[0]]["mrn"]
+        assert rows[ids[1]]["mrn"] and is_valid_mrn(rows[ids[1]]["mrn"])
+        stats = sandbox.stats()
+        assert stats["declarations"] == 1 and stats["distinct_ids"] == 1, stats
+        with open_store(load_profile(home)) as store:
+            st = store.get(ids[1])
+            assert st.fallback_printed_at and st.lodged_after_fallback_at
+            assert store.receipts(ids[0]) == []
+        assert _sync_until_done(home) == [0]  # a second round sends nothing more
+        assert sandbox.stats()["declarations"] == 1
+    finally:
+        sandbox.stop()

@@ -69,6 +69,17 @@ def test_rejected_explained_then_resubmitted_as_new_version(tmp_path: Path, lang
                                                           "documents_requested")
         hist = ok(comptoir(home, "history", doc["id"])).stdout
         assert "rejected" in hist and "new version" in hist
+        rows = json.loads(ok(comptoir(home, "history", doc["id"], "--json",
+                                      env={"COMPTOIR_LANG": lang})).stdout)
+        said = [r["message"] for r in rows]
+        expected = {"en": ["imported", "sealed #1", "rejected", "new version (original)",
+                           "receipt"],
+                    "fr": ["importée", "scellée, journal n° 1", "rejetée",
+                           "nouvelle version (originale)", "accusé de réception"]}[lang]
+        assert [m for m in expected if m not in said] == [], said
+        if lang == "fr":  # the history reads in French, whatever wrote it
+            assert not [m for m in said if m.startswith(("sealed", "receipt", "notification",
+                                                         "new version", "imported"))], said
         ok(comptoir(home, "journal", "verify"))
     finally:
         sandbox.stop()

@@ -75,13 +75,27 @@ def test_enrolment_refuses_wrong_codes_other_traders_codes_and_bad_csrs(sandbox,
     kw = {"verify": str(sandbox.ca_pem_path), "timeout": 10}
     _problem(requests.post(url, json=t.enrol_request("WRONG-CODE"), **kw), 403,
              "sandbox.enrol_refused")
-    _problem(requests.post(url, json=t.enrol_request(code), **kw), 403, "sandbox.enrol_refused")
+    # Another trader's code: named as such, and left unspent for its own trader.
+    _problem(requests.post(url, json=t.enrol_request(code), **kw), 403,
+             "sandbox.enrol_trader_mismatch")
     bad = dict(t.enrol_request(sandbox.new_enrolment_code(t.trader_id)),
                csr_pem="-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n")
     _problem(requests.post(url, json=bad, **kw), 400, "sandbox.csr_invalid")
     # The code meant for the other trader still works for that trader.
     t2 = Traders(sandbox, other_trader, enrol=False)
     assert requests.post(url, json=t2.enrol_request(code), **kw).status_code == 200
+
+
+def test_the_code_alone_names_the_trader_and_role(sandbox, Traders):
+    t = Traders(sandbox, enrol=False)
+    req = t.enrol_request()
+    del req["trader_id"]
+    r = requests.post(f"{sandbox.url}/v1/enrol", json=req, verify=str(sandbox.ca_pem_path),
+                      timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["trader_id"] == t.trader_id and r.json()["role"] == "trader"
+    leaf = x509.load_pem_x509_certificate(r.json()["certificate_chain_pem"][0].encode())
+    assert t.trader_id in leaf.subject.rfc4514_string()
 
 
 # -- submission --------------------------------------------------------------------
@@ -220,10 +234,13 @@ def test_business_rejection_has_codes_and_pointers_and_still_advances_the_chain(
 
 
 def test_an_amendment_keeps_the_mrn_and_gets_its_own_receipt(green_sandbox, Traders):
+    """Released at once on the green lane: the request is a post-release amendment
+    (UCC Art. 173(3)); it names the MRN it changes (more in test_requests.py)."""
     t = Traders(green_sandbox)
     doc = t.declaration()
     first = t.post([t.seal(doc)]).json()["results"][0]
-    amended = dict(doc, version=2, function="amendment", amends=doc["id"])
+    amended = dict(doc, version=2, function="post_release_amendment", amends=doc["id"],
+                   mrn=first["mrn"])
     second = t.post([t.seal(amended)]).json()["results"][0]
     assert second["status"] == "accepted" and second["version"] == 2
     assert second["mrn"] == first["mrn"] and second["log_index"] > first["log_index"]
@@ -244,8 +261,9 @@ def test_a_revoked_certificate_is_refused(green_sandbox, Traders):
     t = Traders(green_sandbox)
     leaf = x509.load_pem_x509_certificate(t.enrolment["certificate_chain_pem"][0].encode())
     green_sandbox.state.store.revoke(format(leaf.serial_number, "x"))
-    res = t.post([t.seal(advance=False)]).json()["results"][0]
-    assert res["status"] == "rejected" and res["errors"][0]["code"] == "envelope.revoked"
+    # The token dies with its certificate (#12): nothing signed by it gets in.
+    r = t.post([t.seal(advance=False)])
+    assert r.status_code == 401 and r.json()["code"] == "sandbox.token_revoked"
 
 
 def test_a_forged_envelope_is_rejected(green_sandbox, Traders):

@@ -38,16 +38,27 @@ class Profiled:
         self.profile = load_or_init(home)
         self.secrets = secret_store(self.profile)
         self.store = open_store(self.profile, secrets=self.secrets)
+        self.readers: list[Any] = []
 
     def context(self, *, threaded: bool = False) -> Any:
+        """Synchronous runners, or (``threaded``) the app's real writer and pools."""
         from ui.context import AppContext
         from ui.signals import AppSignals
-        from ui.workers import ImmediateRunner, NetworkPool, WriterExecutor
+        from ui.workers import ImmediateRunner, NetworkPool, ReaderPool, WriterExecutor
 
         writer = WriterExecutor() if threaded else ImmediateRunner()
         network = NetworkPool() if threaded else ImmediateRunner()
+        reader = ReaderPool() if threaded else None  # None: queries run inline
+        if reader is not None:
+            self.readers.append(reader)
         return AppContext(profile=self.profile, store=self.store, signals=AppSignals(),
-                          writer=writer, network=network, secrets_factory=lambda: self.secrets)
+                          writer=writer, network=network, reader=reader,
+                          secrets_factory=lambda: self.secrets)
+
+    def close(self) -> None:
+        for reader in self.readers:  # no read may outlive the store
+            reader.shutdown()
+        self.store.close()
 
     def seed(self, n: int, status: str = states.READY, seed: int = 1) -> list[str]:
         from client.declaration.samples import sample_declaration
@@ -66,7 +77,7 @@ class Profiled:
 def prof(home: Path) -> Iterator[Profiled]:
     p = Profiled(home)
     yield p
-    p.store.close()
+    p.close()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 
 from client.common.i18n import placeholders
 from client.declaration import states
+from client.store import settings_keys
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,8 +69,12 @@ def test_training_mode_starts_sandbox_and_enrols(home: Path, how: str) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     assert "training https://127.0.0.1:" in out.stdout, out.stderr[-3000:]
     assert "TRAINING" in out.stdout
-    profile = json.loads((home / "profile.json").read_text())
+    from client.seal.profile import training_home
+
+    profile = json.loads((training_home(home) / "profile.json").read_text())
     assert profile["server"]["url"].startswith("https://127.0.0.1:")
+    assert profile["training"] is True
+    assert not (home / "profile.json").exists()  # the user's profile is never created
 
 
 def test_continuity_facts_and_fallback_documents(window: Any, prof: Any, tmp_path: Path) -> None:
@@ -97,7 +102,7 @@ def test_continuity_facts_and_fallback_documents(window: Any, prof: Any, tmp_pat
     assert all(prof.store.get(d).fallback_printed_at for d in ids)
     assert "3" in dlg.result_label.text()
     dlg.mao.setValue(100)
-    assert prof.store.get_setting("continuity.mao_hours") == 100
+    assert prof.store.get_setting(settings_keys.MAO_HOURS) == 100
 
 
 def test_settings_keys_language_server(window: Any, prof: Any, tmp_path: Path) -> None:
@@ -120,7 +125,7 @@ def test_settings_keys_language_server(window: Any, prof: Any, tmp_path: Path) -
     dlg.language.setCurrentIndex(1)  # Français, applied live
     assert window.menus["file"].title() == "&Fichier"
     assert dlg.windowTitle() == "Paramètres et identité"
-    assert prof.store.get_setting("ui.language") == "fr"
+    assert prof.store.get_setting(settings_keys.LANGUAGE) == "fr"
 
 
 def test_enrol_with_a_bad_code_says_why(window: Any, prof: Any) -> None:
@@ -197,7 +202,7 @@ def test_recovery_is_reported(window: Any, prof: Any) -> None:
     sync.note_drained(remaining=0)
     rec = sync.last_recovery
     assert rec is not None and rec["carried"] == 2 and rec["outage_s"] > 3600
-    assert prof.store.get_setting("continuity.last_recovery")["carried"] == 2
+    assert prof.store.get_setting(settings_keys.LAST_RECOVERY)["carried"] == 2
     dlg = window.open_continuity()
     assert "2 declaration(s) carried through" in dlg.labels["recovery"].text()
 

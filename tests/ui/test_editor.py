@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLineEdit
 
 from client.declaration import states
+from client.store import settings_keys
 from tests.ui.helpers import VALID_HEADER, VALID_ITEM, add_item, codes, type_into
 
 
@@ -86,16 +87,16 @@ def test_undo_redo_field_edits(window: Any, qtbot: Any) -> None:
 def test_unparseable_value_is_kept_as_scratch(window: Any, prof: Any, qtbot: Any) -> None:
     ed = _editor(window)
     type_into(qtbot, ed, "invoice_total", "12,5x")
-    qtbot.waitUntil(lambda: prof.store.get_setting(f"ui.scratch.{ed.decl_id}") is not None,
+    qtbot.waitUntil(lambda: prof.store.get_setting(settings_keys.SCRATCH(ed.decl_id)) is not None,
                     timeout=15000)
-    assert prof.store.get_setting(f"ui.scratch.{ed.decl_id}")["invoice_total"] == "12,5x"
+    assert prof.store.get_setting(settings_keys.SCRATCH(ed.decl_id))["invoice_total"] == "12,5x"
     ed.close()
     again = window.open_editor(ed.decl_id)
     assert again.widgets["invoice_total"].text() == "12,5x"
     assert "V-STRUCTURE" in codes(again)
     again.widgets["invoice_total"].clear()
     qtbot.keyClicks(again.widgets["invoice_total"], "12.5")
-    qtbot.waitUntil(lambda: prof.store.get_setting(f"ui.scratch.{ed.decl_id}") is None,
+    qtbot.waitUntil(lambda: prof.store.get_setting(settings_keys.SCRATCH(ed.decl_id)) is None,
                     timeout=15000)
     assert str(prof.store.get(ed.decl_id).declaration.invoice_total) == "12.5"
 
@@ -172,3 +173,38 @@ def test_completion_labels_follow_the_language(window: Any) -> None:
     assert "Germany" in label("DE")
     apply_language(window.ctx, "fr")
     assert "Allemagne" in label("DE")
+
+
+def test_commodity_finder_fills_the_code_from_words_by_keyboard(window: Any, prof: Any,
+                                                                 qtbot: Any) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    ed = _editor(window)
+    add_item(ed, {"description": "Coffee beans"})
+    ed.goods_view.setCurrentIndex(ed.goods_model.index(0, 0))
+    seen: dict[str, Any] = {}
+
+    def drive() -> None:
+        finder = QApplication.activeModalWidget()
+        if finder is None or finder.objectName() != "commodity_finder":
+            QTimer.singleShot(50, drive)
+            return
+        search = finder.findChild(QLineEdit, "finder_search")
+        qtbot.keyClicks(search, "coffee roasted decaffeinated")
+        results = finder.results
+        texts = [results.item(i).text() for i in range(results.count())]
+        seen["texts"], seen["title"] = texts, finder.windowTitle()
+        target = next(i for i, x in enumerate(texts) if x.startswith("0901 22"))
+        for _ in range(target):  # arrows from the search box, as a keyboard user would
+            qtbot.keyClick(search, Qt.Key.Key_Down)
+        qtbot.keyClick(search, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, drive)
+    qtbot.keyClick(ed.goods_buttons["find"], Qt.Key.Key_Space)
+    assert seen["texts"] and all(x.startswith("0901") for x in seen["texts"])
+    assert all(" — " in x for x in seen["texts"])  # the heading's name beside each code
+    assert "DE 6/14" in seen["title"]
+    qtbot.waitUntil(lambda: (prof.store.get(ed.decl_id).declaration.goods_items or [None])[0]
+                    is not None and prof.store.get(ed.decl_id).declaration.goods_items[0]
+                    .commodity_code == "090122", timeout=15000)

@@ -135,11 +135,16 @@ def test_rejection_is_explained_in_the_detail_pane(window: Any, prof: Any, qtbot
     html = window.detail.summary.toPlainText()
     explanation = window.ctx.refdata.explain_error("CDS12056")
     assert "CDS12056" in html and explanation and explanation[:30] in html
+    assert "goods_items[0].procedure_code" in html  # the field it points to, with its DE
     assert window.actions_by_name["amend"].isEnabled()
     window.amend_selected()
     assert prof.store.get(ids[0]).status == states.DRAFT
     assert prof.store.get(ids[0]).declaration.version == 2
     assert ids[0] in window.editors
+    # the new version is no longer rejected: the pane stops saying why it was
+    qtbot.waitUntil(lambda: window.detail.data is not None
+                    and window.detail.data.state.declaration.version == 2, timeout=15000)
+    assert "CDS12056" not in window.detail.summary.toPlainText()
 
 
 def test_export_and_print(window: Any, prof: Any, tmp_path: Any) -> None:
@@ -173,3 +178,20 @@ def test_first_run_offers_training(window: Any, monkeypatch: Any) -> None:
     monkeypatch.setattr(QMessageBox, "question", question)
     assert offer_training(window) is True
     assert "training mode" in asked[0]
+
+
+def test_window_says_when_the_device_is_not_enrolled(window: Any, prof: Any) -> None:
+    from client.common.i18n import set_language
+
+    prof.profile.server = {}
+    window.update_status()
+    assert window.enrol_label.isVisibleTo(window)
+    assert "Not enrolled" in window.enrol_label.text()
+    assert "sealed again" in window.enrol_label.toolTip()
+    set_language("fr")
+    window.update_status()
+    assert "Non enrôlé" in window.enrol_label.text()
+    set_language("en")
+    prof.profile.server = {"url": "https://127.0.0.1:1", "trader_id": "GB123456789000"}
+    window.update_status()
+    assert not window.enrol_label.isVisibleTo(window)

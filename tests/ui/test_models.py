@@ -100,6 +100,27 @@ def test_history_model(qtmodeltester: Any, prof: Any) -> None:
     assert model.data(model.index(1, 1)) == "tester"
 
 
+def test_history_model_reads_notes_in_the_users_language(prof: Any) -> None:
+    from client.common.i18n import set_language
+    from client.store import history_notes as notes
+
+    (src,) = prof.seed(1, status=states.DRAFT)
+    copy = prof.store.get(src).declaration.model_copy(update={"id": "copy-0001", "lrn": "L2"})
+    prof.store.create(copy, "tester", note=notes.COPIED_FROM(source=src))
+    prof.store.transition(copy.id, states.READY, "tester", note=notes.CHECKED())
+    prof.store.execute_raw_for_tests(  # a row written before notes were codes
+        "INSERT INTO history (declaration_id, version, at, actor, from_status, to_status, "
+        "note) VALUES ('copy-0001', 1, '2024-01-01T00:00:00Z', 'old', 'ready', 'ready', "
+        "'printed by hand')")
+    model = HistoryModel()
+    model.set_entries(prof.store.history(copy.id))
+    shown = [model.data(model.index(r, 4)) for r in range(model.rowCount())]
+    assert shown == [f"copied from {src}", "checked", "printed by hand"]
+    set_language("fr")  # rendered when shown: the same rows read in French
+    shown = [model.data(model.index(r, 4)) for r in range(model.rowCount())]
+    assert shown == [f"copiée depuis {src}", "vérifiée", "printed by hand"]
+
+
 def test_findings_model_errors_first(qtmodeltester: Any) -> None:
     from client.declaration.validation import validate
 

@@ -100,7 +100,7 @@ def test_tampered_envelope_is_invalid_and_cannot_be_decided(
     assert dlg.badge.text() == "INVALID"
     assert "INVALID" in dlg.result.toPlainText()
     assert not any(b.isEnabled() for b in dlg.decide_buttons.values())
-    dlg.decide("release")  # even forced, nothing is recorded on an invalid envelope
+    dlg.decide_outcome("release")  # even forced, nothing is recorded on an invalid envelope
     assert _decisions(officer) == []
     assert "not valid" in dlg.message.text()
 

@@ -1,5 +1,13 @@
-"""The GUI thread never waits on an fsync or a socket: it keeps ticking while 2,000
+"""The GUI thread never waits on an fsync or a socket: it keeps answering while 2,000
 sealed envelopes drain to the sandbox on the network pool.
+
+Proven without a clock: the writer is held busy while the drain runs (the network
+thread has sent its first batch and waits to record the answers), and meanwhile the
+window runs a queued callback, repaints and fills its detail pane from the reader
+pool.  Had any GUI-thread code waited for the writer or the network, it could not
+have.  Then the writer is let go and the whole outbox drains.  How long the event
+loop's gaps are is a figure (``bench/run.py ui``: ``ui_max_gap_ms``, ``ui_p99_gap_ms``),
+never an assertion: a loaded machine stretches it.
 
 The sandbox runs in its own process here, as a real single window would: this test
 is about what the app's GUI thread does, not about sharing one interpreter with the
@@ -12,17 +20,18 @@ import json
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 
 from client.declaration import states
 
 pytest.importorskip("sync.engine")
 N = 2000
+WAIT = 60000  # ms: a failure guard for waitUntil, not a measurement
 
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,6 +56,19 @@ def sandbox_process(tmp_path: Path) -> Any:
             proc.wait(timeout=15)
 
 
+class _Paints(QObject):
+    """Counts the paint events a widget receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, _obj: Any, event: Any) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
 def test_window_keeps_answering_while_outbox_drains(qtbot: Any, prof: Any,
                                                      sandbox_process: Any) -> None:
     from client.seal.sealing import Sealer
@@ -62,6 +84,7 @@ def test_window_keeps_answering_while_outbox_drains(qtbot: Any, prof: Any,
     enrol(prof.profile, prof.secrets, server_url=url, code=got["code"],
           ca_pem_path=Path(got["ca_pem_path"]), trader_id="GB123456789000")
     ctx = prof.context(threaded=True)
+    gate = threading.Event()
     try:
         ids = prof.seed(N)
         sealer = Sealer(prof.profile, prof.store, prof.secrets)
@@ -73,15 +96,25 @@ def test_window_keeps_answering_while_outbox_drains(qtbot: Any, prof: Any,
         w.show()
         progress: list[tuple[int, int]] = []
         ctx.signals.sync_progress.connect(lambda d, t: progress.append((d, t)))
+        paints = _Paints()
+        w.table.viewport().installEventFilter(paints)
 
-        ticks: list[float] = []
-        timer = QTimer()
-        timer.setInterval(10)
-        timer.timeout.connect(lambda: ticks.append(time.monotonic()))
-        timer.start()
-        qtbot.wait(100)
-        start = time.monotonic()
+        ctx.writer.submit(gate.wait)  # the writer is stuck (a slow disk, say)
         assert w.sync.sync_now()
+        qtbot.waitUntil(lambda: (0, N) in progress, timeout=WAIT)  # the drain has begun
+        answered: list[bool] = []
+        QTimer.singleShot(0, lambda: answered.append(w.sync.running))
+        before = paints.count
+        w.table.viewport().update()
+        w.detail.show_declaration(ids[-1])
+        qtbot.waitUntil(lambda: bool(answered) and paints.count > before
+                        and w.detail.decl_id == ids[-1], timeout=WAIT)
+        # all of that happened mid-drain: nothing can be recorded while the writer is stuck
+        assert answered == [True] and w.sync.running
+        assert prof.store.outbox_stats()[0] == N
+        assert "LRN01001999" in w.detail.summary.toPlainText()
+        gate.set()
+
         errors: list[Any] = []
 
         def drained() -> bool:  # the engine retries forever; so does this loop
@@ -93,27 +126,13 @@ def test_window_keeps_answering_while_outbox_drains(qtbot: Any, prof: Any,
             return False
 
         qtbot.waitUntil(drained, timeout=120000)
-        elapsed = time.monotonic() - start
-        timer.stop()
         assert len(errors) <= 3, errors
         assert prof.store.counts_by_status().get(states.SEALED, 0) == 0
-
-        during = [t for t in ticks if t >= start]
-        gaps = sorted(b - a for a, b in zip(during, during[1:], strict=False))
-        assert len(during) >= elapsed / 0.010 * 0.3, (len(during), elapsed)
-        p95 = gaps[int(len(gaps) * 0.95)]
-        print(f"drain {elapsed:.2f}s ticks {len(during)} p95 gap {p95*1000:.0f} ms "
-              f"max {gaps[-1]*1000:.0f} ms")
-        # Small gaps almost always; a rare stall of ~1 s was measured with no GUI-thread
-        # code running (another thread holding the GIL), hence the coverage check.
-        assert p95 < 0.100
-        windows = {int((t - start) / 0.1) for t in during}
-        coverage = len(windows) / max(1, int(elapsed / 0.1))
-        assert coverage > 0.80, coverage
-        assert gaps[-1] < 5.0
         assert any(t == N for _d, t in progress), "the progress bar saw the drain"
+        assert w.isVisible()
         w.close()
     finally:
+        gate.set()
         ctx.network.shutdown()
         if ctx.sync is not None:
             ctx.sync.close()

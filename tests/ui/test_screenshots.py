@@ -125,3 +125,23 @@ def test_long_strings_and_right_to_left(mode: str, window: Any, prof: Any, qtbot
         app.setLayoutDirection(Qt.LayoutDirection.LeftToRight)
         set_pseudo(False)
         set_language("en")
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_commodity_finder_screenshot(window: Any, lang: str) -> None:
+    from client.common.i18n import set_language
+    from ui.editor.finder import CommodityFinder
+
+    set_language(lang)
+    finder = CommodityFinder(window.ctx.refdata, lang, window)
+    finder.search.setText("coffee roasted")
+    finder.show()
+    QApplication.processEvents()
+    assert finder.results.count() > 0 and " — " in finder.results.item(0).text()
+    assert "DE 6/14" in finder.windowTitle()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"commodity-finder-{lang}.png"
+    assert finder.grab().save(str(path))
+    assert not clipped(finder)
+    finder.close()
+    set_language("en")

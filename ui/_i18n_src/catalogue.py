@@ -25,7 +25,6 @@ S: dict[str, tuple[str, str]] = {
     "action.ready": ("Mark &ready", "Marquer comme &prête"),
     "action.ready.tip": ("Check the draft and mark it ready to seal",
                          "Vérifier le brouillon et le marquer prêt à sceller"),
-    "ready.refused": ("Declaration {lrn} still has errors:", "La déclaration {lrn} contient encore des erreurs :"),
     "action.seal": ("&Seal and queue", "&Sceller et mettre en file"),
     "action.seal.tip": ("Sign the declaration and queue it for the single window",
                         "Signer la déclaration et la mettre en file pour le guichet unique"),
@@ -119,6 +118,8 @@ S: dict[str, tuple[str, str]] = {
     "detail.envelope_hash": ("Envelope hash", "Empreinte de l'enveloppe"),
     "detail.fallback_printed": ("Fallback document printed", "Document de secours imprimé"),
     "detail.rejection": ("Why it was rejected", "Motifs du rejet"),
+    "detail.rejection_line": ("{explanation} (field {field}, DE {de})",
+                              "{explanation} (champ {field}, DE {de})"),
     "detail.receipt_line": ("Receipt #{seq}, version {version}, MRN {mrn}, received {received_at}",
                             "Accusé n° {seq}, version {version}, MRN {mrn}, reçu le {received_at}"),
     "detail.no_receipts": ("No signed receipt yet.", "Pas encore d'accusé de réception signé."),
@@ -227,6 +228,8 @@ S: dict[str, tuple[str, str]] = {
     "training.starting": ("Starting the training single window…", "Démarrage du guichet unique d'entraînement…"),
     "training.ready": ("Training mode ready: create a declaration, seal it, and watch it go through.",
                        "Mode formation prêt : créez une déclaration, scellez-la et suivez son parcours."),
+    "training.badge": ("TRAINING: a practice profile and single window, nothing reaches customs",
+                       "FORMATION : profil et guichet d'entraînement, rien ne part vers la douane"),
     # continuity
     "cont.title": ("Business continuity", "Continuité d'activité"),
     "cont.intro": ("Where this post stands if the single window cannot be reached.",
@@ -283,6 +286,19 @@ S: dict[str, tuple[str, str]] = {
     "settings.key_created": ("Key created.", "Clé créée."),
     "settings.key_imported": ("Key imported.", "Clé importée."),
     "settings.cert_exported": ("Certificate exported.", "Certificat exporté."),
+    # enrolment state and the commodity finder
+    "status.not_enrolled": ("⚠ Not enrolled: {n} sealed, sent after enrolment",
+                            "⚠ Non enrôlé : {n} scellée(s), envoyée(s) après l'enrôlement"),
+    "status.not_enrolled.tip": ("This device is not enrolled with a single window yet. You can keep sealing; at enrolment (Settings, with your one-time code) each sealed declaration is sealed again under the single window's certificate, keeping the hash of its first seal as proof of when it was signed, and then delivered.",
+                                "Ce poste n'est pas encore enrôlé auprès d'un guichet unique. Vous pouvez continuer à sceller ; à l'enrôlement (Paramètres, avec votre code à usage unique) chaque déclaration scellée est scellée à nouveau sous le certificat du guichet unique, en gardant l'empreinte de son premier scellement comme preuve de sa date de signature, puis envoyée."),
+    "editor.goods.find": ("&Find commodity code…",
+                          "&Trouver le code marchandise…"),
+    "editor.finder.title": ("Find a commodity code (DE 6/14)",
+                            "Trouver un code marchandise (DE 6/14)"),
+    "editor.finder.label": ("&Describe the goods in a few words:",
+                            "&Décrivez la marchandise en quelques mots :"),
+    "editor.finder.placeholder": ("e.g. roasted coffee, or a code such as 0901",
+                                  "par ex. café torréfié, ou un code comme 0901"),
 }
 
 

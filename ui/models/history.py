@@ -6,8 +6,8 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from client.store import HistoryEntry
-from ui.i18n import status_label, t
+from client.store import HistoryEntry, history_message
+from ui.i18n import render, status_label, t
 
 COLUMNS = ("col.at", "col.actor", "col.from", "col.to", "col.note")
 Index = QModelIndex | QPersistentModelIndex
@@ -46,7 +46,7 @@ class HistoryModel(QAbstractTableModel):
             return status_label(e.from_status) if e.from_status else ""
         if col == 3:
             return status_label(e.to_status)
-        return e.note or ""
+        return render(history_message(e))
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -2,16 +2,17 @@
 
 Real single windows speak the WCO Data Model in XML.  The importer reads a declaration
 into :class:`client.declaration.model.Declaration`, tells an original (FunctionCode 9) from an
-amendment or a cancellation (13) and from a DMS notification, and lists every element
-and attribute of the file it did not map (never dropping anything silently: the original
-bytes travel with the import).  The exporter writes the model back as a MetaData-wrapped
-``Declaration`` that validates against WCO_DEC_2_DMS; import -> export -> import keeps
-every mapped field.
+amendment or a cancellation (13) and from a DMS notification.  The model covers the
+declaration as the UK CDS profile uses it (:mod:`.spec` binds each element to its field);
+whatever it cannot hold is carried verbatim in the object it belongs to and listed as
+unmapped.  The exporter writes the model back as a MetaData-wrapped ``Declaration``: an
+import exported again is the file that came in, after canonicalisation (:mod:`.canonical`;
+:meth:`DmsImport.report` lists what would differ).
 
-Matching is by local name (namespaces vary between the published samples and the
-notifications).  Data-element numbers (DE n/m) follow the UCC / CDS tariff.
+Data-element numbers (DE n/m) follow the UCC / CDS tariff.
 """
 
+from client.interchange.dms.check import SchemaError, check_document
 from client.interchange.dms.common import NS_DEC, NS_MD, DmsImport, StatusChange
 from client.interchange.dms.notifications import (
     CANCELLATION_STATUS,
@@ -19,9 +20,10 @@ from client.interchange.dms.notifications import (
     parse_notification,
     parse_notification_root,
 )
-from client.interchange.dms.reader import import_dms_bytes, import_dms_file
+from client.interchange.dms.reader import DmsSchemaError, import_dms_bytes, import_dms_file
 from client.interchange.dms.writer import dms_schema, export_dms, validate_dms
 
 __all__ = ["NS_DEC", "NS_MD", "DmsImport", "StatusChange", "CANCELLATION_STATUS",
            "NOTIFICATION_STATUS", "parse_notification", "parse_notification_root",
-           "import_dms_bytes", "import_dms_file", "dms_schema", "export_dms", "validate_dms"]
+           "import_dms_bytes", "import_dms_file", "dms_schema", "export_dms", "validate_dms",
+           "DmsSchemaError", "SchemaError", "check_document"]

@@ -17,6 +17,7 @@ from client.declaration.samples import sample_declaration
 from client.seal.keys import create_key
 from client.seal.profile import init_profile, open_store, secret_store
 from client.seal.sealing import Sealer
+from client.store import settings_keys as keys
 from sync.engine import SyncEngine, SyncListener
 from sync.enrolment import enrol
 from sync.sandbox.server import start_in_thread
@@ -118,7 +119,7 @@ def test_feed_pages_are_applied_in_order_while_the_next_is_fetched(drained) -> N
     profile, secrets, store = drained
     engine = SyncEngine(profile, store, secrets, batch_size=50)
     assert engine.sync_once().error is None  # 23 lodged: 69 notifications
-    store.set_setting("sync.feed_cursor", 0)
+    store.set_setting(keys.FEED_CURSOR, 0)
     applied: list[tuple[int, int]] = []
     real_apply = store.apply_notifications
 
@@ -140,4 +141,4 @@ def test_feed_pages_are_applied_in_order_while_the_next_is_fetched(drained) -> N
     assert report.error is None and report.notifications == 69
     assert [a for a, _ in applied] == sorted(a for a, _ in applied)
     assert all(b[0] > a[1] for a, b in zip(applied, applied[1:], strict=False))  # no overlap
-    assert int(store.get_setting("sync.feed_cursor", 0)) == applied[-1][1]
+    assert store.get_setting(keys.FEED_CURSOR) == applied[-1][1]

@@ -1,9 +1,10 @@
 """The sandbox suite again, on a real PostgreSQL server (#16).
 
 Every test of ``test_sandbox.py``, ``test_sandbox_intake.py`` (but the two that read the
-SQLite file itself) and ``test_load_shedding.py`` runs here with its sandbox on a fresh
-PostgreSQL database: the module's ``sandbox``/``green_sandbox`` fixtures are replaced,
-and so is the ``start_in_thread`` the tests call themselves.
+SQLite file itself), ``test_load_shedding.py``, the hostile-trader suite of #12 and the
+requests of #14 runs here with its sandbox on a fresh PostgreSQL database: the module's
+``sandbox``/``green_sandbox``/``slow_sandbox`` fixtures are replaced, and so is the
+``start_in_thread`` the tests call themselves.
 """
 
 from __future__ import annotations
@@ -15,8 +16,15 @@ import pytest
 
 from sync.sandbox import server as sandbox_server
 from sync.sandbox.server import SandboxHandle
-from tests.sync import test_load_shedding, test_sandbox, test_sandbox_intake
-from tests.sync.test_load_shedding import *  # noqa: F403 - the same tests, collected here
+from tests.sync import (
+    test_load_shedding,
+    test_requests,
+    test_sandbox,
+    test_sandbox_intake,
+)
+from tests.sync.test_hostile_trader import *  # noqa: F403 - the same tests, collected here
+from tests.sync.test_load_shedding import *  # noqa: F403
+from tests.sync.test_requests import *  # noqa: F403
 from tests.sync.test_sandbox import *  # noqa: F403
 from tests.sync.test_sandbox_intake import *  # noqa: F403
 
@@ -44,7 +52,7 @@ def _on_postgres(postgres, real):  # type: ignore[no-untyped-def]
 @pytest.fixture(autouse=True)
 def _sandboxes_on_postgres(postgres, monkeypatch):  # type: ignore[no-untyped-def]
     start = _on_postgres(postgres, sandbox_server.start_in_thread)
-    for module in (test_sandbox, test_sandbox_intake, test_load_shedding):
+    for module in (test_sandbox, test_sandbox_intake, test_load_shedding, test_requests):
         monkeypatch.setattr(module, "start_in_thread", start)
 
 
@@ -67,3 +75,12 @@ def green_sandbox(postgres, tmp_path_factory) -> Iterator[SandboxHandle]:  # typ
 def test_the_store_really_is_on_postgresql(green_sandbox) -> None:
     assert green_sandbox.state.store.kind == "postgresql"
     assert green_sandbox.state.store.engine.dialect.name == "postgresql"
+
+
+@pytest.fixture(scope="module")
+def slow_sandbox(postgres, tmp_path_factory) -> Iterator[SandboxHandle]:  # type: ignore[no-untyped-def]
+    handle = sandbox_server.start_in_thread(tmp_path_factory.mktemp("pg-slow"), seed=0,
+                                            lane="auto", clock_speed=1e-6,
+                                            db_url=postgres.new_database())
+    yield handle
+    handle.stop()

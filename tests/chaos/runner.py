@@ -157,14 +157,16 @@ def run_one(world: World, client: Client, rng: random.Random, *, steps: int,
 
 
 def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
-                  verbose: bool = False) -> dict[str, Any]:
-    """``count`` randomised fault schedules; the totals of lost, duplicated and broken."""
+                  verbose: bool = False, db_url: str | None = None,
+                  workers: int = 1) -> dict[str, Any]:
+    """``count`` randomised fault schedules; the totals of lost, duplicated and broken.
+    The sandbox on SQLite, or on ``db_url`` (PostgreSQL) with ``workers`` processes."""
     rng = random.Random(seed)
     t0 = time.perf_counter()
     lost = duplicated = broken = errors = mismatches = 0
     problems: list[str] = []
     spent: dict[str, list[float]] = {}
-    world = World(workdir, seed=seed)
+    world = World(workdir, seed=seed, db_url=db_url, workers=workers)
     client: Client | None = None
     try:
         for i in range(count):

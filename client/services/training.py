@@ -45,6 +45,7 @@ REJECTION_POINTER = "/goods_items/0/documents/0"
 KINDS: tuple[tuple[str, str], ...] = (
     ("draft", states.DRAFT),
     ("ready", states.READY), ("ready", states.READY), ("ready", states.READY),
+    ("ready", states.READY), ("ready", states.READY),
     ("fallback_printed", states.SEALED),
     ("registered", states.REGISTERED),
     ("under_control", states.UNDER_CONTROL),
@@ -83,9 +84,18 @@ def require_training_home(home: Path) -> None:
         raise ComptoirError("training.not_training_profile", 2, home=str(home))
 
 
+def example_lrn(n: int, kind: str) -> str:
+    """The LRN (DE 2/5) of the ``n``-th example: says it is one, and which."""
+    return f"TRAIN-{n:02d}-{kind.upper().replace('_', '-')}"[:22]
+
+
+REJECTED_LRN = example_lrn(next(i for i, (k, _s) in enumerate(KINDS, 1) if k == "rejected"),
+                           "rejected")
+
+
 def _example(rng: random.Random, kind: str, n: int, declarant_id: str) -> Declaration:
     decl = sample_declaration(rng, n_items=rng.randint(1, 3), declarant_id=declarant_id)
-    decl.lrn = f"TRAIN-{n:02d}-{kind.upper().replace('_', '-')}"[:22]
+    decl.lrn = example_lrn(n, kind)
     if kind == "rejected":
         decl.goods_items[0].documents.insert(0, Document(type="C505", reference="GBCGU000001",
                                                          status="AE"))
@@ -147,3 +157,30 @@ def seed_training(home: Path, store: Store, sealer: Any, actor: str, *,
                                       actor=FEED_ACTOR)
         by_kind.setdefault(kind, []).append(decl.id)
     return TrainingSeed(by_kind=by_kind, fallback_paths=paths, already=not by_kind)
+
+
+@dataclass(frozen=True)
+class TourFacts:
+    """What the guided tour's checks look at: they compare these before and after a step."""
+
+    sealed: int  # envelopes in the device journal
+    queued: int  # envelopes waiting in the outbox
+    fallback_printed: int  # declarations whose fallback document was printed
+    rejection_fixed: bool  # the rejected example was corrected and sealed again
+
+
+def tour_facts(store: Store) -> TourFacts:
+    """The facts now (a training profile holds a few dozen declarations: read them all)."""
+    queued, _oldest = store.outbox_stats()
+    sealed = sum(1 for _e in store.journal())
+    printed = sum(1 for i in store.list_ids() if store.get(i).fallback_printed_at)
+    fixed = False
+    try:
+        st = store.get(store.resolve_id(REJECTED_LRN))
+    except ComptoirError:
+        st = None
+    if st is not None:
+        fixed = st.declaration.version > 1 and st.status not in (
+            states.REJECTED, states.DRAFT, states.READY)
+    return TourFacts(sealed=sealed, queued=queued, fallback_printed=printed,
+                     rejection_fixed=fixed)

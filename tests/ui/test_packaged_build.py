@@ -86,3 +86,18 @@ def test_packaged_command_line_runs_from_the_bundle(packaged_build: Path,
     assert out.returncode == 0, out.stdout + out.stderr
     assert "pas encore enrôlé" in out.stdout, out.stdout  # the French catalogue is bundled
     assert "Traceback" not in out.stderr
+
+
+def test_packaged_training_mode_runs_its_single_window(packaged_build: Path, xvfb_display: str,  # noqa: F811
+                                                      tmp_path: Path) -> None:
+    """Training mode from the bundle: the in-process single window (FastAPI, uvicorn) serves
+    HTTPS, the profile enrols, the examples are written and synced."""
+    from client.services.training import KINDS
+
+    env = _clean_env(xvfb_display, tmp_path / "home")
+    env["COMPTOIR_UI_TEST_HOOK"] = "training-ready"
+    out = subprocess.run([str(packaged_build), "--training"], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    assert "training https://127.0.0.1:" in out.stdout, out.stdout + out.stderr[-2000:]
+    assert f"examples={len(KINDS)}" in out.stdout

@@ -167,8 +167,8 @@ class TourPanel(QDockWidget):
 
     def check(self) -> bool:
         """Tick the current step when it is done, and move on to the next one."""
-        if not self.isVisible():
-            return False
+        if not self.isVisible() or self.ctx.training is None:
+            return False  # no training single window (yet): nothing to check against
         s = self.step()
         if s.key in self.done or not s.done(self._facts(), self.base, self.link_up):
             return False

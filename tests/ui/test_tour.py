@@ -204,3 +204,13 @@ def test_a_step_is_not_ticked_until_it_is_done(trained: Any) -> None:
     assert not panel.check() and panel.index == 1 and not panel.done
     window.help_menu.open_tour(0)  # seal one: opening it again seals nothing
     assert not panel.check() and "seal_one" not in panel.done
+
+
+def test_outside_training_the_tour_says_where_it_runs(window: Any, prof: Any) -> None:
+    """A trader's profile: the tour is in Help all the same, and says it needs training
+    mode; its link steps cannot tick (there is no training single window to cut)."""
+    assert not prof.profile.training
+    panel = window.help_menu.open_tour(1)
+    assert not panel.notice.isHidden() and "--training" in panel.notice.text()
+    assert not panel.check() and not panel.done
+    assert window.link_switch is None

@@ -69,6 +69,9 @@ def trained(qtbot: Any, tmp_path: Path) -> Iterator[Any]:
 
 
 def _shot(window: Any, lang: str, n: int, name: str) -> None:
+    from PySide6.QtTest import QTest
+
+    QTest.qWait(80)  # the toolbar and the dock lay out before the grab
     SHOTS.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(SHOTS / f"tour-{lang}-{n}-{name}.png"))
 

@@ -10,6 +10,7 @@ and their handlers live in :mod:`ui.actions`, the detail pane in :mod:`ui.detail
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QTimer
 from PySide6.QtWidgets import (
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from client.common.i18n import tr
 from client.declaration import states
 from client.store import Changes
 from ui.actions import ActionsMixin
@@ -133,6 +135,7 @@ class MainWindow(ActionsMixin, QMainWindow):
         sig.statuses_reported.connect(self.on_statuses)
         sig.language_changed.connect(lambda _l: self.retranslate())
         self.sync.state_changed.connect(self.update_status)
+        self.sync.state_changed.connect(self.refresh_connector)
         self._pending = Changes()
         self._coalesce = QTimer(self, singleShot=True, interval=250)
         self._coalesce.timeout.connect(self._flush_pending)
@@ -153,12 +156,14 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.last_sync_label = QLabel()
         self.enrol_label = QLabel()
         self.enrol_label.setObjectName("not_enrolled")
+        self.connector_label = QLabel()  # which single window, environment, credentials
+        self.connector_label.setObjectName("connector_state")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
         self.progress.setTextVisible(True)
         self.progress.hide()
-        for w in (self.enrol_label, self.conn_label, self.queue_label, self.oldest_label,
-                  self.last_sync_label):
+        for w in (self.enrol_label, self.connector_label, self.conn_label, self.queue_label,
+                  self.oldest_label, self.last_sync_label):
             sb.addPermanentWidget(w)
         sb.addPermanentWidget(self.progress)
 
@@ -176,6 +181,7 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.sidebar.setMinimumWidth(max(150, min(hint, 360)))
         self.table_model.retranslate()
         self.detail.retranslate()
+        self.refresh_connector()
         self.update_status()
 
     # ---- views ------------------------------------------------------------------------------
@@ -234,6 +240,9 @@ class MainWindow(ActionsMixin, QMainWindow):
     # ---- changes --------------------------------------------------------------------------------
     def on_operation(self, changes: Changes, initiator: object) -> None:
         """Local ops refresh at once; bursts from sync are coalesced (one refresh per 250 ms)."""
+        if changes.settings:
+            self.refresh_connector()
+            self.update_status()
         if initiator is not self.sync:
             self._refresh(changes)
             return
@@ -290,11 +299,42 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.oldest_label.setText(t("status.oldest", age=age_text(oldest)) if queued else "")
         self.oldest_label.setVisible(bool(queued))
         self.last_sync_label.setText(t("status.last_sync", age=age_text(self.sync.last_sync_ok)))
-        enrolled = bool((self.ctx.profile.server or {}).get("url"))
+        server = self.ctx.profile.server or {}
+        enrolled = bool(server.get("url") or (server.get("cds") or {}).get("url"))
         self.enrol_label.setVisible(not enrolled)
         self.enrol_label.setText("" if enrolled else t("status.not_enrolled", n=queued))
         self.enrol_label.setToolTip("" if enrolled else t("status.not_enrolled.tip"))
         self.actions_by_name["sync"].setEnabled(not self.sync.running)
+
+    def refresh_connector(self) -> None:
+        """The profile's connector in the status bar: CDS with its environment and
+        credentials ("sign in again" after a refused refresh), or the single window's
+        host.  Read on a state change, not every second (the keyring is asked)."""
+        from ui.cds_settings import connector_tip, connector_view
+
+        view = connector_view(self.ctx)
+        server = self.ctx.profile.server or {}
+        if view.connector == "cds" or view.url != "-":
+            state = "error" if view.error is not None else view.credentials
+            text = t("status.connector_cds", environment=view.environment,
+                     credentials=t(f"status.credentials_{state}"))
+            tip = error_text(view.error) if view.error is not None else connector_tip(view)
+            unresolved = self.ctx.store.cds_counts().get("unresolved", 0)
+            if unresolved:  # only the user can settle these: say so where it is seen
+                text += " · " + t("status.cds_unresolved", n=unresolved)
+                tip += "\n" + tr("sync.unresolved", count=unresolved)
+        elif server.get("url"):
+            state = "enrolled"
+            text = t("status.connector_comptoir",
+                     host=urlsplit(str(server["url"])).hostname or str(server["url"]))
+            tip = str(server["url"])
+        else:
+            state, text, tip = "none", "", ""
+        self.connector_label.setText(text)
+        self.connector_label.setToolTip(tip)
+        self.connector_label.setAccessibleName(tip or text)
+        self.connector_label.setProperty("state", state)
+        self.connector_label.setVisible(bool(text))
 
     def _on_progress(self, done: int, total: int) -> None:
         if total <= 0:
@@ -307,6 +347,7 @@ class MainWindow(ActionsMixin, QMainWindow):
     def _on_sync_finished(self, report: Any) -> None:
         self._flush_pending()
         self.progress.hide()
+        self.refresh_connector()
         if report is None and self.sync.last_error == "not_configured":
             self.statusBar().showMessage(t("sync.not_configured"), 8000)
         elif report is not None and not getattr(report, "reachable", True):

@@ -3,6 +3,7 @@
 #   ./dev.sh run    set up (first time) and start the desktop app in training mode
 #   ./dev.sh test   set up (first time) and run the whole test suite (what CI runs)
 #   ./dev.sh bench  run bench/run.py (pass --quick / names after it)
+#   ./dev.sh package  build the self-contained Linux app (PyInstaller, one folder) in dist/
 # Set-up: Debian packages when root (gnome-keyring for a real Secret Service, Qt's
 # runtime libraries, poppler-utils, PostgreSQL: the sandbox suite also runs on a real
 # server, which the tests start themselves from its binaries in a temporary folder —
@@ -18,7 +19,7 @@ VENV=${COMPTOIR_VENV:-$ROOT/.venv}
 # use the wayland client libraries.  xvfb + xdotool run the real-display test in CI.
 QT_XCB_PACKAGES="libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1"
 QT_WAYLAND_PACKAGES="libwayland-client0 libwayland-cursor0 libwayland-egl1"
-APT_PACKAGES="python3-venv gnome-keyring dbus dbus-x11 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 poppler-utils $QT_XCB_PACKAGES $QT_WAYLAND_PACKAGES xvfb xdotool postgresql"
+APT_PACKAGES="python3-venv gnome-keyring dbus dbus-x11 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 poppler-utils desktop-file-utils $QT_XCB_PACKAGES $QT_WAYLAND_PACKAGES xvfb xdotool postgresql"
 
 need_apt() {
   for p in $APT_PACKAGES; do
@@ -61,7 +62,7 @@ setup() {
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "== installing Comptoir and its test tools into $VENV" >&2
     "$VENV/bin/python" -m pip install -q --upgrade pip >&2 || true
-    "$VENV/bin/python" -m pip install -q -e ".[test]" >&2
+    "$VENV/bin/python" -m pip install -q -e ".[test,packaging]" >&2
     echo "$want" > "$stamp"
   fi
 }
@@ -90,6 +91,11 @@ case "$cmd" in
     setup
     export QT_QPA_PLATFORM=offscreen
     exec "$ROOT/.ci/with-keyring" "$VENV/bin/python" bench/run.py "$@" ;;
+  package)
+    setup
+    "$VENV/bin/python" -m PyInstaller --noconfirm --clean --log-level WARN \
+      --distpath "$ROOT/dist" --workpath "$ROOT/build/pyinstaller" packaging/comptoir.spec
+    echo "== built $ROOT/dist/comptoir (run dist/comptoir/comptoir; desktop entry: resources/comptoir.desktop)" >&2 ;;
   *)
-    echo "usage: ./dev.sh run|test|bench|setup" >&2; exit 2 ;;
+    echo "usage: ./dev.sh run|test|bench|package|setup" >&2; exit 2 ;;
 esac

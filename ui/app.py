@@ -84,6 +84,11 @@ def main(home: Path | None = None, argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Comptoir")
+    app.setDesktopFileName("comptoir")  # resources/comptoir.desktop: the dock shows its icon
+
+    from ui.icons import icon
+
+    app.setWindowIcon(icon("comptoir"))
     if args.pseudo:
         set_pseudo(True)
     if args.rtl:

@@ -41,6 +41,7 @@ from ui.icons import icon
 from ui.models.declarations import DeclarationTableModel
 from ui.models.sidebar import SidebarModel
 from ui.syncbridge import SyncController, age_text
+from ui.tour import HelpMenu
 from ui.workers import LatestOnly, QueryOp
 
 NOTICES_EACH = 3  # released/rejected reported at once: above this, one notice with counts
@@ -120,6 +121,8 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self._make_actions()
+        self.help_menu = HelpMenu(self)  # the guided tour and its steps
+        self.link_switch: Any = None  # training mode's "Link" switch (ui.training)
         self._make_status_bar()
         self.tray: QSystemTrayIcon | None = None
         if QSystemTrayIcon.isSystemTrayAvailable():

@@ -4,8 +4,8 @@
                   field with real key events (QTest), then print ``typed <id>`` and
                   keep running (the test kills the process).
 ``show-draft``    open the newest draft's editor, print ``ucr=<text>`` and quit.
-``training-ready`` wait until the training sandbox is up, enrolled and synced once,
-                  print its address and quit.
+``training-ready`` wait until the training sandbox is up, enrolled, its examples
+                  written and synced once, print its address and quit.
 """
 
 from __future__ import annotations
@@ -48,13 +48,16 @@ def run_hook(window: Any, hook: str) -> None:
     elif kind == "training-ready":
         def poll() -> None:
             ctx = window.ctx
-            if ctx.training is not None and window.sync.last_sync_ok:
+            switch = getattr(window, "link_switch", None)
+            if (ctx.training is not None and window.sync.last_sync_ok and switch is not None
+                    and switch.button.isEnabled()):
                 from PySide6.QtWidgets import QLabel
 
                 badge = window.statusBar().findChild(QLabel, "trainingBadge")
                 print(f"training {ctx.profile.server.get('url')} "
                       f"title={window.windowTitle()} "
-                      f"badge={badge.text() if badge else None}", flush=True)
+                      f"badge={badge.text() if badge else None} "
+                      f"examples={ctx.store.count()}", flush=True)
                 window.close()
             else:
                 QTimer.singleShot(100, poll)

@@ -46,6 +46,7 @@ IMPORTED_FROM = NoteKind(PREFIX + "imported_from", ("file",))
 COPIED_FROM = NoteKind(PREFIX + "copied_from", ("source",))
 FROM_TEMPLATE = NoteKind(PREFIX + "from_template", ("template",))
 DEMO_SEED = NoteKind(PREFIX + "demo_seed")
+TRAINING_EXAMPLE = NoteKind(PREFIX + "training_example")  # written by the training seed
 EDITED = NoteKind(PREFIX + "edited")  # a ready declaration edited goes back to draft
 CHECKED = NoteKind(PREFIX + "checked")  # checked by the rules and marked ready
 NEW_VERSION = NoteKind(PREFIX + "new_version", ("function",))  # DE 1/2 function
@@ -81,7 +82,7 @@ NOTES: dict[str, NoteKind] = {k.code: k for k in (
     CDS_LODGED, CDS_REFUSED, CDS_UNRESOLVED, CDS_RESEND, CDS_KNOWN_LODGED, CDS_WITHDRAWN,
     CDS_EARLIER_TAKEN, CDS_NOTIFICATION,
     REQUEST_ACCEPTED, REQUEST_REFUSED, MRN_INVALID, PAPER_PROCEDURE, WITHDRAWAL_QUEUED,
-    AMENDMENT_APPLIED)}
+    AMENDMENT_APPLIED, TRAINING_EXAMPLE)}
 
 # parameters that are themselves codes: rendered through their own catalogue entry
 _CODED_PARAMS = {"status": "history.feed_status.", "function": "history.function.",
@@ -128,4 +129,4 @@ __all__ = ["AMENDMENT_APPLIED", "AS_WRITTEN", "CHECKED", "COPIED_FROM", "CREATED
            "FALLBACK_LINKED", "FALLBACK_PRINTED", "IMPORTED", "IMPORTED_FROM", "NEW_VERSION",
            "MRN_INVALID", "NOTES", "NOTIFICATION", "PAPER_PROCEDURE", "WITHDRAWAL_QUEUED", "NoteKind", "PREFIX", "RECEIPT", "REJECTED",
            "REQUEST_ACCEPTED", "REQUEST_REFUSED", "SEALED",
-           "history_message", "note_columns"]
+           "TRAINING_EXAMPLE", "history_message", "note_columns"]

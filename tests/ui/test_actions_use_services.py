@@ -49,6 +49,8 @@ NOT_SERVICE_ACTIONS: dict[str, str] = {
     "EditorWindow.undo_stack.undo": "Qt: undo in the working document",
     "EditorWindow.undo_stack.redo": "Qt: redo in the working document",
     "EditorWindow.close": "Qt: closes the editor (its autosave runs on close)",
+    "HelpMenu.open_tour": "shows the guided tour's panel (the user acts through the window)",
+    "LinkSwitch.set_link": "stops / restarts the in-process training single window (sync/sandbox)",
     "ElementsPanel.add_entry": "adds an entry to a rare element's list in the working "
                                "document, which the autosave stores",
     "ElementsPanel.remove_entry": "removes an entry from the working document; the autosave "

@@ -52,10 +52,13 @@ def test_b_cannot_amend_a_declaration(a: Trader, b: Trader) -> None:
     doc = a.declaration()
     first = one(a, a.seal(doc))
     assert first["status"] == "accepted"
-    forged = b.declaration(id=doc["id"], version=2)
+    forged = b.declaration(id=doc["id"], version=2, function="amendment", amends=doc["id"],
+                           mrn=first["mrn"])
     res = one(b, b.seal(forged))
     assert res["status"] == "rejected"
-    assert codes(res) == ["DECLARATION_NOT_OWNED"]
+    # Ids are namespaced per trader: B has lodged no declaration under this id, which is
+    # all B is told (the same answer as for an id nobody ever used).
+    assert codes(res) == ["REQUEST_NOT_LODGED"]
     assert res["mrn"] is None and res["receipt"] is None
     # A's own amendment still goes through and keeps A's MRN (released at once on the
     # green lane, so a post-release amendment naming the MRN, UCC Art. 173(3)).
@@ -65,12 +68,43 @@ def test_b_cannot_amend_a_declaration(a: Trader, b: Trader) -> None:
     assert mine["status"] == "accepted" and mine["mrn"] == first["mrn"]
 
 
-def test_b_cannot_learn_an_id_exists_through_idempotency(a: Trader, b: Trader) -> None:
+def test_b_cannot_learn_an_id_exists(a: Trader, b: Trader) -> None:
+    """B lodging under an id A already uses is B's own declaration: nothing of A's in the
+    answer, no refusal that would tell B the id exists."""
     doc = a.declaration()
-    assert one(a, a.seal(doc))["status"] == "accepted"
+    mine = one(a, a.seal(doc))
+    assert mine["status"] == "accepted"
     res = one(b, b.seal(b.declaration(id=doc["id"], version=1)))
-    assert codes(res) == ["DECLARATION_NOT_OWNED"]
-    assert "IDEMPOTENCY_CONFLICT" not in codes(res)
+    assert res["status"] == "accepted" and codes(res) == []
+    assert res["mrn"] != mine["mrn"]
+    assert b_claims(res)["trader_id"] == b.trader_id
+
+
+def test_b_cannot_preclaim_a_ids(a: Trader, b: Trader) -> None:
+    """The ids are printed on fallback documents' QR codes: B lodging one of them before A
+    does must not stop A, nor tell A (or B) anything."""
+    doc = a.declaration()
+    squat = one(b, b.seal(b.declaration(id=doc["id"], version=1)))
+    assert squat["status"] == "accepted"
+    mine = one(a, a.seal(doc))
+    assert mine["status"] == "accepted" and codes(mine) == [], mine
+    assert mine["mrn"] and mine["mrn"] != squat["mrn"]
+    # A's later version is an amendment of A's declaration, never of B's.
+    amended = dict(doc, version=2, function="post_release_amendment", amends=doc["id"],
+                   mrn=mine["mrn"])
+    res = one(a, a.seal(amended))
+    assert res["status"] == "accepted" and res["mrn"] == mine["mrn"]
+    # Each feed speaks of its own declaration only.
+    a_mrns = {n["mrn"] for n in a.feed()["notifications"] if n["declaration_id"] == doc["id"]}
+    b_mrns = {n["mrn"] for n in b.feed()["notifications"] if n["declaration_id"] == doc["id"]}
+    assert squat["mrn"] not in a_mrns and mine["mrn"] not in b_mrns
+
+
+def b_claims(res: dict[str, Any]) -> dict[str, Any]:
+    """The claims of a receipt (compact JWS), unverified: what the trader was told."""
+    import json
+
+    return json.loads(b64u_decode(res["receipt"].split(".")[1]))
 
 
 def test_b_cannot_lodge_in_a_name(a: Trader, b: Trader) -> None:
@@ -316,7 +350,7 @@ def test_refusal_codes_documented_in_openapi() -> None:
     from sync.sandbox.app import openapi_document
 
     text = str(openapi_document())
-    for code in ("DECLARATION_NOT_OWNED", "DECLARANT_NOT_REPRESENTED", "DEVICE_NOT_BOUND",
+    for code in ("REQUEST_NOT_LODGED", "DECLARANT_NOT_REPRESENTED", "DEVICE_NOT_BOUND",
                  "CERT_NOT_BOUND", "CERT_EXPIRED", "SIG_TIME_BACKDATED", "SIGNATURE_HIGH_S",
                  "HELD_LIMIT", "NOT_AN_OFFICER", "NOT_A_TRADER", "sandbox.token_expired",
                  "sandbox.token_revoked"):

@@ -117,7 +117,7 @@ def lodge_decision(tx: BatchTx, receipt_jwk: dict[str, Any], principal: Principa
         outcome=str(doc["outcome"]), reason=doc.get("reason"),
         decided_at=str(doc.get("decided_at", "")), state="pending", verified=True,
         token=token, raw=se.raw, received_at=se.received_at)
-    decl = tx.envelope(row.declaration_id, row.version)
+    decl = _decided(tx, row)
     flags: list[str] = []
     if decl is not None and decl.status in ("accepted", "rejected"):
         if apply_decision(tx, row, decl, at):
@@ -129,6 +129,17 @@ def lodge_decision(tx: BatchTx, receipt_jwk: dict[str, Any], principal: Principa
               "device_id": se.device_id, "seq": se.seq, "trader_id": se.trader_id,
               "kind": "decision", "subject": row.declaration_id, "flags": flags}
     se.receipt = sign_receipt(claims, receipt_jwk)
+
+
+def _decided(tx: BatchTx, row: Decision) -> StoredEnvelope | None:
+    """The declaration a decision is about: ids are per trader, so the envelope hash it
+    names picks among traders; with no match, the only candidate (its conflict is then
+    flagged) or none yet."""
+    candidates = tx.envelopes_of(row.declaration_id, row.version)
+    for env in candidates:
+        if env.envelope_hash == row.declaration_envelope_hash:
+            return env
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def apply_decision(tx: BatchTx, row: Decision, decl: StoredEnvelope, at: str) -> bool:

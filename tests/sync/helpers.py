@@ -37,19 +37,21 @@ class SandboxProcess:
     """``comptoir sandbox serve`` in its own process; restartable on the same port."""
 
     def __init__(self, home: Path, *, lane: str = "green", port: int = 0,
-                 seed: int = 0) -> None:
+                 seed: int = 0, clock_speed: float | None = None) -> None:
         self.home = home
         self.lane = lane
         self.seed = seed
         self.port = port
+        self.clock_speed = clock_speed
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
 
-    def start(self) -> SandboxProcess:
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    def start(self, extra_env: dict[str, str] | None = None) -> SandboxProcess:
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
+        speed = [] if self.clock_speed is None else ["--clock-speed", str(self.clock_speed)]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "client.cli", "sandbox", "serve", "--home", str(self.home),
-             "--port", str(self.port), "--lane", self.lane, "--seed", str(self.seed)],
+             "--port", str(self.port), "--lane", self.lane, "--seed", str(self.seed), *speed],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()

@@ -198,6 +198,26 @@ def test_trader_cannot_lodge_a_decision(b: Trader) -> None:
     assert codes(res) == ["NOT_AN_OFFICER"]
 
 
+def test_b_is_not_told_an_officer_decision_about_a(green_sandbox: SandboxHandle, a: Trader,
+                                                   b: Trader) -> None:
+    """An officer decides on A's declaration (from its fallback document) before A lodges
+    it; B lodges under the same id first: B's feed never carries that decision."""
+    officer = Trader(green_sandbox, role="officer")
+    doc = a.declaration()
+    a_env = a.seal(doc)
+    decision = {"id": "00000000-0000-7000-8000-0000000000d1", "version": 1,
+                "declaration_id": doc["id"], "declaration_version": 1, "outcome": "hold",
+                "reason": "seal broken", "declaration_envelope_hash": envelope_hash(a_env)}
+    assert one(officer, officer.seal(decision, kind="decision"))["status"] == "accepted"
+    assert one(b, b.seal(b.declaration(id=doc["id"], version=1)))["status"] == "accepted"
+    b_feed = b.feed()["notifications"]
+    assert not [n for n in b_feed if n.get("decision") or n["status"] == "decision_conflict"]
+    # A's declaration, when it comes, gets the officer's decision.
+    assert one(a, a_env)["status"] == "accepted"
+    statuses = [n["status"] for n in a.feed()["notifications"] if n["declaration_id"] == doc["id"]]
+    assert "under_control" in statuses, statuses
+
+
 def test_officer_cannot_lodge_a_declaration(green_sandbox: SandboxHandle) -> None:
     officer = Trader(green_sandbox, role="officer")
     res = one(officer, officer.seal())

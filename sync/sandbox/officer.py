@@ -165,7 +165,10 @@ def apply_decision(tx: BatchTx, row: Decision, decl: StoredEnvelope, at: str) ->
         row.state, row.flagged = "conflict", True
         detail = tr("sandbox.conflict_detail", "en", officer=row.officer_id,
                     outcome=row.outcome, previous=previous)
-        for who in (trader, row.officer_id):
+        # Ids are per trader (#12): a decision naming another envelope than this trader's
+        # may be about another trader's declaration, so only the officer is told of it.
+        told = (row.officer_id,) if previous == "another envelope" else (trader, row.officer_id)
+        for who in told:
             tx.notify(who, row.declaration_id, row.version, "decision_conflict", at,
                       mrn=decl.mrn, detail=detail, decision=row.token,
                       errors=[_err(CONFLICT, "/payload/outcome")])
@@ -188,6 +191,8 @@ def apply_pending(tx: BatchTx, decl: StoredEnvelope, at: str) -> bool:
     if not tx.has_pending_decisions(decl.declaration_id, decl.version):
         return False
     for row in tx.decisions_for(decl.declaration_id, decl.version, state="pending"):
+        if row.declaration_envelope_hash != decl.envelope_hash:
+            continue  # waits for the envelope it names (ids are per trader: maybe another's)
         if not apply_decision(tx, row, decl, at):
             applied = True
     return applied

@@ -131,3 +131,28 @@ def test_a_high_s_envelope_of_an_older_build_is_migrated(
     report = final_sync(client)
     v = check_invariants(world, client, final=True)
     assert report.remaining == 0 and v.ok, v.problems
+
+
+def test_amendments_and_invalidations_are_decided_and_seen(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """On a slow clock a lodged declaration stays registered (green: released only after
+    45 s), so the Code allows both requests: the server decides them, the harness checks
+    them (every version lodged, the invalidated status the same at both ends)."""
+    w = World(tmp_path_factory.mktemp("chaos-slow"), seed=12, lane="auto", clock_speed=1.0)
+    try:
+        client = w.new_client(seed=27)
+        for decl_id in client.create(4):
+            client.seal(decl_id)
+        assert final_sync(client).error is None
+        rng = random.Random(8)
+        outcomes = [lifecycle.request(client, rng, cancel=cancel)
+                    for cancel in (False, True, True)]
+        assert final_sync(client).error is None
+        v = check_invariants(w, client, final=True)
+        assert v.ok, v.problems
+        assert outcomes.count("sealed") >= 2, outcomes
+        assert client.cancelled, outcomes
+        invalidated = {did for did, _ in client.cancelled}
+        assert {client.store.get(d).status for d in invalidated} == {"invalidated"}
+    finally:
+        w.close()

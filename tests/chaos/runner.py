@@ -39,6 +39,11 @@ FAULTS: list[tuple[str, int]] = [
 # (up to 420 sandbox seconds) pass in well under a second.
 CLOCK_SPEED = 3000.0
 SETTLE_S = 0.6
+# Every SLOW_EVERY-th client runs against a second sandbox on a real-time clock: what it
+# lodges stays registered (green releases after 45 s), so the Code allows amendments and
+# invalidations before release and the single window decides them (#14).
+SLOW_CLOCK = 1.0
+SLOW_EVERY = 3
 
 
 def _pick(rng: random.Random) -> str:
@@ -162,7 +167,8 @@ def run_one(world: World, client: Client, rng: random.Random, *, steps: int,
             spent.setdefault(fault, []).append(time.perf_counter() - t)
     world.proxy.clear()
     world.start_server()
-    report = final_sync(client, settle_s=SETTLE_S if world.lane == "auto" else 0.0)
+    fast = world.lane == "auto" and (world.clock_speed or 0) >= 100
+    report = final_sync(client, settle_s=SETTLE_S if fast else 0.0)
     verdict = check_invariants(world, client, final=True)
     if not verdict.ok and report is not None and report.error is not None:
         verdict.problems.append(f"final sync: {report.error.render()}")
@@ -181,9 +187,11 @@ def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
     lost = duplicated = broken = errors = mismatches = 0
     problems: list[str] = []
     spent: dict[str, list[float]] = {}
-    world = World(workdir, seed=seed, lane="auto", clock_speed=CLOCK_SPEED)
+    fast = World(workdir, seed=seed, lane="auto", clock_speed=CLOCK_SPEED)
+    slow = World(workdir / "slow", seed=seed + 1, lane="auto", clock_speed=SLOW_CLOCK)
+    world = fast
     client: Client | None = None
-    ran = 0
+    ran = on_slow = 0
     try:
         for i in range(count):
             if until is not None and time.time() >= until:
@@ -194,7 +202,10 @@ def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
                     if client is not None:
                         client.close()
                         client = None
+                    block = i // SCHEDULES_PER_CLIENT
+                    world = slow if block % SLOW_EVERY == SLOW_EVERY - 1 else fast
                     client = world.new_client(seed=rng.randrange(1 << 30))
+                on_slow += world is slow
                 client, verdict = run_one(world, client, rng,
                                           steps=rng.randint(2, 4 if quick else 6),
                                           spent=spent)
@@ -224,9 +235,11 @@ def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
     finally:
         if client is not None:
             client.close()
-        world.close()
+        fast.close()
+        slow.close()
     # A schedule that raised is a failed schedule: always printed, and in the verdict.
-    out: dict[str, Any] = {"chaos_schedules": ran, "chaos_asked": count, "chaos_lost": lost,
+    out: dict[str, Any] = {"chaos_schedules": ran, "chaos_asked": count,
+                           "chaos_slow_clock_schedules": on_slow, "chaos_lost": lost,
                            "chaos_duplicated": duplicated, "chaos_broken_chains": broken,
                            "chaos_errored": errors, "chaos_status_mismatches": mismatches,
                            "chaos_seconds": round(time.perf_counter() - t0, 1)}

@@ -4,7 +4,9 @@
 #   ./dev.sh test   set up (first time) and run the whole test suite (what CI runs)
 #   ./dev.sh bench  run bench/run.py (pass --quick / names after it)
 # Set-up: Debian packages when root (gnome-keyring for a real Secret Service, Qt's
-# runtime libraries, poppler-utils), then a virtual environment in .venv with the
+# runtime libraries, poppler-utils, PostgreSQL: the sandbox suite also runs on a real
+# server, which the tests start themselves from its binaries in a temporary folder —
+# tests/pgserver.py), then a virtual environment in .venv with the
 # project and its test extras.  Re-running is cheap: nothing is reinstalled unless
 # pyproject.toml changed.
 set -euo pipefail
@@ -16,7 +18,7 @@ VENV=${COMPTOIR_VENV:-$ROOT/.venv}
 # use the wayland client libraries.  xvfb + xdotool run the real-display test in CI.
 QT_XCB_PACKAGES="libx11-xcb1 libxcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0 libxcb-sync1 libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1"
 QT_WAYLAND_PACKAGES="libwayland-client0 libwayland-cursor0 libwayland-egl1"
-APT_PACKAGES="python3-venv gnome-keyring dbus dbus-x11 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 poppler-utils $QT_XCB_PACKAGES $QT_WAYLAND_PACKAGES xvfb xdotool"
+APT_PACKAGES="python3-venv gnome-keyring dbus dbus-x11 libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 poppler-utils $QT_XCB_PACKAGES $QT_WAYLAND_PACKAGES xvfb xdotool postgresql"
 
 need_apt() {
   for p in $APT_PACKAGES; do

@@ -4,7 +4,7 @@
 Prints one JSON object of figures.  Each figure that has a target in DESIGN.md is
 also measured against a baseline in the same run (a ratio), so that the result does
 not depend on how fast this particular machine is.  Benchmarks: save, validate, dms,
-seal, drain, ui, chaos, cds, wire, interchange.  Timings live here and only here: tests
+seal, drain, herd, ui, chaos, cds, wire, interchange.  Timings live here and only here: tests
 prove behaviour, never speed.
 """
 
@@ -144,12 +144,14 @@ def bench_seal(quick: bool, tmp: Path) -> dict[str, Any]:
     store.create_many(decls, "bench", status=states.READY)
     sealer = Sealer(profile, store, secrets)
     sealer.seal(decls[0].id)  # warm caches (key, refdata)
-    times = []
+    times, cpu = [], []
     sizes = []
     for d in decls[1:]:
+        c = time.thread_time()
         t = time.perf_counter()
         entry = sealer.seal(d.id)
         times.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.thread_time() - c) * 1000)
         sizes.append(json.dumps(entry.envelope).encode())
     store.close()
 
@@ -167,7 +169,10 @@ def bench_seal(quick: bool, tmp: Path) -> dict[str, Any]:
         base.append((time.perf_counter() - t) * 1000)
     db.close()
     med = statistics.median(times)
+    # The CPU time of a seal (this thread) does not depend on how busy the disk is: on a
+    # shared machine the fsync alone can swing from 0.3 to 5 ms between runs.
     return {"seal_median_ms": round(med, 3), "seal_p99_ms": round(_pct(times, 99), 3),
+            "seal_cpu_median_ms": round(statistics.median(cpu), 3),
             "seal_sqlite_baseline_median_ms": round(statistics.median(base), 3),
             "seal_vs_sqlite_ratio": round(med / statistics.median(base), 2)}
 
@@ -177,24 +182,32 @@ def bench_seal(quick: bool, tmp: Path) -> dict[str, Any]:
 class Sandbox:
     """The sandbox single window as a real separate process on loopback."""
 
-    def __init__(self, home: Path, *, lane: str = "green") -> None:
+    def __init__(self, home: Path, *, lane: str = "green", db_url: str | None = None,
+                 workers: int = 1) -> None:
         self.home = home
+        self.db_args = ["--db", db_url] if db_url else []
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "client.cli", "sandbox", "serve", "--home", str(home),
-             "--port", "0", "--lane", lane], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=env, cwd=REPO)
+             "--port", "0", "--lane", lane, "--workers", str(workers), *self.db_args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
         if not self.url.startswith("https://"):
             raise RuntimeError(f"sandbox did not start: {self.proc.stderr.read()[-2000:]}")
+        self.banner = self.proc.stdout.readline().strip()
         self.ca = home / "ca.pem"
 
     def enrolment_code(self, trader: str) -> str:
         out = subprocess.run([sys.executable, "-m", "client.cli", "sandbox", "enrolment",
-                              "--home", str(self.home), "--trader", trader, "--json"],
+                              "--home", str(self.home), "--trader", trader, "--json",
+                              *self.db_args],
                              capture_output=True, text=True, cwd=REPO, check=True)
         return json.loads(out.stdout)["code"]
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the server process and every process under it (workers, pool)."""
+        return _tree_cpu(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -204,19 +217,45 @@ class Sandbox:
             self.proc.kill()
 
 
-def _sealed_profile(tmp: Path, name: str, n: int, sandbox: Sandbox) -> tuple[Any, Any, Any]:
+def _tree_cpu(pid: int) -> float:
+    """utime + stime of a process and its descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += times.get(p, 0.0)
+        todo.extend(c for c, pp in parents.items() if pp == p)
+    return total
+
+
+TRADER_ID = "GB123456789000"
+
+
+def _sealed_profile(tmp: Path, name: str, n: int, sandbox: Sandbox,
+                    n_items: tuple[int, int] = (1, 4)) -> tuple[Any, Any, Any]:
     from client.declaration import states
     from client.declaration.samples import sample_declaration
     from client.seal.sealing import Sealer
     from sync.enrolment import enrol
 
     profile, secrets, store = _profile(tmp, name)
-    enrol(profile, secrets, server_url=sandbox.url, code=sandbox.enrolment_code("GB123456789000"),
-          ca_pem_path=sandbox.ca, trader_id="GB123456789000")
+    enrol(profile, secrets, server_url=sandbox.url, code=sandbox.enrolment_code(TRADER_ID),
+          ca_pem_path=sandbox.ca, trader_id=TRADER_ID)
     rng = random.Random(hash(name) & 0xFFFF)
     decls = []
     for i in range(n):
-        d = sample_declaration(rng, n_items=rng.randint(1, 4), declarant_id="GB123456789000")
+        d = sample_declaration(rng, n_items=rng.randint(*n_items), declarant_id=TRADER_ID)
         d.lrn = f"{name[:6].upper()}{i:09d}"
         decls.append(d)
     for i in range(0, n, 1000):
@@ -227,30 +266,91 @@ def _sealed_profile(tmp: Path, name: str, n: int, sandbox: Sandbox) -> tuple[Any
     return profile, secrets, store
 
 
-def bench_drain(quick: bool, tmp: Path) -> dict[str, Any]:
-    from client.seal.canonical import canonicalize
+def _drain_once(tmp: Path, name: str, n: int, sandbox: Sandbox) -> dict[str, float]:
+    """One profile with ``n`` sealed declarations drained in one pass (sync_once: the
+    batches, then the feed of their statuses); rate, server CPU, wire bytes."""
     from sync.engine import SyncEngine
+
+    profile, secrets, store = _sealed_profile(tmp, name, n, sandbox)
+    engine = SyncEngine(profile, store, secrets, batch_size=250)
+    cpu0 = sandbox.cpu_seconds()
+    t = time.perf_counter()
+    report = engine.sync_once()
+    elapsed = time.perf_counter() - t
+    cpu = sandbox.cpu_seconds() - cpu0
+    engine.close()
+    assert report.error is None, report.error.render() if report.error else None
+    assert report.remaining == 0 and report.accepted == n, report
+    wire = engine.bytes_sent / n
+    store.close()
+    return {"per_s": n / elapsed, "server_us": cpu / n * 1e6, "wire": wire}
+
+
+def _ecdsa_verify_us() -> float:
+    """One ES256 verification on this machine now: the floor of a server's per-envelope
+    cost, measured in the same run as the drain."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    data = b"x" * 3000
+    sig = key.sign(data, ec.ECDSA(hashes.SHA256()))
+    pub = key.public_key()
+    t = time.process_time()
+    for _ in range(2000):
+        pub.verify(sig, data, ec.ECDSA(hashes.SHA256()))
+    return (time.process_time() - t) / 2000 * 1e6
+
+
+def peers_dir() -> Path | None:
+    for base in (REPO.parent, REPO.parent.parent):
+        d = base / "shared" / "peers"
+        if d.is_dir():
+            return d
+    return None
+
+
+def pouchdb_push_per_s(n: int) -> dict[str, Any]:
+    """The PouchDB peer's push rate for ``n`` documents, run here and now."""
+    peers = peers_dir()
+    if peers is None:
+        return {"pouchdb_error": "shared/peers not found"}
+    try:
+        out = subprocess.run(["bash", str(peers / "pouchdb" / "run.sh"), str(n)],
+                             capture_output=True, text=True, timeout=1800)
+        line = [x for x in out.stdout.splitlines() if x.startswith("{")][-1]
+        doc = json.loads(line)
+    except (subprocess.TimeoutExpired, IndexError, ValueError, OSError) as exc:
+        return {"pouchdb_error": f"{type(exc).__name__}: {exc}"[:300]}
+    if "push_per_s" not in doc:
+        return {"pouchdb_error": str(doc)[:300]}
+    return {"pouchdb_push_per_s": float(doc["push_per_s"]), "pouchdb_docs": n}
+
+
+def bench_drain(quick: bool, tmp: Path) -> dict[str, Any]:
+    """10,000 sealed declarations (2,000 with --quick) drained to the sandbox on SQLite,
+    every signature verified and every receipt proven; the PouchDB peer beside it; then
+    the same drain to the sandbox on PostgreSQL with 2 worker processes."""
+    from client.seal.canonical import canonicalize
+    from client.seal.jws import b64u_decode
 
     n = 2000 if quick else 10_000
     n_naive = 300 if quick else 1000
+    out: dict[str, Any] = {"drain_declarations": n}
     sandbox = Sandbox(tmp / "sandbox")
     try:
-        profile, secrets, store = _sealed_profile(tmp, "drain", n, sandbox)
-        canonical = 0
-        from client.seal.jws import b64u_decode
+        got = _drain_once(tmp, "drain", n, sandbox)
+        out["drain_per_s"] = round(got["per_s"], 1)
+        out["server_us_per_envelope"] = round(got["server_us"], 1)
+        out["wire_bytes_per_declaration"] = round(got["wire"], 1)
+        # The bytes on the wire against the declarations' canonical JSON.
+        from client.seal.profile import load_profile, open_store
 
-        for entry in store.journal():
-            canonical += len(canonicalize(json.loads(b64u_decode(entry.envelope["payload"]))))
-        engine = SyncEngine(profile, store, secrets, batch_size=250)
-        t = time.perf_counter()
-        report = engine.sync_once()
-        elapsed = time.perf_counter() - t
-        engine.close()
-        assert report.error is None, report.error
-        assert report.remaining == 0 and report.accepted == n, report
-        per_s = n / elapsed
-        wire = engine.bytes_sent / n
-        store.close()
+        with open_store(load_profile(tmp / "drain")) as store:
+            canonical = sum(len(canonicalize(json.loads(b64u_decode(e.envelope["payload"]))))
+                            for e in store.journal())
+        out["wire_bytes_ratio"] = round(got["wire"] / (canonical / n), 3)
+        from sync.engine import SyncEngine
 
         nprofile, nsecrets, nstore = _sealed_profile(tmp, "naive", n_naive, sandbox)
         naive = SyncEngine(nprofile, nstore, nsecrets, batch_size=1)
@@ -260,14 +360,156 @@ def bench_drain(quick: bool, tmp: Path) -> dict[str, Any]:
         naive.close()
         nstore.close()
         assert nreport.remaining == 0, nreport
-        naive_per_s = n_naive / nelapsed
+        out["drain_naive_per_s"] = round(n_naive / nelapsed, 1)
+        out["drain_vs_naive_ratio"] = round(got["per_s"] / (n_naive / nelapsed), 2)
     finally:
         sandbox.stop()
-    return {"drain_declarations": n, "drain_per_s": round(per_s, 1),
-            "drain_naive_per_s": round(naive_per_s, 1),
-            "drain_vs_naive_ratio": round(per_s / naive_per_s, 2),
-            "wire_bytes_per_declaration": round(wire, 1),
-            "wire_bytes_ratio": round(wire / (canonical / n), 3)}
+    floor = _ecdsa_verify_us()
+    out["ecdsa_verify_us"] = round(floor, 1)
+    out["server_vs_signature_ratio"] = round(out["server_us_per_envelope"] / floor, 2)
+    peer = pouchdb_push_per_s(n)
+    out.update(peer)
+    if "pouchdb_push_per_s" in peer:
+        out["drain_vs_pouchdb"] = round(out["drain_per_s"] / peer["pouchdb_push_per_s"], 2)
+    out.update(_drain_postgresql(quick, tmp, n))
+    return out
+
+
+def _drain_postgresql(quick: bool, tmp: Path, n: int) -> dict[str, Any]:
+    from tests.pgserver import PostgresServer, find_bin
+
+    bindir = find_bin()
+    if bindir is None:
+        return {"drain_pg_error": "PostgreSQL binaries not found (./dev.sh installs them)"}
+    pg = PostgresServer(bindir).start()
+    try:
+        sandbox = Sandbox(tmp / "sandbox-pg", db_url=pg.new_database("bench"), workers=2)
+        try:
+            got = _drain_once(tmp, "drainpg", n, sandbox)
+        finally:
+            sandbox.stop()
+    finally:
+        pg.stop()
+    return {"drain_pg_per_s": round(got["per_s"], 1),
+            "drain_pg_server_us_per_envelope": round(got["server_us"], 1)}
+
+
+# --------------------------------------------------------------------------- herd
+
+HERD_DEVICES, HERD_QUEUED, SMALL_QUEUED = 50, 200, 3
+
+
+def _herd_child(homes: list[str], start_at: float, delay_small: float,
+                results: Any) -> None:
+    """One client process of the herd: its devices drain at once from ``start_at``, each
+    in its own thread, as the desktop app's engine does (sync passes, waiting what the
+    single window's Retry-After says)."""
+    import threading
+
+    from client.seal.profile import load_profile, open_store, secret_store
+    from sync.engine import SyncEngine, SyncListener, backoff_delay
+
+    _ensure_secrets()
+
+    def device(home: str) -> None:
+        profile = load_profile(Path(home))
+        secrets = secret_store(profile)
+        store = open_store(profile, secrets=secrets)
+        small = Path(home).name.startswith("small")
+        batches: list[float] = []
+        done_at: list[float] = []
+        shed = errors = 0
+
+        class Clock(SyncListener):
+            def on_progress(self, done: int, total: int) -> None:
+                if total and done >= total and not done_at:
+                    done_at.append(time.time())
+
+        engine = SyncEngine(profile, store, secrets, listener=Clock(), batch_size=250,
+                            timeout=(10, 120))
+        real_submit = engine._submit
+
+        def timed(items: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return real_submit(items)
+            finally:
+                batches.append((time.perf_counter() - t) * 1000)
+
+        engine._submit = timed  # type: ignore[method-assign]
+        begin = start_at + (delay_small if small else 0.0)
+        time.sleep(max(0.0, begin - time.time()))
+        failures = 0
+        while True:
+            report = engine.sync_once()
+            if report.error is None and report.remaining == 0:
+                break
+            if report.error is not None:
+                failures += 1
+                if report.retry_after is not None:
+                    shed += 1
+                else:
+                    errors += 1
+                if errors > 20:
+                    break
+                time.sleep(backoff_delay(failures, report.retry_after))
+            else:
+                failures = 0
+        engine.close()
+        store.close()
+        finished = done_at[0] if done_at else time.time()
+        results.put({"small": small, "seconds": finished - begin, "batches_ms": batches,
+                     "shed": shed, "errors": errors, "remaining": report.remaining})
+
+    threads = [threading.Thread(target=device, args=(h,)) for h in homes]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+
+
+def bench_herd(quick: bool, tmp: Path) -> dict[str, Any]:
+    """After a national outage: 50 devices with 200 sealed declarations each reconnect at
+    the same instant (five client processes of ten devices), and a post with 3 queued
+    joins one second later; time until every device holds its receipts, the batches'
+    round trips, and how long the small post waited.  The same with --quick."""
+    import multiprocessing
+
+    sandbox = Sandbox(tmp / "sandbox-herd")
+    try:
+        homes: list[str] = []
+        for i in range(HERD_DEVICES):
+            name = f"herd{i:02d}"
+            _profile_store = _sealed_profile(tmp, name, HERD_QUEUED, sandbox, n_items=(1, 2))
+            _profile_store[2].close()
+            homes.append(str(tmp / name))
+        _sealed_profile(tmp, "small", SMALL_QUEUED, sandbox)[2].close()
+        ctx = multiprocessing.get_context("spawn")
+        results = ctx.Queue()
+        procs_n = 5
+        groups = [homes[i::procs_n] for i in range(procs_n)]
+        groups[0].append(str(tmp / "small"))
+        start_at = time.time() + 8.0  # every client process ready, then all at once
+        procs = [ctx.Process(target=_herd_child, args=(g, start_at, 1.0, results))
+                 for g in groups]
+        for p in procs:
+            p.start()
+        got = [results.get(timeout=1800) for _ in range(HERD_DEVICES + 1)]
+        for p in procs:
+            p.join(60)
+    finally:
+        sandbox.stop()
+    herd = [g for g in got if not g["small"]]
+    small = [g for g in got if g["small"]][0]
+    batches = [ms for g in herd for ms in g["batches_ms"]]
+    return {"herd_devices": HERD_DEVICES, "herd_queued_per_device": HERD_QUEUED,
+            "herd_50x200_s": round(max(g["seconds"] for g in herd), 2),
+            "herd_p99_batch_ms": round(_pct(batches, 99), 1),
+            "herd_median_batch_ms": round(statistics.median(batches), 1),
+            "herd_max_wait_small_s": round(small["seconds"], 2),
+            "herd_shed_503": sum(g["shed"] for g in got),
+            "herd_errors": sum(g["errors"] for g in got),
+            "herd_remaining": sum(g["remaining"] for g in got)}
 
 
 # --------------------------------------------------------------------------- cds
@@ -524,9 +766,8 @@ def bench_interchange(quick: bool, tmp: Path) -> dict[str, Any]:
 
 BENCHES: dict[str, Callable[[bool, Path], dict[str, Any]]] = {
     "save": bench_save, "validate": bench_validate, "dms": bench_dms, "seal": bench_seal,
-    "drain": bench_drain, "ui": bench_ui, "chaos": bench_chaos, "cds": bench_cds,
-    "wire": bench_wire,
-    "interchange": bench_interchange,
+    "drain": bench_drain, "herd": bench_herd, "ui": bench_ui, "chaos": bench_chaos,
+    "cds": bench_cds, "wire": bench_wire, "interchange": bench_interchange,
 }
 
 

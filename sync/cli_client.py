@@ -117,6 +117,27 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_receipt(args: argparse.Namespace) -> int:
+    """Write a declaration's latest receipt (a standalone proof of lodging) to a file or
+    standard output, for ``comptoir verify`` here or anywhere else."""
+    from client.seal.profile import load_or_init, open_store, secret_store
+
+    profile = load_or_init(args.home)
+    with open_store(profile, secrets=secret_store(profile)) as store:
+        if not store.exists(args.id):
+            raise ComptoirError("error.not_found", 2, id=args.id)
+        receipts = store.receipts(args.id)
+    if not receipts:
+        raise ComptoirError("sync.no_receipt_yet", 1, id=args.id)
+    token = str(receipts[-1]["token"])
+    if args.out is None:
+        print(token)
+    else:
+        args.out.write_text(token + "\n", encoding="utf-8")
+        print(tr("sync.receipt_written", path=str(args.out)))
+    return 0
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("status", help=tr("help.status"), description=tr("help.status"))
     p.add_argument("--json", action="store_true")
@@ -129,6 +150,11 @@ def register(sub: Any) -> None:
     p.add_argument("--pin", help=tr("help.enrol_pin"))
     p.add_argument("--trader", help=tr("help.declarant"))
     p.set_defaults(func=cmd_enrol)
+
+    p = sub.add_parser("receipt", help=tr("help.receipt"), description=tr("help.receipt"))
+    p.add_argument("id")
+    p.add_argument("--out", type=Path, default=None)
+    p.set_defaults(func=cmd_receipt)
 
     p = sub.add_parser("sync", help=tr("help.sync"), description=tr("help.sync"))
     p.add_argument("--once", action="store_true", help=tr("help.sync_once"))

@@ -47,6 +47,7 @@ from client.store import Changes, DeliveryResult, OutboxItem, Store
 from client.store import settings_keys as keys
 from sync.connectors.base import Connector, ConnectorError
 from sync.protocol import wire_envelope
+from sync.receipts import LogKeeper
 from sync.transport import SingleWindowClient, TransportError
 
 BATCH_SIZE = 250
@@ -124,6 +125,7 @@ class SyncEngine:
         # Every store write goes through ``writer``: the desktop app passes its one
         # writer thread, so the network thread never writes to SQLite itself.
         self._write = writer or (lambda fn: fn())
+        self._own_writes = writer is None
         self.secrets = secrets
         self.listener = listener or SyncListener()
         self.batch_size = batch_size
@@ -135,6 +137,9 @@ class SyncEngine:
         self._lock = threading.Lock()
         self.connectivity = "offline"
         self.bytes_sent = 0
+        # The receipts log (#16): heads and proofs checked before anything is stored.
+        self.log = LogKeeper(profile.home, self.client, self.receipt_certificate)
+        self._head_to_keep: Any = None
 
     # ---- configuration ---------------------------------------------------------------
 
@@ -279,6 +284,9 @@ class SyncEngine:
             return report
 
     def _drain(self, report: SyncReport) -> None:
+        """Batches in device order, each answer stored (receipts and outbox together)
+        before the next batch is sent: a crash loses at most the answer to the batch on
+        the wire, which a resend then replays."""
         total = self.store.outbox_stats()[0]
         done = 0
         if total:
@@ -289,6 +297,7 @@ class SyncEngine:
                 break
             results = self._submit(items)
             changes = self._write(partial(self.store.record_deliveries, results))
+            self.log.keep(self._head_to_keep)  # only once the receipts it proves are stored
             progressed = 0
             for r in results:
                 if r.outcome == "accepted":
@@ -318,14 +327,16 @@ class SyncEngine:
         before = client.bytes_sent
         try:
             wire = [wire_envelope(it.envelope) for it in items]
-            resp = client.submit(wire, batch_key(items, wire))
+            resp = client.submit(wire, batch_key(items, wire), log_size=self.log.size())
         except TransportError as exc:
             self._note_attempt(items, exc.code)
             raise
         finally:
             self.bytes_sent += client.bytes_sent - before
         try:
-            return [self._check_result(it, r) for it, r in zip(items, resp.results, strict=True)]
+            receipts, self._head_to_keep = self.log.check_batch(resp)
+            return [self._check_result(it, r, rc)
+                    for it, r, rc in zip(items, resp.results, receipts, strict=True)]
         except ComptoirError as exc:
             self._note_attempt(items, exc.code)
             raise TransportError("transport.bad_response", reason=exc.render()) from exc
@@ -334,17 +345,24 @@ class SyncEngine:
         seqs = [it.seq for it in items]
         self._write(lambda: self.store.outbox_note_attempt(seqs, code))
 
-    def _check_result(self, item: OutboxItem, r: Any) -> DeliveryResult:
-        """Trust nothing the server says until it matches what was sent and is signed."""
+    def _check_result(self, item: OutboxItem, r: Any, receipt: str | None = None
+                      ) -> DeliveryResult:
+        """Trust nothing the server says until it matches what was sent and is proven:
+        ``receipt`` is its receipt rebuilt from the log's proofs (already checked against
+        the signed tree head); an older receipt signed on its own is verified here."""
         from client.seal.envelope import verify_receipt
 
         if r.envelope_hash != item.envelope_hash:
             raise SyncError("sync.result_mismatch", 2, seq=item.seq)
         errors = [e.model_dump() for e in r.errors]
         if r.status in ("accepted", "duplicate"):
-            if not r.receipt:
+            if receipt is not None:
+                claims = dict(r.leaf)
+            elif r.receipt:
+                receipt = r.receipt
+                claims = verify_receipt(r.receipt, self.receipt_certificate())
+            else:
                 raise SyncError("sync.receipt_missing", 2, seq=item.seq)
-            claims = verify_receipt(r.receipt, self.receipt_certificate())
             expected = {"declaration_id": item.declaration_id, "version": item.version,
                         "envelope_hash": item.envelope_hash, "device_id": self.profile.device_id,
                         "seq": item.seq}
@@ -359,7 +377,7 @@ class SyncEngine:
 
                 if not is_valid_mrn(str(mrn)):
                     raise SyncError("sync.receipt_mismatch", 2, seq=item.seq, field="mrn")
-            return DeliveryResult(item.seq, r.status, mrn=mrn, receipt=r.receipt,
+            return DeliveryResult(item.seq, r.status, mrn=mrn, receipt=receipt,
                                   received_at=claims.get("received_at"), errors=errors)
         if r.status == "rejected":
             return DeliveryResult(item.seq, "rejected", errors=errors)
@@ -368,24 +386,41 @@ class SyncEngine:
         raise SyncError("sync.result_mismatch", 2, seq=item.seq)
 
     def _pull_feed(self, report: SyncReport) -> None:
+        """Pages from the stored cursor, each applied with its cursor in one transaction;
+        when this engine does its own writes, a page is applied in the background while
+        the next one is fetched (applied in order; a crash re-fetches what was not)."""
         client = self.client()
         after = self.store.get_setting(keys.FEED_CURSOR)
-        while True:
-            page = client.notifications(after, FEED_PAGE)
-            if not page.notifications:
-                break
-            cursors = [n.cursor for n in page.notifications]
-            if any(c <= after for c in cursors) or page.next < max(cursors):
-                raise TransportError("transport.bad_response", reason="feed cursor went back")
-            batch = [n.model_dump(mode="json") for n in page.notifications]
-            changes = self._write(partial(self.store.apply_notifications, batch, page.next))
-            report.notifications += len(batch)
-            report.statuses.extend((n.declaration_id, n.status) for n in page.notifications)
+        writer = _Background() if self._own_writes else None
+
+        def applied(changes: Changes) -> None:
             if changes.declarations:
                 self.listener.on_changes(changes)
-            after = page.next
-            if len(batch) < FEED_PAGE:
-                break
+
+        try:
+            while True:
+                page = client.notifications(after, FEED_PAGE)
+                if not page.notifications:
+                    break
+                cursors = [n.cursor for n in page.notifications]
+                if any(c <= after for c in cursors) or page.next < max(cursors):
+                    raise TransportError("transport.bad_response", reason="feed cursor went back")
+                batch = [n.model_dump(mode="json") for n in page.notifications]
+                apply = partial(self._write, partial(self.store.apply_notifications, batch,
+                                                     page.next))
+                if writer is None:
+                    applied(apply())
+                else:
+                    writer.wait()
+                    writer.start(apply, applied)
+                report.notifications += len(batch)
+                report.statuses.extend((n.declaration_id, n.status) for n in page.notifications)
+                after = page.next
+                if len(batch) < FEED_PAGE:
+                    break
+        finally:
+            if writer is not None:
+                writer.wait()
         if report.statuses:
             self.listener.on_statuses(list(report.statuses))
 
@@ -439,12 +474,51 @@ class SyncEngine:
                 stop.wait(delay)
 
 
+class _Background:
+    """One store write at a time on a thread of its own: started, then waited for (its
+    error, if any, raised there), so that writes keep their order."""
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._outcome: tuple[Any, BaseException | None] = (None, None)
+        self._then: Callable[[Any], None] | None = None
+
+    def start(self, fn: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        def run() -> None:
+            try:
+                self._outcome = (fn(), None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                self._outcome = (None, exc)
+
+        self._then = then
+        self._thread = threading.Thread(target=run, name="comptoir-sync-store", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> None:
+        if self._thread is None:
+            return
+        self._thread.join()
+        self._thread = None
+        value, error = self._outcome
+        then, self._then = self._then, None
+        if error is not None:
+            raise error
+        if then is not None:
+            then(value)
+
+
 def backoff_delay(failures: int, retry_after: float | None = None,
                   base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S,
                   rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter; never sooner than the server's Retry-After."""
+    """Exponential backoff with full jitter while the single window is unreachable.
+
+    When it answered with a Retry-After (an overloaded single window shedding load),
+    that is the wait — never sooner — plus a jitter of up to as much again, so that the
+    posts it turned away do not all come back in the same instant; it does not grow
+    with the failures, since the single window said when to come back.
+    """
     r = rng or random
-    delay = r.uniform(0, min(cap, base * (2 ** min(failures, 20))))
     if retry_after is not None:
-        delay = max(delay, min(retry_after, cap))
-    return delay
+        wait = min(max(retry_after, 0.25), cap)
+        return wait + r.uniform(0, min(wait, cap - wait))
+    return r.uniform(0, min(cap, base * (2 ** min(failures, 20))))

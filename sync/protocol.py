@@ -8,7 +8,7 @@ refused instead of corrupting local state.  Everything lives under ``/v1``.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -150,6 +150,10 @@ class ErrorItem(_Wire):
     detail: str = ""
 
 
+LOG_SIZE_HEADER = "Comptoir-Log-Size"  # request: the tree size the client last verified
+_Hash = Field(max_length=64, pattern=r"^[A-Za-z0-9_-]{43}$")
+
+
 class EnvelopeResult(_Wire):
     index: int = Field(ge=0)
     declaration_id: str | None
@@ -157,12 +161,55 @@ class EnvelopeResult(_Wire):
     envelope_hash: str
     status: SubmissionStatus
     mrn: str | None = None
-    receipt: str | None = Field(default=None, description="Signed receipt, compact JWS")
+    receipt: str | None = Field(
+        default=None, max_length=64 << 10,
+        description="A receipt signed on its own (compact JWS): only for envelopes lodged "
+                    "before the receipts log existed; others are proven by `log`")
     errors: list[ErrorItem] = Field(default_factory=list)
+    log_index: int | None = Field(default=None, ge=0,
+                                  description="Position of its receipt in the receipts log")
+    leaf: dict[str, Any] | None = Field(
+        default=None, description="The receipt's claims: the log entry, whose RFC 8785 "
+                                  "canonical JSON is the RFC 9162 leaf")
+    path: list[Annotated[str, _Hash]] | None = Field(
+        default=None, max_length=64,
+        description="Inclusion path to `log.tree_head` for an entry appended by an "
+                    "earlier batch (a duplicate); entries of this batch are proven by "
+                    "`log.range`")
+
+
+class LogProof(_Wire):
+    """One signed tree head for the whole batch and the proofs that tie its results to
+    it (RFC 9162 Merkle tree, SHA-256, hashes base64url)."""
+
+    tree_head: str = Field(max_length=8192, description="Signed tree head, compact JWS")
+    size: int = Field(ge=0)
+    first: int = Field(ge=0, description="First log index appended by this batch")
+    count: int = Field(ge=0, description="Entries appended by this batch")
+    range: list[Annotated[str, _Hash]] = Field(
+        default_factory=list, max_length=128,
+        description="Subtree hashes outside [first, first+count) that, with the batch's "
+                    "leaves, give the tree head's root")
+    consistency_from: int | None = Field(
+        default=None, ge=1, description="The size given in Comptoir-Log-Size, when "
+                                        "`consistency` proves the head extends it")
+    consistency: list[Annotated[str, _Hash]] = Field(default_factory=list, max_length=128)
 
 
 class BatchResponse(_Wire):
     results: list[EnvelopeResult]
+    log: LogProof | None = None
+
+
+class TreeHeadResponse(_Wire):
+    tree_head: str | None = Field(description="The latest signed tree head (none yet: null)")
+
+
+class ConsistencyResponse(_Wire):
+    first: int = Field(ge=1)
+    second: int = Field(ge=1)
+    tree_head: str = Field(max_length=8192, description="Signed tree head of size `second`")
+    proof: list[Annotated[str, _Hash]] = Field(max_length=128)
 
 
 class ReceiptClaims(_Wire):
@@ -239,3 +286,5 @@ class TrustResponse(_Wire):
     ca_pems: list[str] = Field(min_length=1, description="CA certificates, PEM")
     revoked: list[RevokedCertificate] = Field(default_factory=list)
     devices: list[TrustDevice] = Field(default_factory=list)
+    tree_head: str | None = Field(default=None, max_length=8192,
+                                  description="The receipts log's latest signed tree head")

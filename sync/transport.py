@@ -28,8 +28,10 @@ from client.common.i18n import ComptoirError
 from client.common.jsonguard import too_deep
 from sync.protocol import (
     API_PREFIX,
+    LOG_SIZE_HEADER,
     PROBLEM_CONTENT_TYPE,
     BatchResponse,
+    ConsistencyResponse,
     EnrolRequest,
     EnrolResponse,
     HealthResponse,
@@ -37,6 +39,7 @@ from sync.protocol import (
     Problem,
     RefdataResponse,
     TokenResponse,
+    TreeHeadResponse,
     TrustResponse,
 )
 
@@ -153,9 +156,13 @@ class SingleWindowClient(Closing):
         return self._call("POST", "/enrol", EnrolResponse, body=req.model_dump(mode="json"),
                           auth=False)
 
-    def submit(self, envelopes: list[dict[str, Any]], idempotency_key: str) -> BatchResponse:
+    def submit(self, envelopes: list[dict[str, Any]], idempotency_key: str,
+               log_size: int = 0) -> BatchResponse:
+        headers = {"Idempotency-Key": idempotency_key}
+        if log_size:
+            headers[LOG_SIZE_HEADER] = str(log_size)
         resp = self._call("POST", "/envelopes", BatchResponse, body={"envelopes": envelopes},
-                          headers={"Idempotency-Key": idempotency_key})
+                          headers=headers)
         if len(resp.results) != len(envelopes) or any(
                 r.index != i for i, r in enumerate(resp.results)):
             raise TransportError("transport.bad_response", reason="results do not match batch")
@@ -169,6 +176,14 @@ class SingleWindowClient(Closing):
         return self._call("GET", "/refdata", RefdataResponse, params={"since": since},
                           auth=False)
 
+    def log_head(self) -> TreeHeadResponse:
+        """The receipts log's latest signed tree head."""
+        return self._call("GET", "/log/head", TreeHeadResponse)
+
+    def log_consistency(self, first: int, second: int) -> ConsistencyResponse:
+        """RFC 9162 consistency proof between two sizes of the receipts log."""
+        return self._call("GET", "/log/consistency", ConsistencyResponse,
+                          params={"first": first, "second": second})
     def refresh_token(self) -> TokenResponse:
         """A fresh API token for this device (the current one dies at the new one's use)."""
         return self._call("POST", "/token", TokenResponse, body={})

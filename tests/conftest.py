@@ -59,6 +59,23 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return h
 
 
+@pytest.fixture(scope="session")
+def postgres():  # type: ignore[no-untyped-def]
+    """A real PostgreSQL server for this test session (``tests/pgserver.py``).
+
+    Absent binaries skip with the reason — except in CI, where ``.ci/run`` installs
+    PostgreSQL and a missing server is a failure, not a skip.
+    """
+    from tests.pgserver import PostgresServer, find_bin
+
+    bindir = find_bin()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL binaries not found (./dev.sh installs postgresql)")
+        pytest.skip("PostgreSQL binaries not found: apt-get install postgresql")
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
 def _rchar() -> int | None:
     try:
         with open("/proc/self/io", encoding="ascii") as fh:

@@ -32,6 +32,7 @@ from client.store import Changes
 from ui.context import error_text
 from ui.i18n import render, t
 from ui.icons import icon
+from ui.templates import TemplateActionsMixin
 from ui.workers import Op, QueryOp
 
 _K = QKeySequence.StandardKey
@@ -40,6 +41,8 @@ _K = QKeySequence.StandardKey
 ACTIONS: tuple[tuple[str, Any, str, bool], ...] = (
     ("new", _K.New, "new_declaration", False),
     ("copy", "Ctrl+D", "copy_selected", False),
+    ("previous", "Ctrl+Shift+P", "previous_selected", False),
+    ("template_new", "Ctrl+Shift+N", "template_new", False),
     ("edit", "Ctrl+E", "edit_selected", False),
     ("ready", "Ctrl+R", "mark_ready_selected", False),
     ("seal", "Ctrl+Shift+S", "seal_selected", False),
@@ -55,11 +58,11 @@ ACTIONS: tuple[tuple[str, Any, str, bool], ...] = (
     ("quit", _K.Quit, "close", False),
 )
 MENUS: tuple[tuple[str, tuple[str | None, ...]], ...] = (
-    ("file", ("new", "copy", "export", "print", None, "settings", None, "quit")),
+    ("file", ("new", "template_new", "previous", "copy", "export", "print", None, "settings", None, "quit")),
     ("declaration", ("edit", "ready", "seal", "amend", None, "find")),
     ("sync", ("sync", "offline", None, "continuity", "officer")),
 )
-TOOLBAR = ("new", "copy", "seal", "sync", "export", "print", "continuity")
+TOOLBAR = ("new", "template_new", "previous", "seal", "sync", "export", "print", "continuity")
 
 
 def refusal_text(exc: BaseException) -> str:
@@ -71,7 +74,7 @@ def refusal_text(exc: BaseException) -> str:
     return error_text(exc) + "\n\n" + "\n".join(lines)
 
 
-class ActionsMixin:
+class ActionsMixin(TemplateActionsMixin):
     """The actions half of :class:`~ui.mainwindow.MainWindow` (it provides ``ctx``,
     ``sync``, ``table``, ``table_model``, ``filter``, ``editors``, ``selected_ids``,
     ``select_id``, ``show_error`` and ``_refresh``)."""
@@ -136,7 +139,7 @@ class ActionsMixin:
         current = self.table.currentIndex()
         summ = self.table_model.summary(current.row()) if current.isValid() else None
         has = summ is not None
-        for n in ("copy", "edit", "export", "print"):
+        for n in ("copy", "previous", "edit", "export", "print"):
             self.actions_by_name[n].setEnabled(has)
         self.actions_by_name["seal"].setEnabled(has and summ.status in states.EDITABLE)
         self.actions_by_name["ready"].setEnabled(has and summ.status == states.DRAFT)

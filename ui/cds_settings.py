@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import webbrowser
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,43 @@ from PySide6.QtWidgets import QLabel, QLineEdit, QPushButton
 from ui.context import error_text
 from ui.i18n import t
 from ui.workers import Op
+
+
+@dataclass(frozen=True)
+class ConnectorView:
+    """The profile's connector as the window shows it (status bar and settings)."""
+
+    connector: str
+    environment: str
+    url: str
+    credentials: str  # none | signed_in | sign_in_again
+    error: BaseException | None = None
+
+
+def connector_view(ctx: Any) -> ConnectorView:
+    """Connector, environment and credentials of the profile, as they are now (the
+    credentials read from the keyring, never the tokens themselves)."""
+    server = ctx.profile.server or {}
+    connector = str(server.get("connector") or "comptoir")
+    cds = server.get("cds") or {}
+    if connector != "cds" and not cds.get("url"):
+        return ConnectorView(connector, "-", "-", "none")
+    credentials, error = "none", None
+    if cds.get("url"):
+        from sync.cds.config import CdsConfig
+        from sync.cds.oauth import TokenKeeper
+
+        try:
+            credentials = TokenKeeper(CdsConfig.from_profile(ctx.profile), ctx.secrets).status()
+        except Exception as exc:  # noqa: BLE001 - a broken setting is shown, not raised
+            error = exc
+    return ConnectorView(connector, str(cds.get("environment") or "-"),
+                         str(cds.get("url") or "-"), credentials, error)
+
+
+def connector_tip(view: ConnectorView) -> str:
+    return t("settings.cds_state", connector=view.connector, environment=view.environment,
+             url=view.url, credentials=t(f"settings.cds_credentials_{view.credentials}"))
 
 
 class CdsSection:
@@ -56,23 +94,12 @@ class CdsSection:
 
     def refresh(self) -> None:
         """Connector, environment and credentials of the profile, as they are now."""
-        server = self.ctx.profile.server or {}
-        connector = server.get("connector") or "comptoir"
-        cds = server.get("cds") or {}
-        credentials = "none"
-        if cds.get("url"):
-            from sync.cds.config import CdsConfig
-            from sync.cds.oauth import TokenKeeper
-
-            try:
-                credentials = TokenKeeper(CdsConfig.from_profile(self.ctx.profile),
-                                          self.ctx.secrets).status()
-            except Exception as exc:  # noqa: BLE001 - a broken setting is shown, not raised
-                self.state.setText(error_text(exc))
-                return
-        text = t("settings.cds_state", connector=connector,
-                 environment=cds.get("environment") or "-", url=cds.get("url") or "-",
-                 credentials=t(f"settings.cds_credentials_{credentials}"))
+        view = connector_view(self.ctx)
+        if view.error is not None:
+            self.state.setText(error_text(view.error))
+            return
+        text = connector_tip(view)
+        connector = view.connector
         if connector == "cds":
             from client.common.i18n import tr
 
@@ -109,6 +136,10 @@ class CdsSection:
             if self.ctx.sync is not None:
                 self.ctx.sync.reset_engine()
             self.refresh()
+            from client.store import Changes
+
+            # the window's status bar shows the profile's connector: tell it
+            self.ctx.signals.operation_did_execute.emit(Changes(settings=True), self.dialog)
 
         def bad(exc: BaseException) -> None:
             self.result.setText(error_text(exc))

@@ -10,6 +10,7 @@ and their handlers live in :mod:`ui.actions`, the detail pane in :mod:`ui.detail
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QTimer
 from PySide6.QtWidgets import (
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from client.common.i18n import tr
 from client.declaration import states
 from client.store import Changes
 from ui.actions import ActionsMixin
@@ -40,6 +42,8 @@ from ui.models.declarations import DeclarationTableModel
 from ui.models.sidebar import SidebarModel
 from ui.syncbridge import SyncController, age_text
 from ui.workers import LatestOnly, QueryOp
+
+NOTICES_EACH = 3  # released/rejected reported at once: above this, one notice with counts
 
 __all__ = ["DetailPane", "MainWindow"]
 
@@ -71,6 +75,9 @@ class MainWindow(ActionsMixin, QMainWindow):
             ids_lane = LatestOnly()
             self.table_model.loader = lambda q, cb: QueryOp(ctx, q, latest=ids_lane).success(
                 cb).run()
+            counts_lane = LatestOnly()  # the sidebar's counts follow the first paint
+            self.sidebar_model.loader = lambda q, cb: QueryOp(
+                ctx, q, latest=counts_lane).success(cb).run()
         self.table = QTableView()
         self.table.setModel(self.table_model)
         self.table.setSortingEnabled(True)
@@ -130,6 +137,7 @@ class MainWindow(ActionsMixin, QMainWindow):
         sig.statuses_reported.connect(self.on_statuses)
         sig.language_changed.connect(lambda _l: self.retranslate())
         self.sync.state_changed.connect(self.update_status)
+        self.sync.state_changed.connect(self.refresh_connector)
         self._pending = Changes()
         self._coalesce = QTimer(self, singleShot=True, interval=250)
         self._coalesce.timeout.connect(self._flush_pending)
@@ -150,12 +158,14 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.last_sync_label = QLabel()
         self.enrol_label = QLabel()
         self.enrol_label.setObjectName("not_enrolled")
+        self.connector_label = QLabel()  # which single window, environment, credentials
+        self.connector_label.setObjectName("connector_state")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
         self.progress.setTextVisible(True)
         self.progress.hide()
-        for w in (self.enrol_label, self.conn_label, self.queue_label, self.oldest_label,
-                  self.last_sync_label):
+        for w in (self.enrol_label, self.connector_label, self.conn_label, self.queue_label,
+                  self.oldest_label, self.last_sync_label):
             sb.addPermanentWidget(w)
         sb.addPermanentWidget(self.progress)
 
@@ -173,6 +183,7 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.sidebar.setMinimumWidth(max(150, min(hint, 360)))
         self.table_model.retranslate()
         self.detail.retranslate()
+        self.refresh_connector()
         self.update_status()
 
     # ---- views ------------------------------------------------------------------------------
@@ -231,6 +242,9 @@ class MainWindow(ActionsMixin, QMainWindow):
     # ---- changes --------------------------------------------------------------------------------
     def on_operation(self, changes: Changes, initiator: object) -> None:
         """Local ops refresh at once; bursts from sync are coalesced (one refresh per 250 ms)."""
+        if changes.settings:
+            self.refresh_connector()
+            self.update_status()
         if initiator is not self.sync:
             self._refresh(changes)
             return
@@ -261,20 +275,36 @@ class MainWindow(ActionsMixin, QMainWindow):
         self._update_actions()
 
     def on_statuses(self, items: list[Any]) -> None:
-        """Tray notice for released / rejected (status bar where there is no tray)."""
-        for decl_id, status in items:
-            if status not in (states.RELEASED, states.REJECTED):
-                continue
-            try:
-                lrn = self.ctx.store.get(decl_id).declaration.lrn or decl_id[:8]
-            except Exception:  # noqa: BLE001 - a notice about an unknown declaration
-                lrn = decl_id[:8]
-            text = t(f"notice.{status}", lrn=lrn)
-            self.notices.append(text)
-            if self.tray is not None and self.tray.isVisible():
-                self.tray.showMessage(t("app.title"), text,
-                                      QSystemTrayIcon.MessageIcon.Information, 8000)
-            self.statusBar().showMessage(text, 15000)
+        """Tray notice for released / rejected (status bar where there is no tray).
+
+        A drain's feed reports thousands at once: the LRNs come from one summary query
+        (never a document parsed per item, which held the GUI thread for seconds, #15),
+        and more than a few make one notice with the counts instead of a notice each.
+        """
+        notable = list(dict.fromkeys((d, s) for d, s in items
+                                     if s in (states.RELEASED, states.REJECTED)))
+        if not notable:
+            return
+        if len(notable) > NOTICES_EACH:
+            released = sum(1 for _d, s in notable if s == states.RELEASED)
+            self._notice(t("notice.many", released=released,
+                           rejected=len(notable) - released))
+            return
+        try:
+            rows = self.ctx.store.summaries([d for d, _s in notable])
+        except Exception:  # noqa: BLE001 - a notice must not fail on a store hiccup
+            rows = {}
+        for decl_id, status in notable:
+            row = rows.get(decl_id)
+            lrn = (row.lrn if row is not None else None) or decl_id[:8]
+            self._notice(t(f"notice.{status}", lrn=lrn))
+
+    def _notice(self, text: str) -> None:
+        self.notices.append(text)
+        if self.tray is not None and self.tray.isVisible():
+            self.tray.showMessage(t("app.title"), text,
+                                  QSystemTrayIcon.MessageIcon.Information, 8000)
+        self.statusBar().showMessage(text, 15000)
 
     def update_status(self) -> None:
         queued, oldest = self.ctx.store.outbox_stats()
@@ -287,11 +317,42 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.oldest_label.setText(t("status.oldest", age=age_text(oldest)) if queued else "")
         self.oldest_label.setVisible(bool(queued))
         self.last_sync_label.setText(t("status.last_sync", age=age_text(self.sync.last_sync_ok)))
-        enrolled = bool((self.ctx.profile.server or {}).get("url"))
+        server = self.ctx.profile.server or {}
+        enrolled = bool(server.get("url") or (server.get("cds") or {}).get("url"))
         self.enrol_label.setVisible(not enrolled)
         self.enrol_label.setText("" if enrolled else t("status.not_enrolled", n=queued))
         self.enrol_label.setToolTip("" if enrolled else t("status.not_enrolled.tip"))
         self.actions_by_name["sync"].setEnabled(not self.sync.running)
+
+    def refresh_connector(self) -> None:
+        """The profile's connector in the status bar: CDS with its environment and
+        credentials ("sign in again" after a refused refresh), or the single window's
+        host.  Read on a state change, not every second (the keyring is asked)."""
+        from ui.cds_settings import connector_tip, connector_view
+
+        view = connector_view(self.ctx)
+        server = self.ctx.profile.server or {}
+        if view.connector == "cds" or view.url != "-":
+            state = "error" if view.error is not None else view.credentials
+            text = t("status.connector_cds", environment=view.environment,
+                     credentials=t(f"status.credentials_{state}"))
+            tip = error_text(view.error) if view.error is not None else connector_tip(view)
+            unresolved = self.ctx.store.cds_counts().get("unresolved", 0)
+            if unresolved:  # only the user can settle these: say so where it is seen
+                text += " · " + t("status.cds_unresolved", n=unresolved)
+                tip += "\n" + tr("sync.unresolved", count=unresolved)
+        elif server.get("url"):
+            state = "enrolled"
+            text = t("status.connector_comptoir",
+                     host=urlsplit(str(server["url"])).hostname or str(server["url"]))
+            tip = str(server["url"])
+        else:
+            state, text, tip = "none", "", ""
+        self.connector_label.setText(text)
+        self.connector_label.setToolTip(tip)
+        self.connector_label.setAccessibleName(tip or text)
+        self.connector_label.setProperty("state", state)
+        self.connector_label.setVisible(bool(text))
 
     def _on_progress(self, done: int, total: int) -> None:
         if total <= 0:
@@ -304,6 +365,7 @@ class MainWindow(ActionsMixin, QMainWindow):
     def _on_sync_finished(self, report: Any) -> None:
         self._flush_pending()
         self.progress.hide()
+        self.refresh_connector()
         if report is None and self.sync.last_error == "not_configured":
             self.statusBar().showMessage(t("sync.not_configured"), 8000)
         elif report is not None and not getattr(report, "reachable", True):

@@ -48,6 +48,7 @@ from client.services.sealing import (
     seal_declarations,
 )
 from client.services.session import Session, rotate_database_key, set_up_profile
+from client.services.templates import new_from_previous
 from client.services.validation import declaration_schema, validate_file, validate_stored
 from client.services.views import (
     declaration_detail,
@@ -83,9 +84,15 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
+    if (args.type is None) == (args.source is None):
+        raise ComptoirError("error.usage", 2, detail="comptoir new --type IM|EX|CO | --from ID")
     with _session(args) as s:
-        made = create_declaration(s.store, s.actor(), type=args.type, lrn=args.lrn,
-                                  declarant_id=s.profile.declarant_id)
+        if args.source is not None:  # "new from previous"
+            made = new_from_previous(s.store, s.actor(), find_declaration(s.store, args.source),
+                                     lrn=args.lrn)
+        else:
+            made = create_declaration(s.store, s.actor(), type=args.type, lrn=args.lrn,
+                                      declarant_id=s.profile.declarant_id)
         print(made.id)
     return 0
 
@@ -379,7 +386,8 @@ def register(sub: Any) -> None:
     add("schema", cmd_schema, "help.schema")
 
     p = add("new", cmd_new, "help.new")
-    p.add_argument("--type", choices=["IM", "EX", "CO"], required=True)
+    p.add_argument("--type", choices=["IM", "EX", "CO"])
+    p.add_argument("--from", dest="source", metavar="ID", help=tr("help.new_from"))
     p.add_argument("--lrn")
 
     p = add("import", cmd_import, "help.import")

@@ -25,6 +25,7 @@ from client.seal.profile import default_home
 COMMAND_MODULES = [
     "client.cli.decl",
     "client.cli.lines",
+    "client.cli.templates",
     "client.cli.keys",
     "client.cli.officer",
 ]

@@ -143,6 +143,22 @@ def _owner(model: type[BaseModel], name: str) -> str:
     return model.__name__
 
 
+def element_key(path: str) -> str | None:
+    """The catalogue key naming the data element at ``path`` (``importer.address.country``
+    -> ``element.Address.country``): its one-line help in the user's language."""
+    import re
+
+    model: type[BaseModel] | None = Declaration
+    key = None
+    for name in re.sub(r"\[\d*\]", "", path).split("."):
+        info = model.model_fields.get(name) if model is not None else None
+        if info is None or model is None:
+            return None
+        key = f"element.{_owner(model, name)}.{name}"
+        model = _model(info.annotation)
+    return key
+
+
 def parse_value(kind: str, text: str) -> Any:
     """What the user typed, in the shape the document holds (a typing error stays text:
     validation says what is wrong with it)."""

@@ -54,7 +54,8 @@ from client.common.i18n import DEFAULT_LANGUAGE, tr
 Labels = dict[str, str]  # language -> label
 
 LISTS = ("countries", "currencies", "package_kinds", "commodity_codes", "procedure_codes",
-         "additional_procedure_codes", "customs_offices", "dms_errors", "settings")
+         "additional_procedure_codes", "customs_offices", "dms_errors", "document_codes",
+         "settings")
 
 # The single window's names for the lists (UK CDS code-list files, sandbox extras).
 LIST_ALIASES = {
@@ -75,6 +76,10 @@ RETIRED_INCOTERMS: dict[str, tuple[str, ...]] = {
     "DDU": ("DAP",),
 }
 TRANSPORT_MODES = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
+# DE 1/2 additional declaration types (UCC DA Annex B) and DE 8/5 natures of transaction
+# (the one-digit divisions and the two most used two-digit codes): names in ``refdata``.
+ADDITIONAL_TYPES = ("A", "B", "C", "D", "E", "F", "X", "Y", "Z")
+NATURES_OF_TRANSACTION = ("1", "11", "12", "2", "3", "4", "5", "6", "7", "8", "9")
 
 # Customs codes outside ISO 3166-1 proper that single windows accept (UCC / CDS lists).
 _EXTRA_COUNTRIES: dict[str, Labels] = {
@@ -144,9 +149,10 @@ def _seed_simple(name: str) -> dict[str, Labels]:
     return {r[0]: {"en": r[1]} for r in _seed_rows(name) if len(r) >= 2 and r[0]}
 
 
-def _seed_dms_errors() -> dict[str, Labels]:
+def _seed_bilingual(name: str) -> dict[str, Labels]:
+    """code, en, fr rows (French optional)."""
     out: dict[str, Labels] = {}
-    for r in _seed_rows("dms_errors.csv"):
+    for r in _seed_rows(name):
         if len(r) >= 2 and r[0]:
             labels = {"en": r[1]}
             if len(r) >= 3 and r[2]:
@@ -188,10 +194,11 @@ _SEEDS: dict[str, Callable[[], dict[str, Any]]] = {
     "currencies": _seed_currencies,
     "package_kinds": lambda: _seed_simple("package_kinds.csv"),
     "commodity_codes": lambda: _seed_simple("hs6.csv"),
-    "procedure_codes": lambda: _seed_simple("procedure_codes.csv"),
+    "procedure_codes": lambda: _seed_bilingual("procedure_codes.csv"),
     "additional_procedure_codes": lambda: _seed_simple("additional_procedure_codes.csv"),
     "customs_offices": lambda: _seed_simple("customs_offices.csv"),
-    "dms_errors": _seed_dms_errors,
+    "dms_errors": lambda: _seed_bilingual("dms_errors.csv"),
+    "document_codes": lambda: _seed_bilingual("document_codes.csv"),
     "settings": lambda: dict(DEFAULT_SETTINGS),
 }
 
@@ -376,6 +383,11 @@ class ReferenceData:
             return [(c, _INCOTERMS[c].name(lang)) for c in INCOTERMS_2020]
         if list_name == "transport_modes":
             return [(c, self.transport_mode_name(c, lang) or c) for c in TRANSPORT_MODES]
+        if list_name == "additional_types":
+            return [(c, tr(f"refdata.additional_type.{c}", lang)) for c in ADDITIONAL_TYPES]
+        if list_name == "natures_of_transaction":
+            return [(c, tr(f"refdata.nature_of_transaction.{c}", lang))
+                    for c in NATURES_OF_TRANSACTION]
         if list_name == "settings" or (list_name not in LISTS and list_name not in self._deltas):
             raise ValueError(f"no reference list {list_name!r}")
         entries = self.entries(list_name)

@@ -267,3 +267,19 @@ def _amendment_reason(ctx: Any) -> Iterator[Hit]:
         if not a.pointers:
             yield f"amendments[{j}].pointers", {"value": ""}
 
+
+
+# What DMS has room for in a header-level AdditionalDocument (WCO_DEC_2_DMS.xsd): the
+# category, the identifier and the type.  The other fields of a document exist on the
+# goods item's AdditionalDocument only; at header level they would be lost on export.
+_HEADER_ONLY_ROOM = frozenset({"category", "type", "reference"})
+
+
+@cds_rule("V-HEADER-DOCUMENT-FIELDS", "error", "2/3")
+def _header_document_fields(ctx: Any) -> Iterator[Hit]:
+    """A header-level document holds only what its DMS element can carry."""
+    for j, doc in enumerate(ctx.decl.additional_documents):
+        for name in type(doc).model_fields:
+            value = getattr(doc, name)
+            if name not in _HEADER_ONLY_ROOM and not _blank(value):
+                yield f"additional_documents[{j}].{name}", {"value": _short(value)}

@@ -552,6 +552,7 @@ def _internal(ctx: Context) -> Iterator[Hit]:
 
 _RULE_BY_CODE = {r.code: r for r in RULES}
 _ACTIVE = [r for r in RULES if r.code not in ("V-STRUCTURE", "V-INTERNAL")]
+_ERROR_RULES = [r for r in _ACTIVE if r.severity == "error"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -559,9 +560,12 @@ _ACTIVE = [r for r in RULES if r.code not in ("V-STRUCTURE", "V-INTERNAL")]
 # ---------------------------------------------------------------------------------------
 
 def validate(decl: Declaration | dict[str, Any], *, refdata: ReferenceData | None = None,
-             lrn_taken: LrnTaken | None = None) -> list[Finding]:
+             lrn_taken: LrnTaken | None = None, errors_only: bool = False) -> list[Finding]:
     """Every finding on ``decl``, errors and warnings, in rule order.  Never raises on
-    malformed input (a dict that is not a declaration is reported as ``V-STRUCTURE``)."""
+    malformed input (a dict that is not a declaration is reported as ``V-STRUCTURE``).
+
+    ``errors_only``: only the rules that block (the single window, which rejects on
+    errors and never shows warnings, skips the work of the others)."""
     if not isinstance(decl, Declaration):
         if not isinstance(decl, dict):
             return _structure_findings(None, type(decl).__name__)
@@ -573,7 +577,7 @@ def validate(decl: Declaration | dict[str, Any], *, refdata: ReferenceData | Non
             return _structure_findings(None, type(exc).__name__)
     ctx = Context(decl, refdata or default_reference_data(), lrn_taken)
     findings: list[Finding] = []
-    for r in _ACTIVE:
+    for r in _ERROR_RULES if errors_only else _ACTIVE:
         try:
             for path, params in r.check(ctx):
                 findings.append(_finding(r, path, params))

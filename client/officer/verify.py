@@ -105,11 +105,78 @@ def trust_roots(home: Path) -> list[Any] | None:
 REF_PREFIX = "comptoir-ref:"
 
 
+def receipt_input(target: str) -> str | None:
+    """The text of a receipt of the single window's log (a file or pasted), else None."""
+    from client.seal.translog import MAX_RECEIPT_BYTES, RECEIPT_TYP
+
+    text = target.strip()
+    if not text.startswith("{"):
+        try:
+            path = Path(target)
+            if len(target) >= 4096 or not path.is_file() or \
+                    path.stat().st_size > MAX_RECEIPT_BYTES:
+                return None
+            text = path.read_text(encoding="utf-8", errors="replace").strip()
+        except (OSError, ValueError):
+            return None
+    if not text.startswith("{") or RECEIPT_TYP not in text[:MAX_RECEIPT_BYTES]:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return text if isinstance(data, dict) and data.get("typ") == RECEIPT_TYP else None
+
+
+def verify_receipt_input(home: Path, text: str) -> VerifyOutcome:
+    """A receipt verified offline: the tree head's signature (the single window's receipt
+    certificate kept at enrolment), the inclusion path, the heads this profile checked,
+    and this device's journal when the receipt is for one of its envelopes."""
+    from cryptography import x509
+
+    from client.seal.translog import verify_receipt_offline
+
+    cert_path = home / "trust" / "receipt.pem"
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ComptoirError("verify.receipt_no_certificate", 2, path=str(cert_path)) from exc
+    verdict = verify_receipt_offline(text, cert, home / "trust")
+    lines = list(verdict.lines)
+    ok = verdict.ok
+    if ok and verdict.receipt is not None:
+        own = _receipt_in_journal(home, verdict.receipt.claims)
+        if own is not None:
+            lines.append(own)
+            ok = own.code == "verify.receipt_journal_ok"
+    return VerifyOutcome(ok, lines, status="valid" if ok else "invalid", reason=verdict.reason)
+
+
+def _receipt_in_journal(home: Path, claims: dict[str, Any]) -> Message | None:
+    from client.seal.profile import load_profile, open_store, profile_exists
+
+    if not profile_exists(home):
+        return None
+    profile = load_profile(home)
+    if claims.get("device_id") != profile.device_id or type(claims.get("seq")) is not int:
+        return None
+    with open_store(profile) as store:
+        entry = store.journal_entry(seq=claims["seq"])
+    seq = claims["seq"]
+    if entry is None or entry.envelope_hash != claims.get("envelope_hash") \
+            or entry.declaration_id != claims.get("declaration_id"):
+        return Message("verify.receipt_journal_mismatch", {"seq": seq})
+    return Message("verify.receipt_journal_ok", {"seq": seq})
+
+
 def verify_input(home: Path, target: str, *, now: Any = None) -> VerifyOutcome:
     """Verify offline; with the single window's trust material when the profile has it."""
     from client.seal.envelope import describe, verify_envelope
     from client.seal.trust import load_trust
 
+    receipt = receipt_input(target)
+    if receipt is not None:
+        return verify_receipt_input(home, receipt)
     tm = load_trust(home)
     if target.strip().startswith(REF_PREFIX):
         return _verify_reference(target.strip(), tm, now, home)

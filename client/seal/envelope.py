@@ -145,13 +145,23 @@ def format_sig_time(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_sig_times: dict[str, dt.datetime] = {}
+
+
 def parse_sig_time(text: Any) -> dt.datetime:
     if not isinstance(text, str) or not _SIGT.fullmatch(text):
         raise EnvelopeError("envelope.header_invalid", param="sigT")
-    try:
-        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    except ValueError as exc:
-        raise EnvelopeError("envelope.header_invalid", param="sigT") from exc
+    got = _sig_times.get(text)  # a device seals many envelopes within one second
+    if got is None:
+        try:
+            got = dt.datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
+                              int(text[14:16]), int(text[17:19]), tzinfo=dt.UTC)
+        except ValueError as exc:
+            raise EnvelopeError("envelope.header_invalid", param="sigT") from exc
+        if len(_sig_times) > 4096:
+            _sig_times.clear()
+        _sig_times[text] = got
+    return got
 
 
 # --------------------------------------------------------------------------- sealing
@@ -379,12 +389,65 @@ def _public_key(cert: x509.Certificate) -> Any:
     return key
 
 
+@dataclass
+class _Signer:
+    """An ``x5c`` chain worked out once (a device seals thousands of envelopes with one):
+    certificates, key, algorithms, kid; the rest only once trusted (a damaged
+    certificate may fail to parse there, as it did before caching)."""
+
+    chain: tuple[x509.Certificate, ...]
+    key: Any
+    algs: frozenset[str]
+    kid: str
+    windows: tuple[tuple[dt.datetime, dt.datetime], ...] | None = None
+    serials: tuple[int, ...] | None = None
+    subject: str | None = None
+
+    def details(self) -> tuple[tuple[tuple[dt.datetime, dt.datetime], ...], tuple[int, ...], str]:
+        if self.windows is None or self.serials is None or self.subject is None:
+            ch = self.chain
+            self.windows = tuple((c.not_valid_before_utc, c.not_valid_after_utc) for c in ch)
+            self.serials, self.subject = tuple(c.serial_number for c in ch), subject_text(ch[0])
+        return self.windows, self.serials, self.subject
+
+
+_signers: dict[tuple[str, ...], _Signer] = {}
+_trusted: dict[tuple[Any, ...], bool] = {}  # (x5c, trust roots) -> trusted
+
+
+def _signer(x5c_list: list[str]) -> _Signer:
+    ck = tuple(x5c_list)
+    got = _signers.get(ck)
+    if got is not None:
+        return got
+    chain = tuple(_cert(c) for c in x5c_list)
+    key = _public_key(chain[0])
+    got = _Signer(chain, key, allowed_algs(key), _leaf_kid(x5c_list[0], key))
+    if len(_signers) > 1024:
+        _signers.clear()
+    _signers[ck] = got
+    return got
+
+
+def _chain_trusted(x5c_list: list[str], signer: _Signer,
+                   trust_roots: list[x509.Certificate] | None) -> bool:
+    ck = (tuple(x5c_list), tuple(trust_roots) if trust_roots is not None else None)
+    got = _trusted.get(ck)
+    if got is None:
+        got = _check_chain(x5c_list, list(signer.chain), trust_roots)  # raises when untrusted
+        if len(_trusted) > 1024:
+            _trusted.clear()
+        _trusted[ck] = got
+    return got
+
+
 def verify_envelope(
     env: dict[str, Any],
     *,
     trust_roots: list[x509.Certificate] | None = None,
     at: dt.datetime | None = None,
     revoked_serials: set[int] | None = None,
+    payload_bytes: bytes | None = None,
 ) -> VerifiedEnvelope:
     """Verify a sealed envelope completely, or raise EnvelopeError naming the failure.
 
@@ -395,6 +458,10 @@ def verify_envelope(
     them a self-consistent chain is accepted but ``trusted`` is False); every certificate
     valid at ``sigT``; ``sigT`` not later than ``at`` (default now) plus a clock skew;
     no certificate serial in ``revoked_serials``.
+
+    ``payload_bytes``: the decoded payload when the caller produced the base64url
+    ``payload`` from it (the single window receiving ``payload_json``), so it is not
+    decoded again.  The signature is always checked over ``payload`` as given.
     """
     try:
         enc_header, enc_payload, enc_sig = split_flattened(env)
@@ -405,21 +472,21 @@ def verify_envelope(
         raise EnvelopeError("envelope.too_large", limit=MAX_ENVELOPE_BYTES)
     _header_fields(header)
     x5c_list: list[str] = header["x5c"]
-    chain = [_cert(c) for c in x5c_list]
-    leaf = chain[0]
-    key = _public_key(leaf)
+    signer = _signer(x5c_list)
     try:
-        alg = check_header(header, allowed_algs(key), UNDERSTOOD_CRIT)
+        alg = check_header(header, signer.algs, UNDERSTOOD_CRIT)
     except SignatureError as exc:
         raise _from_signing(exc) from exc
-    kid = _leaf_kid(x5c_list[0], key)
-    if header["kid"] != kid:
+    if header["kid"] != signer.kid:
         raise EnvelopeError("envelope.header_invalid", param="kid")
     sig_time = parse_sig_time(header.get("sigT"))
     try:
-        payload = b64u_decode(enc_payload, "payload")
+        if payload_bytes is not None and len(enc_payload) == -(-len(payload_bytes) * 4 // 3):
+            payload = payload_bytes
+        else:
+            payload = b64u_decode(enc_payload, "payload")
         signature = b64u_decode(enc_sig, "signature")
-        raw_verify(key, alg, (enc_header + "." + enc_payload).encode("ascii"), signature)
+        raw_verify(signer.key, alg, (enc_header + "." + enc_payload).encode("ascii"), signature)
     except SignatureError as exc:
         raise _from_signing(exc) from exc
     try:
@@ -430,15 +497,16 @@ def verify_envelope(
         raise EnvelopeError("envelope.malformed", part="payload") from exc
     if not isinstance(document, dict):
         raise EnvelopeError("envelope.malformed", part="payload")
-    trusted = _check_chain(x5c_list, chain, trust_roots)
-    for cert in chain:
-        if not cert.not_valid_before_utc <= sig_time <= cert.not_valid_after_utc:
+    trusted = _chain_trusted(x5c_list, signer, trust_roots)
+    windows, serials, subject = signer.details()
+    for cert, (not_before, not_after) in zip(signer.chain, windows, strict=True):
+        if not not_before <= sig_time <= not_after:
             raise EnvelopeError(
                 "envelope.expired",
                 subject=cert.subject.rfc4514_string(),
                 sig_time=format_sig_time(sig_time),
-                not_before=format_sig_time(cert.not_valid_before_utc),
-                not_after=format_sig_time(cert.not_valid_after_utc),
+                not_before=format_sig_time(not_before),
+                not_after=format_sig_time(not_after),
             )
     now = at or dt.datetime.now(dt.UTC)
     if now.tzinfo is None:
@@ -446,24 +514,24 @@ def verify_envelope(
     if sig_time > now + MAX_CLOCK_SKEW:
         raise EnvelopeError("envelope.sig_time_future", sig_time=format_sig_time(sig_time))
     if revoked_serials:
-        for cert in chain:
-            if cert.serial_number in revoked_serials:
+        for cert, serial in zip(signer.chain, serials, strict=True):
+            if serial in revoked_serials:
                 raise EnvelopeError(
                     "envelope.revoked",
                     subject=cert.subject.rfc4514_string(),
-                    serial=format(cert.serial_number, "x"),
+                    serial=format(serial, "x"),
                 )
     return VerifiedEnvelope(
         header=header,
         payload=payload,
         document=document,
-        signer_subject=subject_text(leaf),
-        signer_kid=kid,
-        certificate=leaf,
+        signer_subject=subject,
+        signer_kid=signer.kid,
+        certificate=signer.chain[0],
         sig_time=sig_time,
         hash=_hash_members(enc_header, enc_payload, enc_sig),
         trusted=trusted,
-        chain=chain,
+        chain=list(signer.chain),
     )
 
 
@@ -475,29 +543,18 @@ def check_chain_link(prev_hash: str | None, prev_seq: int | None, header: dict[s
     if seq != expected_seq or not _is_int(seq):
         raise EnvelopeError("envelope.chain_seq", expected=expected_seq, found=str(seq))
     if header.get("prev") != expected_prev:
-        raise EnvelopeError(
-            "envelope.chain_prev",
-            seq=expected_seq,
-            expected=expected_prev,
-            found=str(header.get("prev")),
-        )
+        raise EnvelopeError("envelope.chain_prev", seq=expected_seq, expected=expected_prev,
+                            found=str(header.get("prev")))
 
 
 def describe(verified: VerifiedEnvelope) -> Message:
     """Who signed what and when, in words (``comptoir verify``)."""
-    return Message(
-        "envelope.described",
-        {
-            "subject": verified.signer_subject,
-            "kid": verified.signer_kid,
-            "sig_time": format_sig_time(verified.sig_time),
-            "kind": Message(f"envelope.kind.{verified.kind}"),
-            "declaration_id": verified.declaration_id,
-            "version": verified.version,
-            "device": verified.device_id,
-            "seq": verified.seq,
-        },
-    )
+    return Message("envelope.described", {
+        "subject": verified.signer_subject, "kid": verified.signer_kid,
+        "sig_time": format_sig_time(verified.sig_time),
+        "kind": Message(f"envelope.kind.{verified.kind}"),
+        "declaration_id": verified.declaration_id, "version": verified.version,
+        "device": verified.device_id, "seq": verified.seq})
 
 
 # --------------------------------------------------------------------------- receipts
@@ -514,7 +571,16 @@ def sign_receipt(receipt: dict[str, Any], private_jwk: dict[str, Any]) -> str:
 
 
 def verify_receipt(token: str, key: dict[str, Any] | x509.Certificate) -> dict[str, Any]:
-    """The receipt's content after verifying it with the server's key or certificate."""
+    """The receipt's content after verifying it with the server's key or certificate: a
+    receipt of the log (:mod:`client.seal.translog`) through its head's signature and its
+    inclusion path, an older one signed on its own through its signature."""
+    from client.seal import translog
+
+    if translog.is_merkle_receipt(token):
+        try:
+            return translog.verify_receipt(token, key).claims
+        except translog.LogError as exc:
+            raise EnvelopeError("envelope.receipt_invalid", detail=exc.message) from exc
     try:
         jwk = jwk_from_public_key(key.public_key()) if isinstance(key, x509.Certificate) else key
         header, payload = verify_compact_header(token, jwk)

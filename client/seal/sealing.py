@@ -58,6 +58,21 @@ class Sealer:
         info = require_active_key(profile.home)
         self._jwk = load_private_jwk(secrets, info)
         self._x5c = x5c(info)
+        # (seq, sigT) of the last envelope this sealer signed: the journal is append-only,
+        # so the next seal's floor needs no read of the previous envelope (#15).
+        self._last_sig: tuple[int, dt.datetime] | None = None
+        self._pending_sig: tuple[int, dt.datetime] | None = None
+        self._actor = profile.actor()  # the OS user: looked up once, not per seal
+
+    def _sig_time(self, seq: int) -> dt.datetime:
+        last = self._last_sig
+        if last is not None and last[0] == seq - 1:
+            t = max(dt.datetime.now(dt.UTC), last[1])
+        else:
+            t = chain_sig_time(self.store, seq)
+        # sigT is signed at a one-second resolution: the floor is what the header says.
+        self._pending_sig = (seq, t.replace(microsecond=0))
+        return t
 
     def seal(self, decl_id: str) -> JournalEntry:
         from client.declaration.validation import has_errors
@@ -79,10 +94,12 @@ class Sealer:
             return _link(seal_envelope(canonicalize(document), self._jwk, self._x5c,
                                        kind="declaration", declaration_id=decl.id,
                                        version=decl.version, device_id=device, seq=seq,
-                                       prev=link, sig_time=chain_sig_time(store, seq)),
+                                       prev=link, sig_time=self._sig_time(seq)),
                          link)
 
-        return store.seal(decl_id, self.profile.actor(), sign, check)
+        entry = store.seal(decl_id, self._actor, sign, check)
+        self._last_sig = self._pending_sig
+        return entry
 
     def seal_document(self, kind: str, subject_id: str, version: int,
                       document: dict[str, Any]) -> JournalEntry:
@@ -95,10 +112,12 @@ class Sealer:
             return _link(seal_envelope(canonicalize(document), self._jwk, self._x5c, kind=kind,
                                        declaration_id=subject_id, version=version,
                                        device_id=self.profile.device_id, seq=seq,
-                                       prev=link, sig_time=chain_sig_time(self.store, seq)),
+                                       prev=link, sig_time=self._sig_time(seq)),
                          link)
 
-        return self.store.append_journal(kind, subject_id, version, make)
+        entry = self.store.append_journal(kind, subject_id, version, make)
+        self._last_sig = self._pending_sig
+        return entry
 
 
 def chain_sig_time(store: Store, seq: int) -> dt.datetime:
@@ -111,11 +130,11 @@ def chain_sig_time(store: Store, seq: int) -> dt.datetime:
     from client.seal.jws import decode_protected
 
     now = dt.datetime.now(dt.UTC)
-    prev = store.journal_entry(seq=seq - 1) if seq > 1 else None
-    if prev is None:
+    protected = store.journal_protected(seq - 1) if seq > 1 else None
+    if protected is None:
         return now
     try:
-        last = parse_sig_time(decode_protected(prev.envelope["protected"]).get("sigT"))
+        last = parse_sig_time(decode_protected(protected).get("sigT"))
     except Exception:  # noqa: BLE001 - an unreadable previous header: the clock decides
         return now
     return max(now, last)

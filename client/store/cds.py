@@ -307,9 +307,15 @@ class CdsMixin(StoreBase):
             if not fresh:
                 return Changes()
             convs = {n["conversation_id"] for n in fresh if n.get("conversation_id")}
-            by_conv = {r.conversation_id: r.seq for r in conn.execute(
-                select(T_CDS_ATTEMPT.c.conversation_id, T_CDS_ATTEMPT.c.seq).where(
-                    T_CDS_ATTEMPT.c.conversation_id.in_(list(convs))))} if convs else {}
+            # A conversation is known from a 202 (the attempt) or from a notification that
+            # proved an uncertain lodging (the lodging): either way it is that lodging's,
+            # and never evidence for another one sharing its LRN (amendments do).
+            by_conv: dict[str, int] = {}
+            if convs:
+                for table in (T_CDS_LODGING, T_CDS_ATTEMPT):
+                    by_conv.update({r.conversation_id: r.seq for r in conn.execute(
+                        select(table.c.conversation_id, table.c.seq).where(
+                            table.c.conversation_id.in_(list(convs))))})
             lrns = {n["lrn"] for n in fresh if n.get("lrn")}
             lodgings = {r.seq: r for r in conn.execute(select(T_CDS_LODGING).where(
                 (T_CDS_LODGING.c.lrn.in_(list(lrns)))

@@ -43,6 +43,7 @@ class StoreBase(Closing):
         self.engine = engine
         self.path = path
         self._write_lock = threading.RLock()
+        self._deferred_search: bool | None = None  # schema has 0006's pending table
 
     # ---- opening -----------------------------------------------------------------
 
@@ -101,6 +102,7 @@ class StoreBase(Closing):
 
         with self._write_lock, self.engine.begin() as conn:
             upgrade(conn)
+        self._deferred_search = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -112,11 +114,41 @@ class StoreBase(Closing):
             conn.info["begin_sql"] = "BEGIN IMMEDIATE"
             with conn.begin():
                 yield conn
+                self._flush_search(conn)
+
+    def _flush_search(self, conn: Connection) -> None:
+        """Index what this transaction saved, before it commits (migration 0006)."""
+        from client.store.search import flush_search
+
+        cur = conn.connection.cursor()
+        try:
+            if self._deferred_search is None:
+                self._deferred_search = cur.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'declaration_search_pending'"
+                ).fetchone() is not None
+            if self._deferred_search:
+                flush_search(cur)
+        finally:
+            cur.close()
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def _read_cursor(self) -> Iterator[Any]:
+        """A driver cursor on a pooled connection, for the seal path's fixed lookups: the
+        SQLAlchemy Connection around a one-row SELECT cost more than the SELECT (#15)."""
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                yield cur
+            finally:
+                cur.close()
+        finally:
+            raw.close()
 
     # ---- maintenance ------------------------------------------------------------------------
 
@@ -150,5 +182,7 @@ class StoreBase(Closing):
         with self._write_lock, self.engine.connect() as conn:
             conn.info["begin_sql"] = "BEGIN IMMEDIATE"
             with conn.begin():
-                return conn.execute(text(sql)).rowcount
+                n = conn.execute(text(sql)).rowcount
+                self._flush_search(conn)
+                return n
 

@@ -170,6 +170,11 @@ class DeclarationsMixin(StoreBase):
                  limit: int | None = None, offset: int = 0) -> list[str]:
         """Ids only, sorted and filtered in SQL: the backbone of the lazy table model."""
         col = T_DECL.c[order_by if order_by in self.SORTABLE else "updated_at"]
+        if limit is not None and not offset and search and len(search.strip()) >= 3:
+            first = self._first_page_by_scan(statuses, search.strip(), col.name, descending,
+                                             limit)
+            if first is not None:
+                return first
         q = select(T_DECL.c.id).where(and_(true(), *self._filters(statuses, search)))
         q = q.order_by(col.desc() if descending else col.asc(),
                        T_DECL.c.id.desc() if descending else T_DECL.c.id.asc())
@@ -177,6 +182,37 @@ class DeclarationsMixin(StoreBase):
             q = q.limit(limit).offset(offset)
         with self._read() as conn:
             return list(conn.execute(q).scalars())
+
+    SCAN_BUDGET = 2000  # rows read in list order before the index answers instead
+
+    def _first_page_by_scan(self, statuses: Iterable[str] | None, search: str, col: str,
+                            descending: bool, limit: int) -> list[str] | None:
+        """The first page for a fragment found in many declarations, or None.
+
+        The FTS5 index answers a rare fragment at once, but a common one (the broker's own
+        EORI, a frequent consignee) makes it list and sort every match before the first
+        row shows.  The indexed text is also held by the index's content table, so the
+        first ``SCAN_BUDGET`` rows in list order are read and matched with LIKE; a page
+        filled that way is the page the index would give (for ASCII text: LIKE folds only
+        ASCII case, so a non-ASCII case variant may show once the full id list, from the
+        index, arrives).  Otherwise the index decides.
+        """
+        direction = "DESC" if descending else "ASC"
+        where, params = "", {"budget": self.SCAN_BUDGET, "limit": limit,
+                             "pattern": "%" + _like_escape(search) + "%"}
+        if statuses:
+            names = [f"s{i}" for i, _ in enumerate(statuses)]
+            where = "WHERE d.status IN (" + ", ".join(f":{n}" for n in names) + ")"
+            params.update(dict(zip(names, statuses, strict=True)))
+        sql = (f"SELECT x.id FROM (SELECT d.id, d.{col} AS o FROM declaration d {where} "
+               f"ORDER BY d.{col} {direction}, d.id {direction} LIMIT :budget) x "
+               "JOIN declaration_search_key k ON k.declaration_id = x.id "
+               "JOIN declaration_search_content c ON c.id = k.seq "
+               "WHERE c.c0 LIKE :pattern ESCAPE '\\' "
+               f"ORDER BY x.o {direction}, x.id {direction} LIMIT :limit")
+        with self._read() as conn:
+            ids = list(conn.execute(text(sql), params).scalars())
+        return ids if len(ids) >= limit else None
 
     def summaries(self, ids: Sequence[str]) -> dict[str, Summary]:
         """Rows for a window of ids (the table's row cache fills from here)."""
@@ -220,8 +256,8 @@ class DeclarationsMixin(StoreBase):
         if exclude_id:
             sql += " AND id != ?"
             params += (exclude_id,)
-        with self._read() as conn:
-            return conn.exec_driver_sql(sql + " LIMIT 1", params).first() is not None
+        with self._read_cursor() as cur:
+            return cur.execute(sql + " LIMIT 1", params).fetchone() is not None
 
     def transition(self, decl_id: str, to_status: str, actor: str, *,
                    note: Message | None = None, detail: dict[str, Any] | None = None) -> Changes:
@@ -387,6 +423,10 @@ class DeclarationsMixin(StoreBase):
                 from_status=row.status, to_status=row.status, note=code,
                 detail=_json(detail)))
         return Changes(declarations=(decl_id,))
+
+
+def _like_escape(fragment: str) -> str:
+    return fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def fts_phrase(fragment: str) -> str:

@@ -44,6 +44,7 @@ CREATED = NoteKind(PREFIX + "created")
 IMPORTED = NoteKind(PREFIX + "imported")
 IMPORTED_FROM = NoteKind(PREFIX + "imported_from", ("file",))
 COPIED_FROM = NoteKind(PREFIX + "copied_from", ("source",))
+FROM_TEMPLATE = NoteKind(PREFIX + "from_template", ("template",))
 DEMO_SEED = NoteKind(PREFIX + "demo_seed")
 EDITED = NoteKind(PREFIX + "edited")  # a ready declaration edited goes back to draft
 CHECKED = NoteKind(PREFIX + "checked")  # checked by the rules and marked ready
@@ -75,7 +76,7 @@ CDS_NOTIFICATION = NoteKind(PREFIX + "cds_notification", ("status",))
 AMENDMENT_APPLIED = NoteKind(PREFIX + "amendment_applied", ("function", "file"))
 
 NOTES: dict[str, NoteKind] = {k.code: k for k in (
-    CREATED, IMPORTED, IMPORTED_FROM, COPIED_FROM, DEMO_SEED, EDITED, CHECKED, NEW_VERSION,
+    CREATED, IMPORTED, IMPORTED_FROM, COPIED_FROM, FROM_TEMPLATE, DEMO_SEED, EDITED, CHECKED, NEW_VERSION,
     SEALED, RECEIPT, REJECTED, NOTIFICATION, FALLBACK_PRINTED, FALLBACK_LINKED,
     CDS_LODGED, CDS_REFUSED, CDS_UNRESOLVED, CDS_RESEND, CDS_KNOWN_LODGED, CDS_WITHDRAWN,
     CDS_EARLIER_TAKEN, CDS_NOTIFICATION,
@@ -123,6 +124,7 @@ def history_message(entry: HistoryEntry) -> Message:
 
 
 __all__ = ["AMENDMENT_APPLIED", "AS_WRITTEN", "CHECKED", "COPIED_FROM", "CREATED", "DEMO_SEED", "EDITED",
+           "FROM_TEMPLATE",
            "FALLBACK_LINKED", "FALLBACK_PRINTED", "IMPORTED", "IMPORTED_FROM", "NEW_VERSION",
            "MRN_INVALID", "NOTES", "NOTIFICATION", "PAPER_PROCEDURE", "WITHDRAWAL_QUEUED", "NoteKind", "PREFIX", "RECEIPT", "REJECTED",
            "REQUEST_ACCEPTED", "REQUEST_REFUSED", "SEALED",

@@ -27,6 +27,7 @@ class _Skip(Exception):
 # keeps each one prepared across seals.
 _SNAPSHOT_SQL = ("SELECT d.status, c.document FROM declaration d JOIN declaration_document c "
                  "ON c.id = d.id WHERE d.id = ?")
+_PROTECTED_SQL = "SELECT json_extract(envelope, '$.protected') FROM journal WHERE seq = ?"
 _LAST_LINK_SQL = "SELECT seq, envelope_hash FROM journal ORDER BY seq DESC LIMIT 1"
 _JOURNAL_SQL = ("INSERT INTO journal (seq, kind, declaration_id, version, envelope_hash, "
                 "prev_hash, sealed_at, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
@@ -52,17 +53,18 @@ class JournalMixin(StoreBase):
         committed — a crash anywhere leaves either nothing or everything.  The
         document itself is not copied into the history: the journal holds it, signed.
         """
-        with self._read() as conn:
-            snap = conn.exec_driver_sql(_SNAPSHOT_SQL, (decl_id,)).first()
+        with self._read_cursor() as cur:
+            snap = cur.execute(_SNAPSHOT_SQL, (decl_id,)).fetchone()
         if snap is None:
             raise StoreError("error.not_found", 2, id=decl_id)
-        if snap.status not in states.EDITABLE:
-            raise StoreError("store.already_sealed", 2, id=decl_id, status=snap.status)
-        decl = Declaration.model_validate_json(snap.document)
+        snap_status, snap_document = snap
+        if snap_status not in states.EDITABLE:
+            raise StoreError("store.already_sealed", 2, id=decl_id, status=snap_status)
+        decl = Declaration.model_validate_json(snap_document)
         if check is not None:
             check(decl)
         now = now_utc()
-        document = json.loads(snap.document)  # stored as Declaration.to_json_dict()
+        document = json.loads(snap_document)  # stored as Declaration.to_json_dict()
         with self._tx() as conn:
             # The hot path talks to the driver's cursor directly (same connection, same
             # transaction): SQLAlchemy's per-statement bookkeeping was a third of the CPU
@@ -70,7 +72,7 @@ class JournalMixin(StoreBase):
             cur = conn.connection.cursor()
             try:
                 row = cur.execute(_SNAPSHOT_SQL, (decl_id,)).fetchone()
-                if row is None or row[0] not in states.EDITABLE or row[1] != snap.document:
+                if row is None or row[0] not in states.EDITABLE or row[1] != snap_document:
                     raise StoreError("store.changed_while_sealing", 2, id=decl_id)
                 entry = self._append_journal_cur(
                     cur, "declaration", decl.id, decl.version,
@@ -179,6 +181,13 @@ class JournalMixin(StoreBase):
                 if limit is not None and seen >= limit:
                     return
             after = rows[-1].seq
+
+    def journal_protected(self, seq: int) -> str | None:
+        """The protected header (base64url) of journal entry ``seq``, without reading and
+        decoding the whole envelope: the seal path asks for its predecessor's ``sigT``."""
+        with self._read_cursor() as cur:
+            row = cur.execute(_PROTECTED_SQL, (seq,)).fetchone()
+        return None if row is None else row[0]
 
     def journal_entry(self, *, seq: int | None = None, declaration_id: str | None = None,
                       version: int | None = None) -> JournalEntry | None:

@@ -10,7 +10,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = "0004"  # the Alembic head this code writes; see client/migrations/
+SCHEMA_VERSION = "0006"  # the Alembic head this code writes; see client/migrations/
 
 
 
@@ -21,7 +21,7 @@ class DeclarationRow(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     version: int = 1
     type: str = Field(max_length=2)
-    status: str = Field(max_length=24, index=True)
+    status: str = Field(max_length=24)  # indexed by ix_declaration_status_updated (0005)
     lrn: str | None = Field(default=None, max_length=35, index=True)
     mrn: str | None = Field(default=None, max_length=35, index=True)
     declarant_id: str | None = Field(default=None, max_length=35)

@@ -92,6 +92,10 @@ SCRATCH: SettingFamily[dict[str, Any] | None] = SettingFamily(
     "ui.scratch.", dict[str, Any] | None, None,
     "An editor's unsaved input that is not yet a declaration, per declaration id.")
 
+TEMPLATES: Setting[dict[str, dict[str, Any]]] = Setting(
+    "declaration.templates", dict[str, dict[str, Any]], {},
+    "Named declaration templates: parties, transport and usual goods to start from.")
+
 # ---- continuity (outages) ---------------------------------------------------------------
 
 OFFLINE_SINCE: Setting[str | None] = Setting(
@@ -118,7 +122,7 @@ INVOICE_MAPPING: SettingFamily[dict[str, Any] | None] = SettingFamily(
 
 SETTINGS: dict[str, Setting[Any]] = {s.name: s for s in (
     FEED_CURSOR, LAST_SUCCESS, REFDATA_VERSION, DRAIN_RATE, LANGUAGE, WORK_OFFLINE,
-    OFFLINE_SINCE, LAST_RECOVERY, MAO_HOURS, CDS_FETCHING)}
+    OFFLINE_SINCE, LAST_RECOVERY, MAO_HOURS, CDS_FETCHING, TEMPLATES)}
 FAMILIES: dict[str, SettingFamily[Any]] = {f.prefix: f for f in (SCRATCH, INVOICE_MAPPING)}
 
 

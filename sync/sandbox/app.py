@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import heapq
 import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -32,13 +34,16 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from client.common.i18n import ComptoirError, tr
+from client.seal import translog as tl
 from sync.protocol import (
     API_PREFIX,
+    LOG_SIZE_HEADER,
     MAX_BODY_BYTES,
     MAX_FEED_LIMIT,
     PROBLEM_CONTENT_TYPE,
     PROTOCOL_VERSION,
     BatchResponse,
+    ConsistencyResponse,
     EnrolRequest,
     EnrolResponse,
     HealthResponse,
@@ -48,16 +53,18 @@ from sync.protocol import (
     RefList,
     SubmitRequest,
     TokenResponse,
+    TreeHeadResponse,
     TrustResponse,
 )
 from sync.sandbox import authz
 from sync.sandbox import officer as officer_mod
 from sync.sandbox import refdata as refdata_mod
 from sync.sandbox.ca import SandboxPKI, cert_serial
-from sync.sandbox.checks import Checker
-from sync.sandbox.intake import IntakeContext, now_iso, process_batch
+from sync.sandbox.checks import Checker, prepare
+from sync.sandbox.intake import IntakeContext, check_batch, now_iso, process_batch
 from sync.sandbox.pipeline import DEFAULT_CLOCK_SPEED, Clock, LaneMode
 from sync.sandbox.store import TOKEN_LIFETIME, Principal, SandboxStore
+from sync.sandbox.translog import MerkleLog
 
 FINGERPRINT_KEY = "comptoir.body_sha256"
 
@@ -74,8 +81,9 @@ class SandboxSettings:
     clock_speed: float = DEFAULT_CLOCK_SPEED
     refdata_dir: Path | None = None
     tick_seconds: float = 0.2
-    workers: int = 0  # processes checking signatures and rules of large batches
-    max_pending_batches: int = 16  # more waiting batches than this: 503 + Retry-After
+    check_processes: int = 0  # extra processes checking signatures and rules of big batches
+    max_pending_batches: int = 64  # batches running or waiting; past that: 503 + Retry-After
+    running_batches: int = 2  # batches worked on at once by one worker process
     max_held_per_device: int = 256  # envelopes waiting for a gap in one device's chain
     token_lifetime: float = TOKEN_LIFETIME  # seconds
     training: bool = False  # the desktop's training mode: says so, enrols training profiles only
@@ -92,6 +100,8 @@ class SandboxState:
     lists: dict[str, dict[str, dict[str, str]]]
     versions: dict[str, int]
     checker: Checker
+    log: MerkleLog
+    gate: FairGate | None = None
     in_flight: set[tuple[str, str]] = field(default_factory=set)
     in_flight_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -108,8 +118,10 @@ class SandboxState:
         store = open_store(settings.home, db_url)
         lists = refdata_mod.load_lists(settings.refdata_dir, settings.country)
         versions = store.refdata_versions({k: refdata_mod.digest(v) for k, v in lists.items()})
-        checker = Checker(pki.ca_cert, pki.ca_pem.encode(), settings.workers)
-        return cls(settings, pki, store, lists, versions, checker)
+        checker = Checker(pki.ca_cert, pki.ca_pem.encode(), settings.check_processes)
+        jwk = pki.receipt_private_jwk
+        log = MerkleLog(f"comptoir-sandbox:{jwk['kid']}", jwk)
+        return cls(settings, pki, store, lists, versions, checker, log)
 
     def close(self) -> None:
         self.checker.close()
@@ -219,33 +231,144 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
-class OverloadMiddleware:
-    """Refuse new batches with 503 + Retry-After while too many are already waiting.
+class FairGate:
+    """Batches admitted in fair order across devices, with a bounded wait.
 
-    After an outage every client drains at once; a bounded queue keeps the latency of
-    the batches being served predictable, and the clients back off as told.
+    After an outage every post drains at once.  At most ``capacity`` batches are worked
+    on at a time and up to ``queue_max`` more wait, served in the order of their
+    self-clocked fair queueing finish tag: a batch starts at the later of the virtual
+    time and the end of its device's previous batch, and its size (bytes) is added, so a
+    post with three declarations goes ahead of a neighbour's backlog of thousands.  When
+    the queue is full a newcomer with an earlier tag takes the place of the latest one,
+    which is refused; so is a batch that would wait more than ``max_wait_s`` behind the
+    work queued ahead of it (measured as it goes, per KB).  A refused batch gets 503 at
+    once with a Retry-After worked out from the work queued — nothing waits unbounded.
     """
 
-    def __init__(self, app: ASGIApp, max_pending: int = 16, retry_after: int = 2) -> None:
-        self.app, self.max_pending, self.retry_after = app, max_pending, retry_after
-        self.pending = 0
+    def __init__(self, capacity: int = 2, queue_max: int = 64, max_retry_after: int = 30,
+                 max_wait_s: float = 2.0) -> None:
+        self.capacity, self.queue_max = max(1, capacity), max(0, queue_max)
+        self.max_retry_after = max_retry_after
+        self.max_wait_s = max_wait_s
+        self.running = 0
+        self.virtual = 0.0
+        self.finish: dict[str, float] = {}
+        self.waiting: list[tuple[float, int, str, float, asyncio.Future[bool]]] = []
+        self._seq = 0
+        self.service_s = 0.2  # moving average of one batch's time in the intake
+        self.s_per_cost = 0.002  # moving average of that time per KB sent
+        self.shed = 0
+        self.admitted = 0
+
+    def expected_wait(self, finish: float) -> float:
+        """Seconds a batch with this finish tag would wait: the work queued ahead of it
+        and the batches running, spread over the capacity."""
+        ahead = sum(c for f, _, _, c, _ in self.waiting if f < finish)
+        return (ahead * self.s_per_cost + self.running * self.service_s / 2) / self.capacity
+
+    def _tags(self, device: str, cost: float) -> tuple[float, float]:
+        previous = self.finish.get(device, 0.0)
+        finish = max(self.virtual, previous) + cost
+        self.finish[device] = finish
+        if len(self.finish) > 100_000:  # devices long idle start again from the virtual time
+            self.finish = {k: v for k, v in self.finish.items() if v > self.virtual}
+        return finish, previous
+
+    def _admit(self, finish: float) -> None:
+        self.running += 1
+        self.admitted += 1
+        self.virtual = max(self.virtual, finish)
+
+    async def acquire(self, device: str, cost: float) -> bool:
+        """Wait for this batch's turn; False when it is refused (shed)."""
+        if self.running < self.capacity and not self.waiting:
+            self._admit(self._tags(device, cost)[0])
+            return True
+        finish, previous = self._tags(device, cost)
+        if self.expected_wait(finish) > self.max_wait_s:  # better told when to come back
+            self.finish[device] = previous
+            self.shed += 1
+            return False
+        if len(self.waiting) >= self.queue_max:
+            latest = max(self.waiting, default=None)
+            if latest is None or latest[0] <= finish:
+                self.finish[device] = previous  # refused: it used nothing
+                self.shed += 1
+                return False
+            self.waiting.remove(latest)
+            heapq.heapify(self.waiting)
+            self.finish[latest[2]] -= latest[3]
+            self.shed += 1
+            latest[4].set_result(False)
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        heapq.heappush(self.waiting, (finish, self._seq, device, cost, fut))
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if fut.done() and not fut.cancelled() and fut.result():
+                self.release(0.0)  # admitted just as its client went away: pass it on
+            raise
+
+    def release(self, elapsed: float, cost: float = 0.0) -> None:
+        if elapsed > 0:
+            self.service_s = 0.8 * self.service_s + 0.2 * elapsed
+            if cost > 0:
+                self.s_per_cost = 0.8 * self.s_per_cost + 0.2 * elapsed / cost
+        self.running -= 1
+        while self.waiting and self.running < self.capacity:
+            finish, _, _, _, fut = heapq.heappop(self.waiting)
+            if fut.done():
+                continue  # its client went away
+            self._admit(finish)
+            fut.set_result(True)
+
+    def retry_after(self) -> int:
+        """Seconds until the work queued now is likely done."""
+        return max(1, min(self.max_retry_after, math.ceil(self.expected_wait(math.inf))))
+
+
+class OverloadMiddleware:
+    """Admit envelope batches through a :class:`FairGate` keyed by the API token (one per
+    enrolled device); refuse with 503 + Retry-After what it cannot take."""
+
+    def __init__(self, app: ASGIApp, gate: FairGate) -> None:
+        self.app, self.gate = app, gate
+
+    @property
+    def pending(self) -> int:
+        return self.gate.running + len(self.gate.waiting)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or \
                 not scope.get("path", "").endswith("/envelopes"):
             await self.app(scope, receive, send)
             return
-        if self.pending >= self.max_pending:
+        device, cost = _device_and_cost(scope)
+        if not await self.gate.acquire(device, cost):
             await _drain(receive)
             await problem_response(503, "sandbox.overloaded", None, scope.get("path"),
-                                   {"Retry-After": str(self.retry_after),
+                                   {"Retry-After": str(self.gate.retry_after()),
                                     "Connection": "close"})(scope, receive, send)
             return
-        self.pending += 1
+        started = time.monotonic()
         try:
             await self.app(scope, receive, send)
         finally:
-            self.pending -= 1
+            self.gate.release(time.monotonic() - started, cost)
+
+
+def _device_and_cost(scope: Scope) -> tuple[str, float]:
+    """Whose batch (a hash of the bearer token: one per device) and how big (its bytes
+    as sent, in KB) — known before the body is read."""
+    auth, size = b"", 0
+    for k, v in scope.get("headers", []):
+        if k == b"authorization":
+            auth = v
+        elif k == b"content-length":
+            with contextlib.suppress(ValueError):
+                size = int(v)
+    return hashlib.sha256(auth).hexdigest()[:24], 1.0 + size / 1024
 
 
 async def _drain(receive: Receive, limit: int = MAX_BODY_BYTES) -> None:
@@ -296,8 +419,12 @@ def create_app(state: SandboxState | None) -> FastAPI:
     app.state.sandbox = state
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
     app.add_middleware(BodyLimitMiddleware)
-    app.add_middleware(OverloadMiddleware,
-                       max_pending=state.settings.max_pending_batches if state else 16)
+    pending = state.settings.max_pending_batches if state else 64
+    running = max(1, min(state.settings.running_batches if state else 2, pending))
+    gate = FairGate(running, pending - running)
+    if state is not None:
+        state.gate = gate
+    app.add_middleware(OverloadMiddleware, gate=gate)
 
     @app.exception_handler(ProblemException)
     async def _problem(request: Request, exc: ProblemException) -> JSONResponse:
@@ -396,6 +523,10 @@ def create_app(state: SandboxState | None) -> FastAPI:
     def submit(request: Request, body: SubmitRequest,
                idempotency_key: str | None = Header(default=None, alias="Idempotency-Key",
                                                     max_length=255),
+               log_size: int = Header(default=0, alias=LOG_SIZE_HEADER, ge=0, le=2**62,
+                                      description="The receipts log's tree size the client "
+                                                  "last verified: the answer proves its "
+                                                  "head extends it"),
                who: Principal = Depends(principal)) -> Any:
         """Lodge a batch of sealed envelopes; one result per envelope, in order."""
         if not idempotency_key:
@@ -410,19 +541,23 @@ def create_app(state: SandboxState | None) -> FastAPI:
         try:
             record = state.store.idempotency_record(*slot)
             if record is not None:
-                if record[0] != fingerprint:
-                    raise ProblemException(422, "sandbox.idempotency_mismatch", None)
-                return Response(record[1].encode("utf-8"), media_type="application/json")
+                return _replay(record, fingerprint)
             ctx = IntakeContext(
                 ca_cert=state.pki.ca_cert, receipt_jwk=state.pki.receipt_private_jwk,
                 country=state.settings.country, seed=state.settings.seed,
                 lane_mode=state.settings.lane,
                 clock=Clock(state.settings.clock_speed, instant=state.settings.lane == "green"),
                 revoked=state.store.revoked_serials(), checker=state.checker,
-                max_held=state.settings.max_held_per_device)
-            envelopes = [e.to_envelope() for e in body.envelopes]
+                max_held=state.settings.max_held_per_device,
+                log=state.log, known_log_size=log_size)
+            incoming = check_batch(state.store, ctx, who,
+                                   [prepare(e.model_dump(exclude_none=True))
+                                    for e in body.envelopes])
             with state.store.batch() as tx:
-                payload = process_batch(tx, ctx, who, envelopes)
+                record = tx.idempotency_record(*slot)  # another worker may have answered
+                if record is not None:
+                    return _replay(record, fingerprint)
+                payload = process_batch(tx, ctx, who, incoming)
                 text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
                 tx.save_idempotency(who.trader_id, idempotency_key, fingerprint, text)
             return Response(text.encode("utf-8"), media_type="application/json")
@@ -430,16 +565,47 @@ def create_app(state: SandboxState | None) -> FastAPI:
             with state.in_flight_lock:
                 state.in_flight.discard(slot)
 
+    def _replay(record: tuple[str, str], fingerprint: str) -> Response:
+        if record[0] != fingerprint:
+            raise ProblemException(422, "sandbox.idempotency_mismatch", None)
+        return Response(record[1].encode("utf-8"), media_type="application/json")
+
     @app.get(f"{API_PREFIX}/notifications", response_model=NotificationPage,
              tags=["notifications"], responses=_problems(401, 422))
     def notifications(after: int = Query(default=0, ge=0, le=2**62),
                       limit: int = Query(default=500, ge=1, le=MAX_FEED_LIMIT),
-                      who: Principal = Depends(principal)) -> NotificationPage:
+                      who: Principal = Depends(principal)) -> Any:
         """Status changes of this trader's declarations after a cursor."""
         state.store.materialise_due(time.time(), now_iso())
         rows = state.store.notifications(who.trader_id, after, limit)
         nxt = rows[-1]["cursor"] if rows else after
-        return NotificationPage.model_validate({"notifications": rows, "next": nxt})
+        # Written straight to JSON: the rows are the store's own, of the model's shape
+        # (a page of a thousand would otherwise be validated and encoded twice).
+        text = json.dumps({"notifications": rows, "next": nxt}, separators=(",", ":"),
+                          ensure_ascii=False)
+        return Response(text.encode("utf-8"), media_type="application/json")
+
+    @app.get(f"{API_PREFIX}/log/head", response_model=TreeHeadResponse, tags=["log"],
+             responses=_problems(401))
+    def log_head(_who: Principal = Depends(principal)) -> TreeHeadResponse:
+        """The receipts log's latest signed tree head."""
+        latest = state.store.latest_tree_head()
+        return TreeHeadResponse(tree_head=latest[2] if latest else None)
+
+    @app.get(f"{API_PREFIX}/log/consistency", response_model=ConsistencyResponse,
+             tags=["log"], responses=_problems(401, 404, 422))
+    def log_consistency(first: int = Query(ge=1, le=2**62), second: int = Query(ge=1, le=2**62),
+                        _who: Principal = Depends(principal)) -> ConsistencyResponse:
+        """RFC 9162 consistency proof from the tree of `first` entries to the head of
+        `second` (a size the log gave out a head for)."""
+        latest = state.store.latest_tree_head()
+        head = state.store.tree_head(second) if latest and second <= latest[0] else None
+        if first > second or head is None:
+            raise ProblemException(404, "sandbox.log_size_unknown", f"{first}..{second}")
+        mth = state.log.subtree(state.store.read_log_nodes)
+        return ConsistencyResponse(first=first, second=second, tree_head=head[1],
+                                   proof=tl.encode_hashes(tl.consistency_proof(first, second,
+                                                                               mth)))
 
     @app.get(f"{API_PREFIX}/refdata", response_model=RefdataResponse, tags=["refdata"],
              responses=_problems(422))
@@ -457,8 +623,10 @@ def create_app(state: SandboxState | None) -> FastAPI:
         certificates, enrolled devices with their chain position (officer tokens)."""
         if who.role != "officer":
             raise ProblemException(403, "sandbox.officer_only", None)
-        return TrustResponse.model_validate(
-            officer_mod.trust_document(state.store, state.pki.ca_pem, now_iso()))
+        doc = officer_mod.trust_document(state.store, state.pki.ca_pem, now_iso())
+        latest = state.store.latest_tree_head()
+        doc["tree_head"] = latest[2] if latest else None
+        return TrustResponse.model_validate(doc)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:

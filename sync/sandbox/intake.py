@@ -1,7 +1,10 @@
 """Lodging a batch of sealed envelopes: verify, order by device chain, decide, receipt.
 
-Per envelope, in this order: signature and certificate chain to the sandbox CA (not
-revoked); the signer is the token's trader; (declaration id, version) idempotency
+First, with no lock held: a resend (an envelope of this trader already decided, found
+by its hash) is answered from what was stored, unverified; the others get the
+stateless checks (signature and certificate chain to the sandbox CA, not revoked;
+business rules).  Then, under the intake lock, per envelope in this order: the signer
+is the token's trader; (declaration id, version) idempotency
 (same hash -> the original result, other hash -> IDEMPOTENCY_CONFLICT); the device
 chain (seq = last + 1 and prev = hash of last -> apply; further ahead -> held until the
 gap fills; behind or wrong prev -> CHAIN_FORK); then business validation and the risk
@@ -21,13 +24,14 @@ from cryptography import x509
 from client.common.i18n import tr
 from client.declaration import states
 from client.declaration.mrn import allocate_mrn, procedure_letter
-from client.seal.envelope import sign_receipt
+from client.seal import translog as tl
 from sync.sandbox import authz
-from sync.sandbox.checks import Checked, Checker, Refused, check_one
+from sync.sandbox.checks import Checked, Checker, Prepared, Refused, check_one, check_prepared
 from sync.sandbox.officer import apply_pending, lodge_decision
 from sync.sandbox.pipeline import Clock, LaneMode, lane_for, rejection_rule, schedule
 from sync.sandbox.requests import decide_request, lodged
-from sync.sandbox.store import BatchTx, Principal, StoredEnvelope
+from sync.sandbox.store import BatchTx, Principal, SandboxStore, StoredEnvelope
+from sync.sandbox.translog import MerkleLog
 
 
 def now_iso(t: float | None = None) -> str:
@@ -78,43 +82,69 @@ class IntakeContext:
     revoked: set[int]
     checker: Checker | None = None
     max_held: int = 256  # envelopes held per device waiting for a gap (look-ahead: 4x)
+    log: MerkleLog | None = None
+    known_log_size: int = 0  # the tree size the client last verified (Comptoir-Log-Size)
+
+
+@dataclass
+class Incoming:
+    """One envelope of a batch before the intake lock: as received, and either checked
+    (signature, chain, rules) or already known (this trader's decided envelope with the
+    same hash: a resend, answered without verifying it again)."""
+
+    index: int
+    prepared: Prepared
+    check: Checked | Refused | None = None
+    known: StoredEnvelope | None = None
+
+
+def check_batch(store: SandboxStore, ctx: IntakeContext, principal: Principal,
+                prepared: list[Prepared]) -> list[Incoming]:
+    """Everything that needs no lock: resends recognised by their stored hash, then the
+    stateless checks of the rest (inline or across the checker's processes)."""
+    known = store.lodged_by_hash(principal.trader_id, [p.hash for p in prepared])
+    incoming = [Incoming(i, p, known=known.get(p.hash)) for i, p in enumerate(prepared)]
+    fresh = [x for x in incoming if x.known is None]
+    if ctx.checker is not None:
+        checks = ctx.checker.check([x.prepared for x in fresh], ctx.revoked)
+    else:
+        checks = [check_prepared(x.prepared, ctx.ca_cert, ctx.revoked) for x in fresh]
+    for x, c in zip(fresh, checks, strict=True):
+        x.check = c
+    return incoming
 
 
 def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
-                  envelopes: list[dict[str, Any]]) -> dict[str, Any]:
-    """Decide every envelope of one batch inside one store transaction.
+                  incoming: list[Incoming]) -> dict[str, Any]:
+    """Decide every envelope of one batch inside one store transaction (intake lock held).
 
     Returns the BatchResponse document (plain JSON values).
     """
     results: list[dict[str, Any]] = []
-    to_sign: list[tuple[StoredEnvelope, dict[str, Any]]] = []
+    to_log: list[StoredEnvelope] = []  # lodged by this batch: their receipts join the log
+    seen: dict[tuple[str, int], StoredEnvelope] = {}  # what the results refer to
     by_key: dict[tuple[str, int], int] = {}
     now = time.time()
     at = now_iso(now)
     reception = datetime.fromtimestamp(now, UTC)
-    if ctx.checker is not None:
-        verified = ctx.checker.check(envelopes, ctx.revoked)
-    else:
-        verified = [check_one(e, ctx.ca_cert, ctx.revoked) for e in envelopes]
-    keys = [(str(v.header.get("did")), int(v.header.get("ver", 0)))
-            for v in verified if isinstance(v, Checked)]
-    tx.preload(keys)
+    verified = [x.check for x in incoming if isinstance(x.check, Checked)]
+    tx.preload([(str(v.header.get("did")), int(v.header.get("ver") or 0)) for v in verified])
     lrns = []
     for v in verified:
-        doc = v.document if isinstance(v, Checked) else None
-        if isinstance(doc, dict) and isinstance(doc.get("declarant"), dict):
+        doc = v.document
+        if isinstance(doc.get("declarant"), dict):
             declarant, lrn = doc["declarant"].get("id"), doc.get("lrn")
             if isinstance(declarant, str) and isinstance(lrn, str):
                 lrns.append((declarant[:35], lrn[:35]))
     tx.preload_lrns(lrns)
-    tx.bump_counter("submissions", len(envelopes))
+    tx.bump_counter("submissions", len(incoming))
 
     def result(index: int, status: str, h: str, did: str | None, ver: int | None, *,
                mrn: str | None = None, receipt: str | None = None,
                errors: list[dict[str, str]] | None = None) -> None:
         results.append({"index": index, "declaration_id": did, "version": ver,
                         "envelope_hash": h, "status": status, "mrn": mrn, "receipt": receipt,
-                        "errors": errors or []})
+                        "errors": errors or [], "log_index": None, "leaf": None, "path": None})
 
     def apply(se: StoredEnvelope, checked: Checked) -> None:
         """Decide a lodged envelope that is next in its device chain."""
@@ -128,8 +158,9 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
             return
         if checked.header.get("knd") == "decision":  # an officer's control decision (#8)
-            lodge_decision(tx, ctx.receipt_jwk, principal, se, checked.header,
-                           json.loads(se.raw), at)
+            lodge_decision(tx, ctx.receipt_jwk, principal, se, checked, json.loads(se.raw), at)
+            if se.status == "accepted" and se.claims is not None:
+                to_log.append(se)
             tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash, sig_time)
             return
         document = checked.document
@@ -146,7 +177,8 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                 tx.notify(principal.trader_id, se.declaration_id, se.version, status, at,
                           **extra)
             if se.status == "accepted":
-                to_sign.append((se, _claims(se)))
+                se.claims = _claims(se)
+                to_log.append(se)
             tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
             return
         if lodged(tx, se.trader_id, se.declaration_id, se.version) is not None:
@@ -170,7 +202,8 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             se.status, se.lane = "accepted", lane
             if se.declarant_id and se.lrn:
                 tx.claim_lrn(se.declarant_id, se.lrn, se.declaration_id)
-            to_sign.append((se, _claims(se)))
+            se.claims = _claims(se)
+            to_log.append(se)
             tx.notify(principal.trader_id, se.declaration_id, se.version, "accepted", at,
                       mrn=se.mrn)
             for due, status in ([] if apply_pending(tx, se, at)
@@ -183,13 +216,20 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                                 status, mrn=se.mrn)
         tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash, sig_time)
 
+    def held_check(nxt: StoredEnvelope) -> Checked | Refused:
+        """A held envelope's checks, kept from when it was received (no second verify);
+        a row from before they were kept is verified again."""
+        if nxt.checked is not None:
+            return Checked.from_json(nxt.checked)
+        return check_one(json.loads(nxt.raw), ctx.ca_cert, ctx.revoked)
+
     def apply_and_release(se: StoredEnvelope, checked: Checked) -> None:
         """Apply, then every held successor whose turn has come (iteratively)."""
         apply(se, checked)
         last = se
         while (nxt := tx.held(last.trader_id, last.device_id, last.seq + 1)) is not None:
             tx.resolve_held(nxt)
-            nv = check_one(json.loads(nxt.raw), ctx.ca_cert, ctx.revoked)
+            nv = held_check(nxt)
             if not isinstance(nv, Checked) or nxt.prev != last.envelope_hash:
                 nxt.status = "rejected"
                 nxt.errors = [_err("CHAIN_FORK", "/protected/prev")]
@@ -197,6 +237,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                           at, errors=nxt.errors)
             else:
                 apply(nxt, nv)
+            nxt.checked = None
             idx = by_key.get((nxt.declaration_id, nxt.version))
             if idx is not None:
                 results[idx].update(status=nxt.status, mrn=nxt.mrn, receipt=nxt.receipt,
@@ -205,14 +246,26 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                 break
             last = nxt
 
-    for index, (env, v) in enumerate(zip(envelopes, verified, strict=True)):
-        if isinstance(v, Refused):
+    for x in incoming:
+        index, v = x.index, x.check
+        if x.known is not None:  # a resend of an envelope already decided
+            k = x.known
+            seen[(k.declaration_id, k.version)] = k
+            if k.status == "accepted":
+                result(index, "duplicate", k.envelope_hash, k.declaration_id, k.version,
+                       mrn=k.mrn, receipt=k.receipt)
+            else:
+                result(index, k.status, k.envelope_hash, k.declaration_id, k.version,
+                       mrn=k.mrn, receipt=k.receipt, errors=k.errors)
+            continue
+        if not isinstance(v, Checked):
+            assert isinstance(v, Refused)
             result(index, "rejected", v.hash, None, None,
                    errors=[{"code": v.code, "pointer": f"/envelopes/{index}",
                             "detail": v.detail}])
             continue
         header, h = v.header, v.hash
-        did, ver = str(header.get("did")), int(header.get("ver", 0))
+        did, ver = str(header.get("did")), int(header.get("ver") or 0)
         kind = str(header.get("knd", "declaration"))
         refused = authz.refusal(v, principal, kind, reception)
         if refused is not None:
@@ -229,6 +282,8 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             continue
         existing = tx.envelope(principal.trader_id, did, ver)  # ids are per trader
         if existing is not None:
+            if existing.envelope_hash == h:
+                seen[(did, ver)] = existing
             if existing.envelope_hash != h:
                 result(index, "rejected", h, did, ver,
                        errors=[_err("IDEMPOTENCY_CONFLICT", "/protected/did")])
@@ -240,12 +295,13 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                        receipt=existing.receipt, errors=existing.errors)
                 by_key[(did, ver)] = index
             continue
-        dev, seq, prev = str(header.get("dev")), int(header.get("seq", 0)), str(header.get("prev"))
+        dev, seq, prev = str(header.get("dev")), int(header.get("seq") or 0), str(header.get("prev"))
         state = tx.device(principal.trader_id, dev)
         se = StoredEnvelope(
             declaration_id=did, version=ver, envelope_hash=h, trader_id=principal.trader_id,
             device_id=dev, seq=seq, prev=prev, status="held", mrn=None, receipt=None,
-            errors=[], raw=json.dumps(env, separators=(",", ":")), received_at=at)
+            errors=[], raw=x.prepared.raw, received_at=at)
+        seen[(did, ver)] = se
         if seq == state.last_seq + 1 and prev == state.last_hash:
             tx.add_envelope(se)
             apply_and_release(se, v)
@@ -257,22 +313,66 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             result(index, "rejected", h, did, ver,
                    errors=[_err("HELD_LIMIT", "/protected/seq")])
         elif seq > state.last_seq + 1 and tx.held(principal.trader_id, dev, seq) is None:
+            se.checked = v.to_json()
             tx.add_envelope(se)
             by_key[(did, ver)] = index
             result(index, "held", h, did, ver)
         else:
             result(index, "rejected", h, did, ver,
                    errors=[_err("CHAIN_FORK", "/protected/seq")])
-    # Receipts are signed last, all at once (across the worker processes for big batches).
-    if to_sign:
-        claims = [c for _, c in to_sign]
-        tokens = (ctx.checker.sign_receipts(claims, ctx.receipt_jwk) if ctx.checker is not None
-                  else [sign_receipt(c, ctx.receipt_jwk) for c in claims])
-        signed: dict[tuple[str, int], str] = {}
-        for (se, _), token in zip(to_sign, tokens, strict=True):
-            se.receipt = token
-            signed[(se.declaration_id, se.version)] = token
+    log = _append_to_log(tx, ctx, to_log, at) if ctx.log is not None else None
+    if log is not None:
+        head_size, mth = log["size"], log.pop("_mth")
         for r in results:
-            if r["status"] in ("accepted", "duplicate") and r["receipt"] is None:
-                r["receipt"] = signed.get((r["declaration_id"], r["version"]))
-    return {"results": results}
+            se = seen.get((r["declaration_id"], r["version"]))
+            if r["status"] not in ("accepted", "duplicate") or se is None \
+                    or se.log_index is None or not se.receipt:
+                continue
+            r["log_index"], r["leaf"], r["receipt"] = se.log_index, json.loads(se.receipt), None
+            if not log["first"] <= se.log_index < log["first"] + log["count"]:
+                r["path"] = tl.encode_hashes(tl.inclusion_path(se.log_index, head_size, mth))
+    out: dict[str, Any] = {"results": results}
+    if log is not None and any(r["log_index"] is not None for r in results):
+        out["log"] = log
+    return out
+
+
+def _append_to_log(tx: BatchTx, ctx: IntakeContext, to_log: list[StoredEnvelope],
+                   at: str) -> dict[str, Any] | None:
+    """Append this batch's receipts to the Merkle log and sign one tree head; the
+    proofs that tie every result to it (the ``log`` member of the answer)."""
+    assert ctx.log is not None
+    log = ctx.log
+    size = tx.log_size()
+    new: dict[tuple[int, int], bytes] = {}
+    if to_log:
+        leaves = []
+        for j, se in enumerate(to_log):
+            assert se.claims is not None
+            data = tl.leaf_data(se.claims)
+            se.receipt, se.log_index = data.decode("utf-8"), size + j
+            leaves.append(tl.leaf_hash(data))
+        new = log.append(size, leaves, tx.fetch_log_nodes)
+        head_size = size + len(to_log)
+        head = log.sign(head_size, log.root(head_size, tx.fetch_log_nodes, new), at)
+        tx.add_log_nodes(new, head_size)
+        tx.add_tree_head(head_size, head.root, head.token, at)
+        tx.after_commit.append(lambda: log.committed(new))
+        token = head.token
+    else:
+        head_size = size
+        stored = tx.tree_head(size) if size else None
+        if stored is None:
+            return None
+        token = stored[1]
+    mth = log.subtree(tx.fetch_log_nodes, new)
+    first, count = size, len(to_log)
+    known = ctx.known_log_size
+    consistency: list[str] | None = None
+    if 0 < known <= head_size:
+        consistency = tl.encode_hashes(tl.consistency_proof(known, head_size, mth))
+    return {"tree_head": token, "size": head_size, "first": first, "count": count,
+            "range": tl.encode_hashes(tl.range_proof(first, first + count, head_size, mth))
+            if count else [],
+            "consistency_from": known if consistency is not None else None,
+            "consistency": consistency or [], "_mth": mth}

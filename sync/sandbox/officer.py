@@ -17,16 +17,12 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 from client.common.b64 import b64u_decode_lenient
 from client.common.i18n import tr
-from client.seal.envelope import sign_receipt
+from sync.sandbox.checks import Checked
 from sync.sandbox.store import BatchTx, Decision, Principal, StoredEnvelope
 
 OUTCOME_STATUS = {"release": "released", "hold": "under_control", "refuse": "release_refused",
@@ -61,22 +57,14 @@ def _payload(env: dict[str, Any]) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def _leaf_ou(header: dict[str, Any]) -> str | None:
-    try:
-        cert = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
-    except (KeyError, IndexError, TypeError, ValueError):
-        return None
-    attrs = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
-    return str(attrs[0].value) if attrs else None
-
-
 def role_for_kind(kind: str) -> str:
     """Who may sign and lodge an envelope of this kind."""
     return "officer" if kind == "decision" else "trader"
 
 
-def _problem(doc: dict[str, Any], principal: Principal, header: dict[str, Any]) -> str | None:
-    if _leaf_ou(header) != "officer" or principal.role != "officer":
+def _problem(doc: dict[str, Any], principal: Principal, header: dict[str, Any],
+             signer_role: str | None) -> str | None:
+    if signer_role != "officer" or principal.role != "officer":
         return "officer certificate"
     if doc.get("id") != header.get("did"):
         return "id"
@@ -96,14 +84,15 @@ def _problem(doc: dict[str, Any], principal: Principal, header: dict[str, Any]) 
 
 
 def lodge_decision(tx: BatchTx, receipt_jwk: dict[str, Any], principal: Principal,
-                   se: StoredEnvelope, header: dict[str, Any], env: dict[str, Any],
+                   se: StoredEnvelope, checked: Checked, env: dict[str, Any],
                    at: str) -> None:
     """Decide a decision envelope that is next in its officer device's chain.
 
     Sets ``se``'s status, errors and receipt as the intake does for a declaration.
     """
     doc = _payload(env)
-    problem = _problem(doc, principal, header)
+    header = checked.header
+    problem = _problem(doc, principal, header, checked.signer_role)
     if problem is not None:
         se.status = "rejected"
         se.errors = [_err("DECISION_INVALID", "/payload", reason=problem)]
@@ -128,7 +117,7 @@ def lodge_decision(tx: BatchTx, receipt_jwk: dict[str, Any], principal: Principa
               "envelope_hash": se.envelope_hash, "received_at": se.received_at, "mrn": None,
               "device_id": se.device_id, "seq": se.seq, "trader_id": se.trader_id,
               "kind": "decision", "subject": row.declaration_id, "flags": flags}
-    se.receipt = sign_receipt(claims, receipt_jwk)
+    se.claims = claims  # its receipt: a leaf of the log, like a declaration's
 
 
 def _decided(tx: BatchTx, row: Decision) -> StoredEnvelope | None:

@@ -7,6 +7,7 @@ processes (tests, the desktop app) where to connect and which CA to trust.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ from pathlib import Path
 import uvicorn
 
 from client.common.files import atomic_write
-from client.common.i18n import ComptoirError
+from client.common.i18n import ComptoirError, tr
 from sync.sandbox.app import SandboxSettings, SandboxState, create_app
 
 
@@ -60,18 +61,132 @@ def write_server_json(state: SandboxState, url: str, port: int) -> Path:
     return path
 
 
+def describe_db(url: str) -> str:
+    """The database URL as printed at start: the password masked."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparsable URL is refused later, by the engine
+        return url.split("@")[-1]
+
+
 def serve(settings: SandboxSettings, host: str = "127.0.0.1", port: int = 0,
-          announce: bool = True) -> None:
-    """Run in the foreground until interrupted (``comptoir sandbox serve``)."""
-    state = SandboxState.open(settings)
-    state.checker.start()
+          announce: bool = True, workers: int = 1) -> None:
+    """Run in the foreground until interrupted (``comptoir sandbox serve``).
+
+    With ``workers`` > 1 that many processes share the listening socket and the
+    database (meant for PostgreSQL; on SQLite they take turns at its write lock): each
+    lodges whole batches, the intake lock keeping MRNs, device chains, idempotency and
+    the feed cursor exact.  They die with this process, even when it is killed.
+    """
+    from sync.sandbox.app import open_store
+    from sync.sandbox.ca import SandboxPKI
+
+    SandboxPKI(settings.home).ensure()
+    open_store(settings.home, settings.db_url).close()  # schema made once, before forking
     sock = bind_socket(host, port)
     real_port = sock.getsockname()[1]
     url = url_for(host, real_port)
-    server = _server(state, sock)
+    db = describe_db(settings.db_url or f"sqlite:///{settings.home / 'sandbox.db'}")
+    if workers <= 1:
+        state = SandboxState.open(settings)
+        state.checker.start()
+        _run_one(state, sock, url, real_port, announce, db, 1)
+        return
+    children = [_fork_worker(settings, sock) for _ in range(workers)]
+    state = SandboxState.open(settings)  # for server.json and the PKI paths only
     write_server_json(state, url, real_port)
     if announce:
         print(url, flush=True)
+        print(tr("sandbox.cli.serving", db=db, workers=workers), flush=True)
+    stopping = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    previous_int = signal.signal(signal.SIGINT, stop)
+    try:
+        while children:
+            try:
+                pid, _status = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            if pid in children:
+                children.remove(pid)
+                if not stopping:  # a worker died: start another in its place
+                    children.append(_fork_worker(settings, sock))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
+        (settings.home / "server.json").unlink(missing_ok=True)
+        state.close()
+        sock.close()
+
+
+def _fork_worker(settings: SandboxSettings, sock: socket.socket) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        _die_with_parent()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
+        state = SandboxState.open(settings)
+        server = _server(state, sock)
+        signal.signal(signal.SIGTERM, _stop)
+        try:
+            server.run(sockets=[sock])
+        except _Stopped:
+            pass
+        finally:
+            state.close()
+    except BaseException:  # noqa: BLE001 - a worker never returns into the parent's code
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _die_with_parent() -> None:
+    """A worker ends when the server process does, however it ended (Linux: the kernel
+    sends it SIGKILL; elsewhere a watcher thread notices the new parent)."""
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _run_one(state: SandboxState, sock: socket.socket, url: str, port: int, announce: bool,
+             db: str, workers: int) -> None:
+    server = _server(state, sock)
+    write_server_json(state, url, port)
+    if announce:
+        print(url, flush=True)
+        print(tr("sandbox.cli.serving", db=db, workers=workers), flush=True)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises it: end with exit 0.
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
@@ -118,13 +233,13 @@ class SandboxHandle:
 def start_in_thread(home: Path, *, port: int = 0, seed: int = 0, lane: str = "auto",
                     host: str = "127.0.0.1", db_url: str | None = None,
                     refdata_dir: Path | None = None,
-                    clock_speed: float | None = None, workers: int = 0,
-                    max_pending_batches: int = 16, training: bool = False,
+                    clock_speed: float | None = None, check_processes: int = 0,
+                    max_pending_batches: int = 64, training: bool = False,
                     secret_key: str | None = None) -> SandboxHandle:
     """Start the sandbox in a daemon thread and wait until it accepts connections."""
     settings = SandboxSettings(home=Path(home), db_url=db_url, seed=seed,
                                lane="green" if lane == "green" else "auto",
-                               refdata_dir=refdata_dir, workers=workers,
+                               refdata_dir=refdata_dir, check_processes=check_processes,
                                max_pending_batches=max_pending_batches, training=training,
                                secret_key=secret_key)
     if clock_speed is not None:

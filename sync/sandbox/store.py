@@ -1,9 +1,18 @@
-"""The sandbox single window's own store (SQLModel; SQLite with WAL by default).
+"""The sandbox single window's own store (SQLModel; SQLite with WAL by default, or
+PostgreSQL shared by several worker processes).
 
 All SQL of the sandbox lives here.  A batch of envelopes is applied in one
 transaction through :class:`BatchTx`, which keeps an in-memory view of what the batch
 has already written so that chain checks and held envelopes see it, then writes
 everything with bulk inserts at commit: one fsync per batch.
+
+Concurrency: every transaction that lodges envelopes or adds to the feed takes the
+*intake lock* first (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped
+advisory lock), so MRN serials, device chains, idempotency and the feed cursor (the
+notification ids, allocated under the lock and so committed in cursor order) stay
+exact whatever the number of worker processes.  What can run outside it (signatures,
+business rules) runs before it is taken.  Reads use their own engine and never wait
+for it.
 """
 
 from __future__ import annotations
@@ -14,13 +23,13 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, event, func, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import Index, UniqueConstraint, delete, event, func, text, tuple_, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import registry
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
@@ -124,7 +133,11 @@ class EnvelopeRow(_SandboxModel, table=True):
     # B's own declaration, and can neither pre-claim A's ids nor learn that they exist.
     __table_args__ = (UniqueConstraint("trader_id", "declaration_id", "version"),
                       Index("ix_envelopes_chain", "trader_id", "device_id", "seq"),
-                      Index("ix_envelopes_lrn", "declarant_id", "lrn"))
+                      Index("ix_envelopes_lrn", "declarant_id", "lrn"),
+                      # Held envelopes are few: a partial index finds them without a scan.
+                      Index("ix_envelopes_held", "trader_id", "device_id", "seq",
+                            sqlite_where=text("status = 'held'"),
+                            postgresql_where=text("status = 'held'")))
     id: int | None = Field(default=None, primary_key=True)
     declaration_id: str = Field(max_length=36)
     version: int
@@ -142,6 +155,39 @@ class EnvelopeRow(_SandboxModel, table=True):
     declarant_id: str | None = Field(default=None, max_length=35)  # DE 3/18
     lrn: str | None = Field(default=None, max_length=35)  # DE 2/5
     raw: str
+    # A held envelope's verified content (header fields, slim document, rule errors),
+    # so that it is not verified again when its turn comes.
+    checked: str | None = None
+    log_index: int | None = None  # its receipt's position in the Merkle log (#16)
+
+
+class LogNode(_SandboxModel, table=True):
+    """A complete subtree of the receipts' Merkle log (RFC 9162): level 0 are the leaf
+    hashes, a node at ``level`` covers leaves ``idx * 2**level`` onwards.  Immutable."""
+
+    __tablename__ = "log_nodes"
+    level: int = Field(primary_key=True)
+    idx: int = Field(primary_key=True)
+    hash: bytes
+
+
+class TreeHeadRow(_SandboxModel, table=True):
+    """Every signed tree head the log gave out (one per batch that added entries)."""
+
+    __tablename__ = "tree_heads"
+    size: int = Field(primary_key=True)
+    root: bytes
+    token: str
+    time: str
+
+
+class LrnClaim(_SandboxModel, table=True):
+    """Which declaration an LRN of a declarant (DE 3/18, DE 2/5) is registered to."""
+
+    __tablename__ = "lrn_claims"
+    declarant_id: str = Field(primary_key=True, max_length=35)
+    lrn: str = Field(primary_key=True, max_length=35)
+    declaration_id: str = Field(max_length=36)
 
 
 class IdempotencyRecord(_SandboxModel, table=True):
@@ -159,7 +205,8 @@ class NotificationRow(_SandboxModel, table=True):
     """The feed; the autoincrement id is the cursor."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_feed", "trader_id", "id"),)
+    __table_args__ = (Index("ix_notifications_feed", "trader_id", "id"),
+                      Index("ix_notifications_declaration", "declaration_id", "version"))
     id: int | None = Field(default=None, primary_key=True)
     trader_id: str = Field(max_length=35)
     declaration_id: str = Field(max_length=36)
@@ -176,6 +223,7 @@ class ScheduledEvent(_SandboxModel, table=True):
     """A pipeline step due later (real time); materialised into the feed when due."""
 
     __tablename__ = "scheduled_events"
+    __table_args__ = (Index("ix_scheduled_declaration", "declaration_id", "version"),)
     id: int | None = Field(default=None, primary_key=True)
     due_at: float = Field(index=True)
     trader_id: str = Field(max_length=35)
@@ -266,21 +314,37 @@ class StoredEnvelope:
     id: int | None = None
     declarant_id: str | None = None
     lrn: str | None = None
+    checked: dict[str, Any] | None = None
+    log_index: int | None = None
+    claims: dict[str, Any] | None = None  # its receipt's claims: a leaf of the log
 
 
 def _stored(row: Any) -> StoredEnvelope:
     return StoredEnvelope(row.declaration_id, row.version, row.envelope_hash, row.trader_id,
                           row.device_id, row.seq, row.prev, row.status, row.mrn, row.receipt,
                           json.loads(row.errors), row.raw, row.received_at, row.lane, row.id,
-                          row.declarant_id, row.lrn)
+                          row.declarant_id, row.lrn,
+                          json.loads(row.checked) if row.checked else None, row.log_index)
 
 
-def make_engine(url: Any) -> Engine:
+INTAKE_LOCK_KEY = 0x436F6D70  # PostgreSQL advisory lock of the intake ("Comp")
+
+
+def _kind(url: Any) -> str:
+    name = url if isinstance(url, str) else url.drivername
+    return "sqlite" if name.startswith("sqlite") else \
+        "postgresql" if name.startswith(("postgresql", "postgres")) else "other"
+
+
+def make_engine(url: Any, *, writer: bool = True) -> Engine:
     """An engine; SQLite gets WAL, FULL sync and a busy timeout (the CLI writes too).
 
     ``url`` is text or a SQLAlchemy URL (SQLCipher's raw key does not survive quoting).
+    The SQLite *writer* engine opens every transaction with ``BEGIN IMMEDIATE``: the
+    write lock is taken at the start, so two processes never both read a device chain
+    and then both write it.  Readers (``writer=False``) never take it.
     """
-    if (url if isinstance(url, str) else url.drivername).startswith("sqlite"):
+    if _kind(url) == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -290,37 +354,64 @@ def make_engine(url: Any) -> Engine:
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            if writer:
+                dbapi_conn.isolation_level = None  # SQLAlchemy's BEGIN below, not the driver's
+
+        if writer:
+            @event.listens_for(engine, "begin")
+            def _begin(conn: Connection) -> None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    if isinstance(url, str) and url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3
+    return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
 
 
 class SandboxStore:
     """The sandbox's persistent state."""
 
     def __init__(self, url: Any) -> None:
+        self.url = url
+        self.kind = _kind(url)
         self.engine = make_engine(url)
-        _SandboxModel.metadata.create_all(self.engine)
-        self._add_missing_columns()
+        self.read_engine = make_engine(url, writer=False) if self.kind == "sqlite" \
+            else self.engine
+        self._migrate()
         self._namespace_envelope_key()
         self.write_lock = threading.RLock()
-        self._principals: dict[str, Principal] = {}
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()
 
-    def _add_missing_columns(self) -> None:
-        """A sandbox database from before #8: add the new nullable/defaulted columns."""
-        from sqlalchemy import inspect, text
+    def lock_intake(self, conn: Connection) -> None:
+        """Serialise lodging and the feed across processes (see the module docstring)."""
+        if self.kind == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INTAKE_LOCK_KEY})
 
-        insp = inspect(self.engine)
+    def _migrate(self) -> None:
+        """Create what is missing: tables, columns added since (#8, #16), indexes; fill
+        the LRN claims of a database from before they had their own table.  Serialised
+        across processes (worker processes may start together)."""
+        from sqlalchemy import inspect
+
         with self.engine.begin() as conn:
+            if self.kind == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                             {"k": INTAKE_LOCK_KEY + 1})
+            insp = inspect(conn)
+            existing = set(insp.get_table_names())
+            _SandboxModel.metadata.create_all(conn)
             for table in _SandboxModel.metadata.sorted_tables:
+                if table.name not in existing:
+                    continue
                 have = {c["name"] for c in insp.get_columns(table.name)}
                 for col in table.columns:
                     if col.name in have:
                         continue
-                    ctype = col.type.compile(dialect=self.engine.dialect)
+                    ctype = col.type.compile(dialect=conn.dialect)
                     default = col.default.arg if col.default is not None and \
                         not callable(col.default.arg) else None
                     clause = ""
@@ -332,6 +423,14 @@ class SandboxStore:
                         clause = " DEFAULT '" + default.replace("'", "''") + "'"
                     conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{col.name}" '
                                       f"{ctype}{clause}"))
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
+            if "envelopes" in existing and "lrn_claims" not in existing:
+                conn.execute(text(
+                    "INSERT INTO lrn_claims (declarant_id, lrn, declaration_id) "
+                    "SELECT declarant_id, lrn, MIN(declaration_id) FROM envelopes "
+                    "WHERE status = 'accepted' AND declarant_id IS NOT NULL AND lrn IS NOT NULL "
+                    "GROUP BY declarant_id, lrn"))
 
     def _namespace_envelope_key(self) -> None:
         """A SQLite database from before #12 keeps (declaration id, version) unique across
@@ -431,7 +530,7 @@ class SandboxStore:
         (the CLI revokes from another process, so nothing is cached).
         """
         h = token_hash(token)
-        with Session(self.engine) as s:
+        with Session(self.read_engine) as s:
             row = s.get(Token, h)
             if row is None:
                 return None, "unknown"
@@ -488,7 +587,7 @@ class SandboxStore:
 
     def revoked_serials(self) -> set[int]:
         """Serial numbers (as integers) of revoked certificates."""
-        with Session(self.engine) as s:
+        with Session(self.read_engine) as s:
             return {int(x, 16) for x in s.exec(
                 select(Certificate.serial).where(Certificate.revoked == True))}  # noqa: E712
 
@@ -518,7 +617,7 @@ class SandboxStore:
     def trust_snapshot(self, recent: int = 200) -> tuple[list[dict[str, Any]],
                                                          list[dict[str, Any]]]:
         """(revoked certificates, enrolled devices with their chain position)."""
-        with Session(self.engine) as s:
+        with Session(self.read_engine) as s:
             certs = s.exec(select(Certificate)).all()
             revoked = [{"serial": c.serial, "revoked_at": c.revoked_at or "",
                         "trader_id": c.trader_id, "device_id": c.device_id}
@@ -542,7 +641,7 @@ class SandboxStore:
             return revoked, list(devices.values())
 
     def decision_stats(self) -> dict[str, int]:
-        with Session(self.engine) as s:
+        with Session(self.read_engine) as s:
             rows = s.exec(select(Decision.state, Decision.flagged, Decision.verified)).all()
         return {"decisions": len(rows), "decisions_verified": sum(1 for r in rows if r[2]),
                 "decisions_flagged": sum(1 for r in rows if r[1]),
@@ -550,7 +649,7 @@ class SandboxStore:
                 "decisions_applied": sum(1 for r in rows if r[0] == "applied")}
 
     def decisions(self, declaration_id: str | None = None) -> list[dict[str, Any]]:
-        with Session(self.engine) as s:
+        with Session(self.read_engine) as s:
             q = select(Decision)
             if declaration_id is not None:
                 q = q.where(Decision.declaration_id == declaration_id)
@@ -558,47 +657,95 @@ class SandboxStore:
 
     # -- idempotency -------------------------------------------------------------
     def idempotency_record(self, trader_id: str, key: str) -> tuple[str, str] | None:
-        with Session(self.engine) as s:
+        with Session(self.read_engine) as s:
             row = s.get(IdempotencyRecord, (trader_id, key))
             return None if row is None else (row.fingerprint, row.response)
 
     # -- batches -----------------------------------------------------------------
+    def lodged_by_hash(self, trader_id: str, hashes: list[str]) -> dict[str, StoredEnvelope]:
+        """This trader's envelopes already decided (accepted or rejected), by hash: a
+        resend is answered from them before any verification (read only, no lock)."""
+        out: dict[str, StoredEnvelope] = {}
+        wanted = sorted({h for h in hashes if h})
+        t = _table(EnvelopeRow)
+        with self.read_engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                for row in conn.execute(t.select().where(
+                        t.c.envelope_hash.in_(wanted[i:i + 500]), t.c.trader_id == trader_id,
+                        t.c.status.in_(("accepted", "rejected")))):
+                    out[row.envelope_hash] = _stored(row)
+        return out
+
+    # -- the receipts' Merkle log (#16), read side -----------------------------------
+    def latest_tree_head(self) -> tuple[int, bytes, str] | None:
+        """(size, root, token) of the last head given out (no lock: heads are immutable)."""
+        t = _table(TreeHeadRow)
+        with self.read_engine.connect() as conn:
+            row = conn.execute(select(t.c.size, t.c.root, t.c.token)
+                               .order_by(t.c.size.desc()).limit(1)).first()
+        return None if row is None else (row.size, bytes(row.root), row.token)
+
+    def tree_head(self, size: int) -> tuple[bytes, str] | None:
+        """(root, token) of the head given out at this size."""
+        t = _table(TreeHeadRow)
+        with self.read_engine.connect() as conn:
+            row = conn.execute(select(t.c.root, t.c.token).where(t.c.size == size)).first()
+        return None if row is None else (bytes(row.root), row.token)
+
+    def read_log_nodes(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        with self.read_engine.connect() as conn:
+            return fetch_log_nodes(conn, keys)
+
     @contextmanager
     def batch(self) -> Iterator[BatchTx]:
-        """One transaction for one batch, under the write lock."""
+        """One transaction for one batch, under the write lock and the intake lock."""
         with self.write_lock, Session(self.engine) as s:
+            self.lock_intake(s.connection())
             tx = BatchTx(s)
             yield tx
             tx.flush()
             crash_in_commit()
             s.commit()
+        for fn in tx.after_commit:
+            fn()
 
     # -- feed --------------------------------------------------------------------
     def notifications(self, trader_id: str, after: int, limit: int) -> list[dict[str, Any]]:
-        with Session(self.engine) as s:
-            rows = s.exec(select(NotificationRow)
-                          .where(NotificationRow.trader_id == trader_id)
-                          .where(NotificationRow.id > after)  # type: ignore[operator]
-                          .order_by(NotificationRow.id).limit(limit)).all()  # type: ignore[arg-type]
-            return [{"cursor": r.id, "declaration_id": r.declaration_id, "version": r.version,
-                     "mrn": r.mrn, "status": r.status, "at": r.at,
-                     "errors": json.loads(r.errors), "detail": r.detail,
-                     "decision": r.decision} for r in rows]
+        t = _table(NotificationRow)
+        with self.read_engine.connect() as conn:
+            rows = conn.execute(select(t.c.id, t.c.declaration_id, t.c.version, t.c.mrn,
+                                       t.c.status, t.c.at, t.c.errors, t.c.detail, t.c.decision)
+                                .where(t.c.trader_id == trader_id, t.c.id > after)
+                                .order_by(t.c.id).limit(limit)).all()
+        return [{"cursor": r.id, "declaration_id": r.declaration_id, "version": r.version,
+                 "mrn": r.mrn, "status": r.status, "at": r.at,
+                 "errors": [] if r.errors == "[]" else json.loads(r.errors), "detail": r.detail,
+                 "decision": r.decision} for r in rows]
 
     def materialise_due(self, now: float, at_text: str) -> int:
-        """Move due pipeline events into the feed, oldest first, in one transaction."""
-        with self.write_lock, Session(self.engine) as s:
-            due = s.exec(select(ScheduledEvent).where(ScheduledEvent.due_at <= now)
-                         .order_by(ScheduledEvent.due_at, ScheduledEvent.id)).all()  # type: ignore[arg-type]
+        """Move due pipeline events into the feed, oldest first, in one transaction.
+
+        Called on every feed poll: a lock-free indexed look at the earliest due time
+        first, so that a poll with nothing due writes nothing.
+        """
+        ev = _table(ScheduledEvent)
+        with self.read_engine.connect() as conn:
+            first = conn.execute(select(func.min(ev.c.due_at))).scalar()
+        if first is None or first > now:
+            return 0
+        with self.write_lock, self.engine.begin() as conn:
+            self.lock_intake(conn)
+            due = conn.execute(ev.select().where(ev.c.due_at <= now)
+                               .order_by(ev.c.due_at, ev.c.id)).all()
             if not due:
                 return 0
-            s.connection().execute(_table(NotificationRow).insert(), [
+            insert_many(conn, NotificationRow, [
                 {"trader_id": e.trader_id, "declaration_id": e.declaration_id,
                  "version": e.version, "mrn": e.mrn, "status": e.status, "at": at_text,
                  "errors": "[]", "detail": e.detail, "decision": None} for e in due])
-            for e in due:
-                s.delete(e)
-            s.commit()
+            ids = [e.id for e in due]
+            for i in range(0, len(ids), 500):
+                conn.execute(delete(ev).where(ev.c.id.in_(ids[i:i + 500])))
             return len(due)
 
     # -- reference data versions ---------------------------------------------------
@@ -624,7 +771,7 @@ class SandboxStore:
 
     # -- statistics ----------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        with Session(self.engine) as s:
+        with Session(self.read_engine) as s:
             declarations = s.exec(select(func.count()).select_from(EnvelopeRow)).one()
             distinct = s.exec(select(func.count(func.distinct(EnvelopeRow.declaration_id)))).one()
             by_status = dict(s.exec(select(EnvelopeRow.status, func.count())
@@ -637,9 +784,26 @@ class SandboxStore:
         return out
 
 
+_HELD = text("status = 'held'")  # a literal, so that the partial index applies
+
+
+def held_query(dialect: str, trader_id: str, device_id: str) -> Any:
+    """A device's held envelopes, through the partial index (SQLite is told to: without
+    statistics it would walk the device's whole chain through ``ix_envelopes_chain``)."""
+    if dialect == "sqlite":
+        return text("SELECT * FROM envelopes INDEXED BY ix_envelopes_held WHERE trader_id = :t "
+                    "AND device_id = :d AND status = 'held'").bindparams(t=trader_id, d=device_id)
+    t = _table(EnvelopeRow)
+    return t.select().where(t.c.trader_id == trader_id, t.c.device_id == device_id, _HELD)
+
+
 @dataclass
 class BatchTx:
-    """The writes of one batch, with an in-memory view of what it already did."""
+    """The writes of one batch, with an in-memory view of what it already did.
+
+    Reads and writes go through SQLAlchemy Core on the session's connection (no ORM
+    objects per envelope); the officers' decisions, which are rare, use the ORM.
+    """
 
     session: Session
     _envelopes: dict[tuple[str, str, int], StoredEnvelope] = field(default_factory=dict)
@@ -650,26 +814,61 @@ class BatchTx:
     _events: list[dict[str, Any]] = field(default_factory=list)
     _held: dict[tuple[str, str, int], StoredEnvelope] = field(default_factory=dict)
     _counters: dict[str, int] = field(default_factory=dict)
+    _counters_known: set[str] = field(default_factory=set)
     _idempotency: dict[str, Any] | None = None
     _lrns: dict[tuple[str, str], str] = field(default_factory=dict)
+    _new_claims: dict[tuple[str, str], str] = field(default_factory=dict)
     _looked_up: set[tuple[str, int]] = field(default_factory=set)
     _held_loaded: set[tuple[str, str]] = field(default_factory=set)
     _lrn_looked: set[tuple[str, str]] = field(default_factory=set)
-    _pending_decisions: set[tuple[str, int]] | None = None
+    _pending: set[tuple[str, int]] = field(default_factory=set)
+    _pending_looked: set[str] = field(default_factory=set)
+    _log_nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    _tree_head: dict[str, Any] | None = None
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.conn = self.session.connection()
+
+    # -- the receipts' Merkle log (#16) ---------------------------------------------
+    def log_size(self) -> int:
+        """Entries in the log (read under the intake lock: exact across processes)."""
+        return self._counter("log_size")
+
+    def add_log_nodes(self, nodes: dict[tuple[int, int], bytes], size: int) -> None:
+        self._log_nodes.update(nodes)
+        self._counters["log_size"] = size
+
+    def add_tree_head(self, size: int, root: bytes, token: str, time_text: str) -> None:
+        self._tree_head = {"size": size, "root": root, "token": token, "time": time_text}
+
+    def fetch_log_nodes(self, keys: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        return fetch_log_nodes(self.conn, keys)
+
+    def tree_head(self, size: int) -> tuple[bytes, str] | None:
+        """(root, signed token) of the head given out at this size."""
+        t = _table(TreeHeadRow)
+        row = self.conn.execute(select(t.c.root, t.c.token).where(t.c.size == size)).first()
+        return None if row is None else (bytes(row.root), row.token)
 
     def preload(self, keys: list[tuple[str, int]]) -> None:
-        """Fetch the existing envelopes (every trader's) for these (declaration id,
-        version) in bulk."""
+        """Fetch the existing envelopes (and pending officer decisions) for these
+        (declaration id, version) in bulk."""
         wanted = [k for k in set(keys) if k not in self._looked_up]
         self._looked_up.update(wanted)
-        for i in range(0, len(wanted), 400):
-            ids = {d for d, _ in wanted[i:i + 400]}
-            rows = self.session.exec(select(EnvelopeRow).where(
-                EnvelopeRow.declaration_id.in_(ids))).all()  # type: ignore[attr-defined]
-            for r in rows:
+        ids = sorted({d for d, _ in wanted})
+        t, dt_ = _table(EnvelopeRow), _table(Decision)
+        for i in range(0, len(ids), 400):
+            chunk = ids[i:i + 400]
+            for r in self.conn.execute(t.select().where(t.c.declaration_id.in_(chunk))):
+                # ids are per trader (#12): every trader's rows, keyed with the trader
                 self._envelopes.setdefault((r.trader_id, r.declaration_id, r.version),
                                            _stored(r))
                 self._looked_up.add((r.declaration_id, r.version))
+            self._pending.update((d, v) for d, v in self.conn.execute(
+                select(dt_.c.declaration_id, dt_.c.version).where(
+                    dt_.c.state == "pending", dt_.c.declaration_id.in_(chunk))))
+        self._pending_looked.update(ids)
 
     def envelopes_of(self, declaration_id: str, version: int) -> list[StoredEnvelope]:
         """Every trader's envelope under this (declaration id, version): an officer's
@@ -680,7 +879,10 @@ class BatchTx:
                 if d == declaration_id and v == version]
 
     def authorised(self, declarant_id: str, representative_id: str) -> bool:
-        return self.session.get(Authorisation, (declarant_id, representative_id)) is not None
+        a = _table(Authorisation)
+        return self.conn.execute(select(a.c.declarant_id).where(
+            a.c.declarant_id == declarant_id,
+            a.c.representative_id == representative_id)).first() is not None
 
     def held_count(self, trader_id: str, device_id: str) -> int:
         self.held(trader_id, device_id, 0)
@@ -697,7 +899,9 @@ class BatchTx:
         key = (trader_id, device_id)
         st = self._devices.get(key)
         if st is None:
-            row = self.session.get(Device, key)
+            d = _table(Device)
+            row = self.conn.execute(select(d.c.last_seq, d.c.last_hash, d.c.last_sig_time).where(
+                d.c.trader_id == trader_id, d.c.device_id == device_id)).first()
             st = (DeviceState(row.last_seq, row.last_hash, True, row.last_sig_time or "") if row
                   else DeviceState(0, GENESIS_HASH, False))
             self._devices[key] = st
@@ -714,26 +918,24 @@ class BatchTx:
         """A held envelope waiting at this position (this batch's or an earlier one)."""
         if (trader_id, device_id) not in self._held_loaded:
             self._held_loaded.add((trader_id, device_id))
-            rows = self.session.exec(select(EnvelopeRow).where(
-                EnvelopeRow.trader_id == trader_id, EnvelopeRow.device_id == device_id,
-                EnvelopeRow.status == "held")).all()
+            rows = self.conn.execute(held_query(self.conn.dialect.name, trader_id,
+                                                device_id)).all()
             for row in rows:
                 st = self._envelopes.setdefault(
                     (row.trader_id, row.declaration_id, row.version), _stored(row))
+                self._looked_up.add((row.declaration_id, row.version))
                 if st.status == "held":
                     self._held.setdefault((trader_id, device_id, row.seq), st)
         return self._held.get((trader_id, device_id, seq))
 
     def preload_lrns(self, pairs: list[tuple[str, str]]) -> None:
         """Fetch in bulk which (declarant, LRN) pairs are already registered."""
-        wanted = [p for p in set(pairs) if p not in self._lrn_looked]
+        wanted = sorted(p for p in set(pairs) if p not in self._lrn_looked)
         self._lrn_looked.update(wanted)
+        c = _table(LrnClaim)
         for i in range(0, len(wanted), 400):
-            chunk = wanted[i:i + 400]
-            rows = self.session.exec(select(
-                EnvelopeRow.declarant_id, EnvelopeRow.lrn, EnvelopeRow.declaration_id).where(
-                EnvelopeRow.lrn.in_({lrn for _, lrn in chunk}),  # type: ignore[union-attr]
-                EnvelopeRow.status == "accepted")).all()
+            rows = self.conn.execute(select(c.c.declarant_id, c.c.lrn, c.c.declaration_id).where(
+                tuple_(c.c.declarant_id, c.c.lrn).in_(wanted[i:i + 400])))
             for declarant, lrn, did in rows:
                 self._lrns.setdefault((declarant, lrn), did)
 
@@ -745,10 +947,14 @@ class BatchTx:
         return self._lrns.get(key)
 
     def claim_lrn(self, declarant_id: str, lrn: str, declaration_id: str) -> None:
-        self._lrns.setdefault((declarant_id, lrn), declaration_id)
+        key = (declarant_id, lrn)
+        if self.lrn_owner(declarant_id, lrn) is None:
+            self._lrns[key] = declaration_id
+            self._new_claims[key] = declaration_id
 
     def add_envelope(self, env: StoredEnvelope) -> None:
         self._envelopes[(env.trader_id, env.declaration_id, env.version)] = env
+        self._looked_up.add((env.declaration_id, env.version))
         self._new_envelopes.append(env)
         if env.status == "held":
             self._held[(env.trader_id, env.device_id, env.seq)] = env
@@ -764,7 +970,8 @@ class BatchTx:
                detail: str | None = None, decision: str | None = None) -> None:
         self._notifications.append({
             "trader_id": trader_id, "declaration_id": declaration_id, "version": version,
-            "mrn": mrn, "status": status, "at": at, "errors": json.dumps(errors or []),
+            "mrn": mrn, "status": status, "at": at,
+            "errors": json.dumps(errors) if errors else "[]",
             "detail": detail, "decision": decision})
 
     def schedule(self, due_at: float, trader_id: str, declaration_id: str, version: int,
@@ -773,19 +980,22 @@ class BatchTx:
                              "declaration_id": declaration_id, "version": version,
                              "mrn": mrn, "status": status, "detail": detail})
 
+    def _counter(self, name: str) -> int:
+        if name not in self._counters:
+            c = _table(Counter)
+            value = self.conn.execute(select(c.c.value).where(c.c.name == name)).scalar()
+            if value is not None:
+                self._counters_known.add(name)
+            self._counters[name] = int(value or 0)
+        return self._counters[name]
+
     def next_counter(self, name: str) -> int:
         """The next value of a persistent counter (MRN serials)."""
-        if name not in self._counters:
-            row = self.session.get(Counter, name)
-            self._counters[name] = row.value if row else 0
-        self._counters[name] += 1
+        self._counters[name] = self._counter(name) + 1
         return self._counters[name]
 
     def bump_counter(self, name: str, by: int) -> None:
-        if name not in self._counters:
-            row = self.session.get(Counter, name)
-            self._counters[name] = row.value if row else 0
-        self._counters[name] += by
+        self._counters[name] = self._counter(name) + by
 
     # -- control decisions (#8) ----------------------------------------------------
     def add_decision(self, **values: Any) -> Decision:
@@ -799,12 +1009,10 @@ class BatchTx:
         self.session.flush()
 
     def has_pending_decisions(self, declaration_id: str, version: int) -> bool:
-        """Cheap per declaration: the pending keys are read once per batch."""
-        if self._pending_decisions is None:
-            self._pending_decisions = set(self.session.exec(
-                select(Decision.declaration_id, Decision.version)
-                .where(Decision.state == "pending")).all())  # type: ignore[arg-type]
-        return (declaration_id, version) in self._pending_decisions
+        """Cheap per declaration: the pending keys of the batch are read with it."""
+        if declaration_id not in self._pending_looked:
+            self.preload([(declaration_id, version)])
+        return (declaration_id, version) in self._pending
 
     def decisions_for(self, declaration_id: str, version: int | None = None,
                       state: str | None = None) -> list[Decision]:
@@ -834,51 +1042,102 @@ class BatchTx:
         """An officer decided: the simulated pipeline's later steps no longer apply."""
         self._events = [e for e in self._events if not (
             e["declaration_id"] == declaration_id and e["version"] == version)]
-        for e in self.session.exec(select(ScheduledEvent).where(
-                ScheduledEvent.declaration_id == declaration_id,
-                ScheduledEvent.version == version)).all():
-            self.session.delete(e)
+        ev = _table(ScheduledEvent)
+        self.conn.execute(delete(ev).where(ev.c.declaration_id == declaration_id,
+                                           ev.c.version == version))
+
+    def idempotency_record(self, trader_id: str, key: str) -> tuple[str, str] | None:
+        """The stored answer to this key, read under the intake lock (another worker
+        process may have answered it since the lock-free look)."""
+        t = _table(IdempotencyRecord)
+        row = self.conn.execute(select(t.c.fingerprint, t.c.response).where(
+            t.c.trader_id == trader_id, t.c.key == key)).first()
+        return None if row is None else (row.fingerprint, row.response)
 
     def save_idempotency(self, trader_id: str, key: str, fingerprint: str, response: str) -> None:
         self._idempotency = {"trader_id": trader_id, "key": key, "fingerprint": fingerprint,
                              "response": response, "created_at": time.time()}
 
     def flush(self) -> None:
-        s = self.session
-        conn = s.connection()  # Core executemany: one statement per table, not per row
+        conn = self.conn  # Core executemany: one statement per table, not per row
         if self._new_envelopes:
-            conn.execute(_table(EnvelopeRow).insert(), [_row(e) for e in self._new_envelopes])
+            insert_many(conn, EnvelopeRow, [_row(e) for e in self._new_envelopes])
+        t = _table(EnvelopeRow)
         for rid, e in self._updated.items():
-            s.execute(update(EnvelopeRow).where(EnvelopeRow.id == rid)  # type: ignore[arg-type]
-                      .values(status=e.status, mrn=e.mrn, receipt=e.receipt, lane=e.lane,
-                              errors=json.dumps(e.errors), received_at=e.received_at))
+            conn.execute(update(t).where(t.c.id == rid).values(
+                status=e.status, mrn=e.mrn, receipt=e.receipt, lane=e.lane,
+                errors=json.dumps(e.errors), received_at=e.received_at,
+                declarant_id=e.declarant_id, lrn=e.lrn, checked=None, log_index=e.log_index))
         # Held envelopes of this same batch that got applied are inserted with their
         # final state (they were in _new_envelopes and mutated in place).
-        for (t, d), st in self._devices.items():
+        d = _table(Device)
+        new_devices = []
+        for (tid, did), st in self._devices.items():
             if st.exists:
-                s.execute(update(Device).where(Device.trader_id == t, Device.device_id == d)  # type: ignore[arg-type]
-                          .values(last_seq=st.last_seq, last_hash=st.last_hash,
-                                  last_sig_time=st.last_sig_time))
+                conn.execute(update(d).where(d.c.trader_id == tid, d.c.device_id == did)
+                             .values(last_seq=st.last_seq, last_hash=st.last_hash,
+                                     last_sig_time=st.last_sig_time))
             elif st.last_seq > 0:
-                s.add(Device(trader_id=t, device_id=d, last_seq=st.last_seq,
-                             last_hash=st.last_hash, last_sig_time=st.last_sig_time))
-        if self._notifications:
-            conn.execute(_table(NotificationRow).insert(), self._notifications)
-        if self._events:
-            conn.execute(_table(ScheduledEvent).insert(), self._events)
+                new_devices.append({"trader_id": tid, "device_id": did,
+                                    "last_seq": st.last_seq, "last_hash": st.last_hash,
+                                    "last_sig_time": st.last_sig_time})
+        if new_devices:
+            conn.execute(d.insert(), new_devices)
+        if self._new_claims:
+            conn.execute(_table(LrnClaim).insert(), [
+                {"declarant_id": k[0], "lrn": k[1], "declaration_id": v}
+                for k, v in self._new_claims.items()])
+        insert_many(conn, NotificationRow, self._notifications)
+        insert_many(conn, ScheduledEvent, self._events)
+        c = _table(Counter)
         for name, value in self._counters.items():
-            row = s.get(Counter, name)
-            if row is None:
-                s.add(Counter(name=name, value=value))
+            if name in self._counters_known:
+                conn.execute(update(c).where(c.c.name == name).values(value=value))
             else:
-                row.value = value
-                s.add(row)
+                conn.execute(c.insert(), {"name": name, "value": value})
         if self._idempotency:
-            s.add(IdempotencyRecord(**self._idempotency))
+            conn.execute(_table(IdempotencyRecord).insert(), self._idempotency)
+        if self._log_nodes:
+            insert_many(conn, LogNode, [{"level": lv, "idx": i, "hash": h}
+                                        for (lv, i), h in self._log_nodes.items()])
+        if self._tree_head:
+            conn.execute(_table(TreeHeadRow).insert(), self._tree_head)
 
 
 def _table(model: Any) -> Any:
     return model.__table__
+
+
+def fetch_log_nodes(conn: Connection, keys: list[tuple[int, int]]
+                    ) -> dict[tuple[int, int], bytes]:
+    """Stored log nodes by (level, index), in bulk."""
+    t = _table(LogNode)
+    out: dict[tuple[int, int], bytes] = {}
+    wanted = sorted(set(keys))
+    for i in range(0, len(wanted), 400):
+        for lv, idx, h in conn.execute(select(t.c.level, t.c.idx, t.c.hash).where(
+                tuple_(t.c.level, t.c.idx).in_(wanted[i:i + 400]))):
+            out[(lv, idx)] = bytes(h)
+    return out
+
+
+_insert_sql: dict[tuple[str, str, tuple[str, ...]], str] = {}
+
+
+def insert_many(conn: Connection, model: Any, rows: list[dict[str, Any]]) -> None:
+    """One executemany straight to the driver: SQLAlchemy's per-row parameter handling
+    costs more than SQLite's insert itself at a few thousand rows per second."""
+    if not rows:
+        return
+    cols = tuple(rows[0])
+    table = _table(model).name
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = _insert_sql.get((conn.dialect.name, table, cols))
+    if sql is None:
+        sql = (f'INSERT INTO {table} ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
+               f'VALUES ({", ".join([mark] * len(cols))})')
+        _insert_sql[(conn.dialect.name, table, cols)] = sql
+    conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
 
 
 def _row(e: StoredEnvelope) -> dict[str, Any]:
@@ -887,4 +1146,6 @@ def _row(e: StoredEnvelope) -> dict[str, Any]:
             "device_id": e.device_id, "seq": e.seq, "prev": e.prev, "status": e.status,
             "lane": e.lane, "mrn": e.mrn, "receipt": e.receipt, "errors": json.dumps(e.errors),
             "received_at": e.received_at, "declarant_id": e.declarant_id, "lrn": e.lrn,
-            "raw": e.raw}
+            "raw": e.raw,
+            "checked": json.dumps(e.checked) if e.checked is not None and e.status == "held"
+            else None, "log_index": e.log_index}

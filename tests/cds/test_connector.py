@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from client.declaration.model import CarriedElement, DmsExtra
+from client.declaration.model import CarriedElement, DmsExtra, Document
 from client.declaration.mrn import is_valid_mrn
 from client.declaration.samples import sample_declaration
 
@@ -239,6 +239,29 @@ def test_a_body_the_schemas_refuse_is_never_sent(tmp_path: Path, emulator: Any) 
     assert shown["status"] == "rejected"
     assert shown["rejection"][0]["code"] == "xml_validation_error"
     assert "NoSuchElement" in shown["rejection"][0]["explanation"]
+
+
+def test_a_header_document_status_is_refused_before_sealing_never_lost(
+        tmp_path: Path, emulator: Any) -> None:
+    """DMS has no LPCOExemptionCode at header level: the status is refused with its
+    field when the declaration is made ready, not dropped from what CDS receives."""
+    home = tmp_path / "t"
+    cds_profile(home, emulator)
+    d = sample_declaration(random.Random(9), n_items=1, declarant_id=TRADER)
+    d.lrn = "G0LOCAL2"
+    d.additional_documents = [Document(category="N", type="935", reference="INV-1",
+                                       status="AE")]
+    f = tmp_path / "d.json"
+    f.write_text(json.dumps(d.to_json_dict()))
+    ok(comptoir(home, "import", str(f)))
+    p = comptoir(home, "ready", d.id)
+    assert p.returncode != 0
+    out = p.stdout + p.stderr
+    assert "V-HEADER-DOCUMENT-FIELDS DE 2/3 additional_documents[0].status" in out, out[-800:]
+    ok(comptoir(home, "sync", "--once"))
+    assert _posts(emulator) == []
+    shown = json.loads(ok(comptoir(home, "show", d.id, "--json")).stdout)
+    assert shown["status"] == "draft"
 
 
 def test_amendment_and_cancellation_go_to_their_endpoints(tmp_path: Path, emulator: Any,

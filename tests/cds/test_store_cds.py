@@ -112,6 +112,34 @@ def test_cds12003_on_our_resend_proves_the_first_and_rejects_nothing(sealed: Any
     assert store.get(did2).status == states.REJECTED
 
 
+def test_an_uncertain_amendment_is_not_settled_by_its_originals_late_notifications(
+        sealed: Any) -> None:
+    """An amendment carries its original's LRN (the published samples do): a notification
+    of the original's conversation, once known, is the original's, never proof that the
+    amendment was taken; a notification of a conversation nobody knows is."""
+    _, _, store, seqs = sealed
+    (seq, did, lrn), (amend_seq, _, _) = seqs[0], seqs[1]
+    store.cds_settle_attempt(_begin(store, seq, lrn), "ambiguous")
+    store.cds_record_notifications([_note("n1", conversation_id="conv-orig", lrn=lrn,
+                                          mrn="24GBA4ZYBWXU1BSA00")])
+    assert store.cds_lodgings([seq])[0].conversation_id == "conv-orig"
+    a = store.cds_begin_attempt(amend_seq, lrn=lrn, endpoint="amend", body_sha256="1" * 64,
+                                started_at="2026-12-01T11:00:00.000000Z",
+                                started_at_server=None)
+    store.cds_settle_attempt(a, "ambiguous")
+    store.cds_record_notifications([_note("n2", conversation_id="conv-orig", lrn=lrn,
+                                          function_code="09", status="cleared",
+                                          target=None)])
+    assert store.cds_lodgings([amend_seq])[0].state == "uncertain"
+    assert [n["id"] for n in store.cds_notifications(seq)] == ["n1", "n2"]
+    store.cds_record_notifications([_note("n3", conversation_id="conv-amend", lrn=lrn,
+                                          function_code="11", status="accepted",
+                                          target=None)])
+    (lg,) = store.cds_lodgings([amend_seq])
+    assert (lg.state, lg.conversation_id) == ("lodged", "conv-amend")
+    assert store.get(did).status == states.REGISTERED
+
+
 def test_unresolved_is_set_aside_then_each_decision_recorded(sealed: Any) -> None:
     _, _, store, seqs = sealed
     for seq, _, lrn in seqs:

@@ -49,12 +49,13 @@ def child_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]
     return env
 
 
-def new_enrolment_code(sandbox_home: Path, trader: str = TRADER) -> str:
+def new_enrolment_code(sandbox_home: Path, trader: str = TRADER,
+                       db_url: str | None = None) -> str:
     """A one-time code written straight into the sandbox's store (what the CLI does)."""
     from sync.sandbox.app import new_enrolment_code as make_code
     from sync.sandbox.app import open_store
 
-    store = open_store(sandbox_home)
+    store = open_store(sandbox_home, db_url)
     try:
         return make_code(store, trader, "trader")
     finally:
@@ -134,7 +135,7 @@ class Client:
 
 
 def make_client(home: Path, *, server_url: str, sandbox_home: Path, ca: Path,
-                seed: int = 0) -> Client:
+                seed: int = 0, db_url: str | None = None) -> Client:
     """A fresh profile with a key, enrolled (through ``server_url``, the proxy)."""
     from client.seal.keys import create_key
     from client.seal.profile import init_profile, open_store, secret_store
@@ -144,8 +145,8 @@ def make_client(home: Path, *, server_url: str, sandbox_home: Path, ca: Path,
     profile = init_profile(home, declarant_id=TRADER)
     secrets = secret_store(profile)
     create_key(profile.home, secrets)
-    enrol(profile, secrets, server_url=server_url, code=new_enrolment_code(sandbox_home),
-          ca_pem_path=ca, trader_id=TRADER)
+    enrol(profile, secrets, server_url=server_url,
+          code=new_enrolment_code(sandbox_home, db_url=db_url), ca_pem_path=ca, trader_id=TRADER)
     store = open_store(profile, secrets=secrets)
     return Client(profile, secrets, store, Sealer(profile, store, secrets), random.Random(seed))
 
@@ -164,9 +165,11 @@ def reopen(client: Client) -> Client:
 
 
 class World:
-    """One sandbox process (restartable on its port) behind one fault proxy."""
+    """One sandbox process (restartable on its port) behind one fault proxy; on SQLite
+    by default, or on the database ``db_url`` with ``workers`` processes."""
 
-    def __init__(self, workdir: Path, *, seed: int = 0, lane: str = "green",
+    def __init__(self, workdir: Path, *, seed: int = 0, db_url: str | None = None,
+                 workers: int = 1, lane: str = "green",
                  clock_speed: float | None = None) -> None:
         """``lane="auto"`` mixes the risk lanes (green, control, documents requested,
         rejected); ``clock_speed`` compresses their timelines (sandbox s per real s)."""
@@ -176,7 +179,9 @@ class World:
         self.lane = lane
         self.clock_speed = clock_speed
         workdir.mkdir(parents=True, exist_ok=True)
+        self.db_url = db_url
         self.sandbox = SandboxProcess(workdir / "sandbox", lane=lane, seed=seed,
+                                      db_url=db_url, workers=workers,
                                       clock_speed=clock_speed).start()
         self.proxy = FaultProxy(self.sandbox.port)
         self._server_db: Any = None
@@ -190,7 +195,8 @@ class World:
     def new_client(self, seed: int = 0) -> Client:
         self.clients += 1
         return make_client(self.workdir / f"client{self.clients:05d}", server_url=self.proxy.url,
-                           sandbox_home=self.sandbox.home, ca=self.sandbox.ca, seed=seed)
+                           sandbox_home=self.sandbox.home, ca=self.sandbox.ca, seed=seed,
+                           db_url=self.db_url)
 
     def kill_server(self) -> None:
         self.sandbox.kill()
@@ -210,7 +216,8 @@ class World:
         from sync.sandbox.store import SandboxStore
 
         if self._server_db is None:
-            self._server_db = SandboxStore(f"sqlite:///{self.sandbox.home / 'sandbox.db'}")
+            self._server_db = SandboxStore(self.db_url or
+                                           f"sqlite:///{self.sandbox.home / 'sandbox.db'}")
         return self._server_db
 
     def server_head(self, device_id: str) -> tuple[int, str] | None:

@@ -178,8 +178,10 @@ def run_one(world: World, client: Client, rng: random.Random, *, steps: int,
 
 
 def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
-                  verbose: bool = False, until: float | None = None) -> dict[str, Any]:
+                  verbose: bool = False, db_url: str | None = None,
+                  workers: int = 1, until: float | None = None) -> dict[str, Any]:
     """``count`` randomised fault schedules; the totals of lost, duplicated and broken.
+    The sandbox on SQLite, or on ``db_url`` (PostgreSQL) with ``workers`` processes.
 
     ``until`` (a ``time.time()``): start no schedule after it; ``chaos_schedules`` then
     says how many ran, ``chaos_asked`` how many were asked for.
@@ -189,7 +191,9 @@ def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
     lost = duplicated = broken = errors = mismatches = 0
     problems: list[str] = []
     spent: dict[str, list[float]] = {}
-    fast = World(workdir, seed=seed, lane="auto", clock_speed=CLOCK_SPEED)
+    fast = World(workdir, seed=seed, db_url=db_url, workers=workers, lane="auto",
+                 clock_speed=CLOCK_SPEED)
+    # The slow world runs on SQLite (a second PostgreSQL database is not set up here).
     slow = World(workdir / "slow", seed=seed + 1, lane="auto", clock_speed=SLOW_CLOCK)
     world = fast
     client: Client | None = None

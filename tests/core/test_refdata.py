@@ -187,3 +187,32 @@ def test_profile_reference_data_reloads_on_change(tmp_path: Path) -> None:
     _write(tmp_path, "c.json", {"list": "currencies", "version": 2, "entries": {"XQB": "Bb"}})
     second = profile_reference_data(tmp_path)
     assert second is not first and second.is_currency("XQB") and not second.is_currency("XQA")
+
+
+def test_picker_lists_for_the_guided_editor(ref: ReferenceData) -> None:
+    """DE 1/2, 2/3 and 8/5 have lists of their own, named in both languages (never a
+    catalogue key standing in for a missing name)."""
+    for name, must in (("additional_types", {"A", "D", "Z"}),
+                       ("natures_of_transaction", {"1", "11", "9"}),
+                       ("document_codes", {"N935", "N380", "N740", "999L"}),
+                       ("procedure_codes", {"4000", "7100"})):
+        en = dict(ref.completions(name, "", "en", limit=10_000))
+        fr = dict(ref.completions(name, "", "fr", limit=10_000))
+        assert must <= en.keys() and en.keys() == fr.keys(), name
+        for code in en:
+            assert not en[code].startswith("refdata.") and not fr[code].startswith("refdata."), code
+            assert en[code] != fr[code], (name, code)  # the French name is French
+    assert all(len(c) == 4 and c[1:].isalnum() for c, _ in
+               ref.completions("document_codes", "", "en", limit=1000))
+    assert ref.completions("document_codes", "facture", "fr")[0][0] in {"N935", "N380", "N325"}
+
+
+def test_procedure_code_seed_matches_the_published_list(conformance: Path) -> None:
+    """The published UK CDS procedure codes (English names) are those held, word for word,
+    for the codes it lists."""
+    published = {r["code"]: r["en"] for r in json.loads(
+        (conformance / "codelists" / "hmrc" / "procedureCodes.json").read_text(encoding="utf-8"))}
+    held = load_reference_data().entries("procedure_codes")
+    shared = held.keys() & published.keys()
+    assert len(shared) >= 15
+    assert {c: held[c]["en"] for c in shared} == {c: published[c] for c in shared}

@@ -342,6 +342,15 @@ CASES: dict[str, Case] = {
                       amendments=[{"reason": "28"}]), "amendments[0].pointers")],
         [lambda: _im(function="amendment", mrn="24GB0YVJ3EXXES8AA0", amendments=[
             {"reason": "28", "pointers": [{"sequence": 1, "section": "42A", "tag": "146"}]}])]),
+    "V-HEADER-DOCUMENT-FIELDS": (
+        [(lambda: _im(additional_documents=[{"category": "N", "type": "935",
+                                             "reference": "INV-1", "status": "AE"}]),
+          "additional_documents[0].status"),
+         (lambda: _im(additional_documents=[{"category": "N", "type": "935",
+                                             "name": "Invoice"}]),
+          "additional_documents[0].name")],
+        [lambda: _im(additional_documents=[{"category": "N", "type": "935",
+                                            "reference": "INV-1"}])]),
     "V-INTERNAL": ([], []),  # needs a broken rule: tested below
 }
 

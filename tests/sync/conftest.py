@@ -117,6 +117,25 @@ class Trader:
         return r.json()
 
 
+def batch_receipts(body: dict[str, Any], cert: Any) -> list[str | None]:
+    """The standalone receipts a client builds from a raw batch answer (None where a
+    result has none), after checking them against its signed tree head."""
+    from client.seal import translog as tl
+
+    log = body.get("log")
+    want = [r["status"] in ("accepted", "duplicate") and r.get("leaf") is not None
+            for r in body["results"]]
+    if not any(want):
+        return [None] * len(want)
+    head = tl.verify_tree_head(log["tree_head"], cert)
+    leaves = [tl.BatchLeaf(r["leaf"], r["log_index"],
+                           tl.decode_hashes(r["path"]) if r.get("path") is not None else None)
+              for r, w in zip(body["results"], want, strict=True) if w]
+    texts = iter(tl.batch_receipts(head, log["first"], log["count"],
+                                   tl.decode_hashes(log["range"]), leaves))
+    return [next(texts) if w else None for w in want]
+
+
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
     """A sandbox (auto lanes, seed 0) over HTTPS on loopback, in a thread."""

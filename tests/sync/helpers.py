@@ -37,28 +37,43 @@ class SandboxProcess:
     """``comptoir sandbox serve`` in its own process; restartable on the same port."""
 
     def __init__(self, home: Path, *, lane: str = "green", port: int = 0,
-                 seed: int = 0, clock_speed: float | None = None) -> None:
+                 seed: int = 0, db_url: str | None = None, workers: int = 1,
+                 clock_speed: float | None = None) -> None:
         self.home = home
         self.lane = lane
         self.seed = seed
         self.port = port
+        self.db_url = db_url
+        self.workers = workers
         self.clock_speed = clock_speed
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
+        self.banner = ""
+
+    @property
+    def db_args(self) -> list[str]:
+        return ["--db", self.db_url] if self.db_url else []
 
     def start(self, extra_env: dict[str, str] | None = None) -> SandboxProcess:
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
         speed = [] if self.clock_speed is None else ["--clock-speed", str(self.clock_speed)]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "client.cli", "sandbox", "serve", "--home", str(self.home),
-             "--port", str(self.port), "--lane", self.lane, "--seed", str(self.seed), *speed],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("https://"):
+        for attempt in range(20):  # a killed server's workers may hold the port a moment
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "client.cli", "sandbox", "serve", "--home",
+                 str(self.home), "--port", str(self.port), "--lane", self.lane,
+                 "--seed", str(self.seed), "--workers", str(self.workers), *self.db_args, *speed],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+            assert self.proc.stdout is not None
+            line = self.proc.stdout.readline().strip()
+            if line.startswith("https://"):
+                break
             err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise RuntimeError(f"sandbox did not start: {line} {err[-2000:]}")
+            self.proc.wait(timeout=30)
+            if "cannot listen" not in err.lower() or attempt == 19:
+                raise RuntimeError(f"sandbox did not start: {line} {err[-2000:]}")
+            time.sleep(0.25)
         self.url = line
+        self.banner = self.proc.stdout.readline().strip()
         self.port = int(line.rsplit(":", 1)[1].strip("/"))
         return self
 
@@ -82,11 +97,12 @@ class SandboxProcess:
 
     def code(self, trader: str = TRADER, role: str = "trader") -> str:
         p = ok(comptoir(self.home, "sandbox", "enrolment", "--home", str(self.home),
-                        "--trader", trader, "--role", role, "--json"))
+                        "--trader", trader, "--role", role, "--json", *self.db_args))
         return json.loads(p.stdout)["code"]
 
     def stats(self) -> dict[str, Any]:
-        p = ok(comptoir(self.home, "sandbox", "stats", "--home", str(self.home), "--json"))
+        p = ok(comptoir(self.home, "sandbox", "stats", "--home", str(self.home), "--json",
+                        *self.db_args))
         return json.loads(p.stdout)
 
 

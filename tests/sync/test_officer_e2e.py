@@ -238,7 +238,8 @@ def test_conflicting_decision_is_kept_flagged_and_never_applied_twice(world):
         (entry,) = [e for e in store.journal() if e.kind == "decision"]
     with SingleWindowClient(sb.url, ca_pem_path=sb.ca, token=token) as client:
         again = client.submit([entry.envelope], "resend-1").results[0]
-    assert again.status == "duplicate" and again.receipt
+    assert again.status == "duplicate" and again.leaf["kind"] == "decision"
+    assert again.leaf["flags"] == ["DECISION_CONFLICT"] and again.path is not None
     # and a trader's token cannot lodge a decision at all
     t_token = secret_store(load_profile(trader)).get("api-token")
     with SingleWindowClient(sb.url, ca_pem_path=sb.ca, token=t_token) as client:

@@ -22,6 +22,7 @@ from client.declaration.mrn import is_valid_mrn
 from client.seal.envelope import verify_receipt
 from sync.protocol import EnrolRequest
 from sync.transport import ProblemError, SingleWindowClient, TransportError
+from tests.sync.conftest import batch_receipts
 
 
 def _client(handle, token: str | None = None, **kw) -> SingleWindowClient:
@@ -53,9 +54,10 @@ def test_enrol_submit_feed_and_refdata_through_the_transport(green_sandbox, Trad
     batch = c.submit(envs, key)
     assert [r.status for r in batch.results] == ["accepted"] * 20
     receipt_cert = x509.load_pem_x509_certificate(resp.receipt_certificate_pem.encode())
-    for r in batch.results:
+    receipts = batch_receipts(batch.model_dump(mode="json"), receipt_cert)
+    for r, rc in zip(batch.results, receipts, strict=True):
         assert is_valid_mrn(r.mrn)
-        assert verify_receipt(r.receipt, receipt_cert)["envelope_hash"] == r.envelope_hash
+        assert verify_receipt(rc, receipt_cert)["envelope_hash"] == r.envelope_hash
     assert c.submit(envs, key) == batch  # replayed
     page = c.notifications(0, limit=1000)
     assert len(page.notifications) == 60 and page.next == page.notifications[-1].cursor

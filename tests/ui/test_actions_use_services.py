@@ -49,6 +49,10 @@ NOT_SERVICE_ACTIONS: dict[str, str] = {
     "EditorWindow.undo_stack.undo": "Qt: undo in the working document",
     "EditorWindow.undo_stack.redo": "Qt: redo in the working document",
     "EditorWindow.close": "Qt: closes the editor (its autosave runs on close)",
+    "ElementsPanel.add_entry": "adds an entry to a rare element's list in the working "
+                               "document, which the autosave stores",
+    "ElementsPanel.remove_entry": "removes an entry from the working document; the autosave "
+                                  "stores it",
     "EditorWindow.find_commodity": "a picker over the reference data: fills DE 6/14 in the "
                                    "working document, which the autosave stores",
 }
@@ -468,6 +472,10 @@ def test_each_main_window_action_calls_a_service(window: Any, prof: Any, tmp_pat
     window.table_model.reload()
     monkeypatch.setattr(window, "_ask_path", lambda _title, filters: tmp_path / (
         "print.pdf" if "PDF" in filters else "export.json"))
+    from client.services.templates import save_template
+
+    save_template(prof.store, "Usual", ids[0])
+    monkeypatch.setattr(window, "ask_template", lambda names: names[0])
     ran: dict[str, list[str]] = {}
     for name, _key, method, _checkable in ACTIONS:
         if f"MainWindow.{method}" in NOT_SERVICE_ACTIONS:
@@ -484,7 +492,9 @@ def test_each_main_window_action_calls_a_service(window: Any, prof: Any, tmp_pat
         for ed in list(window.editors.values()):
             ed.close()
         window.table_model.reload()
-    assert set(ran) == {"new", "copy", "ready", "seal", "amend", "export", "print"}
+    assert set(ran) == {"new", "copy", "previous", "template_new", "ready", "seal", "amend",
+                        "export", "print"}
+    assert "new_from_template" in ran["template_new"] and "new_from_previous" in ran["previous"]
     assert "export_to_file" in ran["export"] and "print_declaration" in ran["print"]
     assert json.loads((tmp_path / "export.json").read_text())["id"] in ids
     assert (tmp_path / "print.pdf").read_bytes().startswith(b"%PDF")

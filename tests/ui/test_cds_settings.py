@@ -108,3 +108,70 @@ def test_the_section_speaks_french(qtbot: Any, ctx: Any) -> None:
     assert dialog.cds.box.title() == "CDS Royaume-Uni (API Customs Declarations)"
     assert "Connecteur : comptoir" in dialog.cds.state.text()
     assert dialog.cds.sign_in_button.text() == "Se connecter à &CDS"
+
+
+def test_the_main_window_shows_the_connector_and_sign_in_again(
+        qtbot: Any, prof: Any, ctx: Any, window: Any, emulator: Any) -> None:
+    """Connector, environment and credentials in the status bar, not only in Settings:
+    signed in, then "sign in again" after a refused refresh (the queue kept), then
+    signed in again — in English and in French."""
+    from ui.settings import SettingsDialog, apply_language
+
+    label = window.connector_label
+    assert not label.isVisible()  # neither enrolled nor connected: the enrol notice says so
+    assert window.enrol_label.isVisible()
+    ids = _seal(prof, 2)
+    dialog = SettingsDialog(ctx)
+    qtbot.addWidget(dialog)
+    _sign_in(dialog, emulator)
+    assert label.isVisible() and label.text() == "CDS custom: signed in"
+    assert label.property("state") == "signed_in"
+    assert emulator.url in label.toolTip() and "Connector: cds" in label.toolTip()
+    assert not window.enrol_label.isVisible()  # a CDS profile is connected, not unenrolled
+    assert window.sync.sync_now()
+    qtbot.waitUntil(lambda: not window.sync.running, timeout=60_000)
+    assert {prof.store.get(i).status for i in ids} == {states.REGISTERED}
+
+    more = _seal(prof, 1, first=2)
+    emulator.admin("revoke", {"kind": "refresh"})
+    emulator.admin("expire", {})
+    window.sync.sync_now()
+    qtbot.waitUntil(lambda: not window.sync.running, timeout=60_000)
+    assert label.property("state") == "sign_in_again"
+    assert label.text() == "CDS custom: ⚠ sign in again (Settings)"
+    assert "nothing queued is lost" in label.toolTip()
+    assert prof.store.get(more[0]).status == states.SEALED  # still queued
+    apply_language(ctx, "fr")
+    qtbot.waitUntil(lambda: "reconnexion" in label.text(), timeout=5_000)
+    assert label.text() == "CDS custom : ⚠ reconnexion nécessaire (Paramètres)"
+    apply_language(ctx, "en")
+    _sign_in(dialog, emulator)
+    assert label.text() == "CDS custom: signed in"
+    window.sync.sync_now()
+    qtbot.waitUntil(lambda: not window.sync.running, timeout=60_000)
+    assert prof.store.get(more[0]).status == states.REGISTERED
+
+
+def test_unresolved_lodgings_are_shown_in_the_status_bar(prof: Any, window: Any) -> None:
+    """A lodging only the user can settle is counted where the user looks, not only in
+    the settings; its tooltip says what to do."""
+    from sync.cds.config import ENDPOINTS
+
+    (decl_id,) = _seal(prof, 1)
+    prof.profile.server = {"connector": "cds", "cds": {
+        "environment": "sandbox", "url": "https://test-api.service.hmrc.gov.uk",
+        "client_id": "desktop-app", "submitter": "GB123456789000"}}
+    prof.profile.save()
+    (item,) = prof.store.outbox_pending(10)
+    attempt = prof.store.cds_begin_attempt(
+        item.seq, lrn="G0UI00000", endpoint=ENDPOINTS["original"][0], body_sha256="0" * 64,
+        started_at="2026-12-01T10:00:00.000000Z", started_at_server=None)
+    prof.store.cds_settle_attempt(attempt, "ambiguous")
+    window.refresh_connector()
+    assert "lodging(s) to decide" not in window.connector_label.text()
+    prof.store.cds_mark_unresolved(item.seq, {"lrn": "G0UI00000"})
+    window.refresh_connector()
+    label = window.connector_label
+    assert label.text() == "CDS sandbox: not signed in · ⚠ 1 lodging(s) to decide"
+    assert "comptoir cds unresolved" in label.toolTip()
+    assert prof.store.get(decl_id).status == states.SEALED

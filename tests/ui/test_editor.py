@@ -207,4 +207,4 @@ def test_commodity_finder_fills_the_code_from_words_by_keyboard(window: Any, pro
     assert "DE 6/14" in seen["title"]
     qtbot.waitUntil(lambda: (prof.store.get(ed.decl_id).declaration.goods_items or [None])[0]
                     is not None and prof.store.get(ed.decl_id).declaration.goods_items[0]
-                    .commodity_code == "090122", timeout=15000)
+                    .commodity_code == "09012200", timeout=15000)  # + national extension

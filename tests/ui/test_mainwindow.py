@@ -195,3 +195,27 @@ def test_window_says_when_the_device_is_not_enrolled(window: Any, prof: Any) -> 
     prof.profile.server = {"url": "https://127.0.0.1:1", "trader_id": "GB123456789000"}
     window.update_status()
     assert not window.enrol_label.isVisibleTo(window)
+
+
+def test_a_drain_reporting_thousands_makes_one_notice_without_reading_documents(
+        window: Any, prof: Any) -> None:
+    """#15: the feed of a 10,000-declaration drain reports every release at once; the
+    GUI thread used to parse each declaration's document for its LRN (seconds)."""
+    ids = prof.seed(40)
+    reads: list[str] = []
+    real_get = prof.store.get
+    prof.store.get = lambda decl_id: reads.append(decl_id) or real_get(decl_id)
+    try:
+        window.notices.clear()
+        report = [(d, states.RELEASED) for d in ids[:30]] + [(d, states.REJECTED)
+                                                            for d in ids[30:]]
+        window.on_statuses(report + [(ids[0], states.REGISTERED)])
+        assert reads == []
+        assert len(window.notices) == 1
+        assert "30" in window.notices[0] and "10" in window.notices[0]
+        window.notices.clear()
+        window.on_statuses([(ids[1], states.RELEASED), (ids[2], states.REJECTED)])
+        assert reads == [] and len(window.notices) == 2
+        assert "LRN01000001" in window.notices[0] or "LRN01000001" in window.notices[1]
+    finally:
+        del prof.store.get

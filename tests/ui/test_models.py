@@ -158,17 +158,24 @@ def test_set_in_and_get_in() -> None:
     assert get_in(doc, "declarant.address.city") is None
 
 
-def test_completion_model(qtmodeltester: Any) -> None:
+def test_completion_model(qtmodeltester: Any, qapp: Any) -> None:
     from client.declaration.refdata import default_reference_data
     from ui.editor.completion import CompletionModel, completer_for
 
     model = CompletionModel([("FR", "France"), ("GB", "United Kingdom")])
     qtmodeltester.check(model, force_py=True)
     comp = completer_for("countries", default_reference_data())
-    comp.setCompletionPrefix("F")
-    codes = {comp.completionModel().index(r, 0).data(Qt.ItemDataRole.EditRole)
-             for r in range(comp.completionModel().rowCount())}
-    assert "FR" in codes and "GB" not in codes
+    proxy = comp.model()  # the picker's word filter: by code or by any word of the name
+
+    def codes(text: str) -> list[str]:
+        proxy.set_text(text)
+        return [proxy.index(r, 0).data(Qt.ItemDataRole.EditRole) for r in range(proxy.rowCount())]
+
+    by_f = codes("F")
+    assert by_f[0] == "FI" and by_f.index("FR") < by_f.index("AF")  # codes F… first
+    assert "GB" in codes("king unit") and "US" not in codes("king unit")
+    assert "GB" not in codes("fran") and "FR" in codes("fran")
+    assert codes("") and len(codes("")) > 240  # nothing typed: the whole list
 
 
 def test_changes_value_is_hashable() -> None:

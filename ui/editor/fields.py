@@ -28,7 +28,7 @@ PARTY_FIELDS = (("id", "party.id", None), ("name", "party.name", None),
                 ("address.country", "party.country", "countries"))
 
 GENERAL = [
-    FieldSpec("additional_type", "field.additional_type"),
+    FieldSpec("additional_type", "field.additional_type", "additional_types"),
     FieldSpec("lrn", "field.lrn"),
     FieldSpec("ucr", "field.ucr"),
     FieldSpec("customs_office", "field.customs_office", "customs_offices"),
@@ -40,7 +40,8 @@ GENERAL = [
     FieldSpec("invoice_currency", "field.invoice_currency", "currencies"),
     FieldSpec("invoice_total", "field.invoice_total"),
     FieldSpec("exchange_rate", "field.exchange_rate"),
-    FieldSpec("nature_of_transaction", "field.nature_of_transaction"),
+    FieldSpec("nature_of_transaction", "field.nature_of_transaction",
+              "natures_of_transaction"),
     FieldSpec("total_packages", "field.total_packages"),
     FieldSpec("total_gross_mass", "field.total_gross_mass"),
 ]
@@ -53,7 +54,13 @@ TRANSPORT = [
     FieldSpec("transport.departure_means_identity", "field.departure_means_identity"),
 ]
 GOODS_COMPLETION = {"commodity_code": "commodity_codes", "country_of_origin": "countries",
+                    "procedure_code": "procedure_codes",
+                    "additional_procedure_codes[0]": "additional_procedure_codes",
                     "packages[0].kind": "package_kinds"}
+# DE 2/3: the picker lists whole document codes (N935); picking one fills the category
+# (N) and the type (935) of the row.
+DOCUMENT_COMPLETION = {"type": "document_codes"}
+DECLARATION_TYPES = ("IM", "EX", "CO")  # DE 1/1
 TAB_GENERAL, TAB_PARTIES, TAB_TRANSPORT, TAB_GOODS, TAB_DOCUMENTS, TAB_MORE = range(6)
 
 

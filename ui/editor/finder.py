@@ -3,14 +3,27 @@
 A trader knows the goods, not the Harmonized System: typing "roasted coffee" lists the
 6-digit subheadings whose text (or heading/chapter) holds those words, heading beside each,
 and Enter picks one.  Keyboard only: type, arrows, Enter; Escape cancels.
+
+A declared commodity code has 8 or 10 digits: the HS subheading and the national
+extension (CN / TARIC), which is not held offline.  The extension field says so and
+starts at ``00`` (the subheading not further subdivided), for the trader to confirm.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout
+from PySide6.QtCore import QRegularExpression, Qt
+from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QDialog,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+)
 
 from ui.i18n import t
 
@@ -31,10 +44,24 @@ class CommodityFinder(QDialog):
         self.results.setObjectName("finder_results")
         label = QLabel(t("editor.finder.label"))
         label.setBuddy(self.search)
+        self.extension = QLineEdit("00")
+        self.extension.setObjectName("finder_extension")
+        self.extension.setMaximumWidth(80)
+        self.extension.setValidator(QRegularExpressionValidator(
+            QRegularExpression(r"[0-9]{0,4}"), self.extension))
+        self.extension.returnPressed.connect(self.accept_current)
+        ext_label = QLabel(t("editor.finder.extension"))
+        ext_label.setBuddy(self.extension)
+        ext_form = QFormLayout()
+        ext_form.addRow(ext_label, self.extension)
+        ext_help = QLabel(t("editor.finder.extension_help"))
+        ext_help.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.addWidget(label)
         lay.addWidget(self.search)
         lay.addWidget(self.results, 1)
+        lay.addLayout(ext_form)
+        lay.addWidget(ext_help)
         self.search.textChanged.connect(self.refresh)
         self.search.returnPressed.connect(self.accept_current)
         self.results.itemActivated.connect(lambda _item: self.accept_current())
@@ -61,5 +88,9 @@ class CommodityFinder(QDialog):
         item = self.results.currentItem()
         if item is None:
             return
-        self.chosen = str(item.data(Qt.ItemDataRole.UserRole))
+        ext = self.extension.text().strip()
+        if len(ext) not in (2, 4):
+            self.extension.setFocus()
+            return
+        self.chosen = str(item.data(Qt.ItemDataRole.UserRole)) + ext
         self.accept()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -30,9 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.editor.completion import completer_for
+from ui.editor.completion import attach_picker, code_name
 from ui.editor.elements import ElementsPanel
 from ui.editor.fields import (
+    DECLARATION_TYPES,
+    DOCUMENT_COMPLETION,
     GENERAL,
     GOODS_COMPLETION,
     PARTIES,
@@ -58,7 +60,7 @@ class _CompletingDelegate(QStyledItemDelegate):
         w = super().createEditor(parent, option, index)
         list_name = self.completions.get(index.data(PathRole) or "")
         if list_name and isinstance(w, QLineEdit):
-            w.setCompleter(completer_for(list_name, self.window.ctx.refdata, w))
+            attach_picker(w, list_name, self.window.ctx.refdata)
         return w
 
 
@@ -73,6 +75,7 @@ class EditorLayout:
     labels: list[tuple[QLabel, str, str]]
     groups: list[tuple[QGroupBox, str]]
     completions: list[tuple[QLineEdit, str]]
+    names: dict[str, QLabel]
 
     # ---- building ----------------------------------------------------------------------
     def _form(self) -> tuple[QScrollArea, QFormLayout]:
@@ -89,9 +92,23 @@ class EditorLayout:
               completion: str | None = None) -> QLineEdit:
         edit = QLineEdit()
         edit.setObjectName(f"field:{path}")
-        if completion:
-            edit.setCompleter(completer_for(completion, self.ctx.refdata, edit))
+        field: QWidget = edit
+        if completion:  # a picker, the chosen code's name beside it
+            attach_picker(edit, completion, self.ctx.refdata)
             self.completions.append((edit, completion))
+            name = QLabel()
+            name.setObjectName(f"name:{path}")
+            name.setMinimumWidth(260)
+            name.setWordWrap(True)
+            self.names[path] = name
+            edit.textChanged.connect(lambda text, n=name, c=completion: n.setText(
+                code_name(c, text, self.ctx.refdata) or ""))
+            field = QWidget()
+            row = QHBoxLayout(field)
+            row.setContentsMargins(0, 0, 0, 0)
+            edit.setMaximumWidth(200)
+            row.addWidget(edit)
+            row.addWidget(name, 1)
         # textChanged, not textEdited: a completion picked from the popup and the line
         # edit's own context-menu undo change the text too, and must reach the document.
         edit.textChanged.connect(lambda text, p=path: self._edited(p, text))
@@ -99,7 +116,7 @@ class EditorLayout:
         edit.editingFinished.connect(self.save_now)
         label = QLabel()
         label.setBuddy(edit)
-        form.addRow(label, edit)
+        form.addRow(label, field)
         self.labels.append((label, label_key, path))
         self.widgets[path] = edit
         self.tab_of[path] = tab
@@ -112,8 +129,10 @@ class EditorLayout:
         area, form = self._form()
         self.type_combo = QComboBox()
         self.type_combo.setObjectName("field:type")
-        self.type_combo.addItems(["IM", "EX", "CO"])
-        self.type_combo.currentTextChanged.connect(lambda v: self._edited("type", v))
+        for code in DECLARATION_TYPES:
+            self.type_combo.addItem(code, code)
+        self.type_combo.currentIndexChanged.connect(
+            lambda i: self._edited("type", self.type_combo.itemData(i)))
         type_label = QLabel()
         type_label.setBuddy(self.type_combo)
         form.addRow(type_label, self.type_combo)
@@ -149,13 +168,15 @@ class EditorLayout:
         # Goods items, documents
         self.goods_model = RowsModel(self.doc["goods_items"], GOODS_COLUMNS, self)
         self.goods_model.edit_hook = lambda r, p, v: self._cell_edited(self.goods_model, r, p, v)
+        self.goods_model.describe = lambda row, p: self._describe(GOODS_COMPLETION, row, p)
         self.goods_view, goods_page, self.goods_buttons = self._rows_page(
             self.goods_model, GOODS_COMPLETION, "goods")
         self.tabs.addTab(goods_page, "")
         self.docs_model = RowsModel(self.doc["additional_documents"], DOCUMENT_COLUMNS, self)
         self.docs_model.edit_hook = lambda r, p, v: self._cell_edited(self.docs_model, r, p, v)
+        self.docs_model.describe = lambda row, p: self._describe(DOCUMENT_COMPLETION, row, p)
         self.docs_view, docs_page, self.docs_buttons = self._rows_page(
-            self.docs_model, {}, "documents")
+            self.docs_model, DOCUMENT_COMPLETION, "documents")
         self.tabs.addTab(docs_page, "")
         self.more = ElementsPanel(self.doc, shown_elsewhere(GOODS_COLUMNS, DOCUMENT_COLUMNS),
                                   self._element_edited, self)
@@ -205,20 +226,52 @@ class EditorLayout:
         self.seal_button.clicked.connect(self.request_seal)
         self.close_button = QPushButton()
         self.close_button.clicked.connect(self.close)
+        self.template_save_button = QPushButton()  # Ctrl+Shift+T
+        self.template_save_button.setObjectName("template_save_button")
+        self.template_save_button.clicked.connect(lambda: self.keep_as_template())
+        self.template_new_button = QPushButton()  # Ctrl+Shift+N
+        self.template_new_button.setObjectName("template_new_button")
+        self.template_new_button.clicked.connect(lambda: self.start_from_template())
+        for keys, slot in (("Ctrl+Shift+T", self.keep_as_template),
+                           ("Ctrl+Shift+N", self.start_from_template),
+                           ("F8", self.next_finding)):
+            QShortcut(QKeySequence(keys), self, activated=lambda s=slot: s())
         undo_action = self.undo_stack.createUndoAction(self)
         undo_action.setShortcut(QKeySequence.StandardKey.Undo)
         redo_action = self.undo_stack.createRedoAction(self)
         redo_action.setShortcut(QKeySequence.StandardKey.Redo)
         self.addActions([undo_action, redo_action])
+        self.help_line = QLabel()  # the focused field: name, DE number, one-line help
+        self.help_line.setObjectName("help_line")
+        self.help_line.setWordWrap(True)
         buttons = QHBoxLayout()
         buttons.addWidget(self.state_label)
         buttons.addWidget(self.save_label, 1)
-        for b in (self.undo_button, self.redo_button, self.seal_button, self.close_button):
+        for b in (self.template_save_button, self.template_new_button, self.undo_button,
+                  self.redo_button, self.seal_button, self.close_button):
             buttons.addWidget(b)
         lay = QVBoxLayout(self)
         lay.addWidget(split, 1)
+        lay.addWidget(self.help_line)
         lay.addLayout(buttons)
         self._tab_order()
+
+    def _describe(self, completions: dict[str, str], row: dict[str, Any],
+                  path: str) -> str | None:
+        """The name of a coded cell's value (a document's type with its category: N935)."""
+        list_name = completions.get(path)
+        if list_name is None:
+            return None
+        value = row.get(path) if "[" not in path else None
+        if path == "additional_procedure_codes[0]":
+            value = (row.get("additional_procedure_codes") or [None])[0]
+        elif path == "packages[0].kind":
+            value = ((row.get("packages") or [{}])[0] or {}).get("kind")
+        if list_name == "document_codes":
+            value = f"{row.get('category') or ''}{value or ''}"
+        elif list_name == "commodity_codes" and isinstance(value, str):
+            value = value[:6]  # the HS subheading's name (the national extension is not held)
+        return code_name(list_name, value, self.ctx.refdata)
 
     def _rows_page(self, model: RowsModel, completions: dict[str, str],
                    what: str) -> tuple[QTableView, QWidget, dict[str, QPushButton]]:

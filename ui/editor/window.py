@@ -36,8 +36,16 @@ from client.store import Changes
 from client.store import settings_keys as keys
 from ui.context import AppContext, error_text
 from ui.editor.commands import CellEdit, FieldEdit, RowInsert, RowRemove
-from ui.editor.completion import completer_for
-from ui.editor.fields import TAB_DOCUMENTS, TAB_GOODS, TAB_MORE, field_text, prune_empty
+from ui.editor.completion import attach_picker, code_name
+from ui.editor.fields import (
+    DECLARATION_TYPES,
+    TAB_DOCUMENTS,
+    TAB_GOODS,
+    TAB_MORE,
+    field_text,
+    prune_empty,
+)
+from ui.editor.labels import field_help, field_label
 from ui.editor.layout import EditorLayout
 from ui.i18n import status_label, t
 from ui.models.rows import RowsModel, get_in, set_in
@@ -67,6 +75,7 @@ class EditorWindow(EditorLayout, QDialog):
         self.labels: list[tuple[QLabel, str, str]] = []  # (label, key, path)
         self.groups: list[tuple[QGroupBox, str]] = []
         self.completions: list[tuple[QLineEdit, str]] = []
+        self.names: dict[str, QLabel] = {}
         self._completion_lang = language()
         self._loading = False
         self.dirty = False
@@ -84,6 +93,10 @@ class EditorWindow(EditorLayout, QDialog):
         self.doc.setdefault("additional_documents", [])
 
         self._build()
+        for view, prefix in ((self.goods_view, "goods_items"),
+                             (self.docs_view, "additional_documents")):
+            view.selectionModel().currentChanged.connect(
+                lambda cur, _prev, v=view, p=prefix: self._cell_help(v, p, cur))
         self._load_widgets()
         self._validate_timer = QTimer(self, singleShot=True, interval=VALIDATE_MS)
         self._validate_timer.timeout.connect(self.validate_now)
@@ -99,7 +112,11 @@ class EditorWindow(EditorLayout, QDialog):
         self.validate_now()
 
     def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 - Qt API
-        """Ctrl+Z / Ctrl+Y in a field go to the editor's undo stack, not the field's own."""
+        """Ctrl+Z / Ctrl+Y in a field go to the editor's undo stack, not the field's own;
+        a field taking the focus shows its help line."""
+        if event.type() == QEvent.Type.FocusIn and isinstance(obj, QLineEdit) \
+                and obj.objectName().startswith("field:"):
+            self.show_help(obj.objectName()[6:])
         if event.type() in (QEvent.Type.KeyPress, QEvent.Type.ShortcutOverride) \
                 and isinstance(obj, QLineEdit):
             for key, action in ((QKeySequence.StandardKey.Undo, self.undo_stack.undo),
@@ -115,7 +132,8 @@ class EditorWindow(EditorLayout, QDialog):
         if language() != self._completion_lang:  # code labels in the new language
             self._completion_lang = language()
             for edit, list_name in self.completions:
-                edit.setCompleter(completer_for(list_name, self.ctx.refdata, edit))
+                attach_picker(edit, list_name, self.ctx.refdata)
+                edit.textChanged.emit(edit.text())  # the name beside it, in the new language
         d = self.doc
         self.setWindowTitle(t("editor.title", lrn=d.get("lrn") or "—",
                               version=d.get("version", 1)))
@@ -131,6 +149,10 @@ class EditorWindow(EditorLayout, QDialog):
             label.setText(text)
             w = self.widgets[path]
             w.setAccessibleName(text)
+            w.setToolTip(self._tooltip(path))
+            label.setToolTip(w.toolTip())
+        for i, code in enumerate(DECLARATION_TYPES):
+            self.type_combo.setItemText(i, f"{code} — {t('decl_type.' + code)}")
         for box, key in self.groups:
             box.setTitle(t(key))
         for buttons, what in ((self.goods_buttons, "goods"), (self.docs_buttons, "documents")):
@@ -144,15 +166,35 @@ class EditorWindow(EditorLayout, QDialog):
         self.redo_button.setText(t("editor.redo"))
         self.seal_button.setText(t("editor.seal"))
         self.close_button.setText(t("editor.close"))
+        self.template_save_button.setText(t("editor.template_save"))
+        self.template_save_button.setToolTip(t("editor.template_save.tip") + " (Ctrl+Shift+T)")
+        self.template_new_button.setText(t("editor.template_new"))
+        self.template_new_button.setToolTip(t("editor.template_new.tip") + " (Ctrl+Shift+N)")
         self.state_label.setText(status_label(self.status))
         self._update_findings_title()
         self.findings_model.set_findings(self.findings_model.findings())
+
+    def _tooltip(self, path: str) -> str:
+        hint = t("editor.picker_hint") if path in self.names else ""
+        return "\n".join(x for x in (field_label(path), field_help(path), hint) if x)
+
+    def show_help(self, path: str) -> None:
+        """The focused field's name, DE number and one-line help, under the tabs."""
+        helptext = field_help(path)
+        hint = t("editor.picker_hint") if path in self.names else ""
+        self.help_line.setText(" — ".join(x for x in (field_label(path), helptext, hint) if x))
+
+    def _cell_help(self, view: QTableView, prefix: str, index: QModelIndex) -> None:
+        if index.isValid():
+            model = view.model()
+            self.show_help(f"{prefix}[{index.row()}].{model.columns[index.column()][0]}")
 
     # ---- loading / applying values --------------------------------------------------------
     def _load_widgets(self) -> None:
         self._loading = True
         try:
-            self.type_combo.setCurrentText(field_text(self.doc.get("type", "IM")))
+            self.type_combo.setCurrentIndex(
+                max(0, self.type_combo.findData(field_text(self.doc.get("type", "IM")))))
             for path, w in self.widgets.items():
                 if isinstance(w, QLineEdit):
                     w.setText(field_text(get_in(self.doc, path)))
@@ -169,8 +211,8 @@ class EditorWindow(EditorLayout, QDialog):
         try:
             if isinstance(w, QLineEdit) and w.text() != field_text(value):
                 w.setText(field_text(value))
-            elif isinstance(w, QComboBox) and w.currentText() != field_text(value):
-                w.setCurrentText(field_text(value))
+            elif isinstance(w, QComboBox) and w.currentData() != field_text(value):
+                w.setCurrentIndex(max(0, w.findData(field_text(value))))
         finally:
             self._loading = False
         self._changed()
@@ -185,6 +227,15 @@ class EditorWindow(EditorLayout, QDialog):
         self.undo_stack.push(FieldEdit(path, old, new, self._apply_value))
 
     def _cell_edited(self, model: RowsModel, row: int, path: str, value: Any) -> None:
+        doc_code = model is self.docs_model and path == "type" and isinstance(value, str) \
+            and len(value) == 4 and code_name("document_codes", value, self.ctx.refdata)
+        if doc_code:  # a DE 2/3 code picked whole: N935 is category N, type 935
+            self.undo_stack.beginMacro(value)
+            for sub, part in (("category", value[0]), ("type", value[1:])):
+                old = get_in(model.rows()[row], sub)
+                self.undo_stack.push(CellEdit(model, row, sub, old, part, self._rows_changed))
+            self.undo_stack.endMacro()
+            return
         old = get_in(model.rows()[row], path)
         self.undo_stack.push(CellEdit(model, row, path, old, value, self._rows_changed))
 
@@ -237,6 +288,50 @@ class EditorWindow(EditorLayout, QDialog):
         self.findings_title.setText(t("editor.findings_count", errors=e, warnings=n - e)
                                     if n else t("editor.no_findings"))
 
+    def next_finding(self) -> None:
+        """F8: the next finding's field, from the keyboard (wraps round)."""
+        n = self.findings_model.rowCount()
+        if not n:
+            return
+        row = (self.findings_view.currentIndex().row() + 1) % n
+        self.findings_view.setCurrentIndex(self.findings_model.index(row, 2))
+        self.focus_path(self.findings_model.finding(row).path)
+
+    # ---- templates (ui/templates.py: the handlers the main window shares) --------------------
+    def keep_as_template(self, name: str | None = None) -> None:
+        """Ctrl+Shift+T: the parties, transport and usual goods as a named template."""
+        from ui.templates import keep_as_template
+
+        self.save_now()  # the writer runs in order: the template sees this very draft
+        party = (self.doc.get("exporter") or self.doc.get("importer") or {}).get("name") or ""
+        keep_as_template(self, self.decl_id, str(party), name)
+
+    def start_from_template(self, name: str | None = None) -> None:
+        """Ctrl+Shift+N: a new declaration from a template, in its own editor."""
+        from ui.templates import start_from_template
+
+        main = self.parent()
+        start_from_template(main if hasattr(main, "made_declaration") else self, name)
+
+    def ask_template(self, names: list[str]) -> str | None:
+        from ui.templates import ask_template
+
+        return ask_template(self, names)
+
+    def ask_template_name(self, suggestion: str) -> str | None:
+        from ui.templates import ask_template_name
+
+        return ask_template_name(self, suggestion)
+
+    def show_status(self, text: str) -> None:
+        self.save_label.setText(text)
+
+    def show_refusal(self, exc: BaseException) -> None:
+        self.save_label.setText(error_text(exc))
+
+    def made_declaration(self, decl_id: str) -> None:  # without a main window (tests)
+        self.show_status(decl_id)
+
     def _finding_activated(self, index: QModelIndex) -> None:
         if index.isValid():
             self.focus_path(self.findings_model.finding(index.row()).path)
@@ -273,6 +368,7 @@ class EditorWindow(EditorLayout, QDialog):
                 return True
             return False
         self.tabs.setCurrentIndex(self.tab_of[target])
+        self.show_help(target)
         w = self.widgets[target]
         w.setFocus(Qt.FocusReason.OtherFocusReason)
         area = w.parentWidget()

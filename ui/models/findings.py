@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from ui.i18n import render, t
+from ui.i18n import t
 
 COLUMNS = ("col.severity", "col.de", "col.message", "col.field")
 PathRole = Qt.ItemDataRole.UserRole + 1
@@ -48,14 +48,16 @@ class FindingsModel(QAbstractTableModel):
             return f.path
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
+        from ui.editor.labels import field_label, finding_text  # ui.editor imports this module
+
         col = index.column()
         if col == 0:
             return t(f"severity.{f.severity}")
         if col == 1:
             return f"DE {f.de}" if f.de else ""
         if col == 2:
-            return render(f.message)
-        return f.path
+            return finding_text(f.message)
+        return field_label(f.path, with_de=False) if f.path else ""  # DE: column 1
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -54,7 +54,10 @@ def set_in(obj: dict[str, Any], path: str, value: Any) -> None:
                 cur[step] = empty
             cur = cur[step]
     last = steps[-1]
-    if isinstance(last, int):
+    if isinstance(last, int) and (value is None or value == ""):
+        if last < len(cur):  # a cleared list entry goes (no empty code in a code list)
+            cur.pop(last)
+    elif isinstance(last, int):
         while len(cur) <= last:
             cur.append(None)
         cur[last] = value
@@ -73,6 +76,8 @@ class RowsModel(QAbstractTableModel):
         self._rows = rows
         self.columns = columns
         self.edit_hook: Callable[[int, str, Any], None] | None = None
+        # the name of a coded cell's value ("DE" -> "Germany"), shown beside the code
+        self.describe: Callable[[dict[str, Any], str], str | None] | None = None
 
     def set_rows(self, rows: list[dict[str, Any]]) -> None:
         self.beginResetModel()
@@ -129,7 +134,14 @@ class RowsModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole,
                     Qt.ItemDataRole.ToolTipRole):
             value = get_in(self._rows[index.row()], path)
-            return "" if value is None else str(value)
+            text = "" if value is None else str(value)
+            if role != Qt.ItemDataRole.EditRole and text and self.describe is not None:
+                name = self.describe(self._rows[index.row()], path)
+                if name and role == Qt.ItemDataRole.DisplayRole and len(name) > 48:
+                    name = name[:47].rstrip() + "…"  # the whole name in the tooltip
+                if name:
+                    return f"{text} — {name}"
+            return text
         return None
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
@@ -167,6 +179,7 @@ GOODS_COLUMNS: list[tuple[str, str]] = [
     ("commodity_code", "field.commodity_code"),
     ("country_of_origin", "field.country_of_origin"),
     ("procedure_code", "field.procedure_code"),
+    ("additional_procedure_codes[0]", "field.additional_procedure_code"),
     ("packages[0].kind", "field.package_kind"),
     ("packages[0].number", "field.package_number"),
     ("packages[0].marks", "field.package_marks"),

@@ -8,6 +8,7 @@ from lxml import etree
 
 from client.declaration.model import Declaration
 from client.interchange.dms import codecs as _codecs  # noqa: F401  (registers the codecs)
+from client.interchange.dms.cancel import cancellation_request
 from client.interchange.dms.codec import WriteContext, parse_carried, write_object
 from client.interchange.dms.spec import (
     DECLARATION,
@@ -22,7 +23,8 @@ from client.interchange.safexml import parse_xml
 
 def export_dms(decl: Declaration) -> bytes:
     """WCO DEC-DMS 2 XML: MetaData + Declaration in the element order of WCO_DEC_2_DMS,
-    with whatever an import kept verbatim back in its place."""
+    with whatever an import kept verbatim back in its place.  A cancellation request is
+    written as CDS takes it (:mod:`.cancel`: the MRN, the reason, nothing of the goods)."""
     extra = decl.dms
     nsmap = {"md": NS_MD, None: NS_DEC, "ds": NS_DS}
     meta = etree.Element(f"{{{NS_MD}}}MetaData", nsmap=nsmap)
@@ -35,7 +37,10 @@ def export_dms(decl: Declaration) -> bytes:
             e.text = envelope[name]
             made.append((rank, e))
     ctx = WriteContext(invoice_currency=decl.invoice_currency, decl_type=decl.type)
-    made.append((len(ENVELOPE), write_object(DECLARATION, decl, ctx)))
+    declaration = write_object(DECLARATION, decl, ctx)
+    if decl.function == "cancellation":
+        cancellation_request(declaration, decl)
+    made.append((len(ENVELOPE), declaration))
     if extra is not None:
         for c in sorted((c for c in extra.carried if c.parent == "^"),
                         key=lambda c: c.position):

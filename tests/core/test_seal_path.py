@@ -1,0 +1,116 @@
+"""The seal path after #15: the indexes it writes are the ones queries read, and the
+previous envelope's signing time is remembered, not re-read, without losing the floor."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+
+from sqlalchemy import create_engine
+
+from client.declaration import states
+from client.declaration.samples import sample_declaration
+from client.seal.profile import open_store
+from client.store import Store
+from client.store.migrations import upgrade
+
+KEY = "ab" * 32
+
+
+def _plan(store: Store, sql: str, params: tuple[object, ...] = ()) -> str:
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+    return " | ".join(str(r[-1]) for r in rows)
+
+
+def _indexes(store: Store) -> set[str]:
+    with store.engine.connect() as conn:
+        return {r[0] for r in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'declaration'")}
+
+
+def test_status_queries_use_the_composite_index_and_the_single_one_is_gone(
+        tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "s.db", KEY)
+    try:
+        rng = random.Random(5)
+        store.create_many([sample_declaration(rng) for _ in range(50)], "t",
+                          status=states.READY)
+        store.create_many([sample_declaration(rng) for _ in range(30)], "t")
+        assert "ix_declaration_status" not in _indexes(store)
+        assert "ix_declaration_status_updated" in _indexes(store)
+        filtered = _plan(store, "SELECT id FROM declaration WHERE status IN (?, ?) "
+                         "ORDER BY updated_at DESC LIMIT 50", (states.READY, states.DRAFT))
+        assert "SEARCH declaration USING INDEX ix_declaration_status_updated" in filtered, \
+            filtered
+        counted = _plan(store, "SELECT count(*) FROM declaration WHERE status IN (?)",
+                        (states.SEALED,))
+        assert "ix_declaration_status_updated" in counted, counted
+        grouped = _plan(store, "SELECT status, count(*) FROM declaration GROUP BY status")
+        assert "ix_declaration_status_updated" in grouped, grouped
+        # And the store's own queries still answer.
+        assert store.count(statuses=[states.READY]) == 50
+        assert store.counts_by_status() == {states.READY: 50, states.DRAFT: 30}
+        assert len(store.list_ids(statuses=[states.READY], limit=10)) == 10
+    finally:
+        store.close()
+
+
+def test_a_profile_at_0004_loses_the_redundant_index_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        upgrade(conn, "0004")
+        names = {r[0] for r in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    engine.dispose()
+    assert "ix_declaration_status" in names
+    store = Store.open(path)
+    try:
+        assert "ix_declaration_status" not in _indexes(store)
+    finally:
+        store.close()
+
+
+def test_the_remembered_sig_time_still_honours_an_envelope_another_writer_added(
+        home: Path) -> None:
+    """The sealer remembers its own last sigT; a journal entry appended by someone else in
+    between (here: one dated ten minutes ahead) must still set the floor of its next seal."""
+    from client.seal.canonical import canonicalize
+    from client.seal.envelope import GENESIS, parse_sig_time, seal_envelope
+    from client.seal.jws import decode_protected
+    from client.seal.keys import create_key, load_private_jwk, x5c
+    from client.seal.profile import init_profile, secret_store
+    from client.seal.sealing import Sealer, _link
+
+    profile = init_profile(home, declarant_id="GB123456789000")
+    secrets = secret_store(profile)
+    info = create_key(home, secrets)
+    ahead = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
+    rng = random.Random(2)
+    decls = [sample_declaration(rng, declarant_id="GB123456789000") for _ in range(3)]
+    with open_store(profile, secrets=secrets) as store:
+        store.create_many(decls, "test", status=states.READY)
+        sealer = Sealer(profile, store, secrets)
+        first = sealer.seal(decls[0].id)
+
+        def make(seq: int, prev: str | None) -> object:
+            link = prev or GENESIS
+            return _link(seal_envelope(canonicalize({"id": "d", "version": 1}),
+                                       load_private_jwk(secrets, info), x5c(info),
+                                       kind="decision", declaration_id="d", version=1,
+                                       device_id=profile.device_id, seq=seq, prev=link,
+                                       sig_time=ahead), link)
+
+        store.append_journal("decision", "d", 1, make)  # type: ignore[arg-type]
+        second = sealer.seal(decls[1].id)
+        third = sealer.seal(decls[2].id)  # from the remembered time: still not earlier
+
+    def sig_t(entry: object) -> dt.datetime:
+        return parse_sig_time(decode_protected(entry.envelope["protected"])["sigT"])  # type: ignore[attr-defined]
+
+    assert first.seq == 1 and second.seq == 3 and third.seq == 4
+    assert sig_t(first) < ahead.replace(microsecond=0)
+    assert sig_t(second) >= ahead.replace(microsecond=0)
+    assert sig_t(third) >= sig_t(second)

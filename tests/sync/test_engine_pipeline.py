@@ -1,0 +1,144 @@
+"""The sync engine's drain (#16): never an envelope sent twice in one pass, answers
+stored in order, progress told only once the receipts are stored (the herd benchmark
+reads it as "holds its receipts"), a failed store stops the pass with nothing lost; the
+feed's pages are applied in order while the next one is fetched."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from client.declaration import states
+from client.declaration.samples import sample_declaration
+from client.seal.keys import create_key
+from client.seal.profile import init_profile, open_store, secret_store
+from client.seal.sealing import Sealer
+from client.store import settings_keys as keys
+from sync.engine import SyncEngine, SyncListener
+from sync.enrolment import enrol
+from sync.sandbox.server import start_in_thread
+
+TRADER = "GB123456789000"
+
+
+@pytest.fixture
+def drained(tmp_path: Path):  # type: ignore[no-untyped-def]
+    handle = start_in_thread(tmp_path / "sbx", lane="green")
+    profile = init_profile(tmp_path / "client", declarant_id=TRADER)
+    secrets = secret_store(profile)
+    create_key(profile.home, secrets)
+    enrol(profile, secrets, server_url=handle.url, code=handle.new_enrolment_code(TRADER),
+          ca_pem_path=handle.ca_pem_path, trader_id=TRADER)
+    store = open_store(profile, secrets=secrets)
+    rng = random.Random(4)
+    decls = []
+    for i in range(23):
+        d = sample_declaration(rng, n_items=1, declarant_id=TRADER)
+        d.lrn = f"PIPE{i:08d}"
+        decls.append(d)
+    store.create_many(decls, "test", status=states.READY)
+    sealer = Sealer(profile, store, secrets)
+    for d in decls:
+        sealer.seal(d.id)
+    yield profile, secrets, store
+    store.close()
+    handle.stop()
+
+
+def test_answers_are_stored_behind_the_next_batch_in_order_and_progress_waits_for_them(
+        drained) -> None:
+    profile, secrets, store = drained
+    sent: list[list[int]] = []
+    stored: list[list[int]] = []
+    progress: list[tuple[int, int]] = []
+    real_record = store.record_deliveries
+
+    def slow_record(results):  # type: ignore[no-untyped-def]
+        time.sleep(0.05)  # a slow disk
+        out = real_record(results)
+        stored.append([r.seq for r in results])
+        return out
+
+    store.record_deliveries = slow_record  # type: ignore[method-assign]
+
+    class Listener(SyncListener):
+        def on_progress(self, done: int, total: int) -> None:
+            progress.append((done, store.receipt_count()))
+
+    engine = SyncEngine(profile, store, secrets, batch_size=5, listener=Listener())
+    real_submit = engine._submit
+
+    def recording_submit(items):  # type: ignore[no-untyped-def]
+        sent.append([it.seq for it in items])
+        return real_submit(items)
+
+    engine._submit = recording_submit  # type: ignore[method-assign]
+    report = engine.sync_once()
+    engine.close()
+    assert report.error is None and report.accepted == 23 and report.remaining == 0
+    flat = [s for batch in sent for s in batch]
+    assert flat == list(range(1, 24))  # each envelope sent once, in device order
+    assert stored == sent  # answers stored in the order they came
+    assert progress[-1] == (23, 23)
+    assert all(done <= receipts for done, receipts in progress)  # told only once stored
+    assert store.receipt_count() == 23
+
+
+def test_a_store_that_fails_stops_the_pass_and_nothing_is_lost(drained) -> None:
+    profile, secrets, store = drained
+    calls = {"n": 0}
+    real_record = store.record_deliveries
+
+    def failing_record(results):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full")
+        return real_record(results)
+
+    store.record_deliveries = failing_record  # type: ignore[method-assign]
+    engine = SyncEngine(profile, store, secrets, batch_size=5)
+    with pytest.raises(OSError):
+        engine.sync_once()
+    engine.close()
+    assert threading.active_count() < 50  # no store thread left behind
+    assert store.receipt_count() == 5  # the first batch only
+    store.record_deliveries = real_record  # type: ignore[method-assign]
+    engine = SyncEngine(profile, store, secrets, batch_size=5)
+    report = engine.sync_once()  # the rest, again: the single window answers duplicates
+    engine.close()
+    assert report.error is None and report.remaining == 0
+    assert report.accepted + report.duplicates == 18
+    assert store.receipt_count() == 23
+
+
+def test_feed_pages_are_applied_in_order_while_the_next_is_fetched(drained) -> None:
+    profile, secrets, store = drained
+    engine = SyncEngine(profile, store, secrets, batch_size=50)
+    assert engine.sync_once().error is None  # 23 lodged: 69 notifications
+    store.set_setting(keys.FEED_CURSOR, 0)
+    applied: list[tuple[int, int]] = []
+    real_apply = store.apply_notifications
+
+    def slow_apply(batch, cursor):  # type: ignore[no-untyped-def]
+        time.sleep(0.05)
+        applied.append((batch[0]["cursor"], cursor))
+        return real_apply(batch, cursor)
+
+    store.apply_notifications = slow_apply  # type: ignore[method-assign]
+    import sync.engine as engine_mod
+
+    old_page = engine_mod.FEED_PAGE
+    engine_mod.FEED_PAGE = 10
+    try:
+        report = engine.sync_once()
+    finally:
+        engine_mod.FEED_PAGE = old_page
+        engine.close()
+    assert report.error is None and report.notifications == 69
+    assert [a for a, _ in applied] == sorted(a for a, _ in applied)
+    assert all(b[0] > a[1] for a, b in zip(applied, applied[1:], strict=False))  # no overlap
+    assert store.get_setting(keys.FEED_CURSOR) == applied[-1][1]

@@ -3,9 +3,10 @@
 A verified signature only says a key of the sandbox's PKI signed.  Before an envelope is
 lodged, the sandbox binds everything to the API token's principal: the signer's
 certificate is the token's own (trader, device, serial), the header's device is the
-token's device, the certificate is still valid at reception, the role fits the kind, the
-declaration id belongs to the trader who first lodged it, and the declarant (DE 3/18) is
-the signer or is represented by it (DE 3/19-3/21) under an authorisation the sandbox holds.
+token's device, the certificate is still valid at reception, the role fits the kind,
+declaration ids are namespaced per trader (B's envelope under an id A uses is B's own),
+and the declarant (DE 3/18) is the signer or is represented by it (DE 3/19-3/21) under an
+authorisation the sandbox holds.
 Each refusal has its own code (``REFUSAL_CODES``, published in the OpenAPI document).
 """
 
@@ -22,7 +23,7 @@ REFUSAL_CODES: dict[str, str] = {
     "SIGNATURE_INVALID": "The signature or certificate chain does not verify.",
     "SIGNATURE_HIGH_S": "An ES256 signature with a high S value (a malleable twin): refused.",
     "CERT_NOT_OWNED": "The signer's certificate names another trader than the API token.",
-    "CERT_NOT_BOUND": "The signer's certificate is not the one enrolled with this token's device.",
+    "CERT_NOT_BOUND": "The signer's certificate was not issued to this token's device.",
     "DEVICE_NOT_BOUND": "The header's device id is not the device this API token was issued to.",
     "CERT_EXPIRED": "The signer's certificate is not valid at reception (back-dating refused).",
     "SIG_TIME_BACKDATED": "sigT is earlier than the previous envelope of the same device chain "
@@ -31,11 +32,14 @@ REFUSAL_CODES: dict[str, str] = {
     "NOT_A_TRADER": "Only a trader's token and certificate may lodge a declaration.",
     "KIND_NOT_SUPPORTED": "This kind of envelope is not accepted.",
     "HEADER_MISMATCH": "Header and document disagree on the declaration id or version.",
-    "DECLARATION_NOT_OWNED": "The declaration id belongs to another trader.",
     "DECLARANT_NOT_REPRESENTED": "The declarant (DE 3/18) is not the signer and has not "
                                  "authorised it as representative (DE 3/19-3/21) "
                                  "(lodged and rejected).",
-    "IDEMPOTENCY_CONFLICT": "This declaration id and version were lodged with other content.",
+    "IDEMPOTENCY_CONFLICT": "This trader lodged this declaration id and version with other "
+                            "content (ids are per trader: another trader's never conflict).",
+    "REQUEST_NOT_LODGED": "An amendment or invalidation names a declaration id this trader "
+                          "has no accepted declaration under (another trader's id included: "
+                          "the same answer, so its existence is not told).",
     "CHAIN_FORK": "The envelope does not follow the device's chain (seq or prev).",
     "HELD_LIMIT": "Too many envelopes held waiting for a gap in this device's chain, or "
                   "this one is too far ahead.",
@@ -66,18 +70,14 @@ def refusal(checked: Checked, principal: Principal, kind: str,
         return ("NOT_AN_OFFICER" if kind == "decision" else "NOT_A_TRADER"), "/protected/knd"
     if str(header.get("dev")) != principal.device_id:
         return "DEVICE_NOT_BOUND", "/protected/dev"
-    if checked.signer_device != principal.device_id or (
-            principal.serial is not None and checked.signer_serial != principal.serial):
+    # Any unrevoked certificate the CA issued to this device will do, not only the token's
+    # own: envelopes queued under the certificate of an expired token, then delivered after
+    # a new enrolment, are the device's all the same (revocation is checked before this).
+    if checked.signer_device != principal.device_id:
         return "CERT_NOT_BOUND", "/protected/x5c"
     if not checked.signer_not_before <= now.timestamp() <= checked.signer_not_after:
         return "CERT_EXPIRED", "/protected/x5c"
     return None
-
-
-def not_owned(tx: BatchTx, principal: Principal, declaration_id: str) -> bool:
-    """True when another trader lodged this declaration id first."""
-    owner = tx.owner(declaration_id)
-    return owner is not None and owner != principal.trader_id
 
 
 def declarant_allowed(tx: BatchTx, signer: str, document: dict[str, Any]) -> bool:

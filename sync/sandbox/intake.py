@@ -195,7 +195,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                 to_log.append(se)
             tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash)
             return
-        if lodged(tx, se.declaration_id, se.version) is not None:
+        if lodged(tx, se.trader_id, se.declaration_id, se.version) is not None:
             # an original for a declaration that has its MRN: never lodged twice
             errors = [_err("ALREADY_LODGED", "/payload/function")]
         lane = lane_for(ctx.seed, se.declaration_id, ctx.lane_mode, se.version)
@@ -297,11 +297,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             result(index, "rejected", h, did, ver,
                    errors=[_err("HEADER_MISMATCH", "/payload/id")])
             continue
-        if authz.not_owned(tx, principal, did):
-            result(index, "rejected", h, did, ver,
-                   errors=[_err("DECLARATION_NOT_OWNED", "/protected/did")])
-            continue
-        existing = tx.envelope(did, ver)
+        existing = tx.envelope(principal.trader_id, did, ver)  # ids are per trader
         if existing is not None:
             if existing.envelope_hash == h:
                 seen[(did, ver)] = existing

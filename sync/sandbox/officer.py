@@ -106,7 +106,7 @@ def lodge_decision(tx: BatchTx, receipt_jwk: dict[str, Any], principal: Principa
         outcome=str(doc["outcome"]), reason=doc.get("reason"),
         decided_at=str(doc.get("decided_at", "")), state="pending", verified=True,
         token=token, raw=se.raw, received_at=se.received_at)
-    decl = tx.envelope(row.declaration_id, row.version)
+    decl = _decided(tx, row)
     flags: list[str] = []
     if decl is not None and decl.status in ("accepted", "rejected"):
         if apply_decision(tx, row, decl, at):
@@ -118,6 +118,17 @@ def lodge_decision(tx: BatchTx, receipt_jwk: dict[str, Any], principal: Principa
               "device_id": se.device_id, "seq": se.seq, "trader_id": se.trader_id,
               "kind": "decision", "subject": row.declaration_id, "flags": flags}
     se.claims = claims  # its receipt: a leaf of the log, like a declaration's
+
+
+def _decided(tx: BatchTx, row: Decision) -> StoredEnvelope | None:
+    """The declaration a decision is about: ids are per trader, so the envelope hash it
+    names picks among traders; with no match, the only candidate (its conflict is then
+    flagged) or none yet."""
+    candidates = tx.envelopes_of(row.declaration_id, row.version)
+    for env in candidates:
+        if env.envelope_hash == row.declaration_envelope_hash:
+            return env
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def apply_decision(tx: BatchTx, row: Decision, decl: StoredEnvelope, at: str) -> bool:
@@ -143,7 +154,10 @@ def apply_decision(tx: BatchTx, row: Decision, decl: StoredEnvelope, at: str) ->
         row.state, row.flagged = "conflict", True
         detail = tr("sandbox.conflict_detail", "en", officer=row.officer_id,
                     outcome=row.outcome, previous=previous)
-        for who in (trader, row.officer_id):
+        # Ids are per trader (#12): a decision naming another envelope than this trader's
+        # may be about another trader's declaration, so only the officer is told of it.
+        told = (row.officer_id,) if previous == "another envelope" else (trader, row.officer_id)
+        for who in told:
             tx.notify(who, row.declaration_id, row.version, "decision_conflict", at,
                       mrn=decl.mrn, detail=detail, decision=row.token,
                       errors=[_err(CONFLICT, "/payload/outcome")])
@@ -166,6 +180,8 @@ def apply_pending(tx: BatchTx, decl: StoredEnvelope, at: str) -> bool:
     if not tx.has_pending_decisions(decl.declaration_id, decl.version):
         return False
     for row in tx.decisions_for(decl.declaration_id, decl.version, state="pending"):
+        if row.declaration_envelope_hash != decl.envelope_hash:
+            continue  # waits for the envelope it names (ids are per trader: maybe another's)
         if not apply_decision(tx, row, decl, at):
             applied = True
     return applied

@@ -31,11 +31,12 @@ def _err(code: str, pointer: str = "", **params: Any) -> dict[str, str]:
     return {"code": code, "pointer": pointer, "detail": tr(f"sandbox.code.{code}", "en", **params)}
 
 
-def lodged(tx: BatchTx, declaration_id: str, version: int) -> StoredEnvelope | None:
-    """The accepted original this declaration's later versions are about (lowest version
-    accepted with an MRN), or None."""
+def lodged(tx: BatchTx, trader_id: str, declaration_id: str,
+           version: int) -> StoredEnvelope | None:
+    """The trader's accepted original this declaration's later versions are about (lowest
+    version accepted with an MRN), or None."""
     for v in range(1, version):
-        env = tx.envelope(declaration_id, v)
+        env = tx.envelope(trader_id, declaration_id, v)
         if env is not None and env.status == "accepted" and env.mrn:
             return env
     return None
@@ -60,7 +61,7 @@ def decide_request(tx: BatchTx, se: StoredEnvelope, document: dict[str, Any], at
     "received", as (status, extra) pairs.
     """
     function = str(document.get("function"))
-    original = lodged(tx, se.declaration_id, se.version)
+    original = lodged(tx, se.trader_id, se.declaration_id, se.version)
     code = "INVALIDATION_DENIED" if function == states.INVALIDATION else "AMENDMENT_REFUSED"
     refused = "cancellation_denied" if function == states.INVALIDATION else "rejected"
     if original is None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +38,22 @@ GENESIS_HASH = "0" * 64
 
 class _SandboxModel(SQLModel, registry=registry()):
     """Own metadata, so the sandbox's tables never clash with the client's store."""
+
+
+CRASH_IN_COMMIT_ENV = "COMPTOIR_SANDBOX_CRASH_IN_COMMIT"  # tests only: see crash_in_commit
+_commits_seen = [0]
+
+
+def crash_in_commit() -> None:
+    """Fault injection for the chaos harness (#12): with ``COMPTOIR_SANDBOX_CRASH_IN_COMMIT=N``
+    in its environment, the sandbox process SIGKILLs itself on its N-th batch, everything
+    written but the COMMIT not yet issued.  Unset (always, outside tests): nothing."""
+    at = os.environ.get(CRASH_IN_COMMIT_ENV)
+    if not at:
+        return
+    _commits_seen[0] += 1
+    if _commits_seen[0] >= int(at):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def normal_serial(serial: str) -> str:
@@ -111,7 +129,9 @@ class EnvelopeRow(_SandboxModel, table=True):
     """One lodged envelope: accepted, rejected (still in the chain) or held."""
 
     __tablename__ = "envelopes"
-    __table_args__ = (UniqueConstraint("declaration_id", "version"),
+    # Declaration ids are namespaced per trader (#12): B lodging under an id A uses is
+    # B's own declaration, and can neither pre-claim A's ids nor learn that they exist.
+    __table_args__ = (UniqueConstraint("trader_id", "declaration_id", "version"),
                       Index("ix_envelopes_chain", "trader_id", "device_id", "seq"),
                       Index("ix_envelopes_lrn", "declarant_id", "lrn"),
                       # Held envelopes are few: a partial index finds them without a scan.
@@ -358,6 +378,7 @@ class SandboxStore:
         self.read_engine = make_engine(url, writer=False) if self.kind == "sqlite" \
             else self.engine
         self._migrate()
+        self._namespace_envelope_key()
         self.write_lock = threading.RLock()
 
     def close(self) -> None:
@@ -410,6 +431,27 @@ class SandboxStore:
                     "SELECT declarant_id, lrn, MIN(declaration_id) FROM envelopes "
                     "WHERE status = 'accepted' AND declarant_id IS NOT NULL AND lrn IS NOT NULL "
                     "GROUP BY declarant_id, lrn"))
+
+    def _namespace_envelope_key(self) -> None:
+        """A SQLite database from before #12 keeps (declaration id, version) unique across
+        traders: rebuild the envelopes table with the per-trader key, rows kept."""
+        from sqlalchemy import inspect, text
+
+        if self.engine.dialect.name != "sqlite":
+            return
+        uniques = inspect(self.engine).get_unique_constraints("envelopes")
+        if not any(u["column_names"] == ["declaration_id", "version"] for u in uniques):
+            return
+        table = _table(EnvelopeRow)
+        cols = ", ".join(f'"{c.name}"' for c in table.columns)
+        with self.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE envelopes RENAME TO envelopes_before_12"))
+            for index in table.indexes:
+                conn.execute(text(f'DROP INDEX IF EXISTS "{index.name}"'))
+            table.create(conn)
+            conn.execute(text(f"INSERT INTO envelopes ({cols}) SELECT {cols} "
+                              "FROM envelopes_before_12"))
+            conn.execute(text("DROP TABLE envelopes_before_12"))
 
     # -- enrolment ---------------------------------------------------------------
     def add_enrolment_code(self, code: str, trader_id: str, role: str) -> None:
@@ -662,6 +704,7 @@ class SandboxStore:
             tx = BatchTx(s)
             yield tx
             tx.flush()
+            crash_in_commit()
             s.commit()
         for fn in tx.after_commit:
             fn()
@@ -763,7 +806,7 @@ class BatchTx:
     """
 
     session: Session
-    _envelopes: dict[tuple[str, int], StoredEnvelope] = field(default_factory=dict)
+    _envelopes: dict[tuple[str, str, int], StoredEnvelope] = field(default_factory=dict)
     _devices: dict[tuple[str, str], DeviceState] = field(default_factory=dict)
     _new_envelopes: list[StoredEnvelope] = field(default_factory=list)
     _updated: dict[int, StoredEnvelope] = field(default_factory=dict)
@@ -782,8 +825,6 @@ class BatchTx:
     _pending_looked: set[str] = field(default_factory=set)
     _log_nodes: dict[tuple[int, int], bytes] = field(default_factory=dict)
     _tree_head: dict[str, Any] | None = None
-    _owners: dict[str, str] = field(default_factory=dict)
-    _owner_looked: set[str] = field(default_factory=set)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -819,27 +860,23 @@ class BatchTx:
         t, dt_ = _table(EnvelopeRow), _table(Decision)
         for i in range(0, len(ids), 400):
             chunk = ids[i:i + 400]
-            first: dict[str, tuple[int, str]] = {}
             for r in self.conn.execute(t.select().where(t.c.declaration_id.in_(chunk))):
-                key = (r.declaration_id, r.version)
-                self._envelopes.setdefault(key, _stored(r))
-                self._looked_up.add(key)
-                if r.declaration_id not in first or r.version < first[r.declaration_id][0]:
-                    first[r.declaration_id] = (r.version, r.trader_id)
-            for did, (_, trader) in first.items():
-                self._owners.setdefault(did, trader)
+                # ids are per trader (#12): every trader's rows, keyed with the trader
+                self._envelopes.setdefault((r.trader_id, r.declaration_id, r.version),
+                                           _stored(r))
+                self._looked_up.add((r.declaration_id, r.version))
             self._pending.update((d, v) for d, v in self.conn.execute(
                 select(dt_.c.declaration_id, dt_.c.version).where(
                     dt_.c.state == "pending", dt_.c.declaration_id.in_(chunk))))
         self._pending_looked.update(ids)
-        self._owner_looked.update(ids)
 
-    def owner(self, declaration_id: str) -> str | None:
-        """The trader who first lodged this declaration id (this batch included)."""
-        if declaration_id not in self._owner_looked:
-            self._looked_up.discard((declaration_id, 1))
-            self.preload([(declaration_id, 1)])
-        return self._owners.get(declaration_id)
+    def envelopes_of(self, declaration_id: str, version: int) -> list[StoredEnvelope]:
+        """Every trader's envelope under this (declaration id, version): an officer's
+        decision names the id, version and envelope hash, not the trader."""
+        if (declaration_id, version) not in self._looked_up:
+            self.preload([(declaration_id, version)])
+        return [e for (_, d, v), e in self._envelopes.items()
+                if d == declaration_id and v == version]
 
     def authorised(self, declarant_id: str, representative_id: str) -> bool:
         a = _table(Authorisation)
@@ -851,11 +888,12 @@ class BatchTx:
         self.held(trader_id, device_id, 0)
         return sum(1 for (t, d, _) in self._held if t == trader_id and d == device_id)
 
-    def envelope(self, declaration_id: str, version: int) -> StoredEnvelope | None:
-        key = (declaration_id, version)
-        if key not in self._looked_up:
-            self.preload([key])
-        return self._envelopes.get(key)
+    def envelope(self, trader_id: str, declaration_id: str,
+                 version: int) -> StoredEnvelope | None:
+        """This trader's envelope under (declaration id, version): ids are per trader."""
+        if (declaration_id, version) not in self._looked_up:
+            self.preload([(declaration_id, version)])
+        return self._envelopes.get((trader_id, declaration_id, version))
 
     def device(self, trader_id: str, device_id: str) -> DeviceState:
         key = (trader_id, device_id)
@@ -883,7 +921,8 @@ class BatchTx:
             rows = self.conn.execute(held_query(self.conn.dialect.name, trader_id,
                                                 device_id)).all()
             for row in rows:
-                st = self._envelopes.setdefault((row.declaration_id, row.version), _stored(row))
+                st = self._envelopes.setdefault(
+                    (row.trader_id, row.declaration_id, row.version), _stored(row))
                 self._looked_up.add((row.declaration_id, row.version))
                 if st.status == "held":
                     self._held.setdefault((trader_id, device_id, row.seq), st)
@@ -914,9 +953,8 @@ class BatchTx:
             self._new_claims[key] = declaration_id
 
     def add_envelope(self, env: StoredEnvelope) -> None:
-        self._envelopes[(env.declaration_id, env.version)] = env
+        self._envelopes[(env.trader_id, env.declaration_id, env.version)] = env
         self._looked_up.add((env.declaration_id, env.version))
-        self._owners.setdefault(env.declaration_id, env.trader_id)
         self._new_envelopes.append(env)
         if env.status == "held":
             self._held[(env.trader_id, env.device_id, env.seq)] = env

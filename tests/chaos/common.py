@@ -73,6 +73,10 @@ class Client:
     rng: random.Random
     created: list[str] = field(default_factory=list)
     acknowledged: set[str] = field(default_factory=set)  # declaration ids told "sealed"
+    amended: set[tuple[str, int]] = field(default_factory=set)  # (id, version) requests
+    cancelled: set[tuple[str, int]] = field(default_factory=set)  # invalidation requests
+    paper: set[str] = field(default_factory=set)  # transit: paper procedure, never online
+    refused: int = 0  # requests the Code refused locally (the product working)
 
     @property
     def home(self) -> Path:
@@ -156,7 +160,8 @@ def reopen(client: Client) -> Client:
     profile = load_profile(client.home)
     store = open_store(profile, secrets=client.secrets)
     return Client(profile, client.secrets, store, Sealer(profile, store, client.secrets),
-                  client.rng, client.created, client.acknowledged)
+                  client.rng, client.created, client.acknowledged, client.amended,
+                  client.cancelled, client.paper, client.refused)
 
 
 class World:
@@ -164,13 +169,20 @@ class World:
     by default, or on the database ``db_url`` with ``workers`` processes."""
 
     def __init__(self, workdir: Path, *, seed: int = 0, db_url: str | None = None,
-                 workers: int = 1) -> None:
+                 workers: int = 1, lane: str = "green",
+                 clock_speed: float | None = None) -> None:
+        """``lane="auto"`` mixes the risk lanes (green, control, documents requested,
+        rejected); ``clock_speed`` compresses their timelines (sandbox s per real s)."""
         ensure_secrets()
         self.workdir = workdir
+        self.seed = seed
+        self.lane = lane
+        self.clock_speed = clock_speed
         workdir.mkdir(parents=True, exist_ok=True)
         self.db_url = db_url
-        self.sandbox = SandboxProcess(workdir / "sandbox", lane="green", seed=seed,
-                                      db_url=db_url, workers=workers).start()
+        self.sandbox = SandboxProcess(workdir / "sandbox", lane=lane, seed=seed,
+                                      db_url=db_url, workers=workers,
+                                      clock_speed=clock_speed).start()
         self.proxy = FaultProxy(self.sandbox.port)
         self._server_db: Any = None
         self.clients = 0
@@ -226,19 +238,32 @@ class World:
         from sync.sandbox.store import EnvelopeRow
 
         lrns: dict[tuple[str, str], set[str]] = {}
-        mrns: dict[str, set[str]] = {}
+        mrns: dict[tuple[str, str], set[str]] = {}  # ids are per trader (#12)
         with Session(self._db().engine) as s:
-            for did, declarant, lrn, mrn in s.exec(select(
-                    EnvelopeRow.declaration_id, EnvelopeRow.declarant_id, EnvelopeRow.lrn,
-                    EnvelopeRow.mrn).where(EnvelopeRow.status == "accepted")).all():
+            for trader, did, declarant, lrn, mrn in s.exec(select(
+                    EnvelopeRow.trader_id, EnvelopeRow.declaration_id, EnvelopeRow.declarant_id,
+                    EnvelopeRow.lrn, EnvelopeRow.mrn)
+                    .where(EnvelopeRow.status == "accepted")).all():
                 if declarant and lrn:
-                    lrns.setdefault((declarant, lrn), set()).add(did)
+                    lrns.setdefault((declarant, lrn), set()).add(f"{trader}/{did}")
                 if mrn:
-                    mrns.setdefault(did, set()).add(mrn)
+                    mrns.setdefault((trader, did), set()).add(mrn)
         out = [f"LRN {k} registered for {len(v)} declarations" for k, v in lrns.items()
                if len(v) > 1]
         out += [f"{did} has {len(v)} MRNs" for did, v in mrns.items() if len(v) > 1]
         return out
+
+    def feed(self, trader_id: str) -> list[tuple[str, int, str]]:
+        """A trader's feed in order: (declaration id, version, status)."""
+        from sqlmodel import Session, select
+
+        from sync.sandbox.store import NotificationRow
+
+        with Session(self._db().engine) as s:
+            return [tuple(r) for r in s.exec(select(  # type: ignore[misc]
+                NotificationRow.declaration_id, NotificationRow.version,
+                NotificationRow.status).where(NotificationRow.trader_id == trader_id)
+                .order_by(NotificationRow.id)).all()]  # type: ignore[arg-type]
 
     def final_statuses(self, trader_id: str) -> dict[tuple[str, int], str]:
         """The server's last status of each (declaration id, version) of a trader's feed."""
@@ -265,7 +290,8 @@ class World:
             rows = s.exec(select(EnvelopeRow).where(EnvelopeRow.device_id == device_id)).all()
             return [{"declaration_id": r.declaration_id, "version": r.version,
                      "envelope_hash": r.envelope_hash, "seq": r.seq, "prev": r.prev,
-                     "status": r.status, "receipt": r.receipt} for r in rows]
+                     "status": r.status, "receipt": r.receipt,
+                     "errors": json.loads(r.errors or "[]")} for r in rows]
 
 
 def kill_sync_child(client: Client, *, after_s: float, extra_env: dict[str, str] | None = None,
@@ -282,6 +308,24 @@ def kill_sync_child(client: Client, *, after_s: float, extra_env: dict[str, str]
         p.send_signal(signal.SIGKILL)
         out, err = p.communicate(timeout=timeout)
         return None, err
+
+
+# Codes that mean an envelope was not lodged (refused at the door, or its chain broke):
+# an envelope that ends with one of these is lost.  Any other rejection is the single
+# window deciding on a lodged declaration (a risk rule, a refused request), which the
+# schedule's mixed lanes and requests are meant to produce.
+NOT_LODGED = frozenset({
+    "CHAIN_FORK", "IDEMPOTENCY_CONFLICT", "HELD_LIMIT", "SIG_TIME_BACKDATED",
+    "SIGNATURE_INVALID", "SIGNATURE_HIGH_S", "CERT_NOT_OWNED", "CERT_NOT_BOUND",
+    "DEVICE_NOT_BOUND", "CERT_EXPIRED", "HEADER_MISMATCH", "KIND_NOT_SUPPORTED"})
+
+
+def lodged_row(r: dict[str, Any]) -> bool:
+    """The server decided on this envelope: accepted, or rejected on its merits."""
+    if r["status"] == "accepted":
+        return True
+    codes = {e.get("code") for e in r.get("errors") or []}
+    return r["status"] == "rejected" and bool(codes) and not codes & NOT_LODGED
 
 
 @dataclass
@@ -362,22 +406,28 @@ def check_invariants(world: World, client: Client, *, final: bool) -> Verdict:
             if (claims.get("envelope_hash"), claims.get("declaration_id"), claims.get("seq")) \
                     != (e.envelope_hash, e.declaration_id, e.seq):
                 v.add("broken_chains", f"receipt of seq {e.seq} does not match the journal")
-        elif e.seq not in outbox:
+        elif e.seq not in outbox and e.declaration_id not in client.paper:
             st = store.get(e.declaration_id).status if store.exists(e.declaration_id) else "?"
-            if st != "rejected":
+            if st != "rejected" and not _rejected_request(store, e):
                 v.add("lost", f"seq {e.seq} done without receipt or rejection (status {st})")
     if final:
         server = {(r["declaration_id"], r["version"], r["envelope_hash"]): r for r in rows}
+        expected_receipts = 0
         for key3 in sealed:
+            if key3[0] in client.paper:
+                continue  # never to be sent: _final_truths checks it is not there
             r = server.get(key3)
             if r is None:
                 v.add("lost", f"{key3} sealed but not on the server")
-            elif r["status"] != "accepted":
-                v.add("lost", f"{key3} is {r['status']} on the server")
+            elif not lodged_row(r):
+                codes = [e.get("code") for e in r.get("errors") or []]
+                v.add("lost", f"{key3} is {r['status']} {codes} on the server")
+            elif r["status"] == "accepted":
+                expected_receipts += 1
         if outbox:
             v.add("lost", f"{len(outbox)} still queued after the final sync")
-        if receipts != len(sealed):
-            v.add("lost", f"{len(sealed) - receipts} receipts missing")
+        if receipts != expected_receipts:
+            v.add("lost", f"{expected_receipts - receipts} receipts missing")
         _final_truths(world, client, sealed, rows, v)
     return v
 
@@ -391,44 +441,74 @@ def _final_truths(world: World, client: Client, sealed: dict[tuple[str, int, str
     otherwise look consistent.  Every version of every id counts.
     """
     from client.declaration import states
+    from tests.chaos.lifecycle import payload_function
 
-    accepted = {(r["declaration_id"], r["version"]) for r in rows if r["status"] == "accepted"}
+    lodged = {(r["declaration_id"], r["version"]) for r in rows if lodged_row(r)}
     for decl_id in client.acknowledged:
-        if not any(did == decl_id for did, _ in accepted):
-            v.add("lost", f"sealing of {decl_id} acknowledged, nothing accepted on the server")
+        if not any(did == decl_id for did, _ in lodged):
+            v.add("lost", f"sealing of {decl_id} acknowledged, nothing lodged on the server")
     for did, ver, _h in sealed:
-        if (did, ver) not in accepted:
-            v.add("lost", f"version {ver} of {did} not accepted on the server")
+        if did not in client.paper and (did, ver) not in lodged:
+            v.add("lost", f"version {ver} of {did} not lodged on the server")
+    for did, ver in client.amended | client.cancelled:
+        if (did, ver) not in lodged:
+            v.add("lost", f"request v{ver} of {did} not decided by the server")
+    for r in rows:
+        if r["declaration_id"] in client.paper:
+            v.add("duplicated", f"{r['declaration_id']} went on paper and was also lodged "
+                                f"({r['status']})")
     head = world.server_head(client.profile.device_id)
-    if sealed:
-        last = max(sealed.values(), key=lambda e: e.seq)
+    online = [e for e in sealed.values() if e.declaration_id not in client.paper]
+    if online:
+        last = max(online, key=lambda e: e.seq)
         if head != (last.seq, last.envelope_hash):
             v.add("broken_chains", f"server head {head} is not the journal head "
                                    f"({last.seq}, {last.envelope_hash[:12]}): truncated")
     for problem in world.business_duplicates():
         v.add("duplicated", problem)
-    final = world.final_statuses(TRADER)
-    for did in {did for did, _, _ in sealed}:
+    functions = {(e.declaration_id, e.version): payload_function(e) for e in sealed.values()}
+    declaration_status: dict[str, str] = {}
+    for did, ver, status in world.feed(TRADER):
+        if functions.get((did, ver), "original") in states.REQUESTS \
+                and status in ("rejected", "cancellation_denied"):
+            continue  # a refused request leaves the declaration as it was (#14)
+        if status in states.STATES:
+            declaration_status[did] = status
+    for did in {did for did, _, _ in sealed} - client.paper:
         if not client.store.exists(did):
             continue
         rec = client.store.get(did)
-        version = rec.declaration.version
-        server_status = final.get((did, version))
-        if server_status in states.STATES and server_status != rec.status:
+        if rec.status in states.EDITABLE:
+            continue  # a local draft of a next version (a request refused locally)
+        server_status = declaration_status.get(did)
+        if server_status is not None and server_status != rec.status:
             v.add("status_mismatches",
-                  f"{did} v{version}: local {rec.status}, server {server_status}")
+                  f"{did} v{rec.declaration.version}: local {rec.status}, "
+                  f"server {server_status}")
 
 
-def final_sync(client: Client, *, attempts: int = 6) -> Any:
-    """A clean link: sync until the outbox is empty (held ones resolve on a resend)."""
+def _rejected_request(store: Any, entry: Any) -> bool:
+    """A request (amendment, invalidation) the single window refused: done, no receipt."""
+    from client.declaration import states
+    from tests.chaos.lifecycle import payload_function
+
+    return payload_function(entry) in states.REQUESTS
+
+
+def final_sync(client: Client, *, attempts: int = 6, settle_s: float = 0.0) -> Any:
+    """A clean link: sync until the outbox is empty (held ones resolve on a resend);
+    then, after ``settle_s`` (the compressed lane timelines), once more to drain the feed."""
     eng = client.engine(batch_size=50, timeout=(5, 30))
     try:
         report = None
         for _ in range(attempts):
             report = eng.sync_once()
             if report.error is None and report.remaining == 0:
-                return report
+                break
             time.sleep(0.2)
+        if settle_s and report is not None and report.error is None:
+            time.sleep(settle_s)
+            report = eng.sync_once()
         return report
     finally:
         eng.close()

@@ -30,7 +30,20 @@ FAULTS: list[tuple[str, int]] = [
     ("sync", 10), ("seal_more", 8), ("drop_response", 10), ("reset", 8), ("reset_mid", 6),
     ("latency", 5), ("duplicate", 6), ("reorder", 6), ("server_restart", 4),
     ("server_down_sync", 3), ("client_kill", 3), ("half_open", 2), ("blackhole", 1),
+    # #12/#14: the lifecycle and the faults that see inside a run (tests/chaos/lifecycle.py)
+    ("amend", 6), ("cancel", 4), ("transit_paper", 2), ("transit_withdraw", 2), ("server_crash_in_commit", 3),
+    ("client_kill_point", 3), ("old_build_resend", 3),
 ]
+
+# Mixed risk lanes on a compressed clock: control and documents-requested timelines
+# (up to 420 sandbox seconds) pass in well under a second.
+CLOCK_SPEED = 3000.0
+SETTLE_S = 0.6
+# Every SLOW_EVERY-th client runs against a second sandbox on a real-time clock: what it
+# lodges stays registered (green releases after 45 s), so the Code allows amendments and
+# invalidations before release and the single window decides them (#14).
+SLOW_CLOCK = 1.0
+SLOW_EVERY = 3
 
 
 def _pick(rng: random.Random) -> str:
@@ -48,7 +61,12 @@ def _sync(client: Client, *, batch: int = 2) -> Any:
 
 def apply_fault(world: World, client: Client, fault: str, rng: random.Random) -> Client:
     """One step of a schedule; returns the client (reopened after a SIGKILL)."""
+    from tests.chaos import lifecycle
+
     proxy = world.proxy
+    stepped = lifecycle.step(world, client, fault, rng)
+    if stepped is not None:
+        return stepped
     if fault == "sync":
         _sync(client, batch=rng.randint(1, 4))
     elif fault == "seal_more":
@@ -89,8 +107,10 @@ def duplicate_last_batch(client: Client) -> None:
     resending the request): the server must answer "duplicate", never register twice."""
     from sync.transport import TransportError
 
+    # Receipted envelopes themselves (by seq): with amendments an id has several versions,
+    # and a later one may still be held while the first has its receipt.
     entries = [e for e in client.store.journal()
-               if client.store.receipts(e.declaration_id)][-2:]
+               if any(r["seq"] == e.seq for r in client.store.receipts(e.declaration_id))][-2:]
     if not entries:
         return
     eng = client.engine(timeout=FAST_TIMEOUT)
@@ -149,7 +169,8 @@ def run_one(world: World, client: Client, rng: random.Random, *, steps: int,
             spent.setdefault(fault, []).append(time.perf_counter() - t)
     world.proxy.clear()
     world.start_server()
-    report = final_sync(client)
+    fast = world.lane == "auto" and (world.clock_speed or 0) >= 100
+    report = final_sync(client, settle_s=SETTLE_S if fast else 0.0)
     verdict = check_invariants(world, client, final=True)
     if not verdict.ok and report is not None and report.error is not None:
         verdict.problems.append(f"final sync: {report.error.render()}")
@@ -158,30 +179,47 @@ def run_one(world: World, client: Client, rng: random.Random, *, steps: int,
 
 def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
                   verbose: bool = False, db_url: str | None = None,
-                  workers: int = 1) -> dict[str, Any]:
+                  workers: int = 1, until: float | None = None) -> dict[str, Any]:
     """``count`` randomised fault schedules; the totals of lost, duplicated and broken.
-    The sandbox on SQLite, or on ``db_url`` (PostgreSQL) with ``workers`` processes."""
+    The sandbox on SQLite, or on ``db_url`` (PostgreSQL) with ``workers`` processes.
+
+    ``until`` (a ``time.time()``): start no schedule after it; ``chaos_schedules`` then
+    says how many ran, ``chaos_asked`` how many were asked for.
+    """
     rng = random.Random(seed)
     t0 = time.perf_counter()
     lost = duplicated = broken = errors = mismatches = 0
     problems: list[str] = []
     spent: dict[str, list[float]] = {}
-    world = World(workdir, seed=seed, db_url=db_url, workers=workers)
+    fast = World(workdir, seed=seed, db_url=db_url, workers=workers, lane="auto",
+                 clock_speed=CLOCK_SPEED)
+    # The slow world runs on SQLite (a second PostgreSQL database is not set up here).
+    slow = World(workdir / "slow", seed=seed + 1, lane="auto", clock_speed=SLOW_CLOCK)
+    world = fast
     client: Client | None = None
+    ran = on_slow = 0
     try:
         for i in range(count):
+            if until is not None and time.time() >= until:
+                break
+            ran += 1
             try:
                 if client is None or i % SCHEDULES_PER_CLIENT == 0:
                     if client is not None:
                         client.close()
                         client = None
+                    block = i // SCHEDULES_PER_CLIENT
+                    world = slow if block % SLOW_EVERY == SLOW_EVERY - 1 else fast
                     client = world.new_client(seed=rng.randrange(1 << 30))
+                on_slow += world is slow
                 client, verdict = run_one(world, client, rng,
                                           steps=rng.randint(2, 4 if quick else 6),
                                           spent=spent)
             except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
                 errors += 1
                 problems.append(f"schedule {i}: {type(exc).__name__}: {exc}"[:500])
+                if verbose:
+                    print(problems[-1], file=sys.stderr, flush=True)
                 world.proxy.clear()
                 world.start_server()
                 if client is not None:
@@ -193,16 +231,21 @@ def run_schedules(workdir: Path, *, count: int, quick: bool, seed: int = 7,
             broken += verdict.broken_chains
             mismatches += verdict.status_mismatches
             problems.extend(f"schedule {i}: {p}" for p in verdict.problems)
-            if verbose and (i + 1) % 50 == 0:
+            if verbose and (i + 1) % 10 == 0:
                 print(f"{i + 1} schedules, {time.perf_counter() - t0:.0f} s: lost {lost}, "
-                      f"duplicated {duplicated}, broken {broken}, errors {errors}",
+                      f"duplicated {duplicated}, broken {broken}, errors {errors}, "
+                      f"mismatches {mismatches}", file=sys.stderr, flush=True)
+            if verbose and verdict.problems:
+                print(f"schedule {i}: {verdict.problems[:5]}"[:2000],
                       file=sys.stderr, flush=True)
     finally:
         if client is not None:
             client.close()
-        world.close()
+        fast.close()
+        slow.close()
     # A schedule that raised is a failed schedule: always printed, and in the verdict.
-    out: dict[str, Any] = {"chaos_schedules": count, "chaos_lost": lost,
+    out: dict[str, Any] = {"chaos_schedules": ran, "chaos_asked": count,
+                           "chaos_slow_clock_schedules": on_slow, "chaos_lost": lost,
                            "chaos_duplicated": duplicated, "chaos_broken_chains": broken,
                            "chaos_errored": errors, "chaos_status_mismatches": mismatches,
                            "chaos_seconds": round(time.perf_counter() - t0, 1)}
@@ -299,10 +342,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--drain", action="store_true", help="also the 64 kbit/s drain figure")
     ap.add_argument("--workdir", type=Path)
+    ap.add_argument("--minutes", type=float, help="start no schedule after this long")
     args = ap.parse_args(argv)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="comptoir-chaos-"))
+    until = time.time() + args.minutes * 60 if args.minutes else None
     result = run_schedules(work / "chaos", count=args.count, quick=args.count <= 200,
-                           seed=args.seed, verbose=True)
+                           seed=args.seed, verbose=True, until=until)
     if args.drain:
         result.update(drain_at_rate(work / "drain", count=60))
     print(json.dumps(result, indent=2))

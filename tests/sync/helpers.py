@@ -41,11 +41,11 @@ class SandboxProcess:
                  clock_speed: float | None = None) -> None:
         self.home = home
         self.lane = lane
-        self.clock_speed = clock_speed
         self.seed = seed
         self.port = port
         self.db_url = db_url
         self.workers = workers
+        self.clock_speed = clock_speed
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
         self.banner = ""
@@ -54,14 +54,14 @@ class SandboxProcess:
     def db_args(self) -> list[str]:
         return ["--db", self.db_url] if self.db_url else []
 
-    def start(self) -> SandboxProcess:
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    def start(self, extra_env: dict[str, str] | None = None) -> SandboxProcess:
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
+        speed = [] if self.clock_speed is None else ["--clock-speed", str(self.clock_speed)]
         for attempt in range(20):  # a killed server's workers may hold the port a moment
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "client.cli", "sandbox", "serve", "--home",
                  str(self.home), "--port", str(self.port), "--lane", self.lane,
-                 "--seed", str(self.seed), "--workers", str(self.workers), *self.db_args,
-                 *(["--clock-speed", str(self.clock_speed)] if self.clock_speed else [])],
+                 "--seed", str(self.seed), "--workers", str(self.workers), *self.db_args, *speed],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
             assert self.proc.stdout is not None
             line = self.proc.stdout.readline().strip()

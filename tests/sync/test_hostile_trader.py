@@ -52,10 +52,13 @@ def test_b_cannot_amend_a_declaration(a: Trader, b: Trader) -> None:
     doc = a.declaration()
     first = one(a, a.seal(doc))
     assert first["status"] == "accepted"
-    forged = b.declaration(id=doc["id"], version=2)
+    forged = b.declaration(id=doc["id"], version=2, function="amendment", amends=doc["id"],
+                           mrn=first["mrn"])
     res = one(b, b.seal(forged))
     assert res["status"] == "rejected"
-    assert codes(res) == ["DECLARATION_NOT_OWNED"]
+    # Ids are namespaced per trader: B has lodged no declaration under this id, which is
+    # all B is told (the same answer as for an id nobody ever used).
+    assert codes(res) == ["REQUEST_NOT_LODGED"]
     assert res["mrn"] is None and res["receipt"] is None and res["leaf"] is None
     # A's own amendment still goes through and keeps A's MRN (released at once on the
     # green lane, so a post-release amendment naming the MRN, UCC Art. 173(3)).
@@ -65,12 +68,36 @@ def test_b_cannot_amend_a_declaration(a: Trader, b: Trader) -> None:
     assert mine["status"] == "accepted" and mine["mrn"] == first["mrn"]
 
 
-def test_b_cannot_learn_an_id_exists_through_idempotency(a: Trader, b: Trader) -> None:
+def test_b_cannot_learn_an_id_exists(a: Trader, b: Trader) -> None:
+    """B lodging under an id A already uses is B's own declaration: nothing of A's in the
+    answer, no refusal that would tell B the id exists."""
     doc = a.declaration()
-    assert one(a, a.seal(doc))["status"] == "accepted"
+    mine = one(a, a.seal(doc))
+    assert mine["status"] == "accepted"
     res = one(b, b.seal(b.declaration(id=doc["id"], version=1)))
-    assert codes(res) == ["DECLARATION_NOT_OWNED"]
-    assert "IDEMPOTENCY_CONFLICT" not in codes(res)
+    assert res["status"] == "accepted" and codes(res) == []
+    assert res["mrn"] != mine["mrn"]
+    assert res["mrn"] not in {n["mrn"] for n in a.feed()["notifications"]}
+
+
+def test_b_cannot_preclaim_a_ids(a: Trader, b: Trader) -> None:
+    """The ids are printed on fallback documents' QR codes: B lodging one of them before A
+    does must not stop A, nor tell A (or B) anything."""
+    doc = a.declaration()
+    squat = one(b, b.seal(b.declaration(id=doc["id"], version=1)))
+    assert squat["status"] == "accepted"
+    mine = one(a, a.seal(doc))
+    assert mine["status"] == "accepted" and codes(mine) == [], mine
+    assert mine["mrn"] and mine["mrn"] != squat["mrn"]
+    # A's later version is an amendment of A's declaration, never of B's.
+    amended = dict(doc, version=2, function="post_release_amendment", amends=doc["id"],
+                   mrn=mine["mrn"])
+    res = one(a, a.seal(amended))
+    assert res["status"] == "accepted" and res["mrn"] == mine["mrn"]
+    # Each feed speaks of its own declaration only.
+    a_mrns = {n["mrn"] for n in a.feed()["notifications"] if n["declaration_id"] == doc["id"]}
+    b_mrns = {n["mrn"] for n in b.feed()["notifications"] if n["declaration_id"] == doc["id"]}
+    assert squat["mrn"] not in a_mrns and mine["mrn"] not in b_mrns
 
 
 def test_b_cannot_lodge_in_a_name(a: Trader, b: Trader) -> None:
@@ -162,6 +189,26 @@ def test_trader_cannot_lodge_a_decision(b: Trader) -> None:
            "declaration_version": 1, "outcome": "release"}
     res = one(b, b.seal(doc, kind="decision"))
     assert codes(res) == ["NOT_AN_OFFICER"]
+
+
+def test_b_is_not_told_an_officer_decision_about_a(green_sandbox: SandboxHandle, a: Trader,
+                                                   b: Trader) -> None:
+    """An officer decides on A's declaration (from its fallback document) before A lodges
+    it; B lodges under the same id first: B's feed never carries that decision."""
+    officer = Trader(green_sandbox, role="officer")
+    doc = a.declaration()
+    a_env = a.seal(doc)
+    decision = {"id": "00000000-0000-7000-8000-0000000000d1", "version": 1,
+                "declaration_id": doc["id"], "declaration_version": 1, "outcome": "hold",
+                "reason": "seal broken", "declaration_envelope_hash": envelope_hash(a_env)}
+    assert one(officer, officer.seal(decision, kind="decision"))["status"] == "accepted"
+    assert one(b, b.seal(b.declaration(id=doc["id"], version=1)))["status"] == "accepted"
+    b_feed = b.feed()["notifications"]
+    assert not [n for n in b_feed if n.get("decision") or n["status"] == "decision_conflict"]
+    # A's declaration, when it comes, gets the officer's decision.
+    assert one(a, a_env)["status"] == "accepted"
+    statuses = [n["status"] for n in a.feed()["notifications"] if n["declaration_id"] == doc["id"]]
+    assert "under_control" in statuses, statuses
 
 
 def test_officer_cannot_lodge_a_declaration(green_sandbox: SandboxHandle) -> None:
@@ -316,7 +363,7 @@ def test_refusal_codes_documented_in_openapi() -> None:
     from sync.sandbox.app import openapi_document
 
     text = str(openapi_document())
-    for code in ("DECLARATION_NOT_OWNED", "DECLARANT_NOT_REPRESENTED", "DEVICE_NOT_BOUND",
+    for code in ("REQUEST_NOT_LODGED", "DECLARANT_NOT_REPRESENTED", "DEVICE_NOT_BOUND",
                  "CERT_NOT_BOUND", "CERT_EXPIRED", "SIG_TIME_BACKDATED", "SIGNATURE_HIGH_S",
                  "HELD_LIMIT", "NOT_AN_OFFICER", "NOT_A_TRADER", "sandbox.token_expired",
                  "sandbox.token_revoked"):

@@ -42,3 +42,41 @@ def test_token_refreshed_when_due(tmp_path: Path, server: SandboxProcess) -> Non
     tokens = _tokens(server)
     assert len(tokens) == 1 and tokens[0][0] != before[0]
     ok(comptoir(home, "sync", "--once"))
+
+
+def _queued(home: Path) -> int:
+    return int(json.loads(ok(comptoir(home, "status", "--json")).stdout)["queued"])
+
+
+def test_reenrolment_after_expiry_keeps_the_queue(tmp_path: Path, server: SandboxProcess) -> None:
+    """The token ran out while envelopes waited (a long outage): sync says so, a new
+    enrolment is made, and every queued envelope is then registered, none refused forever
+    for having been sealed under the certificate of the dead token."""
+    from client.declaration.mrn import is_valid_mrn
+
+    from .helpers import list_json
+
+    home = tmp_path / "profile"
+    enrolled_profile(home, server)
+    ok(comptoir(home, "demo", "seed", "--count", "2"))
+    ok(comptoir(home, "seal", "--all-ready"))
+    ok(comptoir(home, "sync", "--once"))  # two delivered under the first certificate
+    ok(comptoir(home, "demo", "seed", "--count", "3"))
+    ok(comptoir(home, "seal", "--all-ready"))
+    assert _queued(home) == 3
+    with sqlite3.connect(server.home / "sandbox.db") as db:
+        db.execute("UPDATE tokens SET expires_at = 1")  # long gone
+    failed = comptoir(home, "sync", "--once")
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    assert "expired" in failed.stderr.lower(), failed.stderr
+    assert _queued(home) == 3
+    from .helpers import TRADER
+
+    ok(comptoir(home, "enrol", "--server", server.url, "--code", server.code(TRADER),
+                "--ca", str(server.ca)))
+    ok(comptoir(home, "sync", "--once"))
+    assert _queued(home) == 0
+    ok(comptoir(home, "journal", "verify"))
+    rows = list_json(home)
+    assert len(rows) == 5
+    assert all(r["mrn"] and is_valid_mrn(r["mrn"]) for r in rows), rows

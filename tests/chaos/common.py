@@ -454,13 +454,15 @@ def _final_truths(world: World, client: Client, sealed: dict[tuple[str, int, str
         if (did, ver) not in lodged:
             v.add("lost", f"request v{ver} of {did} not decided by the server")
     for r in rows:
-        if r["declaration_id"] in client.paper:
+        # a sealed transit sent to paper still goes out once as a chain link marked
+        # withdrawn (its seq must not leave a gap); anything else is a second lodging
+        if r["declaration_id"] in client.paper and r["status"] != "withdrawn":
             v.add("duplicated", f"{r['declaration_id']} went on paper and was also lodged "
                                 f"({r['status']})")
     head = world.server_head(client.profile.device_id)
-    online = [e for e in sealed.values() if e.declaration_id not in client.paper]
-    if online:
-        last = max(online, key=lambda e: e.seq)
+    chain = list(sealed.values())  # withdrawn links included: they hold their seq
+    if chain:
+        last = max(chain, key=lambda e: e.seq)
         if head != (last.seq, last.envelope_hash):
             v.add("broken_chains", f"server head {head} is not the journal head "
                                    f"({last.seq}, {last.envelope_hash[:12]}): truncated")

@@ -79,9 +79,9 @@ def transit_paper(client: Client, rng: random.Random, *, sealed: bool = False) -
     """A transit declaration made during an outage goes to the paper procedure (UCC-IA
     Annex 72-04) before it was lodged: it must never reach the single window.
 
-    ``sealed``: sealed and queued first, then withdrawn from the outbox.  That leaves its
-    place in the device chain unsent, and every later envelope is held behind the gap
-    (test_lifecycle_chaos pins it, strict xfail), so the schedules use the unsealed form.
+    ``sealed``: sealed and queued first, then withdrawn from the outbox.  Its envelope
+    still goes out once, as a chain link marked withdrawn, so that the device's later
+    envelopes are not held behind a gap; the single window records it and lodges nothing.
     """
     from client.services.continuity import send_to_paper_procedure
 
@@ -173,7 +173,7 @@ def step(world: World, client: Client, fault: str, rng: random.Random) -> Client
     elif fault == "cancel":
         request(client, rng, cancel=True)
     elif fault == "transit_paper":
-        transit_paper(client, rng)
+        transit_paper(client, rng, sealed=rng.random() < 0.5)
     elif fault == "transit_withdraw":
         transit_withdraw(client, rng)
     elif fault == "server_crash_in_commit":

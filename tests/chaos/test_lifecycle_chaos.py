@@ -87,10 +87,6 @@ def test_a_request_never_decided_is_seen(mixed: World) -> None:
     assert v.lost >= 1 and any("request v9" in p for p in v.problems), v.problems
 
 
-@pytest.mark.xfail(strict=True, reason="found by the harness (#12): a sealed, queued transit "
-                   "sent to the paper procedure leaves its seq unsent, and the single window "
-                   "holds every later envelope of the device behind the gap (the fix needs "
-                   "the protocol to let a device void a withdrawn seq)")
 def test_sealing_goes_on_after_a_transit_went_on_paper(mixed: World) -> None:
     """A queued transit envelope withdrawn to the paper procedure leaves its seq unsent:
     the declarations sealed after it must still be lodged, not held behind the gap."""

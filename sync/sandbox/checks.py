@@ -210,8 +210,9 @@ def _warm() -> int:
     return os.getpid()
 
 
-def _watch_parent(parent: int) -> None:
-    """Worker initializer: exit when the server process is gone (even after SIGKILL)."""
+def watch_parent(parent: int) -> None:
+    """Exit when the process ``parent`` is gone (even after SIGKILL): the check pool's
+    initializer, and the server's workers' fallback where the kernel cannot do it."""
     import threading
     import time
 
@@ -238,7 +239,7 @@ class Checker:
 
             self._pool = ProcessPoolExecutor(self.processes,
                                              mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_watch_parent,
+                                             initializer=watch_parent,
                                              initargs=(os.getpid(),))
             for f in [self._pool.submit(_warm) for _ in range(self.processes)]:
                 f.result()

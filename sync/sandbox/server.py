@@ -22,6 +22,7 @@ import uvicorn
 from client.common.files import atomic_write
 from client.common.i18n import ComptoirError, tr
 from sync.sandbox.app import SandboxSettings, SandboxState, create_app
+from sync.sandbox.checks import watch_parent
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -169,13 +170,7 @@ def _die_with_parent() -> None:
     except (OSError, AttributeError):
         pass
 
-    def watch() -> None:
-        while True:
-            time.sleep(0.5)
-            if os.getppid() != parent:
-                os._exit(0)
-
-    threading.Thread(target=watch, daemon=True).start()
+    watch_parent(parent)
     if os.getppid() != parent:
         os._exit(0)
 

@@ -13,8 +13,10 @@ the connector sends are one and the same.
 from __future__ import annotations
 
 from lxml import etree
+from pydantic import BaseModel
 
-from client.declaration.model import Declaration
+from client.declaration.model import Declaration, DmsExtra
+from client.interchange.dms.codec import parse_carried
 from client.interchange.dms.spec import NS_DEC
 
 # The Declaration's children in CANCEL.xsd, in its order, and what each may hold.
@@ -35,13 +37,31 @@ def _q(name: str) -> str:
     return f"{{{NS_DEC}}}{name}"
 
 
-def _prune(el: etree._Element, allowed: tuple[str, ...]) -> None:
+def _carried_names(obj: object, out: set[str]) -> set[str]:
+    """The names of the elements an import carried verbatim anywhere in ``obj``: a file
+    that came with them goes back with them (nothing imported is dropped), and the
+    schema check before sending says whether CDS would take it."""
+    if isinstance(obj, DmsExtra):
+        for kept in obj.carried:
+            out.add(etree.QName(parse_carried(kept.xml)).localname)
+    elif isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            _carried_names(getattr(obj, name), out)
+    elif isinstance(obj, list | tuple):
+        for item in obj:
+            _carried_names(item, out)
+    return out
+
+
+def _prune(el: etree._Element, allowed: tuple[str, ...], carried: set[str]) -> None:
     for kid in list(el):
         name = etree.QName(kid).localname if isinstance(kid.tag, str) else None
+        if name in carried:
+            continue
         if name not in allowed:
             el.remove(kid)
         elif name in INSIDE:
-            _prune(kid, INSIDE[name])
+            _prune(kid, INSIDE[name], carried)
 
 
 def _add(parent: etree._Element, name: str, text: str | None = None, *,
@@ -61,7 +81,7 @@ def _add(parent: etree._Element, name: str, text: str | None = None, *,
 
 def cancellation_request(declaration: etree._Element, decl: Declaration) -> None:
     """Cut a written ``Declaration`` element down to a CANCEL.xsd request, in place."""
-    _prune(declaration, KEPT)
+    _prune(declaration, KEPT, _carried_names(decl, set()))
     for info in declaration.findall(_q("AdditionalInformation")):
         kind = info.findtext(_q("StatementTypeCode"))
         if kind != STATEMENT_TYPE or info.find(_q("StatementDescription")) is None:

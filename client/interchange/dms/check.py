@@ -52,7 +52,9 @@ class SchemaError:
                 "message": self.message.render()}
 
 
-def _path(el: etree._Element) -> str:
+def element_path(el: etree._Element) -> str:
+    """The element's place in its document (``/MetaData/Declaration/GoodsShipment[2]``),
+    for messages that name it: the index only where it has same-named siblings."""
     steps = []
     cur: etree._Element | None = el
     while cur is not None:
@@ -73,7 +75,7 @@ class _Check:
 
     def add(self, el: etree._Element, code: str, **params: Any) -> None:
         if len(self.errors) < MAX_ERRORS:
-            self.errors.append(SchemaError(el.sourceline or 0, _path(el),
+            self.errors.append(SchemaError(el.sourceline or 0, element_path(el),
                                            Message(f"dms.schema.{code}", params)))
 
     # ---- structure ---------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from client.common.i18n import ComptoirError, Message
 from client.declaration.model import Declaration
 from client.interchange.dms import codecs as _codecs  # noqa: F401  (registers the codecs)
-from client.interchange.dms.check import SchemaError, check_document
+from client.interchange.dms.check import SchemaError, check_document, element_path
 from client.interchange.dms.codec import Item, ReadContext, children, read_into
 from client.interchange.dms.common import DmsImport, Kind
 from client.interchange.dms.notifications import parse_notification_root
@@ -153,21 +153,6 @@ def _validate(d: dict[str, Any], ctx: ReadContext, source: str) -> Declaration:
                         reason="too many values out of bounds")
 
 
-def _path(el: etree._Element) -> str:
-    steps = []
-    cur: etree._Element | None = el
-    while cur is not None:
-        name = local(cur)
-        parent = cur.getparent()
-        if parent is not None:
-            same = [c for c in parent if local(c) == name]
-            if len(same) > 1:
-                name += f"[{same.index(cur) + 1}]"
-        steps.append(name)
-        cur = parent
-    return "/" + "/".join(reversed(steps))
-
-
 def _leaf_paths(el: etree._Element) -> list[str]:
     out = []
     for e in el.iter():
@@ -175,9 +160,9 @@ def _leaf_paths(el: etree._Element) -> list[str]:
             continue
         for key in e.attrib:
             if not key.startswith("{http://www.w3.org/2001/XMLSchema-instance}"):
-                out.append(f"{_path(e)}/@{key.rsplit('}', 1)[-1]}")
+                out.append(f"{element_path(e)}/@{key.rsplit('}', 1)[-1]}")
         if not any(isinstance(c.tag, str) for c in e):
-            out.append(_path(e))
+            out.append(element_path(e))
     return out
 
 
@@ -186,7 +171,7 @@ def _unmapped(ctx: ReadContext, outside: list[etree._Element]) -> list[str]:
     for el in outside + ctx.kept_elements:
         out.extend(_leaf_paths(el))
     for el, key in ctx.kept_attrs:
-        out.append(f"{_path(el)}/@{key.rsplit('}', 1)[-1]}")
+        out.append(f"{element_path(el)}/@{key.rsplit('}', 1)[-1]}")
     return list(dict.fromkeys(out))
 
 
@@ -298,8 +283,8 @@ def import_dms_bytes(data: bytes, source: str, *, lenient: bool = False) -> DmsI
     if kind == "wrapped":
         params["envelope"] = local(root)
     return DmsImport(kind, fc, decl, unmapped, data, None, Message(f"dms.imported_{kind}", params),
-                     refused=[(_path(el), reason) for el, reason in ctx.refused],
-                     dropped=[f"{_path(el)}/@{key.rsplit('}', 1)[-1]}"
+                     refused=[(element_path(el), reason) for el, reason in ctx.refused],
+                     dropped=[f"{element_path(el)}/@{key.rsplit('}', 1)[-1]}"
                               for el, key in ctx.dropped_attrs],
                      schema_errors=errors)
 

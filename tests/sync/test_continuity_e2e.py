@@ -18,6 +18,7 @@ import json
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,13 +126,19 @@ def test_transit_to_paper_is_never_delivered_a_lodged_one_is_withdrawn_an_import
     record = open_sandbox_store(tmp_path / "sw")
     try:
         with record.batch() as tx:
-            link = tx.envelope(paper.id, 1)
+            def envelope(decl_id: str, version: int) -> Any:
+                """The one trader's envelope under (id, version), if any."""
+                found = tx.envelopes_of(decl_id, version)
+                assert len(found) <= 1
+                return found[0] if found else None
+
+            link = envelope(paper.id, 1)
             assert link is not None and link.status == "withdrawn"
             assert link.mrn is None and link.receipt is None
-            assert tx.envelope(paper.id, 2) is None
-            assert tx.envelope(imp.id, 1).status == "accepted"
-            assert tx.envelope(imp.id, 2) is None
-            assert tx.envelope(lodged.id, 2).status == "accepted"
+            assert envelope(paper.id, 2) is None
+            assert envelope(imp.id, 1).status == "accepted"
+            assert envelope(imp.id, 2) is None
+            assert envelope(lodged.id, 2).status == "accepted"
         assert record.stats()["by_status"] == {"accepted": 3, "withdrawn": 1}
         feed = record.notifications(TRADER, 0, 1000)
         assert [n["status"] for n in feed if n["declaration_id"] == lodged.id

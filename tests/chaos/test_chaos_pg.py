@@ -3,7 +3,9 @@ server and two worker processes — the same randomised kill -9 and network-faul
 schedules, the same invariants (nothing lost, nothing doubled — business duplicates
 included —, chains intact, no schedule errored, local statuses as the server's).
 
-``COMPTOIR_CHAOS_PG_SCHEDULES`` changes the count (200 in CI's run)."""
+``COMPTOIR_CHAOS_PG_SCHEDULES`` changes the count: 80 in CI's run, which keeps the
+whole suite inside its 30-minute budget on two cores (200 took 1,895 s on a loaded
+machine); run 200 or more with the variable."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ pytestmark = [pytest.mark.postgresql, pytest.mark.slow]
 
 @pytest.mark.timeout(3000)
 def test_chaos_schedules_on_postgresql_with_two_workers(postgres, tmp_path) -> None:
-    count = int(os.environ.get("COMPTOIR_CHAOS_PG_SCHEDULES", "200"))
+    count = int(os.environ.get("COMPTOIR_CHAOS_PG_SCHEDULES", "80"))
     out = run_schedules(tmp_path / "chaos-pg", count=count, quick=True, seed=16,
                         db_url=postgres.new_database("chaos"), workers=2)
     assert out["chaos_schedules"] == count

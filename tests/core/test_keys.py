@@ -283,7 +283,7 @@ def test_cli_keys(fallback, home: Path, tmp_path: Path, capsys, monkeypatch) -> 
     pem_file = tmp_path / "pub.pem"
     assert main(["--home", str(home), "keys", "export-public", "-o", str(pem_file)]) == 0
     assert x509.load_pem_x509_certificate(pem_file.read_bytes()).subject == _name("Ali")
-    assert main(["--home", str(home), "keys", "csr", "--trader", "FR9", "--kid", kid[:8]]) == 0
+    assert main(["--home", str(home), "keys", "csr", "--trader", "FR9", f"--kid={kid[:8]}"]) == 0
     assert "BEGIN CERTIFICATE REQUEST" in capsys.readouterr().out
     path, *_ = _p12(tmp_path, ec.generate_private_key(ec.SECP256R1()), b"pp")
     monkeypatch.setenv("P12_PASS", "pp")

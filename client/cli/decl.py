@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from client.cli.render import dumps, emit, print_findings, render, warn
+from client.cli.render import dumps, emit, place_label, print_findings, render, warn
 from client.common.i18n import ComptoirError, tr
 from client.declaration import states
 from client.declaration.continuity import countdown
@@ -215,7 +215,7 @@ def cmd_show(args: argparse.Namespace) -> int:
              status=tr("status." + st.status), lrn=d.lrn or "-", mrn=st.mrn or "-"))
     for r in detail.rejection:
         print(tr("show.rejection", code=r.code, explanation=r.explanation,
-                 field=r.pointer or "-", de=r.de or "-"))
+                 field=place_label(r.pointer, r.de)))
     if detail.rejection:
         print(tr("show.rejection_next", id=d.id))
     for dec in decisions:

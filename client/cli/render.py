@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from client.common.i18n import Message, tr
+from client.declaration.labels import field_label, finding_text
 from client.services.exports import json_text, write_file
 
 dumps = json_text  # JSON as the commands print it: the export form, indented, UTF-8 as is
@@ -35,8 +36,18 @@ def warn(message: Message) -> None:
 
 
 def print_findings(findings: list[Any], out: TextIO | None = None) -> None:
-    """One line per finding: severity, rule code, DE number, field, message."""
+    """One line per finding: severity, rule code, the field as the editor labels it (with
+    its DE number; items counted from 1), then the message in the same words."""
     out = out or sys.stdout
     for f in findings:
         sev = tr(f"severity.{f.severity}")
-        print(f"{sev} {f.code} DE {f.de} {f.path}: {f.message.render()}", file=out)
+        print(f"{sev} {f.code} {place_label(f.path, f.de)}: {finding_text(f.message)}", file=out)
+
+
+def place_label(path: str | None, de: str | None = None) -> str:
+    """``Goods item 1 › Commodity code (DE 6/14)`` for a model path or JSON pointer; the bare
+    DE number when there is no path, ``-`` when there is neither."""
+    if path:
+        label = field_label(path)
+        return label if "(DE " in label or not de else f"{label} (DE {de})"
+    return f"DE {de}" if de else "-"

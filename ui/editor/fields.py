@@ -8,59 +8,20 @@ share: the text a value shows as, and pruning parents a cleared field leaves emp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from client.declaration.fields import (  # noqa: F401 - the forms' tables, re-exported
+    DECLARATION_TYPES,
+    DOCUMENT_COMPLETION,
+    GENERAL,
+    GOODS_COMPLETION,
+    PARTIES,
+    PARTY_FIELDS,
+    TRANSPORT,
+    FieldSpec,
+)
 from ui.models.rows import get_in, set_in
 
-
-@dataclass(frozen=True)
-class FieldSpec:
-    path: str
-    label: str  # ui.json key
-    completion: str | None = None
-
-
-PARTIES = ("declarant", "exporter", "importer", "consignee", "representative")
-PARTY_FIELDS = (("id", "party.id", None), ("name", "party.name", None),
-                ("address.street", "party.street", None), ("address.city", "party.city", None),
-                ("address.postcode", "party.postcode", None),
-                ("address.country", "party.country", "countries"))
-
-GENERAL = [
-    FieldSpec("additional_type", "field.additional_type", "additional_types"),
-    FieldSpec("lrn", "field.lrn"),
-    FieldSpec("ucr", "field.ucr"),
-    FieldSpec("customs_office", "field.customs_office", "customs_offices"),
-    FieldSpec("goods_location", "field.goods_location"),
-    FieldSpec("country_of_dispatch", "field.country_of_dispatch", "countries"),
-    FieldSpec("country_of_destination", "field.country_of_destination", "countries"),
-    FieldSpec("delivery_terms.incoterm", "field.incoterm", "incoterms"),
-    FieldSpec("delivery_terms.place", "field.incoterm_place"),
-    FieldSpec("invoice_currency", "field.invoice_currency", "currencies"),
-    FieldSpec("invoice_total", "field.invoice_total"),
-    FieldSpec("exchange_rate", "field.exchange_rate"),
-    FieldSpec("nature_of_transaction", "field.nature_of_transaction",
-              "natures_of_transaction"),
-    FieldSpec("total_packages", "field.total_packages"),
-    FieldSpec("total_gross_mass", "field.total_gross_mass"),
-]
-TRANSPORT = [
-    FieldSpec("transport.mode_at_border", "field.mode_at_border", "transport_modes"),
-    FieldSpec("transport.mode_inland", "field.mode_inland", "transport_modes"),
-    FieldSpec("transport.border_means_identity", "field.border_means_identity"),
-    FieldSpec("transport.border_means_nationality", "field.border_means_nationality",
-              "countries"),
-    FieldSpec("transport.departure_means_identity", "field.departure_means_identity"),
-]
-GOODS_COMPLETION = {"commodity_code": "commodity_codes", "country_of_origin": "countries",
-                    "procedure_code": "procedure_codes",
-                    "additional_procedure_codes[0]": "additional_procedure_codes",
-                    "packages[0].kind": "package_kinds"}
-# DE 2/3: the picker lists whole document codes (N935); picking one fills the category
-# (N) and the type (935) of the row.
-DOCUMENT_COMPLETION = {"type": "document_codes"}
-DECLARATION_TYPES = ("IM", "EX", "CO")  # DE 1/1
 TAB_GENERAL, TAB_PARTIES, TAB_TRANSPORT, TAB_GOODS, TAB_DOCUMENTS, TAB_MORE = range(6)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
+from client.declaration.fields import DOCUMENT_COLUMNS, GOODS_COLUMNS  # noqa: F401
 from ui.i18n import t
 
 PathRole = Qt.ItemDataRole.UserRole + 1  # the column's path relative to the row
@@ -174,24 +175,3 @@ class RowsModel(QAbstractTableModel):
         return None
 
 
-GOODS_COLUMNS: list[tuple[str, str]] = [
-    ("description", "field.description"),
-    ("commodity_code", "field.commodity_code"),
-    ("country_of_origin", "field.country_of_origin"),
-    ("procedure_code", "field.procedure_code"),
-    ("additional_procedure_codes[0]", "field.additional_procedure_code"),
-    ("packages[0].kind", "field.package_kind"),
-    ("packages[0].number", "field.package_number"),
-    ("packages[0].marks", "field.package_marks"),
-    ("gross_mass", "field.gross_mass"),
-    ("net_mass", "field.net_mass"),
-    ("item_price", "field.item_price"),
-    ("valuation_method", "field.valuation_method"),
-]
-
-DOCUMENT_COLUMNS: list[tuple[str, str]] = [
-    ("category", "field.doc_category"),
-    ("type", "field.doc_type"),
-    ("reference", "field.doc_reference"),
-    ("status", "field.doc_status"),
-]

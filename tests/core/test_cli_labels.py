@@ -1,0 +1,68 @@
+"""The command line names fields as the editor does: label + DE number, items from 1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from client.cli.render import place_label
+from client.declaration.labels import field_label
+from tests.sync.helpers import comptoir as run
+from tests.sync.helpers import ok
+
+BAD = {
+    "type": "IM", "lrn": "LABELS-1",
+    "declarant": {"id": "GB123456789000", "name": "Acme Ltd"},
+    "importer": {"id": "GB123456789000", "name": "Acme Ltd"},
+    "country_of_dispatch": "XX",
+    "invoice_currency": "EUX",
+    "goods_items": [{"sequence": 1, "description": "Tea", "commodity_code": "09AB",
+                     "country_of_origin": "CN", "procedure_code": "4000",
+                     "gross_mass": "10", "net_mass": "9"}],
+}
+
+EXPECTED = {
+    "en": ("Country of dispatch (DE 5/14)", "Invoice currency (DE 4/10)",
+           "Goods item 1 › Commodity code (DE 6/14)"),
+    "fr": ("Pays d'expédition (DE 5/14)", "Monnaie de facturation (DE 4/10)",
+           "Article 1 › Code marchandise (DE 6/14)"),
+}
+INTERNAL = ("country_of_dispatch", "invoice_currency", "goods_items[", "commodity_code")
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_validate_prints_the_editors_labels(home: Path, tmp_path: Path, lang: str) -> None:
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps(BAD))
+    p = run(home, "validate", str(f), env={"COMPTOIR_LANG": lang})
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+    for label in EXPECTED[lang]:
+        assert label in p.stdout, p.stdout
+    for name in INTERNAL:
+        assert name not in p.stdout, p.stdout
+    # the JSON form keeps the machine path for scripts
+    j = json.loads(run(home, "validate", str(f), "--json", env={"COMPTOIR_LANG": lang}).stdout)
+    assert "goods_items[0].commodity_code" in {x["path"] for x in j}
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_seal_refusal_prints_the_editors_labels(home: Path, lang: str) -> None:
+    env = {"COMPTOIR_LANG": lang}
+    ok(run(home, "init", env=env))
+    decl_id = ok(run(home, "new", "--type", "IM", env=env)).stdout.strip()
+    p = run(home, "seal", decl_id, env=env)
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
+    importer = "Importer (DE 3/15)" if lang == "en" else "Importateur (DE 3/15)"
+    assert importer in p.stderr, p.stderr
+    assert " importer:" not in p.stderr and " importer " not in p.stderr.split(":")[0]
+
+
+def test_rejection_pointer_is_labelled_like_a_finding() -> None:
+    assert place_label("/goods_items/0/procedure_code", "1/10") == field_label(
+        "goods_items[0].procedure_code")
+    assert field_label("goods_items[1].country_of_origin", "fr") \
+        == "Article 2 › Origine (DE 5/15)"
+    assert place_label("", "1/10") == "DE 1/10"
+    assert place_label(None) == "-"

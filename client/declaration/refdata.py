@@ -76,9 +76,11 @@ RETIRED_INCOTERMS: dict[str, tuple[str, ...]] = {
     "DDU": ("DAP",),
 }
 TRANSPORT_MODES = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
-# DE 1/2 additional declaration types (UCC DA Annex B) and DE 8/5 natures of transaction
-# (the one-digit divisions and the two most used two-digit codes): names in ``refdata``.
-ADDITIONAL_TYPES = ("A", "B", "C", "D", "E", "F", "X", "Y", "Z")
+# DE 1/2 additional declaration types (UCC DA Annex B, with the UK CDS customs clearance
+# requests J, arrived, and K, pre-lodged: the C21 of the HMRC samples TT_IM005a and TT_IM011a)
+# and DE 8/5 natures of transaction (the one-digit divisions and the two most used two-digit
+# codes): names in ``refdata``.
+ADDITIONAL_TYPES = ("A", "B", "C", "D", "E", "F", "J", "K", "X", "Y", "Z")
 NATURES_OF_TRANSACTION = ("1", "11", "12", "2", "3", "4", "5", "6", "7", "8", "9")
 
 # Customs codes outside ISO 3166-1 proper that single windows accept (UCC / CDS lists).
@@ -291,6 +293,10 @@ class ReferenceData:
     def incoterm(self, code: Any) -> Incoterm | None:
         """The Incoterms rule for ``code`` (2020, or retired with ``retired=True``)."""
         return _INCOTERMS.get(code) if isinstance(code, str) else None
+
+    def is_additional_type(self, code: Any) -> bool:
+        """A DE 1/2 additional declaration type the single window takes."""
+        return isinstance(code, str) and code in ADDITIONAL_TYPES
 
     def is_transport_mode(self, code: Any) -> bool:
         return isinstance(code, str) and code in TRANSPORT_MODES

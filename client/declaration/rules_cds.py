@@ -38,6 +38,14 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+@cds_rule("V-ADDITIONAL-TYPE-UNKNOWN", "error", "1/2")
+def _additional_type(ctx: Any) -> Iterator[Hit]:
+    """DE 1/2 is one of the codes CDS takes (A-F, J, K, X-Z)."""
+    value = ctx.decl.additional_type
+    if not _blank(value) and not ctx.ref.is_additional_type(value):
+        yield "additional_type", {"value": str(value)[:60]}
+
+
 _PARTIES = ("declarant", "exporter", "consignee", "importer", "representative", "seller",
             "buyer", "submitter", "carrier", "consignor", "shipment_consignor", "payer", "surety")
 _ITEM_PARTIES = ("buyer", "seller", "consignee", "consignor")

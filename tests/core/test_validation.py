@@ -351,6 +351,10 @@ CASES: dict[str, Case] = {
           "additional_documents[0].name")],
         [lambda: _im(additional_documents=[{"category": "N", "type": "935",
                                             "reference": "INV-1"}])]),
+    "V-ADDITIONAL-TYPE-UNKNOWN": (
+        [(lambda: _im(additional_type="G"), "additional_type"),
+         (lambda: _im(additional_type="j"), "additional_type")],
+        [lambda c=c: _im(additional_type=c) for c in "ABCDEFJKXYZ"]),
     "V-INTERNAL": ([], []),  # needs a broken rule: tested below
 }
 

@@ -191,13 +191,36 @@ def _seed_currencies() -> dict[str, Labels]:
             if c.alpha_3 not in _NOT_INVOICE_CURRENCIES}
 
 
+def _with_french(seed: dict[str, Labels], name: str) -> dict[str, Labels]:
+    """``seed`` with the French names of ``resources/refdata/fr/<name>`` (code, …, fr:
+    the last column), for lists whose published source is English only."""
+    for r in _seed_rows(f"fr/{name}"):
+        if len(r) >= 2 and r[0] in seed and r[-1]:
+            seed[r[0]]["fr"] = r[-1]
+    return seed
+
+
+@cache
+def hs_sections(lang: str | None = None) -> dict[str, str]:
+    """HS chapter (2 digits) -> the title of its section in ``lang``, where one is held
+    (French: written by the Comptoir project; the published source is English only and is
+    not shipped): lets "animaux" find the live animals of chapters 01 to 05."""
+    if (lang or DEFAULT_LANGUAGE) != "fr":
+        return {}
+    titles = {r[0]: r[1] for r in _seed_rows("fr/hs_sections.csv") if len(r) >= 2}
+    return {r[0]: titles[r[1]] for r in _seed_rows("fr/hs_chapters.csv")
+            if len(r) >= 2 and r[1] in titles}
+
+
 _SEEDS: dict[str, Callable[[], dict[str, Any]]] = {
     "countries": _seed_countries,
     "currencies": _seed_currencies,
-    "package_kinds": lambda: _seed_simple("package_kinds.csv"),
-    "commodity_codes": lambda: _seed_simple("hs6.csv"),
+    "package_kinds": lambda: _with_french(_seed_simple("package_kinds.csv"),
+                                          "package_kinds.csv"),
+    "commodity_codes": lambda: _with_french(_seed_simple("hs6.csv"), "hs_chapters.csv"),
     "procedure_codes": lambda: _seed_bilingual("procedure_codes.csv"),
-    "additional_procedure_codes": lambda: _seed_simple("additional_procedure_codes.csv"),
+    "additional_procedure_codes": lambda: _with_french(
+        _seed_simple("additional_procedure_codes.csv"), "additional_procedure_codes.csv"),
     "customs_offices": lambda: _seed_simple("customs_offices.csv"),
     "dms_errors": lambda: _seed_bilingual("dms_errors.csv"),
     "document_codes": lambda: _seed_bilingual("document_codes.csv"),
@@ -333,8 +356,10 @@ class ReferenceData:
         labelled = dict(self._labelled("commodity_codes", lang))
         folded = self._hs_folded.get(lang or DEFAULT_LANGUAGE)
         if folded is None:
+            sections = hs_sections(lang)
             folded = self._hs_folded[lang or DEFAULT_LANGUAGE] = {
-                c: _fold(t) for c, t in labelled.items()}
+                c: _fold(f"{t} {sections.get(c, '')}" if len(c) == 2 else t)
+                for c, t in labelled.items()}
         digits = [w for w in words if w.isdigit()]
         text_words = [w for w in words if not w.isdigit()]
         found: list[tuple[int, str]] = []
@@ -345,7 +370,17 @@ class ReferenceData:
             if all(w in context for w in text_words):
                 found.append((-sum(w in own for w in text_words), code))
         found.sort()
-        return [(c, f"{labelled[c]} — {labelled.get(c[:4], c[:4])}") for _, c in found[:limit]]
+        return [(c, self._hs_line(c, labelled, lang)) for _, c in found[:limit]]
+
+    def _hs_line(self, code: str, labelled: dict[str, str], lang: str | None) -> str:
+        """"subheading — heading", and the chapter where it is in another language than
+        the subheading (French: only the chapters are translated)."""
+        line = f"{labelled[code]} — {labelled.get(code[:4], code[:4])}"
+        chapter = labelled.get(code[:2])
+        english = _label(self.entries("commodity_codes").get(code[:2]), DEFAULT_LANGUAGE)
+        if (lang or DEFAULT_LANGUAGE) != DEFAULT_LANGUAGE and chapter and chapter != english:
+            line += f" ({chapter})"
+        return line
 
     def procedure_code_name(self, code: str, lang: str | None = None) -> str | None:
         return _label(self.entries("procedure_codes").get(code), lang)

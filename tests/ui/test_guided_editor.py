@@ -47,7 +47,7 @@ ITEM_PICKS = {
            ("packages[0].kind", "carton", "CT")],
     "fr": [("country_of_origin", "chine", "CN"),
            ("procedure_code", "libre pratique et mise", "4000"),
-           ("additional_procedure_codes[0]", "no other", "000"),
+           ("additional_procedure_codes[0]", "aucun autre", "000"),
            ("packages[0].kind", "carton", "CT")],
 }
 DOC_PICK = {"en": ("invoice on which", "N935"), "fr": ("facture sur la base", "N935")}

@@ -24,7 +24,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtWidgets import QCompleter, QLineEdit
 
-from client.common.i18n import language
+from client.common.i18n import DEFAULT_LANGUAGE, language
 
 Index = QModelIndex | QPersistentModelIndex
 SearchRole = Qt.ItemDataRole.UserRole + 7
@@ -93,7 +93,11 @@ class WordFilter(QSortFilterProxyModel):
 def _entries(refdata_id: int, list_name: str, lang: str, refdata: Any) -> list[tuple[str, str]]:
     entries = refdata.completions(list_name, "", lang, limit=100_000)
     if list_name == "commodity_codes":  # subheadings (6 digits) are what a line declares
-        entries = [e for e in entries if len(e[0]) >= 4]
+        chapters = {c: lbl for c, lbl in entries if len(c) == 2
+                    and lbl != refdata.hs_description(c, DEFAULT_LANGUAGE)}
+        # where only the chapters are translated (French), each code names its chapter
+        entries = [(c, f"{lbl} ({chapters[c[:2]]})" if c[:2] in chapters else lbl)
+                   for c, lbl in entries if len(c) >= 4]
     return entries
 
 

@@ -9,6 +9,7 @@ reference list a coded field is picked from (:mod:`client.declaration.refdata`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -81,3 +82,26 @@ DOCUMENT_COLUMNS: list[tuple[str, str]] = [
     ("reference", "field.doc_reference"),
     ("status", "field.doc_status"),
 ]
+
+
+# The reference list of a data element of the "more data elements" tab, by its shape
+# (path with list indices emptied): the same pickers as the forms' coded fields.
+_ELEMENT_LISTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), list_name) for pattern, list_name in (
+        (r"(?:.+\.)?(?:country|country_of_[a-z_]+|[a-z_]+_nationality)", "countries"),
+        (r"(?:.+\.)?(?:[a-z_]+_)?currency", "currencies"),
+        (r"(?:.+\.)?(?:[a-z_]+_)?office", "customs_offices"),
+        (r"goods_items\[\]\.packages\[\]\.kind", "package_kinds"),
+        (r"goods_items\[\]\.procedure_code", "procedure_codes"),
+        (r"goods_items\[\]\.commodity_code", "commodity_codes"),
+        (r"delivery_terms\.incoterm", "incoterms"),
+        (r"transport\.mode_(?:at_border|inland)", "transport_modes"),
+        (r"additional_type", "additional_types"),
+        (r"(?:goods_items\[\]\.)?nature_of_transaction", "natures_of_transaction"),
+    ))
+
+
+def element_code_list(shape: str) -> str | None:
+    """The reference list whose codes the element at ``shape`` takes
+    (``routing[].country`` -> ``countries``), None for a free or unlisted value."""
+    return next((name for pattern, name in _ELEMENT_LISTS if pattern.fullmatch(shape)), None)

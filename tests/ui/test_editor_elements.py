@@ -120,3 +120,41 @@ def test_a_sealed_declaration_is_read_only_here_too(ctx: Any, prof: Any, qtbot: 
     flags = m.flags(m.index(m.row_of("authorisations[0].id"), 2))
     assert not flags & Qt.ItemFlag.ItemIsEditable
     assert not ed.more.add_button.isEnabled()
+
+
+@pytest.mark.parametrize("lang,words,name", [("en", "germany", "Germany"),
+                                             ("fr", "allemagne", "Allemagne")])
+def test_a_coded_element_is_edited_through_its_picker(ctx: Any, prof: Any, qtbot: Any,
+                                                      imported: str, lang: str, words: str,
+                                                      name: str) -> None:
+    """The seller's country (DE 3/24) has no form of its own: here, F2 opens the same
+    country picker the forms use; a name typed in part and chosen gives the code."""
+    from PySide6.QtCore import Qt
+
+    from tests.ui.test_guided_editor import cell_editor, choose
+    from ui.models.rows import get_in
+
+    set_language(lang)
+    ed = _editor(ctx, imported, qtbot)
+    panel, m = ed.more, ed.more.model
+    ed.tabs.setCurrentIndex(5)
+    path = "seller.address.country"
+    panel.search.setText("3/24")
+    row = m.row_of(path)
+    assert row >= 0 and get_in(ed.doc, path) != "DE"
+    panel.view.setFocus()
+    panel.view.setCurrentIndex(m.index(row, 2))
+    qtbot.keyClick(panel.view, Qt.Key.Key_F2)
+    edit = cell_editor(panel.view)
+    assert edit.property("picker") == "countries"
+    choose(qtbot, edit, words, "DE")
+    qtbot.keyClick(edit, Qt.Key.Key_Return)  # the view commits on its next turn
+    qtbot.waitUntil(lambda: get_in(ed.doc, path) == "DE", timeout=5000)
+    assert m.data(m.index(m.row_of(path), 2)) == f"DE — {name}"  # the name beside the code
+    assert m.data(m.index(m.row_of(path), 2), Qt.ItemDataRole.EditRole) == "DE"
+    qtbot.waitUntil(lambda: get_in(prof.store.get(imported).declaration.to_json_dict(), path)
+                    == "DE", timeout=15000)  # saved
+    # a free value (no code list) keeps a plain editor
+    panel.search.clear()
+    free = m.row_at(m.row_of("delivery_terms.country_relationship"))
+    assert free is not None and m.code_list(free) is None

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QStyledItemDelegate,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -27,6 +28,8 @@ from PySide6.QtWidgets import (
 
 from client.common.i18n import tr
 from client.declaration.elements import ElementRow, element_rows, parse_value, show_value
+from client.declaration.fields import element_code_list
+from ui.editor.completion import attach_picker, code_name
 from ui.i18n import pseudo, stretch
 from ui.models.rows import get_in
 
@@ -43,9 +46,10 @@ def _t(key: str, **params: Any) -> str:
 class ElementsModel(QAbstractTableModel):
     """The rows matching the search, over the editor's working document."""
 
-    def __init__(self, doc: dict[str, Any], skip: set[str], parent: Any = None) -> None:
+    def __init__(self, doc: dict[str, Any], skip: set[str], parent: Any = None,
+                 refdata: Any = None) -> None:
         super().__init__(parent)
-        self.doc, self.skip = doc, skip
+        self.doc, self.skip, self.refdata = doc, skip, refdata
         self.all: list[ElementRow] = []
         self.shown: list[ElementRow] = []
         self.needle = ""
@@ -67,6 +71,12 @@ class ElementsModel(QAbstractTableModel):
 
     def row_at(self, row: int) -> ElementRow | None:
         return self.shown[row] if 0 <= row < len(self.shown) else None
+
+    def code_list(self, r: ElementRow | None) -> str | None:
+        """The reference list a single coded value of ``r`` is picked from."""
+        if r is None or r.kind != "text" or self.refdata is None:
+            return None
+        return element_code_list(r.shape)
 
     def row_of(self, path: str) -> int:
         return next((i for i, r in enumerate(self.shown) if r.path == path), -1)
@@ -103,6 +113,10 @@ class ElementsModel(QAbstractTableModel):
             value = get_in(self.doc, r.path)
             if r.kind == "entries":
                 return _t("elements.entries", count=len(value or []))
+            list_name = self.code_list(r)
+            name = code_name(list_name, value, self.refdata) if list_name else None
+            if name and role == Qt.ItemDataRole.DisplayRole:
+                return f"{show_value(value)} — {name}"  # the name beside the code
             return show_value(value)
         if role == Qt.ItemDataRole.ToolTipRole:
             text = _t("elements.help", de=r.de or "—", name=r.name(), path=r.path)
@@ -128,16 +142,41 @@ class ElementsModel(QAbstractTableModel):
         return True
 
 
+class _PickerDelegate(QStyledItemDelegate):
+    """A value whose element takes codes of a known list is edited through its picker."""
+
+    def __init__(self, model: ElementsModel, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.model = model
+
+    def createEditor(self, parent: QWidget, option: Any, index: Index) -> QWidget:  # noqa: N802
+        w = super().createEditor(parent, option, index)
+        list_name = self.model.code_list(self.model.row_at(index.row()))
+        if list_name and index.column() == COL_VALUE and isinstance(w, QLineEdit):
+            attach_picker(w, list_name, self.model.refdata)
+        return w
+
+    def destroyEditor(self, editor: QWidget, index: Index) -> None:  # noqa: N802 - Qt API
+        """The picker's popup goes first: deleted from inside the line edit's destructor,
+        that popup window hands the focus to a dialog still walking its children."""
+        comp = editor.completer() if isinstance(editor, QLineEdit) else None
+        if comp is not None:
+            comp.popup().hide()
+            editor.setCompleter(None)  # type: ignore[arg-type]  # the completer goes with it
+        super().destroyEditor(editor, index)
+
+
 class ElementsPanel(QWidget):
     """Search box, the table, add / remove an entry of the selected list, and how many
     elements of an imported file are kept as they came."""
 
     def __init__(self, doc: dict[str, Any], skip: set[str],
-                 edit: Callable[[str, Any, Any], None], parent: QWidget | None = None) -> None:
+                 edit: Callable[[str, Any, Any], None], parent: QWidget | None = None,
+                 refdata: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("more_elements")
         self.doc, self._edit = doc, edit
-        self.model = ElementsModel(doc, skip, self)
+        self.model = ElementsModel(doc, skip, self, refdata)
         self.model.on_edit = lambda row, value: self._edit(row.path, get_in(doc, row.path),
                                                            value)
         self.search = QLineEdit()
@@ -151,6 +190,7 @@ class ElementsPanel(QWidget):
         self.view = QTableView()
         self.view.setObjectName("elements_table")
         self.view.setModel(self.model)
+        self.view.setItemDelegate(_PickerDelegate(self.model, self.view))
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.AllEditTriggers)
         self.view.verticalHeader().hide()

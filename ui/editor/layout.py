@@ -179,7 +179,7 @@ class EditorLayout:
             self.docs_model, DOCUMENT_COMPLETION, "documents")
         self.tabs.addTab(docs_page, "")
         self.more = ElementsPanel(self.doc, shown_elsewhere(GOODS_COLUMNS, DOCUMENT_COLUMNS),
-                                  self._element_edited, self)
+                                  self._element_edited, self, refdata=self.ctx.refdata)
         self.tabs.addTab(self.more, "")
 
         # findings panel

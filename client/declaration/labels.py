@@ -24,6 +24,7 @@ from client.declaration.fields import (
     TRANSPORT,
 )
 from client.declaration.model import de_number
+from client.declaration.refdata import ADDITIONAL_TYPES
 
 _LISTS = (("goods_items", "label.goods_item", GOODS_COLUMNS),
           ("additional_documents", "label.document", DOCUMENT_COLUMNS))
@@ -103,9 +104,11 @@ def kind_label(kind: str, lang: str | None = None) -> str:
     text = _ui(f"decl_type.{base}", lang) if base in ("IM", "EX", "CO") else base
     if rest.startswith("/"):
         return _ui("label.kind_transit", lang, kind=text, transit=rest[1:])
-    if rest:
+    if rest in ADDITIONAL_TYPES:
         return _ui("label.kind_additional", lang, kind=text, code=rest,
                    name=tr(f"refdata.additional_type.{rest}", lang))
+    if rest:  # a code DE 1/2 does not know (its own finding says so): no name to give
+        return _ui("label.kind_additional_unknown", lang, kind=text, code=rest)
     return text
 
 

@@ -66,3 +66,11 @@ def test_rejection_pointer_is_labelled_like_a_finding() -> None:
         == "Article 2 › Origine (DE 5/15)"
     assert place_label("", "1/10") == "DE 1/10"
     assert place_label(None) == "-"
+
+
+def test_an_unknown_additional_type_is_named_by_its_code_alone(home: Path, tmp_path: Path) -> None:
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps({**BAD, "additional_type": "G"}))
+    p = run(home, "validate", str(f), env={"COMPTOIR_LANG": "fr"})
+    assert "V-ADDITIONAL-TYPE-UNKNOWN" in p.stdout, p.stdout
+    assert "refdata." not in p.stdout and "importation, type G" in p.stdout, p.stdout

@@ -321,6 +321,7 @@ S: dict[str, tuple[str, str]] = {
         "{kind}, transit {transit}"),
     "label.kind_additional": ("{kind}, type {code}: {name}",
         "{kind}, type {code} : {name}"),
+    "label.kind_additional_unknown": ("{kind}, type {code}", "{kind}, type {code}"),
     "field.additional_procedure_code": ("Additional procedure",
         "Régime additionnel"),
     "editor.picker_hint": ("Type part of a code or a name; F4 lists them all",

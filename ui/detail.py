@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QPlainTextEdit, QTableView, QTabWidget, QTextBrows
 
 from client.declaration import states
 from client.declaration.continuity import countdown
+from client.declaration.labels import place_label
 from client.services.continuity import lodging_deadline
 from client.services.rejections import RejectionReason, pointer_to_path
 from client.services.validation import validate_stored
@@ -92,7 +93,7 @@ def rejection_line(reason: RejectionReason) -> str:
     if not reason.pointer:
         return reason.explanation
     return t("detail.rejection_line", explanation=reason.explanation,
-             field=pointer_to_path(reason.pointer), de=reason.de or "-")
+             field=place_label(pointer_to_path(reason.pointer), reason.de))
 
 
 def receipts_text(receipts: list[dict[str, Any]]) -> str:

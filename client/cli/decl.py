@@ -15,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from client.cli.render import dumps, emit, place_label, print_findings, render, warn
+from client.cli.render import dumps, emit, print_findings, render, warn
 from client.common.i18n import ComptoirError, tr
 from client.declaration import states
 from client.declaration.continuity import countdown
+from client.declaration.labels import place_label
 from client.declaration.validation import has_errors
 from client.interchange.dms import DmsSchemaError
 from client.services.continuity import (

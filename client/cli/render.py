@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from client.common.i18n import Message, tr
-from client.declaration.labels import field_label, finding_text
+from client.declaration.labels import finding_text, place_label
 from client.services.exports import json_text, write_file
 
 dumps = json_text  # JSON as the commands print it: the export form, indented, UTF-8 as is
@@ -43,11 +43,3 @@ def print_findings(findings: list[Any], out: TextIO | None = None) -> None:
         sev = tr(f"severity.{f.severity}")
         print(f"{sev} {f.code} {place_label(f.path, f.de)}: {finding_text(f.message)}", file=out)
 
-
-def place_label(path: str | None, de: str | None = None) -> str:
-    """``Goods item 1 › Commodity code (DE 6/14)`` for a model path or JSON pointer; the bare
-    DE number when there is no path, ``-`` when there is neither."""
-    if path:
-        label = field_label(path)
-        return label if "(DE " in label or not de else f"{label} (DE {de})"
-    return f"DE {de}" if de else "-"

@@ -92,6 +92,15 @@ def field_label(path: str, lang: str | None = None, *, with_de: bool = True) -> 
     return f"{name} (DE {de})" if de else name
 
 
+def place_label(path: str | None, de: str | None = None, lang: str | None = None) -> str:
+    """``Goods item 1 › Commodity code (DE 6/14)`` for a model path or a JSON pointer (a
+    rejection's); the bare DE number when there is no path, ``-`` when there is neither."""
+    if path:
+        label = field_label(path, lang)
+        return label if "(DE " in label or not de else f"{label} (DE {de})"
+    return f"DE {de}" if de else "-"
+
+
 def field_help(path: str, lang: str | None = None) -> str:
     """The one-line help of a field: its data element's description."""
     key = element_key(path)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from client.cli.render import place_label
-from client.declaration.labels import field_label
+from client.declaration.labels import field_label, place_label
 from tests.sync.helpers import comptoir as run
 from tests.sync.helpers import ok
 

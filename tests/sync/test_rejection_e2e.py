@@ -54,6 +54,9 @@ def test_rejected_explained_then_resubmitted_as_new_version(tmp_path: Path, lang
         assert reasons[0]["code"] in text
         assert ("Rejetée" if lang == "fr" else "Rejected") in text
         assert reasons[0]["explanation"] and reasons[0]["explanation"] in text
+        # the field as the editor labels it, with its DE number, items counted from 1
+        assert ("Article 1 › " if lang == "fr" else "Goods item 1 › ") in text, text
+        assert f"(DE {reasons[0]['de']})" in text and "/goods_items/" not in text, text
         english = json.loads(ok(comptoir(home, "show", doc["id"], "--json")).stdout)
         if lang == "fr":  # explained in the user's language, not always in English
             assert english["rejection"][0]["explanation"] != reasons[0]["explanation"]

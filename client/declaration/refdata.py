@@ -11,6 +11,9 @@ Built-in seed
     ``resources/refdata/*.csv``: UN/ECE Rec 21 package kinds, the HS nomenclature
     (2-, 4- and 6-digit codes), procedure and additional procedure codes, customs
     offices and the single window's error codes with English and French explanations.
+    Lists published in English only get their French names from ``resources/refdata/fr/``
+    (package kinds, additional procedure codes, HS chapters and sections: written by the
+    Comptoir project; the 6-digit HS texts stay English for want of a French source).
 
 Overrides (deltas from the sync engine)
     ``load_reference_data(folder)`` then applies every ``*.json`` file of ``folder`` in

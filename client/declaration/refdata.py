@@ -376,13 +376,13 @@ class ReferenceData:
         return [(c, self._hs_line(c, labelled, lang)) for _, c in found[:limit]]
 
     def _hs_line(self, code: str, labelled: dict[str, str], lang: str | None) -> str:
-        """"subheading — heading", and the chapter where it is in another language than
+        """"subheading — heading", after the chapter where that is in another language than
         the subheading (French: only the chapters are translated)."""
         line = f"{labelled[code]} — {labelled.get(code[:4], code[:4])}"
         chapter = labelled.get(code[:2])
         english = _label(self.entries("commodity_codes").get(code[:2]), DEFAULT_LANGUAGE)
         if (lang or DEFAULT_LANGUAGE) != DEFAULT_LANGUAGE and chapter and chapter != english:
-            line += f" ({chapter})"
+            line = f"{chapter} › {line}"
         return line
 
     def procedure_code_name(self, code: str, lang: str | None = None) -> str | None:

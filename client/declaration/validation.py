@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from client.common.i18n import Message
+from client.declaration.labels import finding_text
 from client.declaration.model import (
     Declaration,
     GoodsItem,
@@ -51,7 +52,7 @@ class Finding:
 
     def to_json(self, lang: str | None = None) -> dict[str, Any]:
         return {"code": self.code, "severity": self.severity, "de": self.de,
-                "path": self.path, "message": self.message.render(lang),
+                "path": self.path, "message": finding_text(self.message, lang),
                 "params": dict(self.message.params)}
 
 

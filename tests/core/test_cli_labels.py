@@ -73,3 +73,16 @@ def test_an_unknown_additional_type_is_named_by_its_code_alone(home: Path, tmp_p
     p = run(home, "validate", str(f), env={"COMPTOIR_LANG": "fr"})
     assert "V-ADDITIONAL-TYPE-UNKNOWN" in p.stdout, p.stdout
     assert "refdata." not in p.stdout and "importation, type G" in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_json_findings_message_speaks_labels_too(home: Path, tmp_path: Path, lang: str) -> None:
+    f = tmp_path / "bad.json"
+    f.write_text(json.dumps({k: v for k, v in BAD.items() if k != "importer"}))
+    p = run(home, "validate", str(f), "--json", env={"COMPTOIR_LANG": lang})
+    found = json.loads(p.stdout)
+    mandatory = [x for x in found if x["code"] == "V-MANDATORY" and x["path"] == "importer"]
+    assert mandatory, found
+    assert mandatory[0]["params"]["field"] == "importer"  # machine form kept for scripts
+    label = "Importer" if lang == "en" else "Importateur"
+    assert mandatory[0]["message"].startswith(label), mandatory[0]["message"]

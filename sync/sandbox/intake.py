@@ -31,10 +31,17 @@ from client.common.i18n import tr
 from client.declaration import states
 from client.declaration.mrn import allocate_mrn, procedure_letter
 from client.seal import translog as tl
-from sync.sandbox import authz
 from sync.protocol import JwsEnvelope, WithdrawnLink
-from sync.sandbox.checks import (Checked, Checker, Prepared, Refused, check_one,
-                                 check_prepared, prepare)
+from sync.sandbox import authz
+from sync.sandbox.checks import (
+    Checked,
+    Checker,
+    Prepared,
+    Refused,
+    check_one,
+    check_prepared,
+    prepare,
+)
 from sync.sandbox.officer import apply_pending, lodge_decision
 from sync.sandbox.pipeline import Clock, LaneMode, lane_for, rejection_rule, schedule
 from sync.sandbox.requests import decide_request, lodged

@@ -6,10 +6,10 @@ user would.  Before the outage a transit is lodged; during it a second transit a
 import are sealed and queued.  ``comptoir fallback`` sends the queued transit to the
 paper procedure, queues the withdrawal of the lodged one, and prints the import's
 fallback document.  When the link returns the sandbox's own record shows the paper
-transit was never lodged (it reached the single window only as a link of the device
-chain, marked withdrawn, so that the envelopes after it are not held behind a gap), the
-lodged transit was invalidated, and the import was lodged once, linked locally to its
-paper copy.
+transit was never lodged nor delivered (the single window got only its place in the
+device chain and its hash, so that the envelopes after it are not held behind a gap:
+nothing of its content is in the sandbox's database), the lodged transit was
+invalidated, and the import was lodged once, linked locally to its paper copy.
 """
 
 from __future__ import annotations
@@ -31,7 +31,15 @@ from client.services.session import Session
 from sync.sandbox.app import open_store as open_sandbox_store
 from sync.sandbox.pipeline import lane_for
 
-from .helpers import TRADER, SandboxProcess, comptoir, enrolled_profile, list_json, ok
+from .helpers import (
+    TRADER,
+    SandboxProcess,
+    comptoir,
+    enrolled_profile,
+    list_json,
+    ok,
+    sandbox_db_text,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +53,11 @@ def _green(seed: int, *, transit: bool) -> object:
             break
     if transit:
         d.type, d.transit_type, d.importer, d.additional_type = "IM", "T1", None, "A"
+        d.goods_items[0].description = f"{MARK} {seed}"
     return d
+
+
+MARK = "Transit goods: antique brass astrolabes"
 
 
 def _seal(home: Path, *decls: object) -> None:
@@ -120,9 +132,9 @@ def test_transit_to_paper_is_never_delivered_a_lodged_one_is_withdrawn_an_import
     finally:
         sandbox.stop()
 
-    # the sandbox's own record: the paper transit only ever reached it as a link of the
-    # device chain marked withdrawn (no MRN, no receipt, nothing in the feed); the import
-    # is lodged once; the lodged transit's withdrawal is its version 2
+    # the sandbox's own record: the paper transit only ever reached it as a position of
+    # the device chain (no envelope, no MRN, no receipt, nothing in the feed); the
+    # import is lodged once; the lodged transit's withdrawal is its version 2
     record = open_sandbox_store(tmp_path / "sw")
     try:
         with record.batch() as tx:
@@ -132,10 +144,7 @@ def test_transit_to_paper_is_never_delivered_a_lodged_one_is_withdrawn_an_import
                 assert len(found) <= 1
                 return found[0] if found else None
 
-            link = envelope(paper.id, 1)
-            assert link is not None and link.status == "withdrawn"
-            assert link.mrn is None and link.receipt is None
-            assert envelope(paper.id, 2) is None
+            assert envelope(paper.id, 1) is None and envelope(paper.id, 2) is None
             assert envelope(imp.id, 1).status == "accepted"
             assert envelope(imp.id, 2) is None
             assert envelope(lodged.id, 2).status == "accepted"
@@ -148,7 +157,16 @@ def test_transit_to_paper_is_never_delivered_a_lodged_one_is_withdrawn_an_import
                     and n["status"] == "accepted"]) == 1
     finally:
         record.close()
+    # the database itself: the paper transit's hash holds its chain position, and
+    # nothing of the declaration is there (its id, LRN, goods, envelope members)
+    cells = sandbox_db_text(tmp_path / "sw" / "sandbox.db")
     with open_store(load_profile(home)) as store:
+        entry = store.journal_entry(declaration_id=paper.id)
+        assert entry is not None
+        assert any(entry.envelope_hash in c for c in cells)
+        assert any(imp.lrn in c for c in cells)  # what was lodged is found by the scan
+        for needle in (paper.id, paper.lrn, f"{MARK} 2", *entry.envelope.values()):
+            assert not [c for c in cells if needle in c], needle
         assert store.receipts(paper.id) == []
         st = store.get(imp.id)
         assert st.fallback_printed_at and st.lodged_after_fallback_at

@@ -10,7 +10,6 @@ envelopes; its database is read directly to prove nothing of the declaration is 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,8 @@ from client.common.b64 import b64u_decode_lenient
 from client.seal.envelope import envelope_hash
 from sync.protocol import MAX_BATCH
 from sync.sandbox.server import SandboxHandle, start_in_thread
+
+from .helpers import sandbox_db_text
 
 MARK = "Withdrawn transit goods: antique brass astrolabes"
 
@@ -46,27 +47,6 @@ def _transit(t: Any) -> dict[str, Any]:
     return doc
 
 
-def _cells(db: Path) -> list[str]:
-    """Every value of every row of every table of the sandbox's database, as text, and
-    the decoded payload of every stored envelope (base64url hides its text)."""
-    con = sqlite3.connect(db)
-    try:
-        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        cells = [v.decode("latin-1") if isinstance(v, bytes) else str(v)
-                 for table in tables for row in con.execute(f'SELECT * FROM "{table}"')
-                 for v in row if v is not None]
-    finally:
-        con.close()
-    decoded = []
-    for c in cells:
-        if c.startswith('{"protected"'):
-            env = json.loads(c)
-            decoded += [b64u_decode_lenient(env[k]).decode("utf-8", "replace")
-                        for k in ("protected", "payload")]
-    assert decoded  # the accepted envelopes are there, decoded
-    return cells + decoded
-
-
 def test_a_withdrawn_transit_leaves_no_content_in_the_single_window(sandbox, Traders,
                                                                      tmp_path):
     t = Traders(sandbox)
@@ -83,7 +63,7 @@ def test_a_withdrawn_transit_leaves_no_content_in_the_single_window(sandbox, Tra
     stats = sandbox.state.store.stats()
     assert stats["by_status"] == {"accepted": 2, "withdrawn": 1}
     # nothing of it in the database: not its id, LRN, goods, payload or signed header
-    cells = _cells(tmp_path / "sw" / "sandbox.db")
+    cells = sandbox_db_text(tmp_path / "sw" / "sandbox.db")
     assert any(envelope_hash(withdrawn) in c for c in cells)  # the link itself is kept
     assert any(after["lrn"] in c for c in cells)  # the decoded payloads are searched
     for needle in (paper["id"], paper["lrn"], MARK, withdrawn["payload"],

@@ -126,10 +126,11 @@ def check_batch(store: SandboxStore, ctx: IntakeContext, principal: Principal,
     """Everything that needs no lock: resends recognised by their stored hash, then the
     stateless checks of the rest (inline or across the checker's processes).  A
     withdrawn link has nothing to verify: it is decided under the lock."""
-    prepared = [p for p in items if isinstance(p, Prepared)]
-    known = store.lodged_by_hash(principal.trader_id, [p.hash for p in prepared])
-    incoming = [Incoming(i, None, link=p) if isinstance(p, WithdrawnLink)
-                else Incoming(i, p, known=known.get(p.hash)) for i, p in enumerate(items)]
+    known = store.lodged_by_hash(principal.trader_id, [
+        p.envelope_hash if isinstance(p, WithdrawnLink) else p.hash for p in items])
+    incoming = [Incoming(i, None, link=p, known=known.get(p.envelope_hash))
+                if isinstance(p, WithdrawnLink) else Incoming(i, p, known=known.get(p.hash))
+                for i, p in enumerate(items)]
     fresh = [x for x in incoming if x.known is None and x.prepared is not None]
     if ctx.checker is not None:
         checks = ctx.checker.check([x.prepared for x in fresh], ctx.revoked)
@@ -337,7 +338,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                 and tx.held_count(principal.trader_id, dev) >= ctx.max_held):
             result(index, "rejected", h, None, None,
                    errors=[_err("HELD_LIMIT", pointer + "/seq")])
-        elif seq > state.last_seq + 1 and tx.held(principal.trader_id, dev, seq) is None:
+        elif seq > state.last_seq + 1 and _held_free(tx, principal, dev, seq, h):
             tx.save_link(lk, was=was)
             link_index[(dev, seq)] = index
             result(index, "held", h, None, None)
@@ -347,9 +348,12 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
 
     for x in incoming:
         index, v = x.index, x.check
-        if x.link is not None:
+        if x.link is not None and not _lodged_there(x.known, x.link):
             take_link(index, x.link)
             continue
+        # a link whose envelope was lodged after all (its answer lost before it went on
+        # paper): answered as the resend it is, so that the client learns of the lodging
+        # and queues its withdrawal
         if x.known is not None:  # a resend of an envelope already decided
             k = x.known
             seen[(k.declaration_id, k.version)] = k
@@ -439,6 +443,22 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
     if log is not None and any(r["log_index"] is not None for r in results):
         out["log"] = log
     return out
+
+
+def _lodged_there(known: StoredEnvelope | None, link: WithdrawnLink) -> bool:
+    """The envelope a link stands for was lodged, at the link's own position."""
+    return known is not None and (known.device_id, known.seq, known.prev) == (
+        link.device_id, link.seq, link.prev)
+
+
+def _held_free(tx: BatchTx, principal: Principal, dev: str, seq: int, h: str) -> bool:
+    """Nothing else waits at this position.  The withdrawn envelope itself, held there
+    from before it went on paper, is dropped: it must never be lodged, nor kept."""
+    held = tx.held(principal.trader_id, dev, seq)
+    if held is not None and held.envelope_hash == h:
+        tx.drop_held(held)
+        return True
+    return held is None
 
 
 def _free(link: StoredLink | None) -> bool:

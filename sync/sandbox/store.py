@@ -851,6 +851,7 @@ class BatchTx:
     _links: dict[tuple[str, str, int], StoredLink | None] = field(default_factory=dict)
     _links_changed: dict[tuple[str, str, int], StoredLink] = field(default_factory=dict)
     _held_links: dict[tuple[str, str], int] = field(default_factory=dict)
+    _dropped: list[int] = field(default_factory=list)  # held envelope rows withdrawn
     _counters: dict[str, int] = field(default_factory=dict)
     _counters_known: set[str] = field(default_factory=set)
     _idempotency: dict[str, Any] | None = None
@@ -1031,6 +1032,15 @@ class BatchTx:
         if env.status == "held":
             self._held[(env.trader_id, env.device_id, env.seq)] = env
 
+    def drop_held(self, env: StoredEnvelope) -> None:
+        """A held envelope withdrawn before its turn came: deleted, never applied."""
+        self._held.pop((env.trader_id, env.device_id, env.seq), None)
+        self._envelopes.pop((env.trader_id, env.declaration_id, env.version), None)
+        self._new_envelopes = [e for e in self._new_envelopes if e is not env]
+        if env.id is not None:
+            self._updated.pop(env.id, None)
+            self._dropped.append(env.id)
+
     def resolve_held(self, env: StoredEnvelope) -> None:
         """A held envelope was applied: its new status/MRN/receipt are written at flush."""
         self._held.pop((env.trader_id, env.device_id, env.seq), None)
@@ -1135,6 +1145,8 @@ class BatchTx:
         if self._new_envelopes:
             insert_many(conn, EnvelopeRow, [_row(e) for e in self._new_envelopes])
         t = _table(EnvelopeRow)
+        if self._dropped:
+            conn.execute(delete(t).where(t.c.id.in_(self._dropped)))
         for rid, e in self._updated.items():
             conn.execute(update(t).where(t.c.id == rid).values(
                 status=e.status, mrn=e.mrn, receipt=e.receipt, lane=e.lane,

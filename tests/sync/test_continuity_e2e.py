@@ -33,6 +33,7 @@ from sync.sandbox.pipeline import lane_for
 
 from .helpers import (
     TRADER,
+    DropProxy,
     SandboxProcess,
     comptoir,
     enrolled_profile,
@@ -174,3 +175,53 @@ def test_transit_to_paper_is_never_delivered_a_lodged_one_is_withdrawn_an_import
         notes = [h.note for h in store.history(lodged.id)]
         assert "history.note.withdrawal_queued" in notes
         assert "history.note.paper_procedure" in [h.note for h in store.history(paper.id)]
+
+
+def test_a_transit_lodged_before_its_answer_came_back_then_sent_to_paper_is_withdrawn(
+        tmp_path: Path) -> None:
+    """The single window lodged the transit, but its answer was lost; the trader, seeing
+    it still queued, sends it to the paper procedure.  When the link returns the single
+    window answers the link as the lodged envelope it is: the declaration is registered
+    after all and its withdrawal (an invalidation request) is queued and granted."""
+    home = tmp_path / "trader"
+    sandbox = SandboxProcess(tmp_path / "sw", lane="auto", clock_speed=1e-6).start()
+    proxy = DropProxy(sandbox.port, drops=0, batch_bytes=1500)
+    transit = _green(4, transit=True)
+    try:
+        enrolled_profile(home, sandbox, url=proxy.url)
+        _seal(home, transit)
+        proxy.drops = 1  # the single window commits, the answer never arrives
+        p = comptoir(home, "sync", "--once")
+        assert p.returncode != 0 and "Traceback" not in p.stderr and proxy.dropped == 1
+        ok(comptoir(home, "fallback", transit.id, "-o", str(tmp_path / "tad.pdf")))
+        assert {r["id"]: r for r in list_json(home)}[transit.id]["status"] == \
+            states.PAPER_PROCEDURE
+        for _ in range(20):
+            _sync_until_done(home)
+            row = {r["id"]: r for r in list_json(home)}[transit.id]
+            if row["status"] == states.INVALIDATED:
+                break
+            time.sleep(0.2)
+        assert row["status"] == states.INVALIDATED and is_valid_mrn(row["mrn"])
+    finally:
+        proxy.close()
+        sandbox.stop()
+    record = open_sandbox_store(tmp_path / "sw")
+    try:
+        with record.batch() as tx:
+            (lodged,) = tx.envelopes_of(transit.id, 1)
+            (withdrawal,) = tx.envelopes_of(transit.id, 2)
+            assert lodged.status == withdrawal.status == "accepted"
+            assert withdrawal.mrn == lodged.mrn == row["mrn"]
+        feed = record.notifications(TRADER, 0, 1000)
+        assert [n["status"] for n in feed if n["declaration_id"] == transit.id
+                and n["version"] == 2][-1] == "invalidated"
+    finally:
+        record.close()
+    with open_store(load_profile(home)) as store:
+        notes = [h.note for h in store.history(transit.id)]
+        assert notes.count("history.note.lodged_before_paper") == 1
+        assert notes.count("history.note.withdrawal_queued") == 1
+        assert notes.index("history.note.paper_procedure") < notes.index(
+            "history.note.lodged_before_paper") < notes.index("history.note.withdrawal_queued")
+        assert len(store.receipts(transit.id)) == 2

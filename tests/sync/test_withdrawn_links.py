@@ -135,3 +135,38 @@ def test_links_are_bounded_and_bound_to_the_session(sandbox, Traders):
     res = t.post([far]).json()["results"][0]
     assert res["status"] == "rejected" and res["errors"][0]["code"] == "HELD_LIMIT"
     assert sandbox.state.store.stats()["by_status"] == {}
+
+
+def test_a_link_whose_envelope_was_lodged_after_all_is_answered_as_its_resend(sandbox,
+                                                                             Traders):
+    """Lodged, its answer lost, then sent to paper: the client must learn it was lodged
+    (to queue its withdrawal), so the link is answered as the envelope's resend."""
+    t = Traders(sandbox)
+    paper = _transit(t)
+    env = t.seal(paper)
+    first = t.post([env]).json()["results"][0]
+    assert first["status"] == "accepted"
+    res = t.post([_link(env)]).json()["results"][0]
+    assert res["status"] == "duplicate" and res["mrn"] == first["mrn"]
+    assert (res["declaration_id"], res["version"]) == (paper["id"], 1)
+    assert res["leaf"]["envelope_hash"] == envelope_hash(env)  # proven by the log
+    # the same hash claimed at another position is not that envelope
+    res = t.post([dict(_link(env), seq=2)]).json()["results"][0]
+    assert res["status"] == "rejected" and res["errors"][0]["code"] == "CHAIN_FORK"
+
+
+def test_a_held_envelope_withdrawn_before_its_turn_is_dropped(sandbox, Traders):
+    """Sent while a gap was open, then sent to paper: the held envelope is deleted and its
+    link takes its place, so that it is never lodged when the gap fills."""
+    t = Traders(sandbox)
+    gap, paper = t.seal(), _transit(t)
+    env, after = t.seal(paper), t.seal()
+    assert t.post([env]).json()["results"][0]["status"] == "held"
+    assert t.post([_link(env)]).json()["results"][0]["status"] == "held"
+    res = t.post([gap, after]).json()["results"]
+    assert [r["status"] for r in res] == ["accepted", "accepted"]
+    assert t.post([_link(env)]).json()["results"][0]["status"] == "withdrawn"
+    with sandbox.state.store.batch() as tx:
+        assert tx.envelopes_of(paper["id"], 1) == []
+    assert sandbox.state.store.stats()["by_status"] == {"accepted": 2, "withdrawn": 1}
+    assert not [n for n in t.feed()["notifications"] if n["declaration_id"] == paper["id"]]

@@ -667,7 +667,14 @@ class SandboxStore:
                     EnvelopeRow.trader_id == t, EnvelopeRow.device_id == dev,
                     EnvelopeRow.status != "held")
                     .order_by(EnvelopeRow.seq.desc()).limit(recent)).all()  # type: ignore[attr-defined]
-                d["recent_hashes"] = {h: int(q) for h, q in hashes}
+                # withdrawn links hold their chain position as before (#14): an officer
+                # checking a paper transit's seal must not see the chain jump back
+                links = s.exec(select(ChainLinkRow.envelope_hash, ChainLinkRow.seq).where(
+                    ChainLinkRow.trader_id == t, ChainLinkRow.device_id == dev,
+                    ChainLinkRow.status == "withdrawn")
+                    .order_by(ChainLinkRow.seq.desc()).limit(recent)).all()  # type: ignore[attr-defined]
+                newest = sorted([*hashes, *links], key=lambda r: -int(r[1]))[:recent]
+                d["recent_hashes"] = {h: int(q) for h, q in newest}
             return revoked, list(devices.values())
 
     def decision_stats(self) -> dict[str, int]:

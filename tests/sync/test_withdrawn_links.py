@@ -69,6 +69,11 @@ def test_a_withdrawn_transit_leaves_no_content_in_the_single_window(sandbox, Tra
     for needle in (paper["id"], paper["lrn"], MARK, withdrawn["payload"],
                    withdrawn["protected"], withdrawn["signature"]):
         assert not [c for c in cells if needle in c], needle
+    # the officers' trust data still sees the position taken (a paper transit's printed
+    # seal does not look like the chain jumping back), by its hash alone
+    (device,) = [d for d in sandbox.state.store.trust_snapshot()[1]
+                 if d["device_id"] == t.device_id]
+    assert device["recent_hashes"][envelope_hash(withdrawn)] == 2
     # the chain runs on through the link: the device's head is the last envelope
     with sandbox.state.store.batch() as tx:
         head = tx.device(t.trader_id, t.device_id)

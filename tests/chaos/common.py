@@ -454,13 +454,13 @@ def _final_truths(world: World, client: Client, sealed: dict[tuple[str, int, str
         if (did, ver) not in lodged:
             v.add("lost", f"request v{ver} of {did} not decided by the server")
     for r in rows:
-        # a sealed transit sent to paper still goes out once as a chain link marked
-        # withdrawn (its seq must not leave a gap); anything else is a second lodging
-        if r["declaration_id"] in client.paper and r["status"] != "withdrawn":
-            v.add("duplicated", f"{r['declaration_id']} went on paper and was also lodged "
-                                f"({r['status']})")
+        # a sealed transit sent to paper reaches the server only as its chain position
+        # and hash (no envelope row): any row of it is a delivery the Code forbids
+        if r["declaration_id"] in client.paper:
+            v.add("duplicated", f"{r['declaration_id']} went on paper and was also "
+                                f"delivered ({r['status']})")
     head = world.server_head(client.profile.device_id)
-    chain = list(sealed.values())  # withdrawn links included: they hold their seq
+    chain = list(sealed.values())  # paper links included: they hold their seq
     if chain:
         last = max(chain, key=lambda e: e.seq)
         if head != (last.seq, last.envelope_hash):

@@ -149,3 +149,29 @@ class DropProxy:
     def close(self) -> None:
         self._stop.set()
         self.sock.close()
+
+
+def sandbox_db_text(db: Path) -> list[str]:
+    """Every value of every row of every table of a sandbox's SQLite database, as text,
+    and the decoded members of every stored envelope (base64url hides their text): what
+    a test searches to prove something never reached the single window."""
+    import sqlite3
+
+    from client.common.b64 import b64u_decode_lenient
+
+    con = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        cells = [v.decode("latin-1") if isinstance(v, bytes) else str(v)
+                 for table in tables for row in con.execute(f'SELECT * FROM "{table}"')
+                 for v in row if v is not None]
+    finally:
+        con.close()
+    decoded = []
+    for c in cells:
+        if c.startswith('{"protected"'):
+            env = json.loads(c)
+            decoded += [b64u_decode_lenient(env[k]).decode("utf-8", "replace")
+                        for k in ("protected", "payload")]
+    assert decoded, "no stored envelope found: the scan would prove nothing"
+    return cells + decoded

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from client.declaration.model import Document
+from client.declaration.rules_cds import HEADER_DOCUMENT_ROOM
 from ui.models.rows import get_in, set_in
 
 
@@ -72,6 +74,9 @@ def shown_elsewhere(goods_columns: Any, document_columns: Any) -> set[str]:
     shown |= {"representative.status", "goods_items[].sequence"}
     shown |= {"goods_items[]." + c[0].replace("[0]", "[]") for c in goods_columns}
     shown |= {"additional_documents[]." + c[0] for c in document_columns}
+    # nor the fields DMS has no room for at header level (V-HEADER-DOCUMENT-FIELDS)
+    shown |= {"additional_documents[]." + name for name in Document.model_fields
+              if name not in HEADER_DOCUMENT_ROOM}
     return shown
 
 

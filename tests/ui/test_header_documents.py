@@ -34,10 +34,28 @@ def test_every_header_document_column_takes_a_valid_value(window: Any) -> None:
     refused = [f.path for f in ed.validate_now()
                if f.path.startswith("additional_documents[") and f.severity == "error"]
     assert refused == []
-    # nor does the "more data elements" tab offer a header document's status
+    # nor does the "more data elements" tab offer a header document's status...
     ed.more.rebuild()
     paths = {r.path for r in ed.more.model.all}
     assert not any(p.startswith("additional_documents[") for p in paths), sorted(paths)[:5]
+
+
+def test_a_header_status_a_file_brought_is_refused_and_can_be_cleared(window: Any) -> None:
+    """...except where a file brought one: refused with its field, and clearable there."""
+    from ui.editor.elements import COL_VALUE
+
+    ed = _editor(window)
+    ed.docs_buttons["add"].click()
+    ed.doc["additional_documents"][0].update(ROW, status="AE")
+    ed.more.rebuild()
+    model = ed.more.model
+    row = model.row_of("additional_documents[0].status")
+    assert row >= 0
+    found = [f for f in ed.validate_now() if f.path == "additional_documents[0].status"]
+    assert [f.code for f in found] == ["V-HEADER-DOCUMENT-FIELDS"]
+    assert model.setData(model.index(row, COL_VALUE), "", EditRole)
+    assert get_in(ed.doc, "additional_documents[0].status") is None
+    assert not [f for f in ed.validate_now() if f.path.startswith("additional_documents[")]
 
 
 def _status_finding(ed: Any, status: str) -> tuple[str, str] | None:

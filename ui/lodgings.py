@@ -93,6 +93,7 @@ class LodgingsDialog(QDialog):
         super().__init__(parent)
         self.ctx = ctx
         self.setObjectName("LodgingsDialog")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.rows: list[Unresolved] = []
         self._want = select
         self._reading = LatestOnly()
@@ -135,6 +136,7 @@ class LodgingsDialog(QDialog):
         lay.addWidget(self.message)
         self.retranslate()
         self.resize(900, 520)
+        ctx.signals.language_changed.connect(self._language_changed)
         self.reload()
 
     def retranslate(self) -> None:
@@ -147,6 +149,10 @@ class LodgingsDialog(QDialog):
         for decision, b in self.buttons.items():
             b.setText(t(f"lodgings.decide.{decision}"))
             b.setToolTip(t(f"lodgings.decide.{decision}.tip"))
+
+    def _language_changed(self, _lang: str) -> None:
+        self.retranslate()
+        self.reload()  # the words of each row in the new language
 
     # ---- reading ------------------------------------------------------------------------
     def reload(self) -> None:

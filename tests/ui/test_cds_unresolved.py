@@ -151,6 +151,7 @@ def test_unresolved_lodgings_shown_decided_from_the_window_and_acted_on(
         assert "past CDS12003's 48 h" in panel
         _shot(dlg, "en")
         apply_language(ctx, "fr")
+        assert dlg.table.horizontalHeaderItem(1).text() == "Première tentative"  # the open one
         fr = window.open_lodgings(resend["id"])
         assert fr.table.horizontalHeaderItem(1).text() == "Première tentative"
         assert "Plus protégée : 49,0 h" in fr.table.item(0, 5).text()

@@ -351,6 +351,13 @@ CASES: dict[str, Case] = {
           "additional_documents[0].name")],
         [lambda: _im(additional_documents=[{"category": "N", "type": "935",
                                             "reference": "INV-1"}])]),
+    "V-DOCUMENT-STATUS": (
+        [(lambda: _with(["goods_items", 0, "documents"], [
+            {"category": "N", "type": "935", "reference": "INV-1", "status": "Q9"}]),
+          "goods_items[0].documents[0].status")],
+        [lambda: _with(["goods_items", 0, "documents"], [
+            {"category": "N", "type": "935", "reference": "INV-1", "status": s}
+            for s in ("AE", "AC", "JP")])]),
     "V-INTERNAL": ([], []),  # needs a broken rule: tested below
 }
 

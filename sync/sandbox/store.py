@@ -959,6 +959,24 @@ class BatchTx:
         if env.status == "held":
             self._held[(env.trader_id, env.device_id, env.seq)] = env
 
+    def drop_superseded(self, trader_id: str, device_id: str, first: int, stop: int) -> int:
+        """Forget a device's held envelopes at seq ``first`` to ``stop`` - 1: the device
+        re-sealed that tail (#12) and the envelope at ``stop`` replaces them.  Held
+        envelopes were never lodged (no MRN, no receipt, nothing in the feed)."""
+        self.held(trader_id, device_id, 0)
+        gone = [k for k in self._held
+                if k[0] == trader_id and k[1] == device_id and first <= k[2] < stop]
+        t = _table(EnvelopeRow)
+        for k in gone:
+            env = self._held.pop(k)
+            self._envelopes.pop((env.trader_id, env.declaration_id, env.version), None)
+            if env.id is not None:
+                self._updated.pop(env.id, None)
+                self.conn.execute(t.delete().where(t.c.id == env.id))
+            else:
+                self._new_envelopes = [e for e in self._new_envelopes if e is not env]
+        return len(gone)
+
     def resolve_held(self, env: StoredEnvelope) -> None:
         """A held envelope was applied: its new status/MRN/receipt are written at flush."""
         self._held.pop((env.trader_id, env.device_id, env.seq), None)

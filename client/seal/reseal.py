@@ -55,12 +55,12 @@ def is_high_s(protected: str, signature: str) -> bool:
     import json
 
     try:
-        if json.loads(b64u_decode_lenient(protected)).get("alg") != ES256:
-            return False
         sig = b64u_decode_lenient(signature)
+        if len(sig) != 64 or int.from_bytes(sig[32:], "big") <= P256_ORDER // 2:
+            return False  # the usual case, decided without reading the header
+        return bool(json.loads(b64u_decode_lenient(protected)).get("alg") == ES256)
     except (ValueError, AttributeError):
         return False  # not this check's business: the single window refuses it as invalid
-    return len(sig) == 64 and int.from_bytes(sig[32:], "big") > P256_ORDER // 2
 
 
 def migrate_high_s(store: Store, signing_key: Callable[[], tuple[dict[str, Any], list[str]]],

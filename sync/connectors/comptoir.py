@@ -52,6 +52,8 @@ def migrate_older_signatures(engine: Any) -> int:
     """
     from client.seal.reseal import first_high_s, migrate_high_s
 
+    if not (engine.profile.server or {}).get("enrolled_at"):
+        return 0  # not enrolled: enrolment re-seals every queued envelope anyway (low-S)
     if first_high_s(engine.store) is None:
         return 0
 

@@ -197,17 +197,13 @@ def seal_envelope(
     seq: int,
     prev: str,
     sig_time: dt.datetime | None = None,
-    original: tuple[str, str] | None = None,
-    superseded_from: int | None = None,
+    original: tuple[str, str] | None = None, superseded_from: int | None = None,
 ) -> dict[str, str]:
     """Sign ``payload`` (canonical JSON bytes) into a sealed envelope.
 
     ``original`` (hash, sigT) marks a re-seal at enrolment: the protected header then carries
     the hash and signing time of the pre-enrolment envelope it replaces (``orig``/``origT``),
-    as signed evidence of when the declaration was first sealed.  ``superseded_from`` (a
-    migration re-seal of an enrolled device's undelivered tail, #12) marks the first
-    envelope of the new tail with ``sup``: the first sequence number of the tail it
-    replaces, which the single window then skips (those envelopes were never lodged).
+    as signed evidence of when the declaration was first sealed.
     """
     if kind not in KINDS:
         raise EnvelopeError("envelope.header_invalid", param="knd")
@@ -246,10 +242,7 @@ def seal_envelope(
         if not _HEX64.fullmatch(original[0]):
             raise EnvelopeError("envelope.header_invalid", param="orig")
         header["orig"], header["origT"] = original[0], original[1]
-    if superseded_from is not None:
-        if original is None or not _is_int(superseded_from) or not 1 <= superseded_from < seq:
-            raise EnvelopeError("envelope.header_invalid", param="sup")
-        header["sup"] = superseded_from
+    header.update({} if superseded_from is None else {"sup": superseded_from})  # #12, reseal
     return sign_flattened_with_key(payload, header, key, alg)  # type: ignore[arg-type]
 
 

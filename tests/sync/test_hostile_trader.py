@@ -393,16 +393,16 @@ def test_authorisation_through_the_cli(green_sandbox: SandboxHandle, a: Trader,
 # -- a migration re-seal (#12) skips only an undelivered tail ------------------------------
 
 
-def _reseal(t: Trader, doc: dict[str, Any], orig: dict[str, str], *, seq: int, prev: str,
-            sup: int) -> dict[str, str]:
+def _reseal(t: Trader, doc: dict[str, Any], orig: dict[str, str] | None, *, seq: int,
+            prev: str, sup: int) -> dict[str, str]:
     """``doc`` re-sealed at ``seq`` naming ``orig``, the first of a new tail from ``sup``."""
     from client.seal.canonical import canonicalize
     from client.seal.envelope import seal_envelope
 
     return seal_envelope(canonicalize(doc), t.jwk, t.x5c, kind="declaration",
                          declaration_id=doc["id"], version=1, device_id=t.device_id,
-                         seq=seq, prev=prev, original=(envelope_hash(orig), "x"),
-                         superseded_from=sup)
+                         seq=seq, prev=prev, superseded_from=sup,
+                         original=None if orig is None else (envelope_hash(orig), "x"))
 
 
 def test_a_re_seal_cannot_skip_a_lodged_envelope(b: Trader) -> None:
@@ -413,6 +413,9 @@ def test_a_re_seal_cannot_skip_a_lodged_envelope(b: Trader) -> None:
     res = one(b, jump)
     assert res["status"] == "held" and res["mrn"] is None  # not applied: a gap, not a skip
     assert one(b, b.seal())["status"] == "accepted"  # the chain goes on from seq 1
+    # a skip that names no original is no re-seal: a gap, held like any other
+    bare = _reseal(b, b.declaration(), None, seq=6, prev="e" * 64, sup=3)
+    assert one(b, bare)["status"] == "held"
 
 
 def test_a_re_seal_replaces_the_held_tail_it_names(b: Trader) -> None:

@@ -42,12 +42,15 @@ def reseal_pending(store: Store, private_jwk: dict[str, Any], x5c: list[str],
     return store.supersede_pending(resign, actor)
 
 
-def first_high_s(store: Store) -> int | None:
-    """The sequence number of the first undelivered ES256 envelope signed with a high S."""
-    for seq, protected, signature in store.pending_signatures():
+def first_high_s(store: Store, after: int = 0) -> tuple[int | None, int]:
+    """(the seq of the first undelivered ES256 envelope after ``after`` signed with a high
+    S, or None; the last seq looked at): a caller may start after the latter next time."""
+    last = after
+    for seq, protected, signature in store.pending_signatures(after):
         if is_high_s(protected, signature):
-            return seq
-    return None
+            return seq, last
+        last = seq
+    return None, last
 
 
 def is_high_s(protected: str, signature: str) -> bool:
@@ -69,7 +72,7 @@ def migrate_high_s(store: Store, signing_key: Callable[[], tuple[dict[str, Any],
     transaction (a crash leaves the old tail or the new one).  ``signing_key`` returns the
     active key's private JWK and ``x5c``; it is called only when there is a tail to
     migrate.  Returns the new envelopes (none when nothing was signed high-S)."""
-    start = first_high_s(store)
+    start, _ = first_high_s(store)
     if start is None:
         return []
     private_jwk, chain = signing_key()

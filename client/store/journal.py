@@ -170,14 +170,15 @@ class JournalMixin(StoreBase):
                                  "AND seq >= ?", (from_seq,))
         return made
 
-    def pending_signatures(self) -> list[tuple[int, str, str]]:
-        """(seq, protected header, signature) of every undelivered envelope, in order: what
-        a check of the signatures an older build made needs, without the payloads."""
+    def pending_signatures(self, after: int = 0) -> list[tuple[int, str, str]]:
+        """(seq, protected header, signature) of every undelivered envelope after ``after``,
+        in order: what a check of the signatures an older build made needs."""
         with self._read_cursor() as cur:
             rows = cur.execute(
                 "SELECT j.seq, json_extract(j.envelope, '$.protected'), "
                 "json_extract(j.envelope, '$.signature') FROM outbox o JOIN journal j "
-                "ON j.seq = o.seq WHERE o.state IN ('queued', 'held') ORDER BY o.seq").fetchall()
+                "ON j.seq = o.seq WHERE o.state IN ('queued', 'held') AND o.seq > ? "
+                "ORDER BY o.seq", (after,)).fetchall()
         return [(int(r[0]), str(r[1] or ""), str(r[2] or "")) for r in rows]
 
     def journal(self, *, after: int = 0, limit: int | None = None) -> Iterator[JournalEntry]:

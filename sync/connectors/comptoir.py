@@ -48,13 +48,19 @@ def migrate_older_signatures(engine: Any) -> int:
     no cryptography and cannot reach the keyring, a read-only command should not need the
     key, and the sync is the one moment it matters (before anything is sent), with the
     key and the one writer at hand.  A downgrade that seals again is caught the same way.
-    The scan reads only headers and signatures; the write happens only when needed.
+    The scan reads only signatures, and only of envelopes queued since the last scan
+    (this build never signs high-S; a downgraded one appends later seqs).
     """
     from client.seal.reseal import first_high_s, migrate_high_s
+    from client.store import settings_keys as keys
 
     if not (engine.profile.server or {}).get("enrolled_at"):
         return 0  # not enrolled: enrolment re-seals every queued envelope anyway (low-S)
-    if first_high_s(engine.store) is None:
+    checked = engine.store.get_setting(keys.SIGNATURES_CHECKED)
+    start, through = first_high_s(engine.store, after=checked)
+    if start is None:
+        if through > checked:
+            engine._write(lambda: engine.store.set_setting(keys.SIGNATURES_CHECKED, through))
         return 0
 
     def signing_key() -> tuple[dict[str, Any], list[str]]:

@@ -386,6 +386,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             result(index, "rejected", h, did, ver,
                    errors=[_err("HEADER_MISMATCH", "/payload/id")])
             continue
+        jump = _supersedes(tx, principal, header)
         existing = tx.envelope(principal.trader_id, did, ver)  # ids are per trader
         if existing is not None:
             if existing.envelope_hash == h:
@@ -409,7 +410,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             device_id=dev, seq=seq, prev=prev, status="held", mrn=None, receipt=None,
             errors=[], received_at=at, raw=x.prepared.raw)
         seen[(did, ver)] = se
-        if seq == state.last_seq + 1 and prev == state.last_hash:
+        if (seq == state.last_seq + 1 and prev == state.last_hash) or jump:
             tx.add_envelope(se)
             apply_and_release(se, v)
             result(index, se.status, h, did, ver, mrn=se.mrn, receipt=se.receipt,
@@ -464,6 +465,20 @@ def _held_free(tx: BatchTx, principal: Principal, dev: str, seq: int, h: str) ->
 def _free(link: StoredLink | None) -> bool:
     """No link holds this chain position (a rejected one does not)."""
     return link is None or link.status == "rejected"
+
+
+def _supersedes(tx: BatchTx, principal: Principal, header: dict[str, Any]) -> bool:
+    """A migration re-seal (#12) that starts a device's new tail: ``sup`` names the first
+    seq of the undelivered tail it replaces, which must be the device chain's next one
+    (nothing lodged is ever skipped).  The chain then goes on from this envelope, and the
+    replaced envelopes this window held are forgotten (never lodged)."""
+    sup, seq, dev = header.get("sup"), header.get("seq"), str(header.get("dev"))
+    if type(sup) is not int or type(seq) is not int or not header.get("orig") or sup >= seq:
+        return False
+    if sup != tx.device(principal.trader_id, dev).last_seq + 1:
+        return False
+    tx.drop_superseded(principal.trader_id, dev, sup, seq)
+    return True
 
 
 def _append_to_log(tx: BatchTx, ctx: IntakeContext, to_log: list[StoredEnvelope],

@@ -1048,6 +1048,17 @@ class BatchTx:
             self._updated.pop(env.id, None)
             self._dropped.append(env.id)
 
+    def drop_superseded(self, trader_id: str, device_id: str, first: int, stop: int) -> int:
+        """Forget a device's held envelopes at seq ``first`` to ``stop`` - 1: the device
+        re-sealed that tail (#12) and the envelope at ``stop`` replaces them.  Held
+        envelopes were never lodged (no MRN, no receipt, nothing in the feed)."""
+        self.held(trader_id, device_id, 0)
+        gone = [k for k in self._held
+                if k[0] == trader_id and k[1] == device_id and first <= k[2] < stop]
+        for k in gone:
+            self.drop_held(self._held[k])
+        return len(gone)
+
     def resolve_held(self, env: StoredEnvelope) -> None:
         """A held envelope was applied: its new status/MRN/receipt are written at flush."""
         self._held.pop((env.trader_id, env.device_id, env.seq), None)

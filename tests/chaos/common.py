@@ -362,7 +362,10 @@ def check_invariants(world: World, client: Client, *, final: bool) -> Verdict:
     check = verify_journal(store)
     if not check.ok:
         v.add("broken_chains", f"journal: {check.problem.render() if check.problem else '?'}")
-    sealed = {(e.declaration_id, e.version, e.envelope_hash): e for e in store.journal()}
+    entries = list(store.journal())
+    replaced = replaced_originals(entries)  # re-sealed (#12, #17): delivered through orig
+    sealed = {(e.declaration_id, e.version, e.envelope_hash): e for e in entries
+              if e.envelope_hash not in replaced}
     journal_ids = {e.declaration_id for e in sealed.values()}
     for decl_id in client.acknowledged:
         if decl_id not in journal_ids:
@@ -430,6 +433,20 @@ def check_invariants(world: World, client: Client, *, final: bool) -> Verdict:
             v.add("lost", f"{expected_receipts - receipts} receipts missing")
         _final_truths(world, client, sealed, rows, v)
     return v
+
+
+def replaced_originals(entries: list[Any]) -> set[str]:
+    """Hashes of journal entries a later re-seal names as its original (``orig``)."""
+    import json
+
+    from client.common.b64 import b64u_decode_lenient
+
+    out: set[str] = set()
+    for e in entries:
+        orig = json.loads(b64u_decode_lenient(e.envelope["protected"])).get("orig")
+        if isinstance(orig, str):
+            out.add(orig)
+    return out
 
 
 def _final_truths(world: World, client: Client, sealed: dict[tuple[str, int, str], Any],

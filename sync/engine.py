@@ -40,6 +40,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from client.common.b64 import b64u_decode_lenient
 from client.common.i18n import ComptoirError, Message
 from client.declaration.model import now_utc
 from client.seal.profile import Profile
@@ -95,6 +96,17 @@ class SyncError(ConnectorError):
     """A problem that retrying will not fix (not enrolled, bad configuration)."""
 
 
+def wire_item(item: OutboxItem) -> dict[str, Any]:
+    """The batch form of an outbox row: its envelope, or for a chain link (a transit ended
+    on paper, #14) only its place in the device chain and its hash, never the envelope,
+    so that nothing of the declaration reaches the single window."""
+    if item.state != CHAIN_LINK:
+        return wire_envelope(item.envelope)
+    header = json.loads(b64u_decode_lenient(item.envelope["protected"]))
+    return {"withdrawn": "paper_procedure", "device_id": header["dev"], "seq": header["seq"],
+            "prev": header["prev"], "envelope_hash": item.envelope_hash}
+
+
 def batch_key(items: Sequence[OutboxItem], wire: Sequence[dict[str, Any]] | None = None) -> str:
     """Idempotency-Key of a batch: a function of the request's content, so that a
     resend after a lost answer replays the original answer — and a resend whose wire
@@ -106,7 +118,7 @@ def batch_key(items: Sequence[OutboxItem], wire: Sequence[dict[str, Any]] | None
     does not rest on this key: each envelope is idempotent by its id, version and hash.
     """
     if wire is None:
-        wire = [wire_envelope(it.envelope) for it in items]
+        wire = [wire_item(it) for it in items]
     h = hashlib.sha256(json.dumps({"envelopes": list(wire)}, separators=(",", ":"),
                                   ensure_ascii=False).encode("utf-8"))
     for it in items:
@@ -326,10 +338,7 @@ class SyncEngine:
         client = self.client()
         before = client.bytes_sent
         try:
-            wire = [wire_envelope(it.envelope) for it in items]
-            for it, w in zip(items, wire, strict=True):
-                if it.state == CHAIN_LINK:  # ended on paper: a chain link, never lodged
-                    w["withdrawn"] = "paper_procedure"
+            wire = [wire_item(it) for it in items]
             resp = client.submit(wire, batch_key(items, wire), log_size=self.log.size())
         except TransportError as exc:
             self._note_attempt(items, exc.code)

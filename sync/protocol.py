@@ -117,10 +117,6 @@ class JwsEnvelope(_Request):
                                      description="The payload's canonical JSON text, in "
                                      "place of its base64url form")
     signature: str = Field(max_length=1024, pattern=r"^[A-Za-z0-9_-]*$")
-    withdrawn: Literal["paper_procedure"] | None = Field(
-        default=None, description="Withdrawn by the declarant before it was lodged (a "
-        "transit ended on paper, UCC-IA Annex 72-04): the single window records it as a "
-        "link of the device's chain, checked like any other, and never lodges it")
 
     @model_validator(mode="after")
     def _one_payload(self) -> JwsEnvelope:
@@ -145,8 +141,26 @@ def wire_envelope(envelope: dict[str, str]) -> dict[str, str]:
             "signature": envelope["signature"]}
 
 
+class WithdrawnLink(_Request):
+    """A chain position whose envelope the declarant withdrew before it was lodged (a
+    transit ended on paper, UCC-IA Annex 72-04): only what the device chain needs, never
+    the envelope itself, so that nothing of the declaration reaches the single window.
+    The next envelope's signed ``prev`` names ``envelope_hash``: that signature vouches
+    for the link; until it comes, the device's authenticated session does."""
+
+    withdrawn: Literal["paper_procedure"] = Field(description="Why it is withdrawn")
+    device_id: str = Field(min_length=1, max_length=64,
+                           description="The device whose chain holds it (the session's)")
+    seq: int = Field(ge=1, le=2**62, description="Its position in the device chain")
+    prev: str = Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$",
+                      description="The hash of the envelope before it in the chain")
+    envelope_hash: str = Field(min_length=64, max_length=64, pattern=r"^[0-9a-f]{64}$",
+                               description="SHA-256 of the withdrawn envelope (its chain "
+                                           "link), which the next envelope's prev names")
+
+
 class SubmitRequest(_Request):
-    envelopes: list[JwsEnvelope] = Field(min_length=1, max_length=MAX_BATCH)
+    envelopes: list[JwsEnvelope | WithdrawnLink] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class ErrorItem(_Wire):

@@ -16,6 +16,7 @@ import gzip
 import json
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -87,6 +88,48 @@ class ProblemError(TransportError):
     def code(self) -> str:  # type: ignore[override]
         """The server's problem code (``sandbox.idempotency_mismatch`` …)."""
         return self.problem_code
+
+
+def read_bounded(resp: requests.Response, *, limit: int, read_timeout: float, url: str,
+                 error: type[TransportError],
+                 broken: Callable[[Exception], TransportError],
+                 decode: bool = False) -> bytes:
+    """A response body of at most ``limit`` bytes, read within ``read_timeout`` in total.
+
+    Both connectors read hostile servers' bodies through this one function: a declared or
+    actual size over the limit, or a body that trickles past the deadline, is refused with
+    ``error``; a connection broken mid-body becomes what ``broken`` makes of it.
+    ``decode`` lets urllib3 undo the Content-Encoding (CDS answers are small XML); the
+    Comptoir protocol keeps the raw bytes and inflates them under its own bound.
+    """
+    try:
+        declared = int(resp.headers.get("Content-Length", "0") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise error("transport.response_too_large", limit=limit)
+    deadline = time.monotonic() + read_timeout
+    chunks: list[bytes] = []
+    size = 0
+    raw = resp.raw
+    reader = getattr(raw, "read1", None)
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise error("transport.timeout", url=url)
+            chunk = (reader(_READ_CHUNK, decode_content=decode) if reader
+                     else raw.read(4096, decode_content=decode))
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limit:
+                raise error("transport.response_too_large", limit=limit)
+            chunks.append(chunk)
+    except TransportError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - urllib3/socket errors mid-body
+        raise broken(exc) from exc
+    return b"".join(chunks)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -250,41 +293,18 @@ class SingleWindowClient(Closing):
                                  reason=_short(exc.errors()[0].get("msg", exc))) from exc
 
     def _read_bounded(self, resp: requests.Response) -> bytes:
-        """The raw body, at most max_response_bytes, within the read timeout in total."""
-        limit = self.max_response_bytes
-        try:
-            declared = int(resp.headers.get("Content-Length", "0") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:
-            raise TransportError("transport.response_too_large", limit=limit)
-        deadline = time.monotonic() + self.timeout[1]
-        chunks: list[bytes] = []
-        size = 0
-        raw = resp.raw
-        reader = getattr(raw, "read1", None)
-        try:
-            while True:
-                if time.monotonic() > deadline:
-                    raise TransportError("transport.timeout", url=self.base_url)
-                chunk = (reader(_READ_CHUNK, decode_content=False) if reader
-                         else raw.read(4096, decode_content=False))
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > limit:
-                    raise TransportError("transport.response_too_large", limit=limit)
-                chunks.append(chunk)
-        except TransportError:
-            raise
-        except requests.exceptions.RequestException as exc:
-            raise TransportError("transport.unreachable", url=self.base_url,
-                                 reason=_short(exc)) from exc
-        except Exception as exc:  # noqa: BLE001 - urllib3/socket errors mid-body
-            name = type(exc).__name__.lower()
-            code = "transport.timeout" if "timeout" in name else "transport.unreachable"
-            raise TransportError(code, url=self.base_url, reason=_short(exc)) from exc
-        return b"".join(chunks)
+        """The raw body (still compressed: ``_inflate`` bounds the inflation itself)."""
+
+        def broken(exc: Exception) -> TransportError:
+            if isinstance(exc, requests.exceptions.RequestException):
+                return TransportError("transport.unreachable", url=self.base_url,
+                                      reason=_short(exc))
+            code = "transport.timeout" if "timeout" in type(exc).__name__.lower() \
+                else "transport.unreachable"
+            return TransportError(code, url=self.base_url, reason=_short(exc))
+
+        return read_bounded(resp, limit=self.max_response_bytes, read_timeout=self.timeout[1],
+                            error=TransportError, url=self.base_url, broken=broken)
 
     def _inflate(self, payload: bytes, encoding: str) -> bytes:
         encoding = encoding.strip().lower()

@@ -54,13 +54,14 @@ ACTIONS: tuple[tuple[str, Any, str, bool], ...] = (
     ("continuity", "Ctrl+Shift+C", "open_continuity", False),
     ("settings", "Ctrl+,", "open_settings", False),
     ("officer", "Ctrl+Shift+V", "open_officer", False),
+    ("lodgings", None, "open_lodgings", False),
     ("find", _K.Find, "focus_filter", False),
     ("quit", _K.Quit, "close", False),
 )
 MENUS: tuple[tuple[str, tuple[str | None, ...]], ...] = (
     ("file", ("new", "template_new", "previous", "copy", "export", "print", None, "settings", None, "quit")),
     ("declaration", ("edit", "ready", "seal", "amend", None, "find")),
-    ("sync", ("sync", "offline", None, "continuity", "officer")),
+    ("sync", ("sync", "offline", None, "continuity", "officer", "lodgings")),
 )
 TOOLBAR = ("new", "template_new", "previous", "seal", "sync", "export", "print", "continuity")
 
@@ -309,5 +310,15 @@ class ActionsMixin(TemplateActionsMixin):
         from ui.officer import OfficerDialog
 
         dlg = OfficerDialog(self.ctx, self)
+        dlg.show()
+        return dlg
+
+    def open_lodgings(self, decl_id: str | None = None) -> Any:
+        """The unresolved lodgings with CDS and the user's decision on each (the current
+        row is ``decl_id``'s when given)."""
+        from ui.lodgings import LodgingsDialog
+
+        dlg = LodgingsDialog(self.ctx, self, select=decl_id)
+        dlg.decided.connect(lambda _d, _decision: self.refresh_connector())
         dlg.show()
         return dlg

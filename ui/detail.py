@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtWidgets import QPlainTextEdit, QTableView, QTabWidget, QTextBrowser, QWidget
 
 from client.declaration import states
 from client.declaration.continuity import countdown
 from client.declaration.labels import place_label
 from client.services.continuity import lodging_deadline
+from client.services.lodgings import is_unresolved
 from client.services.rejections import RejectionReason, pointer_to_path
 from client.services.validation import validate_stored
 from client.services.views import declaration_detail, declaration_history
@@ -40,6 +42,7 @@ class DetailData:
     receipts: list[dict[str, Any]]
     findings: list[Any] = field(default_factory=list)
     rejection: list[RejectionReason] = field(default_factory=list)
+    unresolved: bool = False  # a lodging with CDS waits for the user's decision
 
 
 def load_detail(store: Any, home: Path, decl_id: str) -> DetailData | None:
@@ -50,7 +53,8 @@ def load_detail(store: Any, home: Path, decl_id: str) -> DetailData | None:
     findings = validate_stored(store, decl_id, home) \
         if detail.stored.status in states.EDITABLE else []
     return DetailData(state=detail.stored, history=declaration_history(store, decl_id),
-                      receipts=detail.receipts, findings=findings, rejection=detail.rejection)
+                      receipts=detail.receipts, findings=findings, rejection=detail.rejection,
+                      unresolved=is_unresolved(store, decl_id))
 
 
 def _esc(text: Any) -> str:
@@ -81,11 +85,17 @@ def summary_html(data: DetailData) -> str:
         rows.append((t("detail.lodge_by"), render(due)))
     html = "<table cellspacing='4'>" + "".join(
         f"<tr><td><b>{_esc(k)}</b></td><td>{_esc(v)}</td></tr>" for k, v in rows) + "</table>"
+    if data.unresolved:
+        html += (f"<p><b>{_esc(t('detail.cds_unresolved'))}</b> "
+                 f"<a href='{DECIDE_LINK}'>{_esc(t('detail.cds_decide'))}</a></p>")
     if data.rejection:
         html += f"<h3>{_esc(t('detail.rejection'))}</h3><ul>" + "".join(
             f"<li><b>{_esc(r.code)}</b>: {_esc(rejection_line(r))}</li>"
             for r in data.rejection) + "</ul>"
     return html
+
+
+DECIDE_LINK = "comptoir:decide-lodging"
 
 
 def rejection_line(reason: RejectionReason) -> str:
@@ -110,6 +120,8 @@ class DetailPane(QTabWidget):
     its data arrives from the reader pool.
     """
 
+    decide_requested = Signal(str)  # the declaration whose unresolved lodging to decide
+
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
@@ -119,6 +131,7 @@ class DetailPane(QTabWidget):
         self._latest = LatestOnly()
         self.summary = QTextBrowser()
         self.summary.setOpenLinks(False)
+        self.summary.anchorClicked.connect(self._link)
         self.history_model = HistoryModel(self)
         self.history = QTableView()
         self.history.setModel(self.history_model)
@@ -147,6 +160,10 @@ class DetailPane(QTabWidget):
         self._fill(self.decl_id, self.data)  # the same data in the new language, then
         if self.requested_id is not None:  # the rejection's explanations re-read in it
             self.show_declaration(self.requested_id)
+
+    def _link(self, url: QUrl) -> None:
+        if url.toString() == DECIDE_LINK and self.decl_id is not None:
+            self.decide_requested.emit(self.decl_id)
 
     def show_declaration(self, decl_id: str | None) -> None:
         """Ask for ``decl_id``'s detail on the reader pool; shown when it arrives."""

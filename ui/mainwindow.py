@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QPushButton,
     QSplitter,
     QSystemTrayIcon,
     QTableView,
@@ -134,6 +135,7 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
         sig = ctx.signals
         sig.operation_did_execute.connect(self.on_operation)
+        self.detail.decide_requested.connect(self.open_lodgings)
         sig.connectivity_changed.connect(lambda _s: self.update_status())
         sig.sync_progress.connect(self._on_progress)
         sig.sync_finished.connect(self._on_sync_finished)
@@ -163,12 +165,17 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.enrol_label.setObjectName("not_enrolled")
         self.connector_label = QLabel()  # which single window, environment, credentials
         self.connector_label.setObjectName("connector_state")
+        self.unresolved_button = QPushButton()  # lodgings only the user can settle (CDS)
+        self.unresolved_button.setObjectName("cds_unresolved")
+        self.unresolved_button.setFlat(True)
+        self.unresolved_button.clicked.connect(lambda _c=False: self.open_lodgings())
+        self.unresolved_button.hide()
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(160)
         self.progress.setTextVisible(True)
         self.progress.hide()
-        for w in (self.enrol_label, self.connector_label, self.conn_label, self.queue_label,
-                  self.oldest_label, self.last_sync_label):
+        for w in (self.enrol_label, self.connector_label, self.unresolved_button,
+                  self.conn_label, self.queue_label, self.oldest_label, self.last_sync_label):
             sb.addPermanentWidget(w)
         sb.addPermanentWidget(self.progress)
 
@@ -335,6 +342,7 @@ class MainWindow(ActionsMixin, QMainWindow):
 
         view = connector_view(self.ctx)
         server = self.ctx.profile.server or {}
+        unresolved = 0
         if view.connector == "cds" or view.url != "-":
             state = "error" if view.error is not None else view.credentials
             text = t("status.connector_cds", environment=view.environment,
@@ -356,6 +364,10 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.connector_label.setAccessibleName(tip or text)
         self.connector_label.setProperty("state", state)
         self.connector_label.setVisible(bool(text))
+        self.unresolved_button.setText(t("status.cds_unresolved_button"))
+        self.unresolved_button.setToolTip(t("status.cds_unresolved_button.tip", n=unresolved))
+        self.unresolved_button.setAccessibleName(t("status.cds_unresolved", n=unresolved))
+        self.unresolved_button.setVisible(unresolved > 0)
 
     def _on_progress(self, done: int, total: int) -> None:
         if total <= 0:

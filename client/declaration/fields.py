@@ -76,11 +76,13 @@ GOODS_COLUMNS: list[tuple[str, str]] = [
     ("valuation_method", "field.valuation_method"),
 ]
 
+# A header-level document (DE 2/3) carries only its category, type and reference in DMS
+# (rules_cds.HEADER_DOCUMENT_ROOM); its status (LPCOExemptionCode) exists only on a goods
+# item's document, so the header table has no status column.
 DOCUMENT_COLUMNS: list[tuple[str, str]] = [
     ("category", "field.doc_category"),
     ("type", "field.doc_type"),
     ("reference", "field.doc_reference"),
-    ("status", "field.doc_status"),
 ]
 
 

@@ -280,7 +280,7 @@ def _amendment_reason(ctx: Any) -> Iterator[Hit]:
 # What DMS has room for in a header-level AdditionalDocument (WCO_DEC_2_DMS.xsd): the
 # category, the identifier and the type.  The other fields of a document exist on the
 # goods item's AdditionalDocument only; at header level they would be lost on export.
-_HEADER_ONLY_ROOM = frozenset({"category", "type", "reference"})
+HEADER_DOCUMENT_ROOM = frozenset({"category", "type", "reference"})
 
 
 @cds_rule("V-HEADER-DOCUMENT-FIELDS", "error", "2/3")
@@ -289,5 +289,22 @@ def _header_document_fields(ctx: Any) -> Iterator[Hit]:
     for j, doc in enumerate(ctx.decl.additional_documents):
         for name in type(doc).model_fields:
             value = getattr(doc, name)
-            if name not in _HEADER_ONLY_ROOM and not _blank(value):
+            if name not in HEADER_DOCUMENT_ROOM and not _blank(value):
                 yield f"additional_documents[{j}].{name}", {"value": _short(value)}
+
+
+# DE 2/3 document status codes (LPCOExemptionCode of a goods item's document), as the UK
+# CDS completion guide lists them (Appendix 5): two letters saying whether the document is
+# attached, held, applied for, exhausted, not required...
+DOCUMENT_STATUS_CODES = frozenset(
+    "AC AE AF AG AP AS AT AU AV AW CC CE EA EE EL EP ES FP GE GP HP IA IE IF IP IS "
+    "JA JE JP LE LP OP RE RJ RP SP TP UA UE UP US XB XF XU XW XX".split())
+
+
+@cds_rule("V-DOCUMENT-STATUS", "error", "2/3")
+def _document_status(ctx: Any) -> Iterator[Hit]:
+    """A goods item's document status is one of the DE 2/3 status codes."""
+    for prefix, item in _items(ctx.decl):
+        for j, doc in enumerate(item.documents):
+            if not _blank(doc.status) and doc.status not in DOCUMENT_STATUS_CODES:
+                yield f"{prefix}.documents[{j}].status", {"value": _short(doc.status)}

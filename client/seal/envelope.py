@@ -197,7 +197,7 @@ def seal_envelope(
     seq: int,
     prev: str,
     sig_time: dt.datetime | None = None,
-    original: tuple[str, str] | None = None,
+    original: tuple[str, str] | None = None, superseded_from: int | None = None,
 ) -> dict[str, str]:
     """Sign ``payload`` (canonical JSON bytes) into a sealed envelope.
 
@@ -242,6 +242,7 @@ def seal_envelope(
         if not _HEX64.fullmatch(original[0]):
             raise EnvelopeError("envelope.header_invalid", param="orig")
         header["orig"], header["origT"] = original[0], original[1]
+    header.update({} if superseded_from is None else {"sup": superseded_from})  # #12, reseal
     return sign_flattened_with_key(payload, header, key, alg)  # type: ignore[arg-type]
 
 

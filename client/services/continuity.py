@@ -241,3 +241,15 @@ def send_to_paper_procedure(store: Store, sealer: Any, actor: str, decl_id: str
                           {"seq": entry.seq})
     return PaperProcedure(decl_id, entry,
                           Changes(declarations=(decl_id,), outbox=True, statuses=True))
+
+
+def queue_owed_withdrawals(store: Store, sealer: Callable[[], Any], actor: str
+                           ) -> list[PaperProcedure]:
+    """Queue the withdrawal of every transit sent to paper that the single window turns
+    out to have lodged (its answer was lost before it went on paper): UCC-IA Annex 72-04
+    wants an LRN already lodged withdrawn.  ``sealer`` is called only when one is owed."""
+    owed = store.withdrawals_owed()
+    if not owed:
+        return []
+    with_key = sealer()
+    return [send_to_paper_procedure(store, with_key, actor, decl_id) for decl_id in owed]

@@ -439,6 +439,16 @@ class DeclarationsMixin(StoreBase):
                 detail=_json(detail)))
         return Changes(declarations=(decl_id,), outbox=True, statuses=True)
 
+    def withdrawals_owed(self) -> list[str]:
+        """Transits sent to paper that turned out lodged (``LODGED_BEFORE_PAPER``) and
+        whose withdrawal has not been queued since: the Code wants it withdrawn."""
+        with self._read() as conn:
+            return [r[0] for r in conn.exec_driver_sql(
+                "SELECT h.declaration_id FROM history h WHERE h.note = ? AND NOT EXISTS "
+                "(SELECT 1 FROM history w WHERE w.declaration_id = h.declaration_id "
+                "AND w.id > h.id AND w.note = ?) GROUP BY h.declaration_id ORDER BY "
+                "MIN(h.id)", (notes.LODGED_BEFORE_PAPER.code, notes.WITHDRAWAL_QUEUED.code))]
+
     def note_continuity(self, decl_id: str, actor: str, note: Message,
                         detail: dict[str, Any] | None = None) -> Changes:
         """Record a continuity choice that changes no state (a withdrawal queued)."""

@@ -53,6 +53,24 @@ class _Moves:
         row = self.rows.get(decl_id)
         return row is not None and row["function"] in states.REQUESTS
 
+    def lodged_before_paper(self, decl_id: str, actor: str, now: str, *, mrn: str | None,
+                            detail: dict[str, Any] | None) -> None:
+        """A transit sent to paper whose envelope the single window had lodged after all
+        (its answer was lost): it is registered, with its MRN, and its withdrawal is owed
+        (``Store.withdrawals_owed``).  The only move out of the paper procedure."""
+        row = self.rows.get(decl_id)
+        if row is None or row["status"] != states.PAPER_PROCEDURE:
+            return
+        code, detail = notes.note_columns(notes.LODGED_BEFORE_PAPER(), detail)
+        self.history.append(dict(
+            declaration_id=decl_id, version=row["version"], at=now, actor=actor,
+            from_status=states.PAPER_PROCEDURE, to_status=states.REGISTERED, note=code,
+            detail=_json(detail), document=None))
+        row["status"], row["updated_at"] = states.REGISTERED, now
+        if mrn and not row["mrn"] and mrn_problem(mrn) is None:
+            row["mrn"] = mrn
+        self.dirty[decl_id] = None
+
     def move(self, decl_id: str, version: int | None, target: str, actor: str, now: str, *,
              note: Message, detail: dict[str, Any] | None, mrn: str | None) -> bool:
         row = self.rows.get(decl_id)

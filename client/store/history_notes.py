@@ -62,6 +62,8 @@ REQUEST_REFUSED = NoteKind(PREFIX + "request_refused", ("request",))
 # continuity: transit sent to the paper procedure, a lodged one's withdrawal queued
 PAPER_PROCEDURE = NoteKind(PREFIX + "paper_procedure", ("procedure",))
 WITHDRAWAL_QUEUED = NoteKind(PREFIX + "withdrawal_queued", ("procedure",))
+# a transit sent to paper whose envelope had been lodged after all (the answer was lost)
+LODGED_BEFORE_PAPER = NoteKind(PREFIX + "lodged_before_paper")
 MRN_INVALID = NoteKind(PREFIX + "mrn_invalid", ("mrn",))  # received, check digit wrong
 
 # UK CDS connector (sync/cds): what happened to an attempt to lodge
@@ -82,7 +84,7 @@ NOTES: dict[str, NoteKind] = {k.code: k for k in (
     CDS_LODGED, CDS_REFUSED, CDS_UNRESOLVED, CDS_RESEND, CDS_KNOWN_LODGED, CDS_WITHDRAWN,
     CDS_EARLIER_TAKEN, CDS_NOTIFICATION,
     REQUEST_ACCEPTED, REQUEST_REFUSED, MRN_INVALID, PAPER_PROCEDURE, WITHDRAWAL_QUEUED,
-    AMENDMENT_APPLIED, TRAINING_EXAMPLE)}
+    LODGED_BEFORE_PAPER, AMENDMENT_APPLIED, TRAINING_EXAMPLE)}
 
 # parameters that are themselves codes: rendered through their own catalogue entry
 _CODED_PARAMS = {"status": "history.feed_status.", "function": "history.function.",

@@ -123,12 +123,14 @@ class JournalMixin(StoreBase):
         return JournalEntry(seq, kind, subject_id, version, h, prev, now, env)
 
     def supersede_pending(self, resign: Callable[[JournalEntry, int, str | None], ChainLink | None],
-                          actor: str) -> list[JournalEntry]:
+                          actor: str, *, from_seq: int = 0) -> list[JournalEntry]:
         """Re-seal undelivered envelopes onto the end of the journal, in one transaction.
 
         ``resign(old, seq, prev)`` returns the replacement link, or None to leave ``old``
         queued.  The old journal entry stays (the chain is never rewritten); its outbox row
         is closed as ``superseded`` and the declaration now points at the new envelope.
+        ``from_seq``: only the undelivered tail from that sequence number (a migration of an
+        enrolled device, #12); the chain links before it stay, to be sent as they are.
         """
         now = now_utc()
         made: list[JournalEntry] = []
@@ -136,7 +138,8 @@ class JournalMixin(StoreBase):
             rows = conn.exec_driver_sql(
                 "SELECT j.seq, j.kind, j.declaration_id, j.version, j.envelope_hash, "
                 "j.prev_hash, j.sealed_at, j.envelope FROM outbox o JOIN journal j "
-                "ON j.seq = o.seq WHERE o.state IN ('queued', 'held') ORDER BY o.seq").all()
+                "ON j.seq = o.seq WHERE o.state IN ('queued', 'held') AND o.seq >= ? "
+                "ORDER BY o.seq", (from_seq,)).all()
             for r in rows:
                 old = JournalEntry(r.seq, r.kind, r.declaration_id, r.version, r.envelope_hash,
                                    r.prev_hash, r.sealed_at, json.loads(r.envelope))
@@ -163,8 +166,20 @@ class JournalMixin(StoreBase):
                     (entry.envelope_hash, old.declaration_id, old.envelope_hash))
                 made.append(entry)
             # the links of transits ended on paper belong to the chain being replaced
-            conn.exec_driver_sql("UPDATE outbox SET state = 'done' WHERE state = 'chain_link'")
+            conn.exec_driver_sql("UPDATE outbox SET state = 'done' WHERE state = 'chain_link' "
+                                 "AND seq >= ?", (from_seq,))
         return made
+
+    def pending_signatures(self, after: int = 0) -> list[tuple[int, str, str]]:
+        """(seq, protected header, signature) of every undelivered envelope after ``after``,
+        in order: what a check of the signatures an older build made needs."""
+        with self._read_cursor() as cur:
+            rows = cur.execute(
+                "SELECT j.seq, json_extract(j.envelope, '$.protected'), "
+                "json_extract(j.envelope, '$.signature') FROM outbox o JOIN journal j "
+                "ON j.seq = o.seq WHERE o.state IN ('queued', 'held') AND o.seq > ? "
+                "ORDER BY o.seq", (after,)).fetchall()
+        return [(int(r[0]), str(r[1] or ""), str(r[2] or "")) for r in rows]
 
     def journal(self, *, after: int = 0, limit: int | None = None) -> Iterator[JournalEntry]:
         """The device journal in order (streams: the chain may be long)."""

@@ -78,6 +78,8 @@ class OutboxMixin(StoreBase):
                 T_JOURNAL.c.kind), T_JOURNAL.c.seq, seqs)}
             have_receipt = {r.seq for r in _in_chunks(conn, select(T_RECEIPT.c.seq),
                                                         T_RECEIPT.c.seq, seqs)}
+            links = {r.seq for r in _in_chunks(conn, select(T_OUTBOX.c.seq).where(
+                T_OUTBOX.c.state == CHAIN_LINK), T_OUTBOX.c.seq, seqs)}
             moves = _Moves(conn, [j.declaration_id for j in journal.values()
                                   if j.kind == "declaration"])
             receipts: list[dict[str, Any]] = []
@@ -110,6 +112,10 @@ class OutboxMixin(StoreBase):
                     detail["mrn"] = res.mrn
                 if res.errors:
                     detail["errors"] = res.errors
+                if registered and res.seq in links:  # lodged before it went on paper
+                    moves.lodged_before_paper(j.declaration_id, actor, now, mrn=res.mrn,
+                                              detail=detail)
+                    continue
                 if registered and moves.is_request(j.declaration_id):
                     # a request's receipt: the declaration keeps its state and its MRN
                     moves.note(j.declaration_id, actor, now, note=notes.RECEIPT(),

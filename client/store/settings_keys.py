@@ -80,6 +80,10 @@ DRAIN_RATE: Setting[float] = Setting(
     "sync.drain_rate", float, 2000.0,
     "Declarations per second the outbox last drained at (estimates catching up).")
 
+SIGNATURES_CHECKED: Setting[int] = Setting(
+    "sync.signatures_checked_through", int, 0,
+    "Undelivered envelopes up to this seq were found low-S (#12): later syncs check after it.")
+
 # ---- desktop ----------------------------------------------------------------------------
 
 LANGUAGE: Setting[str | None] = Setting(
@@ -122,7 +126,7 @@ INVOICE_MAPPING: SettingFamily[dict[str, Any] | None] = SettingFamily(
 
 SETTINGS: dict[str, Setting[Any]] = {s.name: s for s in (
     FEED_CURSOR, LAST_SUCCESS, REFDATA_VERSION, DRAIN_RATE, LANGUAGE, WORK_OFFLINE,
-    OFFLINE_SINCE, LAST_RECOVERY, MAO_HOURS, CDS_FETCHING, TEMPLATES)}
+    OFFLINE_SINCE, LAST_RECOVERY, MAO_HOURS, CDS_FETCHING, TEMPLATES, SIGNATURES_CHECKED)}
 FAMILIES: dict[str, SettingFamily[Any]] = {f.prefix: f for f in (SCRATCH, INVOICE_MAPPING)}
 
 

@@ -124,11 +124,12 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_unresolved(args: argparse.Namespace) -> int:
-    from sync.cds.decisions import unresolved
+    from client.services.lodgings import unresolved_lodgings
+    from sync.cds.config import window_of
 
-    _, _, store = _session(args)
+    profile, _, store = _session(args)
     try:
-        rows = unresolved(store)
+        rows = unresolved_lodgings(store, window_of(profile))
     finally:
         store.close()
     if args.json:
@@ -144,12 +145,12 @@ def cmd_unresolved(args: argparse.Namespace) -> int:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    from sync.cds.decisions import decide
+    from client.services.lodgings import decide_lodging
 
     profile, _, store = _session(args)
     decision = "resend" if args.resend else "lodged" if args.lodged else "withdraw"
     try:
-        decide(store, args.id, decision, profile.actor(), mrn=args.lodged)
+        decide_lodging(store, args.id, decision, profile.actor(), mrn=args.lodged)
     finally:
         store.close()
     print(tr(f"cds.decided_{decision}", id=args.id, mrn=args.lodged or "-"))

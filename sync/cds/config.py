@@ -105,3 +105,9 @@ class CdsConfig:
         if self.submitter is not None:
             h["X-Submitter-Identifier"] = self.submitter
         return h
+
+
+def window_of(profile: Any) -> float:
+    """CDS12003's window as the connector applies it for ``profile`` (connected or not)."""
+    raw = (getattr(profile, "server", None) or {}).get("cds") or {}
+    return float(raw.get("window_s", WINDOW_S))

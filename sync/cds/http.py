@@ -27,7 +27,7 @@ from requests.structures import CaseInsensitiveDict
 
 from sync.cds.config import ACCEPT, CONTENT_TYPE, CdsConfig
 from sync.cds.limits import CircuitBreaker, RateLimiter, backoff
-from sync.transport import TransportError
+from sync.transport import TransportError, read_bounded
 
 MAX_RESPONSE_BYTES = 8 << 20
 _USER_AGENT = "comptoir-cds/1"
@@ -194,30 +194,14 @@ class CdsHttp:
             self.server_offset = when.timestamp() - time.time()
 
     def _read(self, resp: requests.Response) -> bytes:
-        """The body, at most ``max_response_bytes``, within the read timeout in total."""
-        limit = self.max_response_bytes
-        try:
-            declared = int(resp.headers.get("Content-Length", "0") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:
-            raise AnswerLost("transport.response_too_large", limit=limit)
-        deadline = time.monotonic() + self.cfg.read_timeout
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            for chunk in resp.iter_content(64 * 1024):
-                if time.monotonic() > deadline:
-                    raise AnswerLost("transport.timeout", url=self.cfg.url)
-                size += len(chunk)
-                if size > limit:
-                    raise AnswerLost("transport.response_too_large", limit=limit)
-                chunks.append(chunk)
-        except TransportError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - urllib3/socket errors mid-body
-            raise AnswerLost("cds.answer_lost", url=self.cfg.url, reason=_short(exc)) from exc
-        return b"".join(chunks)
+        """The body, bounded like every answer from a server (sync.transport.read_bounded)."""
+
+        def broken(exc: Exception) -> TransportError:
+            return AnswerLost("cds.answer_lost", url=self.cfg.url, reason=_short(exc))
+
+        return read_bounded(resp, limit=self.max_response_bytes,
+                            read_timeout=self.cfg.read_timeout, url=self.cfg.url,
+                            error=AnswerLost, broken=broken, decode=True)
 
     # -- idempotent reads -----------------------------------------------------------------
 

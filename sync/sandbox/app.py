@@ -60,8 +60,8 @@ from sync.sandbox import authz
 from sync.sandbox import officer as officer_mod
 from sync.sandbox import refdata as refdata_mod
 from sync.sandbox.ca import SandboxPKI, cert_serial
-from sync.sandbox.checks import Checker, prepare
-from sync.sandbox.intake import IntakeContext, check_batch, now_iso, process_batch
+from sync.sandbox.checks import Checker
+from sync.sandbox.intake import IntakeContext, check_batch, now_iso, prepare_item, process_batch
 from sync.sandbox.pipeline import DEFAULT_CLOCK_SPEED, Clock, LaneMode
 from sync.sandbox.store import TOKEN_LIFETIME, Principal, SandboxStore
 from sync.sandbox.translog import MerkleLog
@@ -551,14 +551,12 @@ def create_app(state: SandboxState | None) -> FastAPI:
                 max_held=state.settings.max_held_per_device,
                 log=state.log, known_log_size=log_size)
             incoming = check_batch(state.store, ctx, who,
-                                   [prepare(e.model_dump(exclude_none=True))
-                                    for e in body.envelopes])
+                                   [prepare_item(e) for e in body.envelopes])
             with state.store.batch() as tx:
                 record = tx.idempotency_record(*slot)  # another worker may have answered
                 if record is not None:
                     return _replay(record, fingerprint)
-                payload = process_batch(tx, ctx, who, incoming, withdrawn={
-                    i for i, e in enumerate(body.envelopes) if e.withdrawn})
+                payload = process_batch(tx, ctx, who, incoming)
                 text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
                 tx.save_idempotency(who.trader_id, idempotency_key, fingerprint, text)
             return Response(text.encode("utf-8"), media_type="application/json")

@@ -28,14 +28,14 @@ from client.seal.jws import P256_ORDER, b64u_decode
 
 POOL_MIN_BATCH = 64  # smaller batches are checked inline: shipping them costs more
 
-_HEADER_KEEP = ("knd", "did", "ver", "dev", "seq", "prev", "sigT")
+_HEADER_KEEP = ("knd", "did", "ver", "dev", "seq", "prev", "sigT", "orig", "sup")
 
 
 @dataclass
 class Checked:
     """A verified envelope: what the intake needs of it."""
 
-    header: dict[str, Any]  # knd, did, ver, dev, seq, prev, sigT
+    header: dict[str, Any]  # knd, did, ver, dev, seq, prev, sigT; orig, sup (a re-seal)
     document: dict[str, Any]  # id, version, type (DE 1/1), lrn (DE 2/5), declarant.id
     hash: str
     signer_cn: str | None

@@ -9,12 +9,18 @@ is the token's trader; (declaration id, version) idempotency
 chain (seq = last + 1 and prev = hash of last -> apply; further ahead -> held until the
 gap fills; behind or wrong prev -> CHAIN_FORK); then business validation and the risk
 lane.  A rejected envelope still advances the chain: it was lodged.
+
+A withdrawn link (a transit ended on paper, #14) comes as its chain position and hash
+only, never the envelope: it takes its place in the device chain (or waits behind a gap
+like an envelope) and lodges nothing; the next envelope's signed ``prev`` must name its
+hash, else that envelope is refused with CHAIN_FORK.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,12 +31,21 @@ from client.common.i18n import tr
 from client.declaration import states
 from client.declaration.mrn import allocate_mrn, procedure_letter
 from client.seal import translog as tl
+from sync.protocol import JwsEnvelope, WithdrawnLink
 from sync.sandbox import authz
-from sync.sandbox.checks import Checked, Checker, Prepared, Refused, check_one, check_prepared
+from sync.sandbox.checks import (
+    Checked,
+    Checker,
+    Prepared,
+    Refused,
+    check_one,
+    check_prepared,
+    prepare,
+)
 from sync.sandbox.officer import apply_pending, lodge_decision
 from sync.sandbox.pipeline import Clock, LaneMode, lane_for, rejection_rule, schedule
 from sync.sandbox.requests import decide_request, lodged
-from sync.sandbox.store import BatchTx, Principal, SandboxStore, StoredEnvelope
+from sync.sandbox.store import BatchTx, Principal, SandboxStore, StoredEnvelope, StoredLink
 from sync.sandbox.translog import MerkleLog
 
 
@@ -93,18 +108,30 @@ class Incoming:
     same hash: a resend, answered without verifying it again)."""
 
     index: int
-    prepared: Prepared
+    prepared: Prepared | None  # None: a withdrawn link (``link``), no envelope
     check: Checked | Refused | None = None
     known: StoredEnvelope | None = None
+    link: WithdrawnLink | None = None
+
+
+def prepare_item(item: JwsEnvelope | WithdrawnLink) -> Prepared | WithdrawnLink:
+    """A batch item as the intake takes it: an envelope as signed, or a withdrawn link."""
+    if isinstance(item, WithdrawnLink):
+        return item
+    return prepare(item.model_dump(exclude_none=True))
 
 
 def check_batch(store: SandboxStore, ctx: IntakeContext, principal: Principal,
-                prepared: list[Prepared]) -> list[Incoming]:
+                items: Sequence[Prepared | WithdrawnLink]) -> list[Incoming]:
     """Everything that needs no lock: resends recognised by their stored hash, then the
-    stateless checks of the rest (inline or across the checker's processes)."""
-    known = store.lodged_by_hash(principal.trader_id, [p.hash for p in prepared])
-    incoming = [Incoming(i, p, known=known.get(p.hash)) for i, p in enumerate(prepared)]
-    fresh = [x for x in incoming if x.known is None]
+    stateless checks of the rest (inline or across the checker's processes).  A
+    withdrawn link has nothing to verify: it is decided under the lock."""
+    known = store.lodged_by_hash(principal.trader_id, [
+        p.envelope_hash if isinstance(p, WithdrawnLink) else p.hash for p in items])
+    incoming = [Incoming(i, None, link=p, known=known.get(p.envelope_hash))
+                if isinstance(p, WithdrawnLink) else Incoming(i, p, known=known.get(p.hash))
+                for i, p in enumerate(items)]
+    fresh = [x for x in incoming if x.known is None and x.prepared is not None]
     if ctx.checker is not None:
         checks = ctx.checker.check([x.prepared for x in fresh], ctx.revoked)
     else:
@@ -114,31 +141,24 @@ def check_batch(store: SandboxStore, ctx: IntakeContext, principal: Principal,
     return incoming
 
 
-_WITHDRAWN_MARK = ',"withdrawn":"paper_procedure"}'  # on the raw row of a held link
-
-
 def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
-                  incoming: list[Incoming],
-                  withdrawn: set[int] | frozenset[int] = frozenset()) -> dict[str, Any]:
+                  incoming: list[Incoming]) -> dict[str, Any]:
     """Decide every envelope of one batch inside one store transaction (intake lock held).
 
-    The envelopes at the indices in ``withdrawn`` were withdrawn by the declarant before
-    lodging (a transit ended on paper): checked and chained like the others, recorded
-    as ``withdrawn``, never lodged, so that the device's later envelopes are not held
-    behind a gap.  Returns the BatchResponse document (plain JSON values).
+    Withdrawn links (``Incoming.link``) take their chain position and lodge nothing (no
+    MRN, no receipt, no notification).  Returns the BatchResponse document (plain JSON
+    values).
     """
     results: list[dict[str, Any]] = []
     to_log: list[StoredEnvelope] = []  # lodged by this batch: their receipts join the log
     seen: dict[tuple[str, int], StoredEnvelope] = {}  # what the results refer to
     by_key: dict[tuple[str, int], int] = {}
+    link_index: dict[tuple[str, int], int] = {}  # (device, seq) of a held link -> result
     now = time.time()
     at = now_iso(now)
     reception = datetime.fromtimestamp(now, UTC)
     verified = [x.check for x in incoming if isinstance(x.check, Checked)]
     tx.preload([(str(v.header.get("did")), int(v.header.get("ver") or 0)) for v in verified])
-    links = {(str(x.check.header.get("did")), int(x.check.header.get("ver") or 0))
-             for x in incoming if x.index in withdrawn and isinstance(x.check, Checked)
-             and x.check.header.get("knd", "declaration") == "declaration"}
     lrns = []
     for v in verified:
         doc = v.document
@@ -159,10 +179,6 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
     def apply(se: StoredEnvelope, checked: Checked) -> None:
         """Decide a lodged envelope that is next in its device chain."""
         sig_time = str(checked.header.get("sigT", ""))
-        if (se.declaration_id, se.version) in links:  # a chain link only (#14)
-            se.status = "withdrawn"
-            tx.advance_device(se.trader_id, se.device_id, se.seq, se.envelope_hash, sig_time)
-            return
         state = tx.device(se.trader_id, se.device_id)
         if authz.backdated(state.last_sig_time, sig_time):
             # Lodged and rejected (the chain goes on); the bound stays where it was.
@@ -238,14 +254,36 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
         return check_one(json.loads(nxt.raw), ctx.ca_cert, ctx.revoked)
 
     def apply_and_release(se: StoredEnvelope, checked: Checked) -> None:
-        """Apply, then every held successor whose turn has come (iteratively)."""
+        """Apply, then every held successor whose turn has come."""
         apply(se, checked)
-        last = se
-        while (nxt := tx.held(last.trader_id, last.device_id, last.seq + 1)) is not None:
+        release(se)
+
+    def release_link(lk: StoredLink, last: StoredEnvelope | StoredLink) -> bool:
+        """A held link whose turn has come: withdrawn if it names its predecessor."""
+        fits = lk.prev == last.envelope_hash
+        lk.status = "withdrawn" if fits else "rejected"
+        tx.save_link(lk, was="held")
+        if fits:
+            tx.advance_device(lk.trader_id, lk.device_id, lk.seq, lk.envelope_hash)
+        idx = link_index.get((lk.device_id, lk.seq))
+        if idx is not None:
+            results[idx].update(status=lk.status, errors=[] if fits else [
+                _err("CHAIN_FORK", f"/envelopes/{idx}/prev")])
+        return fits
+
+    def release(last: StoredEnvelope | StoredLink) -> None:
+        """Every held envelope or link whose turn has come after ``last`` (iteratively)."""
+        while True:
+            lk = tx.link(last.trader_id, last.device_id, last.seq + 1)
+            if lk is not None and lk.status == "held":
+                if not release_link(lk, last):
+                    break
+                last = lk
+                continue
+            nxt = tx.held(last.trader_id, last.device_id, last.seq + 1)
+            if nxt is None:
+                break
             tx.resolve_held(nxt)
-            if nxt.raw.endswith(_WITHDRAWN_MARK):
-                links.add((nxt.declaration_id, nxt.version))
-                nxt.raw = nxt.raw[:-len(_WITHDRAWN_MARK)] + "}"
             nv = held_check(nxt)
             if not isinstance(nv, Checked) or nxt.prev != last.envelope_hash:
                 nxt.status = "rejected"
@@ -263,8 +301,59 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                 break
             last = nxt
 
+    def take_link(index: int, link: WithdrawnLink) -> None:
+        """A withdrawn link: its chain position, in order, held, or refused."""
+        h, dev, seq = link.envelope_hash, link.device_id, link.seq
+        pointer = f"/envelopes/{index}"
+        if principal.role != "trader":
+            result(index, "rejected", h, None, None,
+                   errors=[_err("NOT_A_TRADER", pointer + "/withdrawn")])
+            return
+        if dev != principal.device_id:  # the session vouches for its own device only
+            result(index, "rejected", h, None, None,
+                   errors=[_err("DEVICE_NOT_BOUND", pointer + "/device_id")])
+            return
+        known = tx.link(principal.trader_id, dev, seq)
+        if known is not None and known.status != "rejected":
+            if known.envelope_hash == h and known.prev == link.prev:  # a resend
+                result(index, known.status, h, None, None)
+                if known.status == "held":
+                    link_index[(dev, seq)] = index
+            else:
+                result(index, "rejected", h, None, None,
+                       errors=[_err("CHAIN_FORK", pointer + "/seq")])
+            return
+        state = tx.device(principal.trader_id, dev)
+        lk = StoredLink(principal.trader_id, dev, seq, link.prev, h, "held", at,
+                        new=known is None)
+        was = None if known is None else known.status
+        if seq == state.last_seq + 1 and link.prev == state.last_hash:
+            lk.status = "withdrawn"
+            tx.save_link(lk, was=was)
+            tx.advance_device(principal.trader_id, dev, seq, h)
+            result(index, "withdrawn", h, None, None)
+            release(lk)
+        elif seq > state.last_seq + 1 + 4 * ctx.max_held or (
+                seq > state.last_seq + 1
+                and tx.held_count(principal.trader_id, dev) >= ctx.max_held):
+            result(index, "rejected", h, None, None,
+                   errors=[_err("HELD_LIMIT", pointer + "/seq")])
+        elif seq > state.last_seq + 1 and _held_free(tx, principal, dev, seq, h):
+            tx.save_link(lk, was=was)
+            link_index[(dev, seq)] = index
+            result(index, "held", h, None, None)
+        else:
+            result(index, "rejected", h, None, None,
+                   errors=[_err("CHAIN_FORK", pointer + "/seq")])
+
     for x in incoming:
         index, v = x.index, x.check
+        if x.link is not None and not _lodged_there(x.known, x.link):
+            take_link(index, x.link)
+            continue
+        # a link whose envelope was lodged after all (its answer lost before it went on
+        # paper): answered as the resend it is, so that the client learns of the lodging
+        # and queues its withdrawal
         if x.known is not None:  # a resend of an envelope already decided
             k = x.known
             seen[(k.declaration_id, k.version)] = k
@@ -297,6 +386,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
             result(index, "rejected", h, did, ver,
                    errors=[_err("HEADER_MISMATCH", "/payload/id")])
             continue
+        jump = _supersedes(tx, principal, header)
         existing = tx.envelope(principal.trader_id, did, ver)  # ids are per trader
         if existing is not None:
             if existing.envelope_hash == h:
@@ -313,14 +403,14 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                 by_key[(did, ver)] = index
             continue
         dev, seq, prev = str(header.get("dev")), int(header.get("seq") or 0), str(header.get("prev"))
+        assert x.prepared is not None
         state = tx.device(principal.trader_id, dev)
         se = StoredEnvelope(
             declaration_id=did, version=ver, envelope_hash=h, trader_id=principal.trader_id,
             device_id=dev, seq=seq, prev=prev, status="held", mrn=None, receipt=None,
-            errors=[], received_at=at, raw=x.prepared.raw[:-1] + _WITHDRAWN_MARK
-            if (did, ver) in links else x.prepared.raw)
+            errors=[], received_at=at, raw=x.prepared.raw)
         seen[(did, ver)] = se
-        if seq == state.last_seq + 1 and prev == state.last_hash:
+        if (seq == state.last_seq + 1 and prev == state.last_hash) or jump:
             tx.add_envelope(se)
             apply_and_release(se, v)
             result(index, se.status, h, did, ver, mrn=se.mrn, receipt=se.receipt,
@@ -330,7 +420,8 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
                 and tx.held_count(principal.trader_id, dev) >= ctx.max_held):
             result(index, "rejected", h, did, ver,
                    errors=[_err("HELD_LIMIT", "/protected/seq")])
-        elif seq > state.last_seq + 1 and tx.held(principal.trader_id, dev, seq) is None:
+        elif seq > state.last_seq + 1 and tx.held(principal.trader_id, dev, seq) is None \
+                and _free(tx.link(principal.trader_id, dev, seq)):
             se.checked = v.to_json()
             tx.add_envelope(se)
             by_key[(did, ver)] = index
@@ -353,6 +444,41 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
     if log is not None and any(r["log_index"] is not None for r in results):
         out["log"] = log
     return out
+
+
+def _lodged_there(known: StoredEnvelope | None, link: WithdrawnLink) -> bool:
+    """The envelope a link stands for was lodged, at the link's own position."""
+    return known is not None and (known.device_id, known.seq, known.prev) == (
+        link.device_id, link.seq, link.prev)
+
+
+def _held_free(tx: BatchTx, principal: Principal, dev: str, seq: int, h: str) -> bool:
+    """Nothing else waits at this position.  The withdrawn envelope itself, held there
+    from before it went on paper, is dropped: it must never be lodged, nor kept."""
+    held = tx.held(principal.trader_id, dev, seq)
+    if held is not None and held.envelope_hash == h:
+        tx.drop_held(held)
+        return True
+    return held is None
+
+
+def _free(link: StoredLink | None) -> bool:
+    """No link holds this chain position (a rejected one does not)."""
+    return link is None or link.status == "rejected"
+
+
+def _supersedes(tx: BatchTx, principal: Principal, header: dict[str, Any]) -> bool:
+    """A migration re-seal (#12) that starts a device's new tail: ``sup`` names the first
+    seq of the undelivered tail it replaces, which must be the device chain's next one
+    (nothing lodged is ever skipped).  The chain then goes on from this envelope, and the
+    replaced envelopes this window held are forgotten (never lodged)."""
+    sup, seq, dev = header.get("sup"), header.get("seq"), str(header.get("dev"))
+    if type(sup) is not int or type(seq) is not int or not header.get("orig") or sup >= seq:
+        return False
+    if sup != tx.device(principal.trader_id, dev).last_seq + 1:
+        return False
+    tx.drop_superseded(principal.trader_id, dev, sup, seq)
+    return True
 
 
 def _append_to_log(tx: BatchTx, ctx: IntakeContext, to_log: list[StoredEnvelope],

@@ -161,6 +161,22 @@ class EnvelopeRow(_SandboxModel, table=True):
     log_index: int | None = None  # its receipt's position in the Merkle log (#16)
 
 
+class ChainLinkRow(_SandboxModel, table=True):
+    """A device chain position whose envelope the declarant withdrew before lodging (a
+    transit ended on paper, #14): its hash and its place only, never the envelope, so
+    that nothing of the declaration is held here.  ``withdrawn`` once in chain order,
+    ``held`` while a gap before it is open, ``rejected`` when it did not fit the chain."""
+
+    __tablename__ = "chain_links"
+    trader_id: str = Field(primary_key=True, max_length=35)
+    device_id: str = Field(primary_key=True, max_length=64)
+    seq: int = Field(primary_key=True)
+    prev: str = Field(max_length=64)
+    envelope_hash: str = Field(max_length=64)
+    status: str  # withdrawn | held | rejected
+    received_at: str
+
+
 class LogNode(_SandboxModel, table=True):
     """A complete subtree of the receipts' Merkle log (RFC 9162): level 0 are the leaf
     hashes, a node at ``level`` covers leaves ``idx * 2**level`` onwards.  Immutable."""
@@ -317,6 +333,20 @@ class StoredEnvelope:
     checked: dict[str, Any] | None = None
     log_index: int | None = None
     claims: dict[str, Any] | None = None  # its receipt's claims: a leaf of the log
+
+
+@dataclass
+class StoredLink:
+    """A withdrawn chain position (``ChainLinkRow``) as the intake handles it."""
+
+    trader_id: str
+    device_id: str
+    seq: int
+    prev: str
+    envelope_hash: str
+    status: str
+    received_at: str
+    new: bool = False  # not yet in the database
 
 
 def _stored(row: Any) -> StoredEnvelope:
@@ -637,7 +667,14 @@ class SandboxStore:
                     EnvelopeRow.trader_id == t, EnvelopeRow.device_id == dev,
                     EnvelopeRow.status != "held")
                     .order_by(EnvelopeRow.seq.desc()).limit(recent)).all()  # type: ignore[attr-defined]
-                d["recent_hashes"] = {h: int(q) for h, q in hashes}
+                # withdrawn links hold their chain position as before (#14): an officer
+                # checking a paper transit's seal must not see the chain jump back
+                links = s.exec(select(ChainLinkRow.envelope_hash, ChainLinkRow.seq).where(
+                    ChainLinkRow.trader_id == t, ChainLinkRow.device_id == dev,
+                    ChainLinkRow.status == "withdrawn")
+                    .order_by(ChainLinkRow.seq.desc()).limit(recent)).all()  # type: ignore[attr-defined]
+                newest = sorted([*hashes, *links], key=lambda r: -int(r[1]))[:recent]
+                d["recent_hashes"] = {h: int(q) for h, q in newest}
             return revoked, list(devices.values())
 
     def decision_stats(self) -> dict[str, int]:
@@ -777,6 +814,11 @@ class SandboxStore:
             by_status = dict(s.exec(select(EnvelopeRow.status, func.count())
                                     .group_by(EnvelopeRow.status)).all())
             sub = s.get(Counter, "submissions")
+            links = dict(s.exec(select(ChainLinkRow.status, func.count())
+                                 .group_by(ChainLinkRow.status)).all())
+            for status in ("withdrawn", "held"):  # a chain position, lodged or not
+                if links.get(status):
+                    by_status[status] = by_status.get(status, 0) + links[status]
             out = {"declarations": int(declarations), "distinct_ids": int(distinct),
                    "submissions": sub.value if sub else 0,
                    "by_status": {k: int(v) for k, v in by_status.items()}}
@@ -813,6 +855,10 @@ class BatchTx:
     _notifications: list[dict[str, Any]] = field(default_factory=list)
     _events: list[dict[str, Any]] = field(default_factory=list)
     _held: dict[tuple[str, str, int], StoredEnvelope] = field(default_factory=dict)
+    _links: dict[tuple[str, str, int], StoredLink | None] = field(default_factory=dict)
+    _links_changed: dict[tuple[str, str, int], StoredLink] = field(default_factory=dict)
+    _held_links: dict[tuple[str, str], int] = field(default_factory=dict)
+    _dropped: list[int] = field(default_factory=list)  # held envelope rows withdrawn
     _counters: dict[str, int] = field(default_factory=dict)
     _counters_known: set[str] = field(default_factory=set)
     _idempotency: dict[str, Any] | None = None
@@ -885,8 +931,42 @@ class BatchTx:
             a.c.representative_id == representative_id)).first() is not None
 
     def held_count(self, trader_id: str, device_id: str) -> int:
+        """Envelopes and withdrawn links waiting behind a gap of this device's chain."""
         self.held(trader_id, device_id, 0)
-        return sum(1 for (t, d, _) in self._held if t == trader_id and d == device_id)
+        return sum(1 for (t, d, _) in self._held if t == trader_id and d == device_id) \
+            + self._held_link_count(trader_id, device_id)
+
+    def _held_link_count(self, trader_id: str, device_id: str) -> int:
+        key = (trader_id, device_id)
+        if key not in self._held_links:
+            t = _table(ChainLinkRow)
+            self._held_links[key] = int(self.conn.execute(
+                select(func.count()).select_from(t).where(
+                    t.c.trader_id == trader_id, t.c.device_id == device_id,
+                    t.c.status == "held")).scalar_one())
+        return self._held_links[key]
+
+    def link(self, trader_id: str, device_id: str, seq: int) -> StoredLink | None:
+        """The withdrawn link recorded at this chain position, if any."""
+        key = (trader_id, device_id, seq)
+        if key not in self._links:
+            t = _table(ChainLinkRow)
+            row = self.conn.execute(t.select().where(
+                t.c.trader_id == trader_id, t.c.device_id == device_id,
+                t.c.seq == seq)).first()
+            self._links[key] = None if row is None else StoredLink(
+                row.trader_id, row.device_id, row.seq, row.prev, row.envelope_hash,
+                row.status, row.received_at)
+        return self._links[key]
+
+    def save_link(self, link: StoredLink, was: str | None = None) -> None:
+        """Record a new link, or a held one's new status (``was``: its status before)."""
+        key = (link.trader_id, link.device_id, link.seq)
+        self._held_link_count(link.trader_id, link.device_id)
+        delta = (link.status == "held") - (was == "held")
+        self._held_links[(link.trader_id, link.device_id)] += delta
+        self._links[key] = link
+        self._links_changed[key] = link
 
     def envelope(self, trader_id: str, declaration_id: str,
                  version: int) -> StoredEnvelope | None:
@@ -958,6 +1038,26 @@ class BatchTx:
         self._new_envelopes.append(env)
         if env.status == "held":
             self._held[(env.trader_id, env.device_id, env.seq)] = env
+
+    def drop_held(self, env: StoredEnvelope) -> None:
+        """A held envelope withdrawn before its turn came: deleted, never applied."""
+        self._held.pop((env.trader_id, env.device_id, env.seq), None)
+        self._envelopes.pop((env.trader_id, env.declaration_id, env.version), None)
+        self._new_envelopes = [e for e in self._new_envelopes if e is not env]
+        if env.id is not None:
+            self._updated.pop(env.id, None)
+            self._dropped.append(env.id)
+
+    def drop_superseded(self, trader_id: str, device_id: str, first: int, stop: int) -> int:
+        """Forget a device's held envelopes at seq ``first`` to ``stop`` - 1: the device
+        re-sealed that tail (#12) and the envelope at ``stop`` replaces them.  Held
+        envelopes were never lodged (no MRN, no receipt, nothing in the feed)."""
+        self.held(trader_id, device_id, 0)
+        gone = [k for k in self._held
+                if k[0] == trader_id and k[1] == device_id and first <= k[2] < stop]
+        for k in gone:
+            self.drop_held(self._held[k])
+        return len(gone)
 
     def resolve_held(self, env: StoredEnvelope) -> None:
         """A held envelope was applied: its new status/MRN/receipt are written at flush."""
@@ -1063,6 +1163,8 @@ class BatchTx:
         if self._new_envelopes:
             insert_many(conn, EnvelopeRow, [_row(e) for e in self._new_envelopes])
         t = _table(EnvelopeRow)
+        if self._dropped:
+            conn.execute(delete(t).where(t.c.id.in_(self._dropped)))
         for rid, e in self._updated.items():
             conn.execute(update(t).where(t.c.id == rid).values(
                 status=e.status, mrn=e.mrn, receipt=e.receipt, lane=e.lane,
@@ -1083,6 +1185,19 @@ class BatchTx:
                                     "last_sig_time": st.last_sig_time})
         if new_devices:
             conn.execute(d.insert(), new_devices)
+        lt = _table(ChainLinkRow)
+        for lk in self._links_changed.values():
+            if lk.new:
+                conn.execute(lt.insert(), {
+                    "trader_id": lk.trader_id, "device_id": lk.device_id, "seq": lk.seq,
+                    "prev": lk.prev, "envelope_hash": lk.envelope_hash, "status": lk.status,
+                    "received_at": lk.received_at})
+            else:
+                conn.execute(update(lt).where(
+                    lt.c.trader_id == lk.trader_id, lt.c.device_id == lk.device_id,
+                    lt.c.seq == lk.seq).values(status=lk.status, prev=lk.prev,
+                                               envelope_hash=lk.envelope_hash,
+                                               received_at=lk.received_at))
         if self._new_claims:
             conn.execute(_table(LrnClaim).insert(), [
                 {"declarant_id": k[0], "lrn": k[1], "declaration_id": v}

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.servers import REPO, ServerProcess, ok
+
 HOOK = Path(__file__).resolve().parent / "hook"
 
 
@@ -30,58 +30,26 @@ def comptoir(home: Path | None, *args: str, timeout: float = 600,
                           text=True, env=e, cwd=REPO, timeout=timeout)
 
 
-def ok(p: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert p.returncode == 0, f"exit {p.returncode}: {p.stdout[-1500:]} {p.stderr[-3000:]}"
-    return p
-
-
-class EmulatorProcess:
+class EmulatorProcess(ServerProcess):
     """``comptoir cds-emulator serve`` in its own process; restartable on the same port."""
+
+    name = "emulator"
 
     def __init__(self, home: Path, schema_dir: Path, *, port: int = 0,
                  options: tuple[str, ...] = ("--auto-consent", "--no-rate-limit",
                                              "--delay-scale", "0")) -> None:
-        self.home = home
+        super().__init__(home, port=port)
         self.schema_dir = schema_dir
-        self.port = port
         self.options = options
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
 
     def start(self, *extra: str) -> EmulatorProcess:
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "client.cli", "cds-emulator", "serve", "--home",
-             str(self.home), "--port", str(self.port), "--schemas", str(self.schema_dir),
-             *self.options, *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("https://"):
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise RuntimeError(f"emulator did not start: {line} {err[-2000:]}")
-        self.url = line
-        self.port = int(line.rsplit(":", 1)[1].strip("/"))
+        self._launch(["cds-emulator", "serve", "--home", str(self.home), "--schemas",
+                      str(self.schema_dir), *self.options, *extra])
         return self
 
     @property
-    def ca(self) -> Path:
-        return self.home / "ca.pem"
-
-    ca_pem_path = ca
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+    def ca_pem_path(self) -> Path:
+        return self.ca
 
     def admin(self, path: str, doc: dict[str, Any] | None = None) -> Any:
         from sync.cds_emulator.server import admin_call

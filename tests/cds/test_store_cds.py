@@ -194,3 +194,26 @@ def test_a_0001_profile_migrates_to_the_cds_tables(tmp_path: Path) -> None:
         assert head == SCHEMA_VERSION  # the CDS tables (0002) and every later revision
     finally:
         store.close()
+
+
+def test_what_is_known_of_an_unresolved_lodging(sealed: Any) -> None:
+    """The age the connector judged when it set the lodging aside says whether CDS12003
+    still protects a resend; the decision goes through the same function as the CLI."""
+    from client.common.i18n import ComptoirError
+    from client.services.lodgings import decide_lodging, is_unresolved, unresolved_lodgings
+
+    _, _, store, seqs = sealed
+    seq, decl_id, lrn = seqs[0]
+    store.cds_settle_attempt(_begin(store, seq, lrn), "ambiguous")
+    store.cds_mark_unresolved(seq, {"age_h": 49.2})
+    (u,) = unresolved_lodgings(store, 47 * 3600)
+    assert (u.lrn, u.age_h, u.protected, u.said) == (lrn, 49.2, False, [])
+    assert u.first_attempt == u.last_attempt and u.attempts[0]["outcome"] == "ambiguous"
+    assert unresolved_lodgings(store, 50 * 3600)[0].protected  # a wider window still holds
+    assert is_unresolved(store, decl_id) and not is_unresolved(store, seqs[1][1])
+    with pytest.raises(ComptoirError) as bad:
+        decide_lodging(store, decl_id, "lodged", "alice@dev", mrn="24GB0YVJ3EXXES8AA1")
+    assert bad.value.code == "cds.decision_bad_mrn"
+    assert is_unresolved(store, decl_id)  # nothing changed
+    decide_lodging(store, decl_id, "withdraw", "alice@dev")
+    assert unresolved_lodgings(store, 47 * 3600) == [] and not is_unresolved(store, decl_id)

@@ -362,7 +362,10 @@ def check_invariants(world: World, client: Client, *, final: bool) -> Verdict:
     check = verify_journal(store)
     if not check.ok:
         v.add("broken_chains", f"journal: {check.problem.render() if check.problem else '?'}")
-    sealed = {(e.declaration_id, e.version, e.envelope_hash): e for e in store.journal()}
+    entries = list(store.journal())
+    replaced = replaced_originals(entries)  # re-sealed (#12, #17): delivered through orig
+    sealed = {(e.declaration_id, e.version, e.envelope_hash): e for e in entries
+              if e.envelope_hash not in replaced}
     journal_ids = {e.declaration_id for e in sealed.values()}
     for decl_id in client.acknowledged:
         if decl_id not in journal_ids:
@@ -432,6 +435,20 @@ def check_invariants(world: World, client: Client, *, final: bool) -> Verdict:
     return v
 
 
+def replaced_originals(entries: list[Any]) -> set[str]:
+    """Hashes of journal entries a later re-seal names as its original (``orig``)."""
+    import json
+
+    from client.common.b64 import b64u_decode_lenient
+
+    out: set[str] = set()
+    for e in entries:
+        orig = json.loads(b64u_decode_lenient(e.envelope["protected"])).get("orig")
+        if isinstance(orig, str):
+            out.add(orig)
+    return out
+
+
 def _final_truths(world: World, client: Client, sealed: dict[tuple[str, int, str], Any],
                   rows: list[dict[str, Any]], v: Verdict) -> None:
     """After a clean sync: the schedule's own record, the server's head and feed.
@@ -454,13 +471,13 @@ def _final_truths(world: World, client: Client, sealed: dict[tuple[str, int, str
         if (did, ver) not in lodged:
             v.add("lost", f"request v{ver} of {did} not decided by the server")
     for r in rows:
-        # a sealed transit sent to paper still goes out once as a chain link marked
-        # withdrawn (its seq must not leave a gap); anything else is a second lodging
-        if r["declaration_id"] in client.paper and r["status"] != "withdrawn":
-            v.add("duplicated", f"{r['declaration_id']} went on paper and was also lodged "
-                                f"({r['status']})")
+        # a sealed transit sent to paper reaches the server only as its chain position
+        # and hash (no envelope row): any row of it is a delivery the Code forbids
+        if r["declaration_id"] in client.paper:
+            v.add("duplicated", f"{r['declaration_id']} went on paper and was also "
+                                f"delivered ({r['status']})")
     head = world.server_head(client.profile.device_id)
-    chain = list(sealed.values())  # withdrawn links included: they hold their seq
+    chain = list(sealed.values())  # paper links included: they hold their seq
     if chain:
         last = max(chain, key=lambda e: e.seq)
         if head != (last.seq, last.envelope_hash):

@@ -13,6 +13,8 @@ Points:
 - ``sync.in_record``      receipts written inside the transaction, not committed
 - ``sync.after_record``   receipts and outbox committed
 - ``feed.after_apply``    a page of the feed applied and committed
+- ``reseal.in_migration`` a high-S tail being re-sealed (#12): the n-th new envelope made
+                          inside the one transaction, not committed
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 POINTS = ("seal.before_commit", "seal.after_commit", "sync.before_send", "sync.after_send",
-          "sync.in_record", "sync.after_record", "feed.after_apply")
+          "sync.in_record", "sync.after_record", "feed.after_apply", "reseal.in_migration")
 
 _hits: dict[str, int] = {}
 _armed = threading.local()
@@ -114,3 +116,6 @@ def install() -> None:
     Store.record_deliveries = record_hooked  # type: ignore[method-assign]
     Store.apply_notifications = _wrap_after(  # type: ignore[method-assign]
         Store.apply_notifications, "feed.after_apply")
+    from client.seal import reseal
+
+    reseal._resealed = _wrap_after(reseal._resealed, "reseal.in_migration")  # type: ignore[attr-defined]

@@ -80,8 +80,8 @@ def transit_paper(client: Client, rng: random.Random, *, sealed: bool = False) -
     Annex 72-04) before it was lodged: it must never reach the single window.
 
     ``sealed``: sealed and queued first, then withdrawn from the outbox.  Its envelope
-    still goes out once, as a chain link marked withdrawn, so that the device's later
-    envelopes are not held behind a gap; the single window records it and lodges nothing.
+    never goes out: only its chain position and hash, so that the device's later
+    envelopes are not held behind a gap; the single window records that and nothing else.
     """
     from client.services.continuity import send_to_paper_procedure
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 HOOK = Path(__file__).resolve().parent / "hook"
 SEAL_POINTS = [p for p in POINTS if p.startswith("seal.")]
-SYNC_POINTS = [p for p in POINTS if not p.startswith("seal.")]
+SYNC_POINTS = [p for p in POINTS if p.startswith(("sync.", "feed."))]
 # killed at the first, then the second … pass through the point (longer: set the env)
 ROUNDS = tuple(range(1, 1 + int(os.environ.get("COMPTOIR_CHAOS_CRASH_ROUNDS", "2"))))
 

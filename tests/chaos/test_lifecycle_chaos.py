@@ -102,10 +102,6 @@ def test_sealing_goes_on_after_a_transit_went_on_paper(mixed: World) -> None:
     assert report.error is None and v.ok, v.problems
 
 
-@pytest.mark.xfail(strict=True, reason="not done (#12): a queued envelope an older build "
-                   "signed with a high S is refused (SIGNATURE_HIGH_S) on every resend; "
-                   "re-signing it low-S changes its hash, which the next envelope's prev "
-                   "names, in a journal that is append-only")
 def test_a_high_s_envelope_of_an_older_build_is_migrated(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from client.seal import jws

@@ -390,3 +390,27 @@ def test_a_paper_transit_stays_owed_to_the_chain_as_a_link_only(session: Session
     assert s.store.outbox_pending(links=True) == []
     assert s.store.get(transit).status == states.PAPER_PROCEDURE
     assert s.store.receipts(transit) == [] and s.store.get(transit).mrn is None
+
+
+def test_a_paper_transit_answered_as_lodged_is_registered_and_its_withdrawal_owed(
+        session: Session) -> None:
+    """The single window had lodged it (its answer lost) before it went on paper: its
+    link comes back "duplicate".  It is registered with its MRN, its withdrawal is owed
+    once, and queued once."""
+    s = session
+    transit = _sealed(s, 18, transit=True)
+    seq = s.store.journal_entry(declaration_id=transit).seq
+    s.store.to_paper_procedure(transit, s.actor(), procedure="transit")
+    assert s.store.withdrawals_owed() == []
+    mrn = allocate_mrn("GB", 2026, 78, "J")
+    s.store.record_deliveries([DeliveryResult(seq, "duplicate", mrn=mrn, receipt="r")])
+    st = s.store.get(transit)
+    assert st.status == states.REGISTERED and st.mrn == mrn
+    assert s.store.history(transit)[-1].note == "history.note.lodged_before_paper"
+    assert s.store.outbox_pending(links=True) == [] and len(s.store.receipts(transit)) == 1
+    assert s.store.withdrawals_owed() == [transit]
+    (done,) = continuity.queue_owed_withdrawals(s.store, s.sealer, s.actor())
+    assert done.withdrawal is not None and _pending(s) == {transit}
+    assert s.store.get(transit).declaration.function == "cancellation"
+    assert s.store.withdrawals_owed() == []
+    assert continuity.queue_owed_withdrawals(s.store, s.sealer, s.actor()) == []

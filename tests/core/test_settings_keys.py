@@ -23,7 +23,7 @@ SAMPLES: dict[str, Any] = {
     "sync.refdata_version": 7, "sync.drain_rate": 1234.5, "ui.language": "fr",
     "ui.work_offline": True, "continuity.offline_since": "2026-01-02T03:04:05Z",
     "continuity.last_recovery": {"outage_s": 60, "carried": 3}, "continuity.mao_hours": 24,
-    "cds.fetching": True,
+    "cds.fetching": True, "sync.signatures_checked_through": 17,
     "declaration.templates": {"Tea from Hangzhou": {"saved_at": "2026-01-01T00:00:00Z",
                                                     "document": {"type": "IM"}}},
 }

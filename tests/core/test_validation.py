@@ -355,6 +355,13 @@ CASES: dict[str, Case] = {
         [(lambda: _im(additional_type="G"), "additional_type"),
          (lambda: _im(additional_type="j"), "additional_type")],
         [lambda c=c: _im(additional_type=c) for c in "ABCDEFJKXYZ"]),
+    "V-DOCUMENT-STATUS": (
+        [(lambda: _with(["goods_items", 0, "documents"], [
+            {"category": "N", "type": "935", "reference": "INV-1", "status": "Q9"}]),
+          "goods_items[0].documents[0].status")],
+        [lambda: _with(["goods_items", 0, "documents"], [
+            {"category": "N", "type": "935", "reference": "INV-1", "status": s}
+            for s in ("AE", "AC", "JP")])]),
     "V-INTERNAL": ([], []),  # needs a broken rule: tested below
 }
 

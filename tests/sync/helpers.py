@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.servers import REPO, ServerProcess, ok
+
 TRADER = "GB123456789000"
 
 
@@ -28,26 +28,20 @@ def comptoir(home: Path, *args: str, timeout: float = 600,
                           text=True, env=e, cwd=REPO, timeout=timeout)
 
 
-def ok(p: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert p.returncode == 0, f"exit {p.returncode}: {p.stderr[-3000:]}"
-    return p
-
-
-class SandboxProcess:
+class SandboxProcess(ServerProcess):
     """``comptoir sandbox serve`` in its own process; restartable on the same port."""
+
+    name = "sandbox"
 
     def __init__(self, home: Path, *, lane: str = "green", port: int = 0,
                  seed: int = 0, db_url: str | None = None, workers: int = 1,
                  clock_speed: float | None = None) -> None:
-        self.home = home
+        super().__init__(home, port=port)
         self.lane = lane
         self.seed = seed
-        self.port = port
         self.db_url = db_url
         self.workers = workers
         self.clock_speed = clock_speed
-        self.proc: subprocess.Popen[str] | None = None
-        self.url = ""
         self.banner = ""
 
     @property
@@ -55,45 +49,13 @@ class SandboxProcess:
         return ["--db", self.db_url] if self.db_url else []
 
     def start(self, extra_env: dict[str, str] | None = None) -> SandboxProcess:
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
         speed = [] if self.clock_speed is None else ["--clock-speed", str(self.clock_speed)]
-        for attempt in range(20):  # a killed server's workers may hold the port a moment
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "client.cli", "sandbox", "serve", "--home",
-                 str(self.home), "--port", str(self.port), "--lane", self.lane,
-                 "--seed", str(self.seed), "--workers", str(self.workers), *self.db_args, *speed],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
-            assert self.proc.stdout is not None
-            line = self.proc.stdout.readline().strip()
-            if line.startswith("https://"):
-                break
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            self.proc.wait(timeout=30)
-            if "cannot listen" not in err.lower() or attempt == 19:
-                raise RuntimeError(f"sandbox did not start: {line} {err[-2000:]}")
-            time.sleep(0.25)
-        self.url = line
+        self._launch(["sandbox", "serve", "--home", str(self.home), "--lane", self.lane,
+                      "--seed", str(self.seed), "--workers", str(self.workers),
+                      *self.db_args, *speed], extra_env, attempts=20)
+        assert self.proc is not None and self.proc.stdout is not None
         self.banner = self.proc.stdout.readline().strip()
-        self.port = int(line.rsplit(":", 1)[1].strip("/"))
         return self
-
-    @property
-    def ca(self) -> Path:
-        return self.home / "ca.pem"
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown handler runs."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def code(self, trader: str = TRADER, role: str = "trader") -> str:
         p = ok(comptoir(self.home, "sandbox", "enrolment", "--home", str(self.home),
@@ -187,3 +149,29 @@ class DropProxy:
     def close(self) -> None:
         self._stop.set()
         self.sock.close()
+
+
+def sandbox_db_text(db: Path) -> list[str]:
+    """Every value of every row of every table of a sandbox's SQLite database, as text,
+    and the decoded members of every stored envelope (base64url hides their text): what
+    a test searches to prove something never reached the single window."""
+    import sqlite3
+
+    from client.common.b64 import b64u_decode_lenient
+
+    con = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        cells = [v.decode("latin-1") if isinstance(v, bytes) else str(v)
+                 for table in tables for row in con.execute(f'SELECT * FROM "{table}"')
+                 for v in row if v is not None]
+    finally:
+        con.close()
+    decoded = []
+    for c in cells:
+        if c.startswith('{"protected"'):
+            env = json.loads(c)
+            decoded += [b64u_decode_lenient(env[k]).decode("utf-8", "replace")
+                        for k in ("protected", "payload")]
+    assert decoded, "no stored envelope found: the scan would prove nothing"
+    return cells + decoded

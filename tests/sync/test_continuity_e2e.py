@@ -6,10 +6,10 @@ user would.  Before the outage a transit is lodged; during it a second transit a
 import are sealed and queued.  ``comptoir fallback`` sends the queued transit to the
 paper procedure, queues the withdrawal of the lodged one, and prints the import's
 fallback document.  When the link returns the sandbox's own record shows the paper
-transit was never lodged (it reached the single window only as a link of the device
-chain, marked withdrawn, so that the envelopes after it are not held behind a gap), the
-lodged transit was invalidated, and the import was lodged once, linked locally to its
-paper copy.
+transit was never lodged nor delivered (the single window got only its place in the
+device chain and its hash, so that the envelopes after it are not held behind a gap:
+nothing of its content is in the sandbox's database), the lodged transit was
+invalidated, and the import was lodged once, linked locally to its paper copy.
 """
 
 from __future__ import annotations
@@ -31,7 +31,16 @@ from client.services.session import Session
 from sync.sandbox.app import open_store as open_sandbox_store
 from sync.sandbox.pipeline import lane_for
 
-from .helpers import TRADER, SandboxProcess, comptoir, enrolled_profile, list_json, ok
+from .helpers import (
+    TRADER,
+    DropProxy,
+    SandboxProcess,
+    comptoir,
+    enrolled_profile,
+    list_json,
+    ok,
+    sandbox_db_text,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +54,11 @@ def _green(seed: int, *, transit: bool) -> object:
             break
     if transit:
         d.type, d.transit_type, d.importer, d.additional_type = "IM", "T1", None, "A"
+        d.goods_items[0].description = f"{MARK} {seed}"
     return d
+
+
+MARK = "Transit goods: antique brass astrolabes"
 
 
 def _seal(home: Path, *decls: object) -> None:
@@ -120,9 +133,9 @@ def test_transit_to_paper_is_never_delivered_a_lodged_one_is_withdrawn_an_import
     finally:
         sandbox.stop()
 
-    # the sandbox's own record: the paper transit only ever reached it as a link of the
-    # device chain marked withdrawn (no MRN, no receipt, nothing in the feed); the import
-    # is lodged once; the lodged transit's withdrawal is its version 2
+    # the sandbox's own record: the paper transit only ever reached it as a position of
+    # the device chain (no envelope, no MRN, no receipt, nothing in the feed); the
+    # import is lodged once; the lodged transit's withdrawal is its version 2
     record = open_sandbox_store(tmp_path / "sw")
     try:
         with record.batch() as tx:
@@ -132,10 +145,7 @@ def test_transit_to_paper_is_never_delivered_a_lodged_one_is_withdrawn_an_import
                 assert len(found) <= 1
                 return found[0] if found else None
 
-            link = envelope(paper.id, 1)
-            assert link is not None and link.status == "withdrawn"
-            assert link.mrn is None and link.receipt is None
-            assert envelope(paper.id, 2) is None
+            assert envelope(paper.id, 1) is None and envelope(paper.id, 2) is None
             assert envelope(imp.id, 1).status == "accepted"
             assert envelope(imp.id, 2) is None
             assert envelope(lodged.id, 2).status == "accepted"
@@ -148,7 +158,16 @@ def test_transit_to_paper_is_never_delivered_a_lodged_one_is_withdrawn_an_import
                     and n["status"] == "accepted"]) == 1
     finally:
         record.close()
+    # the database itself: the paper transit's hash holds its chain position, and
+    # nothing of the declaration is there (its id, LRN, goods, envelope members)
+    cells = sandbox_db_text(tmp_path / "sw" / "sandbox.db")
     with open_store(load_profile(home)) as store:
+        entry = store.journal_entry(declaration_id=paper.id)
+        assert entry is not None
+        assert any(entry.envelope_hash in c for c in cells)
+        assert any(imp.lrn in c for c in cells)  # what was lodged is found by the scan
+        for needle in (paper.id, paper.lrn, f"{MARK} 2", *entry.envelope.values()):
+            assert not [c for c in cells if needle in c], needle
         assert store.receipts(paper.id) == []
         st = store.get(imp.id)
         assert st.fallback_printed_at and st.lodged_after_fallback_at
@@ -156,3 +175,53 @@ def test_transit_to_paper_is_never_delivered_a_lodged_one_is_withdrawn_an_import
         notes = [h.note for h in store.history(lodged.id)]
         assert "history.note.withdrawal_queued" in notes
         assert "history.note.paper_procedure" in [h.note for h in store.history(paper.id)]
+
+
+def test_a_transit_lodged_before_its_answer_came_back_then_sent_to_paper_is_withdrawn(
+        tmp_path: Path) -> None:
+    """The single window lodged the transit, but its answer was lost; the trader, seeing
+    it still queued, sends it to the paper procedure.  When the link returns the single
+    window answers the link as the lodged envelope it is: the declaration is registered
+    after all and its withdrawal (an invalidation request) is queued and granted."""
+    home = tmp_path / "trader"
+    sandbox = SandboxProcess(tmp_path / "sw", lane="auto", clock_speed=1e-6).start()
+    proxy = DropProxy(sandbox.port, drops=0, batch_bytes=1500)
+    transit = _green(4, transit=True)
+    try:
+        enrolled_profile(home, sandbox, url=proxy.url)
+        _seal(home, transit)
+        proxy.drops = 1  # the single window commits, the answer never arrives
+        p = comptoir(home, "sync", "--once")
+        assert p.returncode != 0 and "Traceback" not in p.stderr and proxy.dropped == 1
+        ok(comptoir(home, "fallback", transit.id, "-o", str(tmp_path / "tad.pdf")))
+        assert {r["id"]: r for r in list_json(home)}[transit.id]["status"] == \
+            states.PAPER_PROCEDURE
+        for _ in range(20):
+            _sync_until_done(home)
+            row = {r["id"]: r for r in list_json(home)}[transit.id]
+            if row["status"] == states.INVALIDATED:
+                break
+            time.sleep(0.2)
+        assert row["status"] == states.INVALIDATED and is_valid_mrn(row["mrn"])
+    finally:
+        proxy.close()
+        sandbox.stop()
+    record = open_sandbox_store(tmp_path / "sw")
+    try:
+        with record.batch() as tx:
+            (lodged,) = tx.envelopes_of(transit.id, 1)
+            (withdrawal,) = tx.envelopes_of(transit.id, 2)
+            assert lodged.status == withdrawal.status == "accepted"
+            assert withdrawal.mrn == lodged.mrn == row["mrn"]
+        feed = record.notifications(TRADER, 0, 1000)
+        assert [n["status"] for n in feed if n["declaration_id"] == transit.id
+                and n["version"] == 2][-1] == "invalidated"
+    finally:
+        record.close()
+    with open_store(load_profile(home)) as store:
+        notes = [h.note for h in store.history(transit.id)]
+        assert notes.count("history.note.lodged_before_paper") == 1
+        assert notes.count("history.note.withdrawal_queued") == 1
+        assert notes.index("history.note.paper_procedure") < notes.index(
+            "history.note.lodged_before_paper") < notes.index("history.note.withdrawal_queued")
+        assert len(store.receipts(transit.id)) == 2

@@ -388,3 +388,47 @@ def test_authorisation_through_the_cli(green_sandbox: SandboxHandle, a: Trader,
     assert p.returncode == 0, p.stderr
     assert b.trader_id in p.stdout
     assert one(b, b.seal(doc))["status"] == "accepted"
+
+
+# -- a migration re-seal (#12) skips only an undelivered tail ------------------------------
+
+
+def _reseal(t: Trader, doc: dict[str, Any], orig: dict[str, str] | None, *, seq: int,
+            prev: str, sup: int) -> dict[str, str]:
+    """``doc`` re-sealed at ``seq`` naming ``orig``, the first of a new tail from ``sup``."""
+    from client.seal.canonical import canonicalize
+    from client.seal.envelope import seal_envelope
+
+    return seal_envelope(canonicalize(doc), t.jwk, t.x5c, kind="declaration",
+                         declaration_id=doc["id"], version=1, device_id=t.device_id,
+                         seq=seq, prev=prev, superseded_from=sup,
+                         original=None if orig is None else (envelope_hash(orig), "x"))
+
+
+def test_a_re_seal_cannot_skip_a_lodged_envelope(b: Trader) -> None:
+    first = b.seal()
+    assert one(b, first)["status"] == "accepted"
+    doc = b.declaration()
+    jump = _reseal(b, doc, first, seq=5, prev="c" * 64, sup=1)  # would skip lodged seq 1
+    res = one(b, jump)
+    assert res["status"] == "held" and res["mrn"] is None  # not applied: a gap, not a skip
+    assert one(b, b.seal())["status"] == "accepted"  # the chain goes on from seq 1
+    # a skip that names no original is no re-seal: a gap, held like any other
+    bare = _reseal(b, b.declaration(), None, seq=6, prev="e" * 64, sup=3)
+    assert one(b, bare)["status"] == "held"
+
+
+def test_a_re_seal_replaces_the_held_tail_it_names(b: Trader) -> None:
+    assert one(b, b.seal())["status"] == "accepted"
+    doc = b.declaration()
+    held = b.seal(doc, seq=3, prev="d" * 64, advance=False)  # seq 2 never came
+    assert one(b, held)["status"] == "held"
+    new = _reseal(b, doc, held, seq=4, prev=envelope_hash(held), sup=2)
+    res = one(b, new)
+    # the held original is forgotten, not an IDEMPOTENCY_CONFLICT with its re-seal
+    assert res["status"] == "accepted" and codes(res) == [], res
+    b.seq, b.prev = 4, envelope_hash(new)
+    assert one(b, b.seal())["status"] == "accepted"
+    lodged = [n for n in b.feed()["notifications"]
+              if n["declaration_id"] == doc["id"] and n["status"] == "accepted"]
+    assert [n["mrn"] for n in lodged] == [res["mrn"]]

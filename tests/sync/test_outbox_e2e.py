@@ -175,8 +175,8 @@ def test_a_transit_sent_to_paper_is_never_delivered_and_an_import_fallback_is_lo
         rows = {r["id"]: r for r in list_json(home)}
         assert rows[ids[0]]["status"] == "paper_procedure" and not rows[ids[0]]["mrn"]
         assert rows[ids[1]]["mrn"] and is_valid_mrn(rows[ids[1]]["mrn"])
-        # the transit reached the single window only as a link of the device chain,
-        # marked withdrawn and never lodged; the import is lodged once
+        # the transit reached the single window only as its place in the device chain
+        # (its hash, never its envelope); the import is lodged once
         stats = sandbox.stats()
         assert stats["by_status"] == {"accepted": 1, "withdrawn": 1}, stats
         with open_store(load_profile(home)) as store:

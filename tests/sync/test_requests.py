@@ -146,41 +146,6 @@ def test_every_allocated_mrn_has_its_procedure_letter_and_check_digit(green_sand
     assert len(set(accepted.values())) == len(accepted)
 
 
-def test_a_withdrawn_envelope_is_a_chain_link_never_lodged(green_sandbox, Traders):
-    """A transit ended on paper (#14): its envelope reaches the single window marked
-    withdrawn, only to keep the device chain whole.  It is never lodged (no MRN, no
-    receipt, nothing in the feed) and the envelopes after it are not held behind it,
-    whether it arrives in order or after its successor.  Re-sent, it is withdrawn again."""
-    t = Traders(green_sandbox)
-    paper, after = t.declaration(), t.declaration()
-    link = dict(t.seal(paper), withdrawn="paper_procedure")
-    res = t.post([link, t.seal(after)]).json()["results"]
-    assert [r["status"] for r in res] == ["withdrawn", "accepted"]
-    assert res[0]["mrn"] is None and res[0]["receipt"] is None and res[1]["mrn"]
-    assert t.post([link]).json()["results"][0]["status"] == "withdrawn"
-    # out of order: the successor is held, then released by the late link
-    paper2, after2 = t.declaration(), t.declaration()
-    link2 = dict(t.seal(paper2), withdrawn="paper_procedure")
-    assert t.post([t.seal(after2)]).json()["results"][0]["status"] == "held"
-    res = t.post([link2]).json()["results"]
-    assert res[0]["status"] == "withdrawn"
-    assert _statuses(t, after2["id"], 1)[:2] == ["received", "accepted"]
-    # the link itself ahead of its predecessor: held, then released as withdrawn
-    before, paper3 = t.declaration(), t.declaration()
-    first = t.seal(before)
-    link3 = dict(t.seal(paper3), withdrawn="paper_procedure")
-    assert t.post([link3]).json()["results"][0]["status"] == "held"
-    assert t.post([first]).json()["results"][0]["status"] == "accepted"
-    assert t.post([link3]).json()["results"][0]["status"] == "withdrawn"
-    for d in (paper, paper2, paper3):
-        assert _statuses(t, d["id"], 1) == []
-    stats = green_sandbox.state.store.stats()
-    assert stats["by_status"].get("withdrawn") == 3
-    # an unknown withdrawal reason is a client bug: the whole request is refused
-    bad = dict(t.seal(t.declaration(), advance=False), withdrawn="lost")
-    assert t.post([bad]).status_code == 422
-
-
 @pytest.mark.parametrize(("outcome", "status", "amend_reason", "invalidate_reason"), [
     ("hold", "under_control", "Art. 173(1)(a)", "Art. 174(2)"),
     ("documents_checked", "under_control", "Art. 173(1)(a)", "Art. 174(2)"),

@@ -39,6 +39,8 @@ NOT_SERVICE_ACTIONS: dict[str, str] = {
     "MainWindow.open_continuity": "opens the continuity dialog (its buttons are checked)",
     "MainWindow.open_settings": "opens the settings dialog (its buttons are checked)",
     "MainWindow.open_officer": "opens the officer dialog (its buttons are checked)",
+    "MainWindow.open_lodgings": "opens the unresolved CDS lodgings dialog (its buttons are "
+                                "checked)",
     "MainWindow.close": "Qt: closes the window",
     "ContinuityDialog.close": "Qt: closes the dialog",
     "SettingsDialog.save_server_settings": "desktop only: the server address in the profile",

@@ -160,7 +160,6 @@ S: dict[str, tuple[str, str]] = {
     "field.doc_category": ("Category", "Catégorie"),
     "field.doc_type": ("Type", "Type"),
     "field.doc_reference": ("Reference", "Référence"),
-    "field.doc_status": ("Status", "Statut"),
     "party.id": ("EORI number", "Numéro EORI"),
     "party.name": ("Name", "Nom"),
     "party.street": ("Street and number", "Rue et numéro"),

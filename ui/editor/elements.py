@@ -46,10 +46,11 @@ def _t(key: str, **params: Any) -> str:
 class ElementsModel(QAbstractTableModel):
     """The rows matching the search, over the editor's working document."""
 
-    def __init__(self, doc: dict[str, Any], skip: set[str], parent: Any = None,
-                 refdata: Any = None) -> None:
+    def __init__(self, doc: dict[str, Any], skip: set[str], parent: Any = None, *,
+                 held_only: frozenset[str] = frozenset(), refdata: Any = None) -> None:
         super().__init__(parent)
-        self.doc, self.skip, self.refdata = doc, skip, refdata
+        self.doc, self.skip, self.held_only = doc, skip, held_only
+        self.refdata = refdata
         self.all: list[ElementRow] = []
         self.shown: list[ElementRow] = []
         self.needle = ""
@@ -59,9 +60,14 @@ class ElementsModel(QAbstractTableModel):
 
     def rebuild(self) -> None:
         self.beginResetModel()
-        self.all = element_rows(self.doc, skip=self.skip)
+        self.all = [r for r in element_rows(self.doc, skip=self.skip - self.held_only)
+                    if not self._held_only(r.shape) or get_in(self.doc, r.path) not in
+                    (None, "")]  # offered only where a value is held (to be cleared)
         self.shown = [r for r in self.all if r.matches(self.needle)]
         self.endResetModel()
+
+    def _held_only(self, shape: str) -> bool:
+        return any(shape == h or shape.startswith(h + ".") for h in self.held_only)
 
     def search(self, needle: str) -> None:
         self.needle = needle
@@ -171,12 +177,12 @@ class ElementsPanel(QWidget):
     elements of an imported file are kept as they came."""
 
     def __init__(self, doc: dict[str, Any], skip: set[str],
-                 edit: Callable[[str, Any, Any], None], parent: QWidget | None = None,
-                 refdata: Any = None) -> None:
+                 edit: Callable[[str, Any, Any], None], parent: QWidget | None = None, *,
+                 held_only: frozenset[str] = frozenset(), refdata: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("more_elements")
         self.doc, self._edit = doc, edit
-        self.model = ElementsModel(doc, skip, self, refdata)
+        self.model = ElementsModel(doc, skip, self, held_only=held_only, refdata=refdata)
         self.model.on_edit = lambda row, value: self._edit(row.path, get_in(doc, row.path),
                                                            value)
         self.search = QLineEdit()

@@ -20,6 +20,8 @@ from client.declaration.fields import (  # noqa: F401 - the forms' tables, re-ex
     TRANSPORT,
     FieldSpec,
 )
+from client.declaration.model import Document
+from client.declaration.rules_cds import HEADER_DOCUMENT_ROOM
 from ui.models.rows import get_in, set_in
 
 TAB_GENERAL, TAB_PARTIES, TAB_TRANSPORT, TAB_GOODS, TAB_DOCUMENTS, TAB_MORE = range(6)
@@ -34,6 +36,14 @@ def shown_elsewhere(goods_columns: Any, document_columns: Any) -> set[str]:
     shown |= {"goods_items[]." + c[0].replace("[0]", "[]") for c in goods_columns}
     shown |= {"additional_documents[]." + c[0] for c in document_columns}
     return shown
+
+
+# The fields DMS has no room for on a header-level document (V-HEADER-DOCUMENT-FIELDS
+# refuses them): the "more data elements" tab offers them only where a file brought one,
+# so that the finding's field can be found and cleared.
+HEADER_DOCUMENT_HELD_ONLY = frozenset(
+    "additional_documents[]." + name for name in Document.model_fields
+    if name not in HEADER_DOCUMENT_ROOM)
 
 
 def field_text(value: Any) -> str:

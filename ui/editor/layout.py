@@ -37,6 +37,7 @@ from ui.editor.fields import (
     DOCUMENT_COMPLETION,
     GENERAL,
     GOODS_COMPLETION,
+    HEADER_DOCUMENT_HELD_ONLY,
     PARTIES,
     PARTY_FIELDS,
     TAB_GENERAL,
@@ -179,7 +180,8 @@ class EditorLayout:
             self.docs_model, DOCUMENT_COMPLETION, "documents")
         self.tabs.addTab(docs_page, "")
         self.more = ElementsPanel(self.doc, shown_elsewhere(GOODS_COLUMNS, DOCUMENT_COLUMNS),
-                                  self._element_edited, self, refdata=self.ctx.refdata)
+                                  self._element_edited, self, refdata=self.ctx.refdata,
+                                  held_only=HEADER_DOCUMENT_HELD_ONLY)
         self.tabs.addTab(self.more, "")
 
         # findings panel

@@ -38,21 +38,6 @@ class _PrintListener:
     def on_statuses(self, statuses: list[tuple[str, str]]) -> None: ...
 
 
-def _queue_owed_withdrawals(profile: Any, store: Any, secrets: Any) -> int:
-    """Seal and queue the withdrawal of a transit sent to paper that the single window
-    answered as lodged (#14); a withdrawal the Code refuses is said in one line."""
-    from client.seal.sealing import Sealer
-    from client.services.continuity import queue_owed_withdrawals
-
-    try:
-        done = queue_owed_withdrawals(store, lambda: Sealer(profile, store, secrets),
-                                      profile.actor())
-    except ComptoirError as exc:
-        print(f"comptoir: {exc.render()}", file=sys.stderr)
-        return 0
-    return sum(1 for d in done if d.withdrawal is not None)
-
-
 def cmd_sync(args: argparse.Namespace) -> int:
     from client.seal.profile import load_or_init, open_store, secret_store
     from sync.engine import SyncEngine
@@ -71,8 +56,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
                     stop.set()
                 return 0
             report = engine.sync_once()
-            if _queue_owed_withdrawals(profile, store, secrets):
-                report = engine.sync_once()  # the withdrawals go out at once
         finally:
             engine.close()
     if sys.stderr.isatty() and not args.quiet:

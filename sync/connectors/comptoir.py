@@ -6,10 +6,14 @@ The protocol code itself stays in :mod:`sync.engine` (drain, feed, reference dat
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from client.common.i18n import ComptoirError
 from sync.connectors.base import ConnectorInfo
 from sync.trust import pull_trust
+
+log = logging.getLogger(__name__)
 
 
 class ComptoirConnector:
@@ -21,6 +25,8 @@ class ComptoirConnector:
     def deliver(self, report: Any) -> None:
         migrate_older_signatures(self.engine)
         self.engine._drain(report)
+        if queue_owed_withdrawals(self.engine):
+            self.engine._drain(report)  # the withdrawals go out in the same sync
 
     def pull(self, report: Any) -> None:
         self.engine._pull_feed(report)
@@ -72,3 +78,25 @@ def migrate_older_signatures(engine: Any) -> int:
     made = engine._write(lambda: migrate_high_s(engine.store, signing_key,
                                                 engine.profile.actor()))
     return len(made or [])
+
+
+def queue_owed_withdrawals(engine: Any) -> int:
+    """After a drain: seal and queue the withdrawal of a transit sent to paper that the
+    single window answered as lodged (its answer had been lost before it went on paper;
+    UCC-IA Annex 72-04 wants it withdrawn, #14).  Here, in the engine's sync, so that the
+    desktop, ``comptoir sync`` and ``comptoir sync --once`` all do it; through the one
+    writer, like every other write of the sync."""
+    from client.seal.sealing import Sealer
+    from client.services.continuity import queue_owed_withdrawals as queue
+
+    if not engine.store.withdrawals_owed():
+        return 0
+    try:
+        done = engine._write(lambda: queue(engine.store,
+                                           lambda: Sealer(engine.profile, engine.store,
+                                                          engine.secrets),
+                                           engine.profile.actor()))
+    except ComptoirError as exc:  # one the Code refuses: said, and the sync goes on
+        log.warning("withdrawal not queued: %s", exc.message.code)
+        return 0
+    return sum(1 for d in done or [] if d.withdrawal is not None)

@@ -1160,11 +1160,11 @@ class BatchTx:
 
     def flush(self) -> None:
         conn = self.conn  # Core executemany: one statement per table, not per row
+        t = _table(EnvelopeRow)
+        if self._dropped:  # first: a re-seal (#12) takes the (id, version) of what it drops
+            conn.execute(delete(t).where(t.c.id.in_(self._dropped)))
         if self._new_envelopes:
             insert_many(conn, EnvelopeRow, [_row(e) for e in self._new_envelopes])
-        t = _table(EnvelopeRow)
-        if self._dropped:
-            conn.execute(delete(t).where(t.c.id.in_(self._dropped)))
         for rid, e in self._updated.items():
             conn.execute(update(t).where(t.c.id == rid).values(
                 status=e.status, mrn=e.mrn, receipt=e.receipt, lane=e.lane,

@@ -8,19 +8,11 @@ from pathlib import Path
 import pytest
 
 from client.declaration.labels import field_label, place_label
+from tests.core.test_cli import BAD_CODES
 from tests.sync.helpers import comptoir as run
 from tests.sync.helpers import ok
 
-BAD = {
-    "type": "IM", "lrn": "LABELS-1",
-    "declarant": {"id": "GB123456789000", "name": "Acme Ltd"},
-    "importer": {"id": "GB123456789000", "name": "Acme Ltd"},
-    "country_of_dispatch": "XX",
-    "invoice_currency": "EUX",
-    "goods_items": [{"sequence": 1, "description": "Tea", "commodity_code": "09AB",
-                     "country_of_origin": "CN", "procedure_code": "4000",
-                     "gross_mass": "10", "net_mass": "9"}],
-}
+BAD = {**BAD_CODES, "lrn": "LABELS-1"}  # unknown country, currency, commodity code
 
 EXPECTED = {
     "en": ("Country of dispatch (DE 5/14)", "Invoice currency (DE 4/10)",

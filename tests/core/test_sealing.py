@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,27 @@ from tests.sync.helpers import ok
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def sealed_home(home: Path) -> Path:
+def _seal_100(home: Path) -> Path:
     ok(run(home, "init"))
     ok(run(home, "keys", "create"))
     ok(run(home, "demo", "seed", "--count", "100"))
     p = ok(run(home, "seal", "--all-ready"))
     assert "100 sealed" in p.stdout
+    return home
+
+
+@pytest.fixture(scope="module")
+def _sealed_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One profile with 100 sealed declarations, made once for the module."""
+    return _seal_100(tmp_path_factory.mktemp("sealed") / "home")
+
+
+@pytest.fixture
+def sealed_home(home: Path, _sealed_template: Path) -> Path:
+    """A copy of the template for this test: its files are its own to alter; its keys in
+    the keyring are the template's, which these tests only read (the rekey test, which
+    replaces one, seals its own profile)."""
+    shutil.copytree(_sealed_template, home)
     return home
 
 
@@ -157,9 +172,11 @@ def test_no_secret_service_clear_message_then_passphrase_fallback(home: Path) ->
     assert b"PRIVATE KEY" not in raw and b"SQLite format 3" not in raw
 
 
-def test_rekey_rotates_the_database_key(sealed_home: Path) -> None:
+def test_rekey_rotates_the_database_key(home: Path) -> None:
     from client.seal.profile import secret_store
     from client.store import Store, StoreError
+
+    sealed_home = _seal_100(home)
 
     profile = load_profile(sealed_home)
     old = secret_store(profile).get("db-key")

@@ -82,7 +82,10 @@ case "$cmd" in
     export PYTHONDONTWRITEBYTECODE=1
     "$VENV/bin/ruff" check client sync ui bench tests
     set +e
-    "$ROOT/.ci/with-keyring" "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
+    # Two processes (most tests wait on a server or a subprocess); one file stays on one
+    # process, so module fixtures are made once.  COMPTOIR_TEST_WORKERS=0: one process.
+    "$ROOT/.ci/with-keyring" "$VENV/bin/python" -m pytest -q -p no:cacheprovider \
+      -n "${COMPTOIR_TEST_WORKERS:-2}" --dist loadfile "$@"
     rc=$?
     set -e
     [ $rc -eq 5 ] && { echo "no tests collected" >&2; exit 1; }

@@ -135,7 +135,7 @@ def test_rejection_is_explained_in_the_detail_pane(window: Any, prof: Any, qtbot
     html = window.detail.summary.toPlainText()
     explanation = window.ctx.refdata.explain_error("CDS12056")
     assert "CDS12056" in html and explanation and explanation[:30] in html
-    assert "goods_items[0].procedure_code" in html  # the field it points to, with its DE
+    assert "Goods item 1 › Procedure (DE 1/10)" in html  # the field it points to, in words
     assert window.actions_by_name["amend"].isEnabled()
     window.amend_selected()
     assert prof.store.get(ids[0]).status == states.DRAFT

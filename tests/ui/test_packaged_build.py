@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.ui.test_real_display import geometry, wait_for_mapped_window, xvfb_display  # noqa: F401
+from tests.ui.test_real_display import main_window_maps, xvfb_display  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,15 +62,7 @@ def test_packaged_build_shows_the_main_window(packaged_build: Path, xvfb_display
     proc = subprocess.Popen([str(packaged_build)], env=_clean_env(xvfb_display, home),
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
-    try:
-        wids = wait_for_mapped_window(xvfb_display, "Comptoir", proc)
-        assert wids, "the packaged build mapped no main window"
-        width, height = geometry(xvfb_display, wids[0])
-        assert width > 200 and height > 200
-        assert proc.poll() is None, "the packaged build exited after mapping its window"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        log = proc.communicate()[0]
+    log = main_window_maps(xvfb_display, proc, "the packaged build")
     assert "Traceback" not in log, log
     assert (home / "profile.json").is_file(), "the build did not create its profile"
 

@@ -77,15 +77,22 @@ def geometry(display: str, wid: str) -> tuple[int, int]:
     return int(vals["WIDTH"]), int(vals["HEIGHT"])
 
 
-def test_main_window_maps_on_a_real_x_server(xvfb_display: str, tmp_path: Path) -> None:
-    proc = start_on_display(xvfb_display, [sys.executable, "-m", "ui.app"], tmp_path / "home")
+def main_window_maps(display: str, proc: subprocess.Popen[str], what: str = "the app") -> str:
+    """Wait for the main window to be mapped at a usable size with ``proc`` still running;
+    then kill it and return its output (for the caller's checks of the log)."""
     try:
-        wids = wait_for_mapped_window(xvfb_display, "Comptoir", proc)
-        assert wids, "the main window was not mapped"
-        width, height = geometry(xvfb_display, wids[0])
+        wids = wait_for_mapped_window(display, "Comptoir", proc)
+        assert wids, f"{what} mapped no main window"
+        width, height = geometry(display, wids[0])
         assert width > 200 and height > 200
-        assert proc.poll() is None, "the app exited after mapping its window"
+        assert proc.poll() is None, f"{what} exited after mapping its window"
     finally:
         proc.send_signal(signal.SIGKILL)
         log = proc.communicate()[0]
+    return log
+
+
+def test_main_window_maps_on_a_real_x_server(xvfb_display: str, tmp_path: Path) -> None:
+    proc = start_on_display(xvfb_display, [sys.executable, "-m", "ui.app"], tmp_path / "home")
+    log = main_window_maps(xvfb_display, proc)
     assert "Could not load the Qt platform plugin" not in log, log

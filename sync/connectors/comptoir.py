@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from client.common.i18n import ComptoirError
+from client.store import settings_keys as keys
 from sync.connectors.base import ConnectorInfo
 from sync.trust import pull_trust
 
@@ -23,8 +24,11 @@ class ComptoirConnector:
         self.engine = engine
 
     def deliver(self, report: Any) -> None:
-        migrate_older_signatures(self.engine)
+        checked_through = migrate_older_signatures(self.engine)
         self.engine._drain(report)
+        if checked_through:  # after the drain: nothing waits on the writer before it starts
+            self.engine._write(lambda: self.engine.store.set_setting(
+                keys.SIGNATURES_CHECKED, checked_through))
         if queue_owed_withdrawals(self.engine):
             self.engine._drain(report)  # the withdrawals go out in the same sync
 
@@ -55,19 +59,18 @@ def migrate_older_signatures(engine: Any) -> int:
     key, and the sync is the one moment it matters (before anything is sent), with the
     key and the one writer at hand.  A downgrade that seals again is caught the same way.
     The scan reads only signatures, and only of envelopes queued since the last scan
-    (this build never signs high-S; a downgraded one appends later seqs).
+    (this build never signs high-S; a downgraded one appends later seqs).  Returns the seq
+    the scan found clean through, for the caller to record after the drain (0: nothing to
+    record), so that a sync with nothing to migrate writes nothing before it sends.
     """
     from client.seal.reseal import first_high_s, migrate_high_s
-    from client.store import settings_keys as keys
 
     if not (engine.profile.server or {}).get("enrolled_at"):
         return 0  # not enrolled: enrolment re-seals every queued envelope anyway (low-S)
     checked = engine.store.get_setting(keys.SIGNATURES_CHECKED)
     start, through = first_high_s(engine.store, after=checked)
     if start is None:
-        if through > checked:
-            engine._write(lambda: engine.store.set_setting(keys.SIGNATURES_CHECKED, through))
-        return 0
+        return through if through > checked else 0  # the caller records it after the drain
 
     def signing_key() -> tuple[dict[str, Any], list[str]]:
         from client.seal.keys import load_private_jwk, require_active_key, x5c
@@ -75,9 +78,8 @@ def migrate_older_signatures(engine: Any) -> int:
         info = require_active_key(engine.profile.home)
         return load_private_jwk(engine.secrets, info), x5c(info)
 
-    made = engine._write(lambda: migrate_high_s(engine.store, signing_key,
-                                                engine.profile.actor()))
-    return len(made or [])
+    engine._write(lambda: migrate_high_s(engine.store, signing_key, engine.profile.actor()))
+    return 0
 
 
 def queue_owed_withdrawals(engine: Any) -> int:

@@ -14,9 +14,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets as _random
+import time
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,6 +28,8 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from client.common import files
 from client.common.i18n import ComptoirError, Message
+
+log = logging.getLogger(__name__)
 
 SERVICE = "comptoir"
 PASSPHRASE_ENV = "COMPTOIR_PASSPHRASE"
@@ -137,28 +141,45 @@ class KeyringSecretStore:
 _probe_cache: dict[int, tuple[object, bool]] = {}
 
 
-def keyring_available() -> bool:
-    """True when a real keyring backend answers a set/get/delete probe."""
+def keyring_available(attempts: int = 1) -> bool:
+    """True when a real keyring backend answers a set/get/delete probe.
+
+    ``attempts`` > 1 probes again after a short pause when it fails: a Secret Service busy
+    with other clients can drop one call, which must not read as "the keyring is gone" to
+    a profile that keeps its keys there.  Only a success is remembered for the process.
+    """
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(0.5 * attempt)
+        answer = _probe_keyring()
+        if answer is not False:  # True, or None: no keyring backend at all (no retry)
+            return bool(answer)
+    return False
+
+
+def _probe_keyring() -> bool | None:
     try:
         import keyring
         from keyring.backends import fail, null
 
         backend = keyring.get_keyring()
     except Exception:  # noqa: BLE001 - any failure to even load means no keyring
-        return False
+        return None
     known = _probe_cache.get(id(backend))
     if known is not None and known[0] is backend:
         return known[1]
-    ok = False
-    if not isinstance(backend, fail.Keyring | null.Keyring):
-        user = f"probe/{_random.token_hex(8)}"
-        try:
-            backend.set_password(SERVICE, user, "probe")
-            ok = backend.get_password(SERVICE, user) == "probe"
-            backend.delete_password(SERVICE, user)
-        except Exception:  # noqa: BLE001 - dbus, locked collection, no daemon …
-            ok = False
-    _probe_cache[id(backend)] = (backend, ok)
+    if isinstance(backend, fail.Keyring | null.Keyring):
+        return None
+    user = f"probe/{_random.token_hex(8)}"
+    try:
+        backend.set_password(SERVICE, user, "probe")
+        ok = backend.get_password(SERVICE, user) == "probe"
+        backend.delete_password(SERVICE, user)
+    except Exception as exc:  # noqa: BLE001 - dbus, locked collection, no daemon …
+        log.debug("keyring probe failed: %s", type(exc).__name__)
+        ok = False
+    if ok:
+        _probe_cache[id(backend)] = (backend, ok)
     return ok
 
 
@@ -344,7 +365,7 @@ def open_secret_store(home: Path, namespace: str, passphrase: str | None = None)
 
 def _make(home: Path, backend: str, namespace: str, passphrase: str | None) -> SecretStore:
     if backend == KIND_KEYRING:
-        if not keyring_available():
+        if not keyring_available(attempts=3):
             raise ComptoirError("secrets.keyring_gone", 2, env=PASSPHRASE_ENV)
         return KeyringSecretStore(namespace)
     if not passphrase:

@@ -342,3 +342,38 @@ def test_with_keyring_fails_loudly_when_the_secret_service_cannot_start(tmp_path
     assert r.returncode == 69
     assert "cannot create control dir" in r.stderr  # gnome-keyring's own error, not hidden
     assert "could not start" in r.stderr
+
+
+class _OnceBusyKeyring(keyring.backend.KeyringBackend):
+    """The real Secret Service behind a first call that fails, as one dropped D-Bus call
+    of a daemon busy with other clients does (which cannot be provoked at will)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self, real: keyring.backend.KeyringBackend) -> None:
+        super().__init__()
+        self.real, self.failed = real, 0
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        if not self.failed:
+            self.failed += 1
+            raise keyring.errors.PasswordSetError("org.freedesktop.DBus.Error.NoReply")
+        self.real.set_password(service, username, password)
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.real.get_password(service, username)
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.real.delete_password(service, username)
+
+
+def test_a_profile_on_the_keyring_outlives_one_dropped_call(real_keyring, home: Path) -> None:
+    real = keyring.get_keyring()
+    open_secret_store(home, "ns-busy").set("db-key", "k1")  # recorded: keyring
+    busy = _OnceBusyKeyring(real)
+    keyring.set_keyring(busy)
+    try:
+        store = open_secret_store(home, "ns-busy")  # probed again after a pause
+        assert busy.failed == 1 and store.get("db-key") == "k1"
+    finally:
+        keyring.set_keyring(real)

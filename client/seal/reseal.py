@@ -67,12 +67,14 @@ def is_high_s(protected: str, signature: str) -> bool:
 
 
 def migrate_high_s(store: Store, signing_key: Callable[[], tuple[dict[str, Any], list[str]]],
-                   actor: str) -> list[JournalEntry]:
+                   actor: str, *, start: int | None = None) -> list[JournalEntry]:
     """Re-seal the undelivered tail from the first high-S envelope, low-S, in one store
     transaction (a crash leaves the old tail or the new one).  ``signing_key`` returns the
     active key's private JWK and ``x5c``; it is called only when there is a tail to
-    migrate.  Returns the new envelopes (none when nothing was signed high-S)."""
-    start, _ = first_high_s(store)
+    migrate.  ``start``: the first high-S seq when the caller has scanned already.
+    Returns the new envelopes (none when nothing was signed high-S)."""
+    if start is None:  # the caller's scan found it already, or this one looks
+        start, _ = first_high_s(store)
     if start is None:
         return []
     private_jwk, chain = signing_key()

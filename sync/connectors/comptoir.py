@@ -78,7 +78,8 @@ def migrate_older_signatures(engine: Any) -> int:
         info = require_active_key(engine.profile.home)
         return load_private_jwk(engine.secrets, info), x5c(info)
 
-    engine._write(lambda: migrate_high_s(engine.store, signing_key, engine.profile.actor()))
+    engine._write(lambda: migrate_high_s(engine.store, signing_key, engine.profile.actor(),
+                                         start=start))
     return 0
 
 

@@ -21,6 +21,24 @@ except ImportError:  # pragma: no cover - hypothesis is a test dependency
 
 REPO = Path(__file__).resolve().parent.parent
 
+_stop_keyring: Callable[[], None] | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A test process of a parallel run gets its own Secret Service (tests/keyring_session)."""
+    global _stop_keyring
+    if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("COMPTOIR_KEYRING_PER_WORKER") != "0":
+        from tests.keyring_session import start_private_secret_service
+
+        _stop_keyring = start_private_secret_service()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _stop_keyring
+    if _stop_keyring is not None:
+        _stop_keyring()
+        _stop_keyring = None
+
 
 def conformance_dir() -> Path | None:
     """../shared/conformance (or $COMPTOIR_CONFORMANCE_DIR), None where absent."""

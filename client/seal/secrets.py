@@ -19,8 +19,9 @@ import os
 import re
 import secrets as _random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,6 +29,8 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from client.common import files
 from client.common.i18n import ComptoirError, Message
+
+_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +116,7 @@ class KeyringSecretStore:
         from keyring.errors import KeyringError
 
         try:
-            return keyring.get_password(SERVICE, self._user(name))
+            return _once_more(keyring.get_password, SERVICE, self._user(name))
         except KeyringError as exc:
             raise ComptoirError("secrets.keyring_error", 2, reason=str(exc)) from exc
 
@@ -122,7 +125,7 @@ class KeyringSecretStore:
         from keyring.errors import KeyringError
 
         try:
-            keyring.set_password(SERVICE, self._user(name), value)
+            _once_more(keyring.set_password, SERVICE, self._user(name), value)
         except KeyringError as exc:
             raise ComptoirError("secrets.keyring_error", 2, reason=str(exc)) from exc
 
@@ -136,6 +139,22 @@ class KeyringSecretStore:
             return
         except KeyringError as exc:
             raise ComptoirError("secrets.keyring_error", 2, reason=str(exc)) from exc
+
+
+def _once_more(call: Callable[..., _T], *args: object) -> _T:
+    """Call the keyring, and once more after a pause if it could not reach the service.
+
+    A Secret Service that dropped off the bus in the middle of a call ("disconnected
+    without replying") is started again by D-Bus on the next one; only that failure
+    (keyring's InitError) is tried again, never a locked keyring or a refused prompt.
+    """
+    from keyring.errors import InitError
+
+    try:
+        return call(*args)
+    except InitError:
+        time.sleep(0.5)
+        return call(*args)
 
 
 _probe_cache: dict[int, tuple[object, bool]] = {}

@@ -377,3 +377,45 @@ def test_a_profile_on_the_keyring_outlives_one_dropped_call(real_keyring, home: 
         assert busy.failed == 1 and store.get("db-key") == "k1"
     finally:
         keyring.set_keyring(real)
+
+
+class _DroppedOnceKeyring(_OnceBusyKeyring):
+    """The real Secret Service behind one call that finds it gone, as keyring reports a
+    gnome-keyring that dropped off the bus mid-call (InitError), or a given other error."""
+
+    def __init__(self, real: keyring.backend.KeyringBackend, error: Exception) -> None:
+        super().__init__(real)
+        self.error = error
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        if not self.failed:
+            self.failed += 1
+            raise self.error
+        self.real.set_password(service, username, password)
+
+
+def test_a_keyring_write_is_tried_again_when_the_service_dropped_off(real_keyring, home: Path) -> None:
+    real = keyring.get_keyring()
+    store = open_secret_store(home, "ns-dropped")
+    dropped = _DroppedOnceKeyring(real, keyring.errors.InitError(
+        "Failed to create the collection: Message recipient disconnected from message bus"))
+    keyring.set_keyring(dropped)
+    try:
+        store.set("db-key", "k2")  # the second call reaches the restarted service
+        assert dropped.failed == 1 and store.get("db-key") == "k2"
+    finally:
+        keyring.set_keyring(real)
+
+
+def test_a_locked_keyring_is_not_asked_twice(real_keyring, home: Path) -> None:
+    real = keyring.get_keyring()
+    store = open_secret_store(home, "ns-locked")
+    locked = _DroppedOnceKeyring(real, keyring.errors.KeyringLocked("the user dismissed the prompt"))
+    keyring.set_keyring(locked)
+    try:
+        with pytest.raises(ComptoirError) as err:
+            store.set("db-key", "k3")
+        assert err.value.code == "secrets.keyring_error" and locked.failed == 1
+        assert store.get("db-key") is None
+    finally:
+        keyring.set_keyring(real)

@@ -8,17 +8,22 @@ refused instead of corrupting local state.  Everything lives under ``/v1``.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from client.common.b64 import b64u_decode_lenient, b64u_encode
+from client.common.b64 import b64u_decode, b64u_decode_lenient, b64u_encode
 
 PROTOCOL_VERSION = "1"
 API_PREFIX = "/v1"
 MAX_BATCH = 500  # envelopes per POST /v1/envelopes
 MAX_BODY_BYTES = 16 << 20  # decompressed request body bound
 MAX_FEED_LIMIT = 1000
+MAX_CHAINS = 8  # certificate chains per batch (one device: its current key, maybe one more)
+MAX_CHAIN_TEXT = 32 << 10  # one chain's x5c array text
+MAX_CHAIN_CERTS = 10
+X5C_MEMBER = '"x5c":'  # how the sealed header spells its chain (client/seal/jws.py)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 Role = Literal["trader", "officer"]
@@ -64,6 +69,16 @@ class HealthResponse(_Wire):
     version: str
     time: str = Field(description="Server time, ISO 8601 UTC")
     training: bool = Field(default=False, description="A training single window (fake MRNs)")
+    request_encodings: list[str] = Field(
+        default_factory=lambda: ["gzip"], max_length=16,
+        description="Content-Encodings accepted on request bodies, preferred first")
+    zstd_dictionaries: list[int] = Field(
+        default_factory=list, max_length=16,
+        description="Ids of the zstd dictionaries a `zstd` body may use (the frame names "
+                    "its dictionary)")
+    thin_headers: bool = Field(
+        default=False, description="Batches may carry `protected_json` and `chains` (the "
+                                   "certificate chain once per batch)")
 
 
 class EnrolRequest(_Request):
@@ -100,17 +115,37 @@ class TokenResponse(_Wire):
     expires_at: str = Field(description="When this token expires")
 
 
+class WireFormError(ValueError):
+    """A batch's thin form cannot be turned back into the envelopes as signed.
+
+    ``code`` is a problem code (``sandbox.chain_invalid``, ``sandbox.chain_ref_invalid``);
+    ``pointer`` names the batch member at fault.
+    """
+
+    def __init__(self, code: str, pointer: str) -> None:
+        super().__init__(f"{code} at {pointer}")
+        self.code, self.pointer = code, pointer
+
+
 class JwsEnvelope(_Request):
     """A sealed envelope: JWS JSON flattened serialization (base64url members).
 
     On the wire the payload may instead travel as ``payload_json``, its canonical JSON
-    text: base64 hides the repetition between declarations from the batch's gzip, so
-    the plain text compresses about a third better.  The receiver re-encodes it to the
-    base64url ``payload`` that was signed (lossless: the JWS is exactly the sealed one).
-    Exactly one of the two is present.
+    text: base64 hides the repetition between declarations from the batch's compressor.
+    The protected header likewise may travel as ``protected_json``, its exact JSON text,
+    in which the x5c array may be replaced by its index in the batch's ``chains`` (the
+    certificate chain then crosses the link once per batch, not once per envelope).  The
+    receiver restores both byte for byte and re-encodes them to the base64url members
+    that were signed: the JWS, and so its hash, is exactly the sealed one.  Exactly one
+    of each pair is present.
     """
 
-    protected: str = _B64
+    protected: str | None = Field(default=None, max_length=4 << 20,
+                                  pattern=r"^[A-Za-z0-9_-]*$")
+    protected_json: str | None = Field(
+        default=None, max_length=64 << 10,
+        description="The protected header's JSON text, in place of its base64url form; "
+                    "its x5c array may be an index into the batch's `chains`")
     payload: str | None = Field(default=None, max_length=4 << 20,
                                 pattern=r"^[A-Za-z0-9_-]*$")
     payload_json: str | None = Field(default=None, max_length=3 << 20,
@@ -119,18 +154,66 @@ class JwsEnvelope(_Request):
     signature: str = Field(max_length=1024, pattern=r"^[A-Za-z0-9_-]*$")
 
     @model_validator(mode="after")
-    def _one_payload(self) -> JwsEnvelope:
+    def _one_each(self) -> JwsEnvelope:
         if (self.payload is None) == (self.payload_json is None):
             raise ValueError("exactly one of payload and payload_json")
+        if (self.protected is None) == (self.protected_json is None):
+            raise ValueError("exactly one of protected and protected_json")
         return self
 
-    def to_envelope(self) -> dict[str, str]:
+    def protected_b64(self, chains: list[str] | None = None, pointer: str = "") -> str:
+        """The protected member as signed, its chain restored from ``chains``."""
+        if self.protected is not None:
+            return self.protected
+        assert self.protected_json is not None
+        text = restore_chain(self.protected_json, chains or [], pointer)
+        return b64u_encode(text.encode("utf-8"))
+
+    def to_envelope(self, chains: list[str] | None = None) -> dict[str, str]:
         """The sealed envelope as signed: three base64url members."""
         payload = self.payload
         if payload is None:
             assert self.payload_json is not None
             payload = b64u_encode(self.payload_json.encode("utf-8"))
-        return {"protected": self.protected, "payload": payload, "signature": self.signature}
+        return {"protected": self.protected_b64(chains), "payload": payload,
+                "signature": self.signature}
+
+
+def restore_chain(header_text: str, chains: list[str], pointer: str = "") -> str:
+    """The header text with its chain reference (``"x5c":N``) replaced by ``chains[N]``.
+
+    A header without a reference is returned as it is.  Textual, not a re-serialisation:
+    parsing and dumping again could change a byte and the signature would not verify.
+    """
+    at = header_text.find(X5C_MEMBER)
+    if at < 0:
+        return header_text
+    if header_text.find(X5C_MEMBER, at + 1) >= 0:
+        raise WireFormError("sandbox.chain_ref_invalid", pointer)  # ambiguous
+    start = at + len(X5C_MEMBER)
+    end = start
+    while end < len(header_text) and header_text[end].isascii() and header_text[end].isdigit():
+        end += 1
+    if end == start:
+        return header_text  # the array itself, inline
+    if end - start > 3 or end >= len(header_text) or header_text[end] not in ",}":
+        raise WireFormError("sandbox.chain_ref_invalid", pointer)
+    index = int(header_text[start:end])
+    if index >= len(chains):
+        raise WireFormError("sandbox.chain_ref_invalid", pointer)
+    return header_text[:start] + chains[index] + header_text[end:]
+
+
+def check_chains(chains: list[str]) -> None:
+    """Each batch-level chain must be a JSON array of (base64) strings."""
+    for i, text in enumerate(chains):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        if not (isinstance(value, list) and 0 < len(value) <= MAX_CHAIN_CERTS
+                and all(isinstance(c, str) for c in value)):
+            raise WireFormError("sandbox.chain_invalid", f"/chains/{i}")
 
 
 def wire_envelope(envelope: dict[str, str]) -> dict[str, str]:
@@ -139,6 +222,58 @@ def wire_envelope(envelope: dict[str, str]) -> dict[str, str]:
     text = b64u_decode_lenient(raw).decode("utf-8")
     return {"protected": envelope["protected"], "payload_json": text,
             "signature": envelope["signature"]}
+
+
+def thin_batch(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A batch body with each certificate chain sent once (``protected_json`` + ``chains``).
+
+    An item whose header would not come back byte for byte (not canonical base64url, not
+    UTF-8, no single x5c member) keeps its ``protected``: the thin form only ever saves
+    bytes, it never changes what was signed.
+    """
+    chains: list[str] = []
+    out: list[dict[str, Any]] = []
+    for item in items:
+        thin = _thin_item(item, chains)
+        out.append(thin if thin is not None else item)
+    body: dict[str, Any] = {"envelopes": out}
+    if chains:
+        body["chains"] = chains
+    return body
+
+
+def _thin_item(item: dict[str, Any], chains: list[str]) -> dict[str, Any] | None:
+    protected = item.get("protected")
+    if not isinstance(protected, str):
+        return None
+    try:
+        raw = b64u_decode(protected)
+        text = raw.decode("utf-8")
+        header = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or b64u_encode(raw) != protected:
+        return None
+    thin_text = text
+    x5c = header.get("x5c")
+    if isinstance(x5c, list):
+        array = json.dumps(x5c, separators=(",", ":"), ensure_ascii=False)
+        member = X5C_MEMBER + array
+        if text.count(X5C_MEMBER) != 1 or member not in text or len(array) > MAX_CHAIN_TEXT:
+            return None
+        if array not in chains:
+            if len(chains) >= MAX_CHAINS:
+                return None
+            chains.append(array)
+        thin_text = text.replace(member, X5C_MEMBER + str(chains.index(array)))
+    try:
+        if restore_chain(thin_text, chains) != text:
+            return None
+    except WireFormError:
+        return None
+    thin = {k: v for k, v in item.items() if k != "protected"}
+    thin["protected_json"] = thin_text
+    return thin
 
 
 class WithdrawnLink(_Request):
@@ -161,6 +296,10 @@ class WithdrawnLink(_Request):
 
 class SubmitRequest(_Request):
     envelopes: list[JwsEnvelope | WithdrawnLink] = Field(min_length=1, max_length=MAX_BATCH)
+    chains: list[Annotated[str, Field(max_length=MAX_CHAIN_TEXT)]] = Field(
+        default_factory=list, max_length=MAX_CHAINS,
+        description="Certificate chains (each the exact text of an x5c array) that the "
+                    "envelopes' `protected_json` refer to by index")
 
 
 class ErrorItem(_Wire):

@@ -7,6 +7,10 @@ a :class:`TransportError` (``transport.bad_response``), never a crash and never 
 result.  TLS verification is always on; the server certificate can also be pinned by
 its SHA-256.  Errors say whether a retry can help (``retryable``, ``retry_after``) so
 the outbox engine can back off.
+
+A batch goes in the thinnest form the server offers (``/v1/health``, asked once per
+client): each certificate chain once per batch, and zstd with the shipped dictionary;
+gzip and the full headers against a server that offers neither.
 """
 
 from __future__ import annotations
@@ -42,7 +46,9 @@ from sync.protocol import (
     TokenResponse,
     TreeHeadResponse,
     TrustResponse,
+    thin_batch,
 )
+from sync.wire import encode_body
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -176,6 +182,8 @@ class SingleWindowClient(Closing):
         self.max_response_bytes = max_response_bytes
         self.bytes_sent = 0
         self.bytes_received = 0
+        self.offer: HealthResponse | None = None  # what the server takes (health, cached)
+        self.link_bps: float | None = None  # upload rate seen by the last batch
         pin = None
         if pin_sha256:
             pin = pin_sha256.replace(":", "").strip().lower()
@@ -193,7 +201,8 @@ class SingleWindowClient(Closing):
 
     # -- public API --------------------------------------------------------------
     def health(self) -> HealthResponse:
-        return self._call("GET", "/health", HealthResponse, auth=False)
+        self.offer = self._call("GET", "/health", HealthResponse, auth=False)
+        return self.offer
 
     def enrol(self, req: EnrolRequest) -> EnrolResponse:
         return self._call("POST", "/enrol", EnrolResponse, body=req.model_dump(mode="json"),
@@ -204,8 +213,9 @@ class SingleWindowClient(Closing):
         headers = {"Idempotency-Key": idempotency_key}
         if log_size:
             headers[LOG_SIZE_HEADER] = str(log_size)
-        resp = self._call("POST", "/envelopes", BatchResponse, body={"envelopes": envelopes},
-                          headers=headers)
+        offer = self.offer or self.health()
+        body = thin_batch(envelopes) if offer.thin_headers else {"envelopes": envelopes}
+        resp = self._call("POST", "/envelopes", BatchResponse, body=body, headers=headers)
         if len(resp.results) != len(envelopes) or any(
                 r.index != i for i, r in enumerate(resp.results)):
             raise TransportError("transport.bad_response", reason="results do not match batch")
@@ -247,9 +257,13 @@ class SingleWindowClient(Closing):
         data: bytes | None = None
         if body is not None:
             raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-            data = gzip.compress(raw, compresslevel=6, mtime=0)
+            if self.offer is not None:
+                data, coding = encode_body(raw, self.offer.request_encodings,
+                                           self.offer.zstd_dictionaries, self.link_bps)
+            else:
+                data, coding = gzip.compress(raw, compresslevel=6, mtime=0), "gzip"
             hdrs["Content-Type"] = "application/json"
-            hdrs["Content-Encoding"] = "gzip"
+            hdrs["Content-Encoding"] = coding
         if auth:
             if not self.token:
                 raise TransportError("transport.no_token", retryable=False)
@@ -269,6 +283,8 @@ class SingleWindowClient(Closing):
         except requests.exceptions.RequestException as exc:
             raise TransportError("transport.unreachable", url=self.base_url,
                                  reason=_short(exc)) from exc
+        if data and len(data) > 4096 and resp.elapsed.total_seconds() > 0:
+            self.link_bps = len(data) * 8 / resp.elapsed.total_seconds()
         try:
             self.bytes_sent += len(data or b"") + _request_overhead(resp.request)
             payload = self._read_bounded(resp)

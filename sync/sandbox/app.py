@@ -1,8 +1,9 @@
 """The sandbox single window's HTTP API (FastAPI): protocol v1 under /v1.
 
 Every error is RFC 9457 ``application/problem+json`` with a stable ``code`` (FastAPI's
-own 404/405/422 included).  Request bodies may be gzip-compressed; the decompressed
-size is bounded (a gzip bomb stops at the bound, it is never inflated in full).
+own 404/405/422 included).  Request bodies may be gzip- or zstd-compressed (the codings
+and zstd dictionaries on offer are in ``/v1/health``); the decompressed size is bounded
+(a bomb stops at the bound, it is never inflated in full).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import math
 import secrets
 import threading
 import time
-import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,16 +55,20 @@ from sync.protocol import (
     TokenResponse,
     TreeHeadResponse,
     TrustResponse,
+    WireFormError,
+    WithdrawnLink,
+    check_chains,
 )
 from sync.sandbox import authz
 from sync.sandbox import officer as officer_mod
 from sync.sandbox import refdata as refdata_mod
 from sync.sandbox.ca import SandboxPKI, cert_serial
-from sync.sandbox.checks import Checker
+from sync.sandbox.checks import Checker, Prepared
 from sync.sandbox.intake import IntakeContext, check_batch, now_iso, prepare_item, process_batch
 from sync.sandbox.pipeline import DEFAULT_CLOCK_SPEED, Clock, LaneMode
 from sync.sandbox.store import TOKEN_LIFETIME, Principal, SandboxStore
 from sync.sandbox.translog import MerkleLog
+from sync.wire import BodyError, inflate, server_offer
 
 FINGERPRINT_KEY = "comptoir.body_sha256"
 
@@ -161,7 +165,8 @@ def problem_response(status: int, code: str, detail: str | None, instance: str |
 
 
 class BodyLimitMiddleware:
-    """Inflate gzip request bodies with a hard bound; fingerprint the decompressed body."""
+    """Inflate gzip or zstd request bodies with a hard bound; fingerprint the
+    decompressed body."""
 
     def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
         self.app, self.limit = app, limit
@@ -174,7 +179,7 @@ class BodyLimitMiddleware:
                    for k, v in scope.get("headers", [])}
         encoding = headers.get("content-encoding", "identity").strip().lower()
         path = scope.get("path", "")
-        if encoding not in ("identity", "gzip", ""):
+        if encoding not in ("identity", "gzip", "zstd", ""):
             await problem_response(415, "sandbox.bad_encoding", encoding[:40], path)(
                 scope, receive, send)
             return
@@ -200,19 +205,15 @@ class BodyLimitMiddleware:
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
-        body = b"".join(chunks)
-        if encoding == "gzip":
-            try:
-                inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                body = inflater.decompress(body, self.limit + 1)
-                if len(body) > self.limit or inflater.unconsumed_tail:
-                    await problem_response(413, "sandbox.body_too_large", None, path)(
-                        scope, receive, send)
-                    return
-            except zlib.error:
-                await problem_response(400, "sandbox.bad_encoding", "gzip", path)(
-                    scope, receive, send)
-                return
+        try:
+            body = inflate(b"".join(chunks), encoding, self.limit)
+        except BodyError as exc:
+            status, code = {"too_large": (413, "sandbox.body_too_large"),
+                            "unsupported": (415, "sandbox.bad_encoding")}.get(
+                                exc.reason, (400, "sandbox.bad_encoding"))
+            await problem_response(status, code, exc.detail if status != 413 else None,
+                                   path)(scope, receive, send)
+            return
         scope.setdefault("state", {})
         scope[FINGERPRINT_KEY] = hashlib.sha256(body).hexdigest()
         new_headers = [(k, v) for k, v in scope.get("headers", [])
@@ -383,6 +384,20 @@ async def _drain(receive: Receive, limit: int = MAX_BODY_BYTES) -> None:
             return
 
 
+def content_fingerprint(items: list[Prepared | WithdrawnLink]) -> str:
+    """SHA-256 of a batch's content: each envelope's hash (its chain link, over the three
+    members as signed) or withdrawn link, in order."""
+    h = hashlib.sha256(b"comptoir-batch-v2")
+    for item in items:
+        if isinstance(item, WithdrawnLink):
+            h.update(b"w" + json.dumps(item.model_dump(), sort_keys=True).encode("utf-8"))
+        elif item.hash:
+            h.update(b"e" + item.hash.encode("ascii"))
+        else:  # not even an envelope's shape: its members, refused later
+            h.update(b"m" + json.dumps(item.envelope, sort_keys=True).encode("utf-8"))
+    return h.hexdigest()
+
+
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
@@ -470,8 +485,11 @@ def create_app(state: SandboxState | None) -> FastAPI:
     @app.get(f"{API_PREFIX}/health", response_model=HealthResponse, tags=["health"])
     def health() -> HealthResponse:
         """Connectivity probe: cheap, no authentication."""
+        encodings, dictionaries = server_offer()
         return HealthResponse(status="ok", version=PROTOCOL_VERSION, time=now_iso(),
-                              training=bool(state and state.settings.training))
+                              training=bool(state and state.settings.training),
+                              request_encodings=encodings, zstd_dictionaries=dictionaries,
+                              thin_headers=True)
 
     @app.post(f"{API_PREFIX}/enrol", response_model=EnrolResponse, tags=["enrolment"],
               responses=_problems(400, 403, 413, 415, 422))
@@ -531,7 +549,16 @@ def create_app(state: SandboxState | None) -> FastAPI:
         """Lodge a batch of sealed envelopes; one result per envelope, in order."""
         if not idempotency_key:
             raise ProblemException(400, "sandbox.idempotency_key_missing", None)
-        fingerprint = request.scope.get(FINGERPRINT_KEY) or ""
+        try:  # the envelopes as signed, whatever form they travelled in
+            check_chains(body.chains)
+            items = [prepare_item(e, body.chains, i) for i, e in enumerate(body.envelopes)]
+        except WireFormError as exc:
+            raise ProblemException(422, exc.code, exc.pointer) from exc
+        # A request is the same request in any of its wire forms (thin or fat, gzip or
+        # zstd): the fingerprint is of the envelopes.  The raw body's digest (what the
+        # records of older builds hold) still answers for a replay.
+        fingerprint = content_fingerprint(items)
+        fingerprints = (fingerprint, request.scope.get(FINGERPRINT_KEY) or "")
         slot = (who.trader_id, idempotency_key)
         with state.in_flight_lock:
             if slot in state.in_flight:
@@ -541,7 +568,7 @@ def create_app(state: SandboxState | None) -> FastAPI:
         try:
             record = state.store.idempotency_record(*slot)
             if record is not None:
-                return _replay(record, fingerprint)
+                return _replay(record, fingerprints)
             ctx = IntakeContext(
                 ca_cert=state.pki.ca_cert, receipt_jwk=state.pki.receipt_private_jwk,
                 country=state.settings.country, seed=state.settings.seed,
@@ -550,12 +577,11 @@ def create_app(state: SandboxState | None) -> FastAPI:
                 revoked=state.store.revoked_serials(), checker=state.checker,
                 max_held=state.settings.max_held_per_device,
                 log=state.log, known_log_size=log_size)
-            incoming = check_batch(state.store, ctx, who,
-                                   [prepare_item(e) for e in body.envelopes])
+            incoming = check_batch(state.store, ctx, who, items)
             with state.store.batch() as tx:
                 record = tx.idempotency_record(*slot)  # another worker may have answered
                 if record is not None:
-                    return _replay(record, fingerprint)
+                    return _replay(record, fingerprints)
                 payload = process_batch(tx, ctx, who, incoming)
                 text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
                 tx.save_idempotency(who.trader_id, idempotency_key, fingerprint, text)
@@ -564,8 +590,8 @@ def create_app(state: SandboxState | None) -> FastAPI:
             with state.in_flight_lock:
                 state.in_flight.discard(slot)
 
-    def _replay(record: tuple[str, str], fingerprint: str) -> Response:
-        if record[0] != fingerprint:
+    def _replay(record: tuple[str, str], fingerprints: tuple[str, str]) -> Response:
+        if record[0] not in fingerprints:
             raise ProblemException(422, "sandbox.idempotency_mismatch", None)
         return Response(record[1].encode("utf-8"), media_type="application/json")
 

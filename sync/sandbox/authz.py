@@ -52,6 +52,12 @@ PROBLEM_CODES: dict[str, str] = {
     "sandbox.token_revoked": "401: the certificate the token was issued with is revoked.",
     "sandbox.enrol_refused": "403: unknown, used, or foreign enrolment code.",
     "sandbox.csr_invalid": "400: the CSR is refused; the enrolment code stays usable.",
+    "sandbox.chain_invalid": "422: a batch's `chains` entry is not a JSON array of strings "
+                             "(the pointer names it).",
+    "sandbox.chain_ref_invalid": "422: an envelope's `protected_json` refers to a chain the "
+                                 "batch does not carry, or names its x5c twice.",
+    "sandbox.bad_encoding": "415: a Content-Encoding (or zstd dictionary) not on offer in "
+                            "`/v1/health`; 400: a corrupt body.",
 }
 
 REPRESENTATION_STATUSES = frozenset({"2", "3"})  # DE 3/21: direct, indirect

@@ -114,11 +114,17 @@ class Incoming:
     link: WithdrawnLink | None = None
 
 
-def prepare_item(item: JwsEnvelope | WithdrawnLink) -> Prepared | WithdrawnLink:
-    """A batch item as the intake takes it: an envelope as signed, or a withdrawn link."""
+def prepare_item(item: JwsEnvelope | WithdrawnLink, chains: list[str] | None = None,
+                 index: int = 0) -> Prepared | WithdrawnLink:
+    """A batch item as the intake takes it: an envelope as signed (its header's chain
+    restored from the batch's ``chains``), or a withdrawn link.  A reference that cannot
+    be restored raises :class:`sync.protocol.WireFormError`."""
     if isinstance(item, WithdrawnLink):
         return item
-    return prepare(item.model_dump(exclude_none=True))
+    wire = item.model_dump(exclude_none=True)
+    if "protected_json" in wire:
+        wire["protected"] = item.protected_b64(chains, f"/envelopes/{index}/protected_json")
+    return prepare(wire)
 
 
 def check_batch(store: SandboxStore, ctx: IntakeContext, principal: Principal,

@@ -1,9 +1,9 @@
 """Train the zstd dictionary shipped in resources/wire/ (issue #15, the thin link).
 
 The samples are batch items in their wire form (``protected_json`` with the chain
-reference, ``payload_json``, a signature) built from client/declaration/samples.py, as
-``json.dumps`` writes them into a batch body, so the dictionary holds the field names,
-code lists and escaping the link really carries.  Deterministic for one seed and id:
+reference and ``prev`` elided as in a batch, ``payload_json``, a signature) built from
+client/declaration/samples.py, as ``json.dumps`` writes them into a batch body, so the
+dictionary holds the field names, code lists and escaping the link really carries.  Deterministic for one seed and id:
 ``python scripts/train_wire_dictionary.py`` rewrites the file only when it changed.
 """
 
@@ -49,7 +49,7 @@ def training_samples(count: int, seed: int) -> list[bytes]:
                           f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00Z",
                   "typ": "comptoir-envelope+jws", "knd": "declaration", "did": decl.id,
                   "ver": decl.version, "dev": uuid7(start_ms),
-                  "seq": k + 1, "prev": hexbytes(32).hex(),
+                  "seq": k + 1, "prev": "-" if k % 50 else hexbytes(32).hex(),
                   "crit": ["sigT", "knd", "did", "ver", "dev", "seq", "prev"]}
         item = {"protected_json": _dumps(header),
                 "payload_json": canonicalize(decl.to_json_dict()).decode("utf-8"),

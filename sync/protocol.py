@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from client.common.b64 import b64u_decode, b64u_decode_lenient, b64u_encode
+from client.common.i18n import ComptoirError
 
 PROTOCOL_VERSION = "1"
 API_PREFIX = "/v1"
@@ -24,6 +25,8 @@ MAX_CHAINS = 8  # certificate chains per batch (one device: its current key, may
 MAX_CHAIN_TEXT = 32 << 10  # one chain's x5c array text
 MAX_CHAIN_CERTS = 10
 X5C_MEMBER = '"x5c":'  # how the sealed header spells its chain (client/seal/jws.py)
+PREV_MEMBER = '"prev":'  # ... and the hash of the envelope before it in the device chain
+PREV_BEFORE = '"-"'  # in protected_json: the hash of the batch's item before this one
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 Role = Literal["trader", "officer"]
@@ -134,7 +137,9 @@ class JwsEnvelope(_Request):
     text: base64 hides the repetition between declarations from the batch's compressor.
     The protected header likewise may travel as ``protected_json``, its exact JSON text,
     in which the x5c array may be replaced by its index in the batch's ``chains`` (the
-    certificate chain then crosses the link once per batch, not once per envelope).  The
+    certificate chain then crosses the link once per batch, not once per envelope) and
+    ``prev`` by ``"-"`` when it is the hash of the batch's item just before (a chain
+    link the receiver computes anyway: 32 bytes of entropy less per envelope).  The
     receiver restores both byte for byte and re-encodes them to the base64url members
     that were signed: the JWS, and so its hash, is exactly the sealed one.  Exactly one
     of each pair is present.
@@ -161,30 +166,47 @@ class JwsEnvelope(_Request):
             raise ValueError("exactly one of protected and protected_json")
         return self
 
-    def protected_b64(self, chains: list[str] | None = None, pointer: str = "") -> str:
-        """The protected member as signed, its chain restored from ``chains``."""
+    def protected_b64(self, chains: list[str] | None = None, prev: str | None = None,
+                      pointer: str = "") -> str:
+        """The protected member as signed, its chain restored from ``chains`` and its
+        ``prev`` from ``prev`` (the hash of the batch's item before it)."""
         if self.protected is not None:
             return self.protected
         assert self.protected_json is not None
-        text = restore_chain(self.protected_json, chains or [], pointer)
+        text = restore_header(self.protected_json, chains or [], prev, pointer)
         return b64u_encode(text.encode("utf-8"))
 
-    def to_envelope(self, chains: list[str] | None = None) -> dict[str, str]:
+    def to_envelope(self, chains: list[str] | None = None,
+                    prev: str | None = None) -> dict[str, str]:
         """The sealed envelope as signed: three base64url members."""
         payload = self.payload
         if payload is None:
             assert self.payload_json is not None
             payload = b64u_encode(self.payload_json.encode("utf-8"))
-        return {"protected": self.protected_b64(chains), "payload": payload,
+        return {"protected": self.protected_b64(chains, prev), "payload": payload,
                 "signature": self.signature}
 
 
-def restore_chain(header_text: str, chains: list[str], pointer: str = "") -> str:
-    """The header text with its chain reference (``"x5c":N``) replaced by ``chains[N]``.
+def restore_header(header_text: str, chains: list[str], prev: str | None,
+                   pointer: str = "") -> str:
+    """The header text as signed: its chain reference (``"x5c":N``) replaced by
+    ``chains[N]`` and a ``"prev":"-"`` by the previous item's hash.
 
-    A header without a reference is returned as it is.  Textual, not a re-serialisation:
-    parsing and dumping again could change a byte and the signature would not verify.
+    Textual, not a re-serialisation: parsing and dumping again could change a byte and
+    the signature would not verify.  A header with neither reference comes back as is.
     """
+    text = restore_chain(header_text, chains, pointer)
+    at = text.find(PREV_MEMBER + PREV_BEFORE)
+    if at < 0:
+        return text
+    if text.count(PREV_MEMBER) != 1 or not prev:
+        raise WireFormError("sandbox.chain_ref_invalid", pointer)
+    start = at + len(PREV_MEMBER)
+    return text[:start] + '"' + prev + '"' + text[start + len(PREV_BEFORE):]
+
+
+def restore_chain(header_text: str, chains: list[str], pointer: str = "") -> str:
+    """The header text with its chain reference (``"x5c":N``) replaced by ``chains[N]``."""
     at = header_text.find(X5C_MEMBER)
     if at < 0:
         return header_text
@@ -225,7 +247,8 @@ def wire_envelope(envelope: dict[str, str]) -> dict[str, str]:
 
 
 def thin_batch(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """A batch body with each certificate chain sent once (``protected_json`` + ``chains``).
+    """A batch body with each certificate chain sent once (``protected_json`` + ``chains``)
+    and each ``prev`` that names the item before it elided.
 
     An item whose header would not come back byte for byte (not canonical base64url, not
     UTF-8, no single x5c member) keeps its ``protected``: the thin form only ever saves
@@ -233,16 +256,35 @@ def thin_batch(items: list[dict[str, Any]]) -> dict[str, Any]:
     """
     chains: list[str] = []
     out: list[dict[str, Any]] = []
+    prev: str | None = None
     for item in items:
-        thin = _thin_item(item, chains)
+        thin = _thin_item(item, chains, prev)
         out.append(thin if thin is not None else item)
+        prev = _item_hash(item)
     body: dict[str, Any] = {"envelopes": out}
     if chains:
         body["chains"] = chains
     return body
 
 
-def _thin_item(item: dict[str, Any], chains: list[str]) -> dict[str, Any] | None:
+def _item_hash(item: dict[str, Any]) -> str | None:
+    """The chain link of a batch item, as the receiver will compute it."""
+    from client.seal.envelope import envelope_hash
+
+    if "withdrawn" in item:
+        return str(item.get("envelope_hash") or "") or None
+    payload = item.get("payload")
+    if payload is None and isinstance(item.get("payload_json"), str):
+        payload = b64u_encode(item["payload_json"].encode("utf-8"))
+    try:
+        return envelope_hash({"protected": item.get("protected"), "payload": payload,
+                              "signature": item.get("signature")})
+    except (ValueError, TypeError, KeyError, ComptoirError):
+        return None
+
+
+def _thin_item(item: dict[str, Any], chains: list[str],
+               prev: str | None) -> dict[str, Any] | None:
     protected = item.get("protected")
     if not isinstance(protected, str):
         return None
@@ -266,8 +308,11 @@ def _thin_item(item: dict[str, Any], chains: list[str]) -> dict[str, Any] | None
                 return None
             chains.append(array)
         thin_text = text.replace(member, X5C_MEMBER + str(chains.index(array)))
+    named = PREV_MEMBER + f'"{prev}"'
+    if prev and thin_text.count(PREV_MEMBER) == 1 and named in thin_text:
+        thin_text = thin_text.replace(named, PREV_MEMBER + PREV_BEFORE)
     try:
-        if restore_chain(thin_text, chains) != text:
+        if restore_header(thin_text, chains, prev) != text:
             return None
     except WireFormError:
         return None

@@ -64,7 +64,13 @@ from sync.sandbox import officer as officer_mod
 from sync.sandbox import refdata as refdata_mod
 from sync.sandbox.ca import SandboxPKI, cert_serial
 from sync.sandbox.checks import Checker, Prepared
-from sync.sandbox.intake import IntakeContext, check_batch, now_iso, prepare_item, process_batch
+from sync.sandbox.intake import (
+    IntakeContext,
+    check_batch,
+    now_iso,
+    prepare_batch,
+    process_batch,
+)
 from sync.sandbox.pipeline import DEFAULT_CLOCK_SPEED, Clock, LaneMode
 from sync.sandbox.store import TOKEN_LIFETIME, Principal, SandboxStore
 from sync.sandbox.translog import MerkleLog
@@ -551,7 +557,7 @@ def create_app(state: SandboxState | None) -> FastAPI:
             raise ProblemException(400, "sandbox.idempotency_key_missing", None)
         try:  # the envelopes as signed, whatever form they travelled in
             check_chains(body.chains)
-            items = [prepare_item(e, body.chains, i) for i, e in enumerate(body.envelopes)]
+            items = prepare_batch(body.envelopes, body.chains)
         except WireFormError as exc:
             raise ProblemException(422, exc.code, exc.pointer) from exc
         # A request is the same request in any of its wire forms (thin or fat, gzip or

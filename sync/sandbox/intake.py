@@ -115,16 +115,32 @@ class Incoming:
 
 
 def prepare_item(item: JwsEnvelope | WithdrawnLink, chains: list[str] | None = None,
-                 index: int = 0) -> Prepared | WithdrawnLink:
+                 index: int = 0, prev: str | None = None) -> Prepared | WithdrawnLink:
     """A batch item as the intake takes it: an envelope as signed (its header's chain
-    restored from the batch's ``chains``), or a withdrawn link.  A reference that cannot
-    be restored raises :class:`sync.protocol.WireFormError`."""
+    restored from the batch's ``chains``, an elided ``prev`` from ``prev``), or a
+    withdrawn link.  A reference that cannot be restored raises
+    :class:`sync.protocol.WireFormError`."""
     if isinstance(item, WithdrawnLink):
         return item
     wire = item.model_dump(exclude_none=True)
     if "protected_json" in wire:
-        wire["protected"] = item.protected_b64(chains, f"/envelopes/{index}/protected_json")
+        del wire["protected_json"]
+        wire["protected"] = item.protected_b64(chains, prev,
+                                               f"/envelopes/{index}/protected_json")
     return prepare(wire)
+
+
+def prepare_batch(items: Sequence[JwsEnvelope | WithdrawnLink],
+                  chains: list[str]) -> list[Prepared | WithdrawnLink]:
+    """Every item of a batch as :func:`prepare_item` takes it, in order (an elided
+    ``prev`` is the hash of the item before)."""
+    out: list[Prepared | WithdrawnLink] = []
+    prev: str | None = None
+    for i, item in enumerate(items):
+        p = prepare_item(item, chains, i, prev)
+        prev = p.envelope_hash if isinstance(p, WithdrawnLink) else p.hash
+        out.append(p)
+    return out
 
 
 def check_batch(store: SandboxStore, ctx: IntakeContext, principal: Principal,

@@ -184,6 +184,7 @@ class SingleWindowClient(Closing):
         self.bytes_received = 0
         self.offer: HealthResponse | None = None  # what the server takes (health, cached)
         self.link_bps: float | None = None  # upload rate seen by the last batch
+        self.last_coding = ""  # Content-Encoding of the last request body sent
         pin = None
         if pin_sha256:
             pin = pin_sha256.replace(":", "").strip().lower()
@@ -263,7 +264,7 @@ class SingleWindowClient(Closing):
             else:
                 data, coding = gzip.compress(raw, compresslevel=6, mtime=0), "gzip"
             hdrs["Content-Type"] = "application/json"
-            hdrs["Content-Encoding"] = coding
+            hdrs["Content-Encoding"] = self.last_coding = coding
         if auth:
             if not self.token:
                 raise TransportError("transport.no_token", retryable=False)

@@ -106,7 +106,6 @@ def _inflate_zstd(body: bytes, limit: int) -> bytes:
         if zdict is None:
             raise BodyError("unsupported", f"zstd dictionary {params.dict_id}")
     dctx = zstandard.ZstdDecompressor(dict_data=zdict, max_window_size=ZSTD_MAX_WINDOW)
-    chunks: list[bytes] = []
     size = 0
     try:
         with dctx.stream_reader(body, read_across_frames=False) as reader:
@@ -117,10 +116,15 @@ def _inflate_zstd(body: bytes, limit: int) -> bytes:
                 size += len(chunk)
                 if size > limit:
                     raise BodyError("too_large", "zstd")
-                chunks.append(chunk)
+        # Bounded above, so this second pass is too: it says whether the frame was whole
+        # (the stream reader ends quietly at a truncated one).
+        whole = dctx.decompressobj(write_size=1 << 20)
+        out = whole.decompress(body)
     except zstandard.ZstdError as exc:
         raise BodyError("corrupt", "zstd") from exc
-    return b"".join(chunks)
+    if not whole.eof or len(out) != size:
+        raise BodyError("corrupt", "zstd")
+    return out
 
 
 def server_offer() -> tuple[list[str], list[int]]:

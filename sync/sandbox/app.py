@@ -18,7 +18,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,7 @@ class SandboxSettings:
     token_lifetime: float = TOKEN_LIFETIME  # seconds
     training: bool = False  # the desktop's training mode: says so, enrols training profiles only
     secret_key: str | None = None  # 64 hex: DB under SQLCipher and PKI keys encrypted (training)
+    thin_link: bool = True  # offer zstd and the chain once per batch (False: as before #15)
 
 
 @dataclass
@@ -174,8 +175,10 @@ class BodyLimitMiddleware:
     """Inflate gzip or zstd request bodies with a hard bound; fingerprint the
     decompressed body."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES,
+                 codings: Callable[[], tuple[str, ...]] | None = None) -> None:
         self.app, self.limit = app, limit
+        self.codings = codings or (lambda: ("identity", "gzip", "zstd"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -185,7 +188,7 @@ class BodyLimitMiddleware:
                    for k, v in scope.get("headers", [])}
         encoding = headers.get("content-encoding", "identity").strip().lower()
         path = scope.get("path", "")
-        if encoding not in ("identity", "gzip", "zstd", ""):
+        if encoding not in ("", *self.codings()):
             await problem_response(415, "sandbox.bad_encoding", encoding[:40], path)(
                 scope, receive, send)
             return
@@ -439,7 +442,11 @@ def create_app(state: SandboxState | None) -> FastAPI:
                   lifespan=lifespan)
     app.state.sandbox = state
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=5)
-    app.add_middleware(BodyLimitMiddleware)
+    def thin_link() -> bool:
+        return state is None or state.settings.thin_link
+
+    app.add_middleware(BodyLimitMiddleware, codings=lambda: (
+        ("identity", "gzip", "zstd") if thin_link() else ("identity", "gzip")))
     pending = state.settings.max_pending_batches if state else 64
     running = max(1, min(state.settings.running_batches if state else 2, pending))
     gate = FairGate(running, pending - running)
@@ -491,6 +498,9 @@ def create_app(state: SandboxState | None) -> FastAPI:
     @app.get(f"{API_PREFIX}/health", response_model=HealthResponse, tags=["health"])
     def health() -> HealthResponse:
         """Connectivity probe: cheap, no authentication."""
+        if not thin_link():  # as a build before #15 said it
+            return HealthResponse(status="ok", version=PROTOCOL_VERSION, time=now_iso(),
+                                  training=bool(state and state.settings.training))
         encodings, dictionaries = server_offer()
         return HealthResponse(status="ok", version=PROTOCOL_VERSION, time=now_iso(),
                               training=bool(state and state.settings.training),
@@ -555,6 +565,9 @@ def create_app(state: SandboxState | None) -> FastAPI:
         """Lodge a batch of sealed envelopes; one result per envelope, in order."""
         if not idempotency_key:
             raise ProblemException(400, "sandbox.idempotency_key_missing", None)
+        if not thin_link() and (body.chains or any(
+                getattr(e, "protected_json", None) is not None for e in body.envelopes)):
+            raise ProblemException(422, "sandbox.request_invalid", "protected_json")
         try:  # the envelopes as signed, whatever form they travelled in
             check_chains(body.chains)
             items = prepare_batch(body.envelopes, body.chains)

@@ -1,0 +1,248 @@
+"""The thin link (#15): each certificate chain once per batch, an elided ``prev``, zstd
+with the shipped dictionary, negotiated through ``/v1/health`` — against the real
+sandbox over HTTPS.  What the sandbox lodges must be exactly the sealed envelopes (their
+hashes, receipts and answers the same as for the full form), a tampered reference is
+refused with its own code and changes nothing, a zstd bomb stops at the body bound, and
+a server that offers none of it gets gzip and full headers."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import zstandard
+
+from client.common.b64 import b64u_decode_lenient
+from client.seal.envelope import envelope_hash
+from sync.protocol import MAX_BODY_BYTES, thin_batch, wire_envelope
+from sync.sandbox.server import SandboxHandle, start_in_thread
+from sync.transport import SingleWindowClient
+from sync.wire import DICTIONARY_ID, dictionary
+
+
+@pytest.fixture
+def sw(tmp_path: Path) -> Iterator[SandboxHandle]:
+    handle = start_in_thread(tmp_path / "sw", seed=0, lane="green")
+    yield handle
+    handle.stop()
+
+
+def _post(t: Any, body: bytes | dict[str, Any], *, key: str | None = None,
+          coding: str | None = None) -> requests.Response:
+    headers = t.headers(key) | {"Content-Type": "application/json"}
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    if coding:
+        headers["Content-Encoding"] = coding
+    return requests.post(f"{t.sandbox.url}/v1/envelopes", data=data, headers=headers,
+                         verify=str(t.sandbox.ca_pem_path), timeout=60)
+
+
+def _problem(r: requests.Response, status: int, code: str) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["code"] == code
+    return body
+
+
+def _zstd(raw: bytes, **kw: Any) -> bytes:
+    return zstandard.ZstdCompressor(level=3, dict_data=dictionary(DICTIONARY_ID),
+                                    **kw).compress(raw)
+
+
+def _link(env: dict[str, str]) -> dict[str, Any]:
+    header = json.loads(b64u_decode_lenient(env["protected"]))
+    return {"withdrawn": "paper_procedure", "device_id": header["dev"], "seq": header["seq"],
+            "prev": header["prev"], "envelope_hash": envelope_hash(env)}
+
+
+def test_a_thin_batch_lodges_exactly_the_sealed_envelopes(sw, Traders):
+    t = Traders(sw)
+    envs = [t.seal() for _ in range(6)]
+    fat = {"envelopes": [wire_envelope(e) for e in envs]}
+    thin = thin_batch(fat["envelopes"])
+    assert len(thin["chains"]) == 1 and json.loads(thin["chains"][0]) == t.x5c
+    items = thin["envelopes"]
+    assert all("protected" not in i and '"x5c":0' in i["protected_json"] for i in items)
+    assert all('"prev":"-"' in i["protected_json"] for i in items[1:])
+    assert '"prev":"-"' not in items[0]["protected_json"]
+    # the chain crosses once: the thin body is smaller by about five chains' text
+    assert len(json.dumps(thin)) < len(json.dumps(fat)) - 5 * len(thin["chains"][0])
+
+    r = _post(t, _zstd(json.dumps(thin).encode()), coding="zstd")
+    assert r.status_code == 200, r.text
+    first = r.json()["results"]
+    assert [x["status"] for x in first] == ["accepted"] * 6
+    assert [x["envelope_hash"] for x in first] == [envelope_hash(e) for e in envs]
+    # The same envelopes in their full form are the same envelopes: duplicates, with the
+    # receipts (log entries and positions) and MRNs the thin form got.
+    again = _post(t, {"envelopes": envs}).json()["results"]
+    assert [x["status"] for x in again] == ["duplicate"] * 6
+    for a, b in zip(first, again, strict=True):
+        assert (a["leaf"], a["log_index"], a["mrn"]) == (b["leaf"], b["log_index"], b["mrn"])
+    assert sw.state.store.stats()["by_status"] == {"accepted": 6}
+
+
+def test_one_idempotency_key_is_one_request_in_any_wire_form(sw, Traders):
+    t = Traders(sw)
+    envs = [t.seal() for _ in range(3)]
+    key = uuid.uuid4().hex
+    thin = thin_batch([wire_envelope(e) for e in envs])
+    first = _post(t, gzip.compress(json.dumps(thin).encode()), key=key, coding="gzip")
+    assert first.status_code == 200, first.text
+    fat = _post(t, {"envelopes": envs}, key=key)  # a resend from a build without it
+    assert fat.status_code == 200 and fat.json() == first.json()  # replayed, not redone
+    other = _post(t, {"envelopes": [t.seal()]}, key=key)
+    _problem(other, 422, "sandbox.idempotency_mismatch")
+
+
+def _tamper_ref(body: dict[str, Any]) -> None:
+    item = body["envelopes"][1]
+    item["protected_json"] = item["protected_json"].replace('"x5c":0', '"x5c":7')
+
+
+def _tamper_twice(body: dict[str, Any]) -> None:
+    item = body["envelopes"][1]
+    item["protected_json"] = item["protected_json"].replace('"x5c":0', '"x5c":0,"x5c":0')
+
+
+def _tamper_first_prev(body: dict[str, Any]) -> None:
+    item = body["envelopes"][0]
+    header = json.loads(item["protected_json"])
+    item["protected_json"] = item["protected_json"].replace(f'"prev":"{header["prev"]}"',
+                                                            '"prev":"-"')
+
+
+def _chain_object(body: dict[str, Any]) -> None:
+    body["chains"][0] = '{"x5c":[]}'
+
+
+def _chain_numbers(body: dict[str, Any]) -> None:
+    body["chains"][0] = "[1,2]"
+
+
+def _chain_not_json(body: dict[str, Any]) -> None:
+    body["chains"][0] = body["chains"][0][:-1]
+
+
+@pytest.mark.parametrize(("tamper", "code"), [
+    (_tamper_ref, "sandbox.chain_ref_invalid"),
+    (_tamper_twice, "sandbox.chain_ref_invalid"),
+    (_tamper_first_prev, "sandbox.chain_ref_invalid"),
+    (_chain_object, "sandbox.chain_invalid"),
+    (_chain_numbers, "sandbox.chain_invalid"),
+    (_chain_not_json, "sandbox.chain_invalid"),
+])
+def test_a_broken_reference_is_refused_whole_with_its_code(sw, Traders, tamper, code):
+    t = Traders(sw)
+    body = thin_batch([wire_envelope(t.seal()) for _ in range(3)])
+    tamper(body)
+    before = sw.state.store.stats()
+    problem = _problem(_post(t, body), 422, code)
+    assert problem["detail"].startswith(("/envelopes/", "/chains/"))
+    assert sw.state.store.stats() == before
+
+
+def test_a_chain_that_is_not_the_signed_one_fails_each_envelope(sw, Traders):
+    t, other = Traders(sw), Traders(sw)
+    envs = [t.seal() for _ in range(3)]
+    body = thin_batch([wire_envelope(e) for e in envs])
+    forged = copy.deepcopy(body)
+    forged["chains"][0] = json.dumps(other.x5c, separators=(",", ":"))  # a valid chain
+    res = _post(t, forged).json()["results"]
+    assert [x["status"] for x in res] == ["rejected"] * 3
+    # the leaf is not the key that signed (kid): the header does not verify
+    assert [x["errors"][0]["code"] for x in res] == ["envelope.header_invalid"] * 3
+    honest = _post(t, body).json()["results"]
+    assert [x["status"] for x in honest] == ["accepted"] * 3
+    assert [x["envelope_hash"] for x in honest] == [envelope_hash(e) for e in envs]
+
+
+def test_a_mixed_batch_thin_full_and_withdrawn_lodges_in_order(sw, Traders):
+    t = Traders(sw)
+    first, second, third, paper = t.seal(), t.seal(), t.seal(), t.seal()
+    last = t.seal()
+    wire = [wire_envelope(first), wire_envelope(second), dict(third), _link(paper),
+            wire_envelope(last)]
+    body = thin_batch(wire)
+    body["envelopes"][1] = wire_envelope(second)  # the full header, payload_json
+    kinds = ["protected_json", "protected", "protected_json", "withdrawn", "protected_json"]
+    assert [next(k for k in ("protected_json", "protected", "withdrawn") if k in i)
+            for i in body["envelopes"]] == kinds
+    assert "payload" in body["envelopes"][2]  # the old form: base64url payload
+    assert '"prev":"-"' in body["envelopes"][2]["protected_json"]  # after a full header
+    assert '"prev":"-"' in body["envelopes"][4]["protected_json"]  # after a withdrawn link
+    res = _post(t, body).json()["results"]
+    assert [x["status"] for x in res] == ["accepted"] * 3 + ["withdrawn", "accepted"]
+    assert [x["envelope_hash"] for x in res] == [envelope_hash(e) for e in
+                                                 (first, second, third, paper, last)]
+
+
+def test_an_old_form_batch_is_still_accepted(sw, Traders):
+    t = Traders(sw)
+    envs = [t.seal() for _ in range(2)]
+    res = _post(t, gzip.compress(json.dumps({"envelopes": envs}).encode()),
+                coding="gzip").json()["results"]
+    assert [x["status"] for x in res] == ["accepted"] * 2
+
+
+def test_zstd_bodies_are_bounded_and_their_dictionary_named(sw, Traders):
+    t = Traders(sw)
+    bomb_raw = b"{" + b" " * (MAX_BODY_BYTES + (4 << 20)) + b"}"
+    said = _zstd(bomb_raw)  # its frame header says how large it is
+    assert len(said) < 100_000
+    _problem(_post(t, said, coding="zstd"), 413, "sandbox.body_too_large")
+    unsaid = zstandard.ZstdCompressor(level=3, write_content_size=False)
+    chunks = unsaid.compressobj()
+    silent = chunks.compress(bomb_raw) + chunks.flush()
+    assert zstandard.get_frame_parameters(silent).content_size == zstandard.CONTENTSIZE_UNKNOWN
+    _problem(_post(t, silent, coding="zstd"), 413, "sandbox.body_too_large")
+    other = zstandard.ZstdCompressor(dict_data=zstandard.ZstdCompressionDict(
+        b"\x37\xa4\x30\xec" + (12345).to_bytes(4, "little") + bytes(dictionary(DICTIONARY_ID)
+                                                                    .as_bytes()[8:])))
+    body = json.dumps({"envelopes": [t.seal()]}).encode()
+    unknown = _problem(_post(t, other.compress(body), coding="zstd"), 415,
+                       "sandbox.bad_encoding")
+    assert "12345" in unknown["detail"]
+    _problem(_post(t, _zstd(body)[:-9], coding="zstd"), 400, "sandbox.bad_encoding")
+    assert sw.state.store.stats()["by_status"] == {}
+    ok = _post(t, _zstd(body), coding="zstd")
+    assert ok.status_code == 200 and ok.json()["results"][0]["status"] == "accepted"
+
+
+def _client(handle: SandboxHandle, token: str) -> SingleWindowClient:
+    return SingleWindowClient(handle.url, ca_pem_path=handle.ca_pem_path, token=token)
+
+
+def test_the_client_sends_the_thin_form_where_it_is_offered(sw, Traders):
+    t = Traders(sw)
+    envs = [t.seal() for _ in range(5)]
+    with _client(sw, t.token) as c:
+        offer = c.health()
+        assert offer.thin_headers and offer.zstd_dictionaries == [DICTIONARY_ID]
+        assert offer.request_encodings[0] == "zstd"
+        resp = c.submit(envs, uuid.uuid4().hex)
+        assert c.last_coding == "zstd"
+    assert [r.status for r in resp.results] == ["accepted"] * 5
+    assert [r.envelope_hash for r in resp.results] == [envelope_hash(e) for e in envs]
+
+
+def test_a_server_that_offers_none_of_it_gets_gzip_and_full_headers(sw, Traders):
+    sw.state.settings.thin_link = False  # as a single window of a build before #15
+    t = Traders(sw)
+    envs = [t.seal() for _ in range(4)]
+    body = json.dumps(thin_batch([wire_envelope(e) for e in envs[:1]])).encode()
+    _problem(_post(t, _zstd(body), coding="zstd"), 415, "sandbox.bad_encoding")
+    _problem(_post(t, body), 422, "sandbox.request_invalid")
+    with _client(sw, t.token) as c:
+        resp = c.submit(envs, uuid.uuid4().hex)  # asks /v1/health first, on its own
+        assert c.offer is not None and not c.offer.thin_headers
+        assert c.offer.request_encodings == ["gzip"] and c.last_coding == "gzip"
+    assert [r.status for r in resp.results] == ["accepted"] * 4

@@ -11,6 +11,7 @@ prove behaviour, never speed.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import random
@@ -719,6 +720,118 @@ def bench_wire(quick: bool, tmp: Path) -> dict[str, Any]:
            "drain_64kbit_link_use": got["drain_64kbit_link_use"]}
     out.update({f"wire_{k}": v for k, v in got.items()
                 if k not in ("drain_64kbit_wire_bytes_ratio", "drain_64kbit_link_use")})
+    out.update(_wire_codecs(tmp / "codecs", 100 if quick else 400))
+    return out
+
+
+def _wire_codecs(home: Path, count: int, batch: int = 50) -> dict[str, Any]:
+    """Batch bodies of ``count`` sealed declarations (batches of ``batch``) under each
+    wire form and coding: bytes per declaration and per byte of canonical JSON, the
+    measurement behind the choice in sync/wire.py.  Real envelopes: a sandbox CA issues
+    the device's certificate, the client's sealing signs."""
+    import gzip
+    import uuid
+
+    import zstandard
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from client.common.b64 import b64u_decode
+    from client.declaration.samples import sample_declaration
+    from client.seal.canonical import canonicalize
+    from client.seal.envelope import GENESIS, envelope_hash, seal_envelope
+    from client.seal.jws import jwk_from_private_key
+    from sync.protocol import thin_batch, wire_envelope
+    from sync.sandbox.ca import SandboxPKI
+    from sync.wire import DICTIONARY_ID, dictionary
+
+    pki = SandboxPKI(home).ensure()
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench")]))
+           .sign(key, hashes.SHA256()))
+    device = str(uuid.uuid4())
+    _, pem = pki.issue_leaf(csr.public_bytes(serialization.Encoding.PEM).decode(),
+                            trader_id="GB123456789000", role="trader", device_id=device)
+    x5c = [base64.b64encode(x509.load_pem_x509_certificate(p.encode()).public_bytes(
+        serialization.Encoding.DER)).decode() for p in (pem, pki.ca_pem)]
+    jwk, rng, prev = jwk_from_private_key(key), random.Random(15), GENESIS
+    envs = []
+    for seq in range(1, count + 1):
+        doc = sample_declaration(rng, n_items=rng.randint(1, 2),
+                                 declarant_id="GB123456789000").to_json_dict()
+        env = seal_envelope(canonicalize(doc), jwk, x5c, kind="declaration",
+                            declaration_id=doc["id"], version=1, device_id=device, seq=seq,
+                            prev=prev)
+        prev = envelope_hash(env)
+        envs.append(env)
+    canonical = sum(len(b64u_decode(e["payload"])) for e in envs)
+
+    def dumps(body: Any) -> bytes:
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    full = [dumps({"envelopes": [wire_envelope(e) for e in envs[i:i + batch]]})
+            for i in range(0, count, batch)]
+    thin = [dumps(thin_batch([wire_envelope(e) for e in envs[i:i + batch]]))
+            for i in range(0, count, batch)]
+    zdict = dictionary(DICTIONARY_ID)
+    codecs: dict[str, tuple[list[bytes], Callable[[bytes], bytes]]] = {
+        "gzip6_full": (full, lambda b: gzip.compress(b, 6, mtime=0)),  # before #15
+        "gzip9_thin": (thin, lambda b: gzip.compress(b, 9, mtime=0)),
+        "gzip6_thin": (thin, lambda b: gzip.compress(b, 6, mtime=0)),
+        "zstd19_thin": (thin, zstandard.ZstdCompressor(level=19).compress),
+        "zstd9_thin_dict": (thin, zstandard.ZstdCompressor(level=9, dict_data=zdict).compress),
+        "zstd19_thin_dict": (thin, zstandard.ZstdCompressor(level=19,
+                                                            dict_data=zdict).compress),
+    }
+    out: dict[str, Any] = {"wire_codec_canonical_bytes_per_declaration":
+                           round(canonical / count, 1)}
+    for name, (bodies, compress) in codecs.items():
+        sent = sum(len(compress(b)) for b in bodies)
+        out[f"wire_codec_{name}_bytes_per_declaration"] = round(sent / count, 1)
+        out[f"wire_codec_{name}_ratio"] = round(sent / canonical, 3)
+    out.update(_published_codecs(zdict))
+    return out
+
+
+def _published_codecs(zdict: Any) -> dict[str, Any]:
+    """The same codings over the published DMS declarations (conformance material): the
+    dictionary was trained on client/declaration/samples.py, which the drain above also
+    seals, so this is its gain on declarations it has never seen."""
+    import gzip
+
+    import zstandard
+
+    from client.common.i18n import ComptoirError
+    from client.interchange.dms import import_dms_bytes
+    from client.seal.canonical import canonicalize
+    from tests.conftest import conformance_dir
+
+    conf = conformance_dir()
+    if conf is None:
+        return {"wire_codec_published_skipped": "conformance material absent"}
+    texts = []
+    for f in sorted((conf / "hmrc-dms" / "samples").glob("*.xml")):
+        try:
+            got = import_dms_bytes(f.read_bytes(), f.name)
+        except ComptoirError:
+            continue
+        if got.kind == "declaration":
+            texts.append(canonicalize(got.declaration.to_json_dict()).decode("utf-8"))
+    if not texts:
+        return {"wire_codec_published_skipped": "no published declaration imports"}
+    body = json.dumps({"envelopes": [{"payload_json": t} for t in texts]},
+                      separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    canonical = sum(len(t.encode("utf-8")) for t in texts)
+    sizes = {"gzip6": len(gzip.compress(body, 6, mtime=0)),
+             "zstd19": len(zstandard.ZstdCompressor(level=19).compress(body)),
+             "zstd19_dict": len(zstandard.ZstdCompressor(level=19, dict_data=zdict)
+                                .compress(body))}
+    out: dict[str, Any] = {"wire_codec_published_declarations": len(texts)}
+    out.update({f"wire_codec_published_{k}_ratio": round(v / canonical, 3)
+                for k, v in sizes.items()})
     return out
 
 # --------------------------------------------------------------------------- interchange

@@ -246,3 +246,73 @@ def test_a_server_that_offers_none_of_it_gets_gzip_and_full_headers(sw, Traders)
         assert c.offer is not None and not c.offer.thin_headers
         assert c.offer.request_encodings == ["gzip"] and c.last_coding == "gzip"
     assert [r.status for r in resp.results] == ["accepted"] * 4
+
+
+class _NoHealth:
+    """An HTTPS front for the sandbox (its own TLS certificate) that has no /v1/health,
+    like a single window that never heard of the offer: everything else goes through,
+    each request's Content-Encoding and body kept."""
+
+    def __init__(self, handle: SandboxHandle) -> None:
+        import http.server
+        import ssl
+        import threading
+
+        self.seen: list[tuple[str, str, bytes]] = []
+        front = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
+                front.seen.append((self.path, self.headers.get("Content-Encoding", ""), body))
+                if self.path.startswith("/v1/health"):
+                    status, headers, data = 404, {"Content-Type": "text/plain"}, b"no"
+                else:
+                    keep = {k: v for k, v in self.headers.items()
+                            if k.lower() not in ("host", "content-length", "connection")}
+                    r = requests.request(self.command, f"{handle.url}{self.path}", data=body,
+                                         headers=keep, verify=str(handle.ca_pem_path),
+                                         timeout=30)
+                    status, data = r.status_code, r.content
+                    headers = {"Content-Type": r.headers.get("Content-Type", "")}
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _relay  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        home = handle.ca_pem_path.parent
+        ctx.load_cert_chain(home / "tls.pem", home / "tls.key")
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_server_without_the_offer_gets_the_plain_form(sw, Traders):
+    t = Traders(sw)
+    envs = [t.seal() for _ in range(3)]
+    front = _NoHealth(sw)
+    try:
+        with SingleWindowClient(front.url, ca_pem_path=sw.ca_pem_path, token=t.token) as c:
+            resp = c.submit(envs, uuid.uuid4().hex)
+    finally:
+        front.close()
+    assert [r.status for r in resp.results] == ["accepted"] * 3
+    (path, coding, body), = [s for s in front.seen if s[0].startswith("/v1/envelopes")]
+    sent = json.loads(gzip.decompress(body))
+    assert coding == "gzip" and "chains" not in sent
+    assert all("protected" in e and "protected_json" not in e for e in sent["envelopes"])

@@ -15,7 +15,6 @@ have parsed to the same values, so the findings are the same either way.
 
 from __future__ import annotations
 
-import re
 import types
 import typing
 from collections.abc import Callable
@@ -36,7 +35,6 @@ class _NotPlain(Exception):
 
 Reader = Callable[[Any], Any]
 _NONE_TYPE = type(None)
-_AMOUNT = re.compile(r"-?([0-9]{1,18})(?:\.([0-9]{1,6}))?")
 
 
 def _bounds(metadata: list[Any]) -> dict[str, Any]:
@@ -153,15 +151,20 @@ def _amount_reader(b: dict[str, Any]) -> Reader:
             or digits > 18 or places > 6:
         return _not_plain
 
+    whole_max = digits - places
+    limits = {k: b[k] for k in ("ge", "gt", "le", "lt") if k in b}
+    not_negative = limits == {"ge": 0}  # masses, amounts: the sign alone decides
+
     def read(v: Any) -> Any:
-        m = _AMOUNT.fullmatch(v) if type(v) is str else None
-        if m is None:
+        if type(v) is not str or not v.isascii():
             raise _NotPlain
-        whole, frac = m.group(1).lstrip("0"), m.group(2) or ""
-        if len(whole) > digits - places or len(frac) > places:  # as the model counts
-            raise _NotPlain
+        negative = v[:1] == "-"
+        whole, dot, frac = (v[1:] if negative else v).partition(".")
+        if not whole.isdigit() or (dot and not frac.isdigit()) \
+                or len(whole.lstrip("0")) > whole_max or len(frac) > places:
+            raise _NotPlain  # another spelling, or bounds as the model counts them
         value = Decimal(v)
-        if not _limits(value, b):
+        if (negative if not_negative else limits and not _limits(value, limits)):
             raise _NotPlain
         return value
 

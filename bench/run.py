@@ -315,7 +315,7 @@ def _check_breakdown(envelopes: list[dict[str, str]], ca_pem: bytes) -> dict[str
         "check": lambda: [check_prepared(p, ca, set()) for p in prepared],
     }
     best = dict.fromkeys(stages, float("inf"))
-    for _ in range(3):
+    for _ in range(5):  # the least of five: the machine is shared with the drain's client
         for name, run in stages.items():
             t = time.process_time()
             run()

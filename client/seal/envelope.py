@@ -113,7 +113,14 @@ class VerifiedEnvelope:
 # --------------------------------------------------------------------------- hashing
 
 
-_B64U = re.compile(r"[A-Za-z0-9_-]*")
+_B64U_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _is_b64u_text(v: Any) -> bool:
+    """Only base64url characters (so no JSON escaping): one C pass deleting the alphabet,
+    several times cheaper than a regular expression over a whole payload."""
+    return type(v) is str and v.isascii() and not v.encode("ascii").translate(None,
+                                                                            _B64U_ALPHABET)
 
 
 def _hash_members(protected: str, payload: str, signature: str) -> str:
@@ -133,7 +140,7 @@ def envelope_hash(env: dict[str, Any]) -> str:
         }
     except (KeyError, TypeError) as exc:
         raise EnvelopeError("envelope.malformed", part="envelope") from exc
-    if all(type(v) is str and _B64U.fullmatch(v) for v in core.values()):
+    if all(_is_b64u_text(v) for v in core.values()):
         return _hash_members(core["protected"], core["payload"], core["signature"])
     return sha256_hex(canonicalize(core))
 

@@ -28,7 +28,6 @@ from client.store.connection import StoreBase
 from client.store.helpers import _doc_json, _in_chunks, _json, _like_prefix, _row_values
 from client.store.schema import T_DECL, T_DOC, T_HIST
 from client.store.search import (
-    PROBE_BUDGET,
     fts_phrase,
     like_pattern,
     list_query,
@@ -181,6 +180,8 @@ class DeclarationsMixin(StoreBase):
     SORTABLE = ("updated_at", "created_at", "lrn", "mrn", "status", "type", "items",
                 "declarant_name", "version")
 
+    PROBE_BUDGET = 2000  # index matches counted before a fragment is called common
+
     def list_ids(self, *, statuses: Iterable[str] | None = None, search: str | None = None,
                  order_by: str = "updated_at", descending: bool = True,
                  limit: int | None = None, offset: int = 0,
@@ -196,8 +197,8 @@ class DeclarationsMixin(StoreBase):
         fragment = (search or "").strip()
         with self._read_cursor() as cur:
             if limit is not None and not offset and len(fragment) >= 3:
-                sql, params = probe_query(fragment)
-                if len(run_ids(cur, sql, params, cancelled)) > PROBE_BUDGET:
+                sql, params = probe_query(fragment, self.PROBE_BUDGET)
+                if len(run_ids(cur, sql, params, cancelled)) > self.PROBE_BUDGET:
                     first = self._first_page_by_scan(cur, wanted, fragment, col, descending,
                                                      limit)
                     if first is not None:

@@ -54,9 +54,6 @@ def flush_search(cur: Any) -> int:
 # The filter box asks for ids sorted in list order.  Answered on a driver cursor: for a
 # 100,000-row list the SQLAlchemy rows around the ids cost more than the SELECT (#15).
 
-PROBE_BUDGET = 2000  # index matches counted before a fragment is called common
-
-
 class ListCancelled(Exception):
     """A list query abandoned because a newer one superseded it (never shown to a user)."""
 
@@ -113,10 +110,10 @@ def list_query(statuses: tuple[str, ...], search: str, col: str, descending: boo
     return sql, params
 
 
-def probe_query(search: str) -> tuple[str, list[Any]]:
-    """At most ``PROBE_BUDGET + 1`` index matches, unsorted: is the fragment rare?"""
+def probe_query(search: str, budget: int) -> tuple[str, list[Any]]:
+    """At most ``budget + 1`` index matches, unsorted: is the fragment rare?"""
     return ("SELECT rowid FROM declaration_search WHERE declaration_search MATCH ? LIMIT ?",
-            [fts_phrase(search), PROBE_BUDGET + 1])
+            [fts_phrase(search), budget + 1])
 
 
 def scan_query(statuses: tuple[str, ...], search: str, col: str, descending: bool,

@@ -17,6 +17,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from client.declaration.continuity import countdown
 from client.store import Changes, Store, Summary
+from client.store.search import ListCancelled
 from ui.i18n import render, status_label, t
 
 ObjectRole = Qt.ItemDataRole.UserRole + 1  # the row's Summary (None while not cached)
@@ -55,8 +56,8 @@ class DeclarationTableModel(QAbstractTableModel):
         self.complete = True  # False while the ids past the first page are loading
         self._generation = 0
         #: runs a full id query off the GUI thread: loader(query, on_result); None = inline
-        self.loader: Callable[[Callable[[], list[str]], Callable[[list[str]], None]],
-                              None] | None = None
+        self.loader: Callable[[Callable[[], list[str] | None],
+                               Callable[[list[str] | None], None]], None] | None = None
 
     # ---- queries ----------------------------------------------------------------
     def _query(self, limit: int | None = None) -> list[str]:
@@ -64,11 +65,24 @@ class DeclarationTableModel(QAbstractTableModel):
                                    order_by=self.order_by, descending=self.descending,
                                    limit=limit)
 
-    def _full_query(self) -> Callable[[], list[str]]:
+    def _full_query(self) -> Callable[[], list[str] | None]:
+        """The full id list for the current filter, to run off the GUI thread.  It gives
+        up (None) as soon as a newer query supersedes it: a 100,000-id list still being
+        read would otherwise share the cores and the GIL with the filter the user typed
+        next (#15)."""
         store, statuses, search = self.store, self.statuses, self.search or None
         order_by, descending = self.order_by, self.descending
-        return lambda: store.list_ids(statuses=statuses, search=search, order_by=order_by,
-                                      descending=descending)
+        gen = self._generation
+
+        def query() -> list[str] | None:
+            try:
+                return store.list_ids(statuses=statuses, search=search, order_by=order_by,
+                                      descending=descending,
+                                      cancelled=lambda: self._generation != gen)
+            except ListCancelled:
+                return None
+
+        return query
 
     def reload(self) -> None:
         """Re-query (membership, filter or order changed): the first page at once, so the
@@ -91,8 +105,8 @@ class DeclarationTableModel(QAbstractTableModel):
         else:
             self.loader(query, lambda ids: self._rest_loaded(gen, ids))
 
-    def _rest_loaded(self, gen: int, ids: list[str]) -> None:
-        if gen != self._generation:  # a newer query superseded this one
+    def _rest_loaded(self, gen: int, ids: list[str] | None) -> None:
+        if gen != self._generation or ids is None:  # a newer query superseded this one
             return
         n = len(self._ids)
         if ids[:n] == self._ids:
@@ -183,8 +197,9 @@ class DeclarationTableModel(QAbstractTableModel):
                 self._cache[decl_id] = summ
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
-    def _membership_loaded(self, gen: int, ids: list[str], changed: tuple[str, ...]) -> None:
-        if gen != self._generation:
+    def _membership_loaded(self, gen: int, ids: list[str] | None,
+                           changed: tuple[str, ...]) -> None:
+        if gen != self._generation or ids is None:
             return
         self.complete = True
         if ids != self._ids:

@@ -10,15 +10,17 @@ re-queries the ids.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from client.declaration.continuity import countdown
-from client.store import Changes, Store, Summary
 from client.store.search import ListCancelled
 from ui.i18n import render, status_label, t
+
+if TYPE_CHECKING:  # the first screen shows this model before the store's libraries load
+    from client.store import Changes, Store, Summary
 
 ObjectRole = Qt.ItemDataRole.UserRole + 1  # the row's Summary (None while not cached)
 IdRole = Qt.ItemDataRole.UserRole + 2  # the declaration id
@@ -41,8 +43,21 @@ FIRST_PAGE = 400  # ids fetched at once on a (re)query; the rest load off the GU
 Index = QModelIndex | QPersistentModelIndex
 
 
+class FirstRow:
+    """A Summary's list fields read by :mod:`client.store.firstscreen` (no lodging
+    deadline: a row printed as a fallback shows its countdown once the store is open)."""
+
+    __slots__ = ("id", "lrn", "type", "status", "mrn", "version", "declarant", "items",
+                 "updated_at", "created_at", "lodge_by")
+
+    def __init__(self, row: Sequence[Any]) -> None:
+        (self.id, self.lrn, self.type, self.status, self.mrn, self.version, self.declarant,
+         self.items, self.updated_at, self.created_at) = row[:10]
+        self.lodge_by = None
+
+
 class DeclarationTableModel(QAbstractTableModel):
-    def __init__(self, store: Store, parent: Any = None) -> None:
+    def __init__(self, store: Store | None, parent: Any = None) -> None:
         super().__init__(parent)
         self.store = store
         self._ids: list[str] = []
@@ -58,6 +73,18 @@ class DeclarationTableModel(QAbstractTableModel):
         #: runs a full id query off the GUI thread: loader(query, on_result); None = inline
         self.loader: Callable[[Callable[[], list[str] | None],
                                Callable[[list[str] | None], None]], None] | None = None
+
+    def preload(self, rows: Sequence[Sequence[Any]], order_by: str, descending: bool) -> None:
+        """Show the first screen's rows (store not open yet): the ids past them and the
+        store follow (``complete`` stays False until then)."""
+        self.beginResetModel()
+        self.order_by, self.descending = order_by, descending
+        firsts = [FirstRow(r) for r in rows]
+        self._ids = [f.id for f in firsts]
+        self._cache = {f.id: f for f in firsts}  # type: ignore[misc]
+        self._row_of = None
+        self.complete = False
+        self.endResetModel()
 
     # ---- queries ----------------------------------------------------------------
     def _query(self, limit: int | None = None) -> list[str]:
@@ -161,6 +188,8 @@ class DeclarationTableModel(QAbstractTableModel):
         return got
 
     def _fill(self, row: int) -> None:
+        if self.store is None:  # the first screen: only its own rows are known
+            return
         start = max(0, row - WINDOW // 4)
         window = [i for i in self._ids[start:start + WINDOW] if i not in self._cache]
         if not window:

@@ -80,8 +80,10 @@ class Launch:
     window shows; ``painted_at`` is the time of the first paint of either table.
     """
 
-    def __init__(self, app: Any, home: Path, args: argparse.Namespace) -> None:
+    def __init__(self, app: Any, home: Path, args: argparse.Namespace,
+                 prefetched: Any = None) -> None:
         self.app, self.home, self.args = app, home, args
+        self.prefetched = prefetched  # ui.firstload.prefetch's answer, started before Qt
         self.first: Any = None
         self.window: Any = None
         self.ctx: Any = None
@@ -116,7 +118,12 @@ class Launch:
         from PySide6.QtCore import QTimer
 
         training = self.args.training or env_flag("COMPTOIR_TRAINING")
-        got = None if training else _first_screen(self.home)
+        if training:
+            got = None
+        elif self.prefetched is not None:
+            got = self.prefetched()
+        else:
+            got = _first_screen(self.home)
         if got is None:
             self.finish()
             return
@@ -213,9 +220,18 @@ class Launch:
 
 
 def _first_screen(home: Path) -> Any:
-    from ui.firstscreen import load_first_screen
+    from ui.firstload import load_first_screen
 
     return load_first_screen(home)
+
+
+def prefetch_first_screen(home: Path, args: argparse.Namespace) -> Any:
+    """Read the first screen on a thread while Qt loads (None in training mode)."""
+    if args.training or env_flag("COMPTOIR_TRAINING"):
+        return None
+    from ui.firstload import prefetch
+
+    return prefetch(home)
 
 
 def make_app(args: argparse.Namespace) -> Any:
@@ -245,8 +261,9 @@ def main(home: Path | None = None, argv: list[str] | None = None) -> int:
     """Run the desktop app on the profile in ``home``; returns the exit code."""
     args = _parse(list(sys.argv[1:] if argv is None else argv))
     home = Path(args.home or home or _default_home()).expanduser().resolve()
+    prefetched = prefetch_first_screen(home, args)
     app = make_app(args)
-    launch = Launch(app, home, args)
+    launch = Launch(app, home, args, prefetched)
     launch.start()
     try:
         rc = app.exec() if launch.rc is None else launch.rc

@@ -45,12 +45,13 @@ def _rss_mb() -> float:
 
 def _child(home: Path) -> int:
     """Runs in the subprocess: the real start-up (:class:`ui.app.Launch`), timed inside."""
+    from ui.app import Launch, _parse, make_app, prefetch_first_screen
+
+    prefetched = prefetch_first_screen(home, _parse([]))  # as ui.app.main: before Qt loads
     from PySide6.QtCore import QTimer
 
-    from ui.app import Launch, _parse, make_app
-
     app = make_app(_parse([]))
-    launch = Launch(app, home, _parse([]))
+    launch = Launch(app, home, _parse([]), prefetched)
     result: dict[str, Any] = {}
 
     def ready(window: Any) -> None:

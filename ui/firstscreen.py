@@ -10,9 +10,6 @@ modules this file imports are loaded before the first paint (a test checks which
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QStringListModel, Qt
@@ -30,53 +27,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from client.store.firstscreen import FirstScreen, read_first_screen
+from client.store.firstscreen import FirstScreen
 from ui.i18n import t
 from ui.models.declarations import DeclarationTableModel
 from ui.models.sidebar import VIEWS
-
-ROWS = 100  # more than a maximised window shows; the rest follow with the store
-ORDER = ("lrn", True)  # the main window's first order: its header sorts the LRN column down
-
-
-def load_first_screen(home: Path) -> tuple[Any, FirstScreen] | None:
-    """(profile, first screen) for an existing profile whose key the keyring gives at
-    once, else None (a first run, a passphrase to ask, a damaged file: the full path).
-
-    The key is read straight from the keyring the profile recorded, without the probe
-    (a write, a read and a delete) that choosing a secret store makes: the full path
-    still makes it, and says what is wrong when the keyring does not answer."""
-    from client.seal.profile import load_profile, profile_exists
-    from client.seal.secrets import KIND_KEYRING, recorded_backend
-
-    if not profile_exists(home):
-        return None
-    try:
-        if recorded_backend(home) != KIND_KEYRING:
-            return None
-        profile = load_profile(home)
-        key = _database_key(profile.profile_id)
-    except Exception:  # noqa: BLE001 - the full path opens the profile and says why
-        return None
-    if key is None:
-        return None
-    screen = read_first_screen(profile.db_path, key, limit=ROWS, order_by=ORDER[0],
-                               descending=ORDER[1])
-    return (profile, screen) if screen is not None else None
-
-
-def _database_key(namespace: str) -> str | None:
-    """The database key from the keyring.  On Linux, the Secret Service's backend alone:
-    ``keyring`` otherwise imports every backend it ships to choose one, which took longer
-    than reading and painting the rows.  A key kept elsewhere reads as None here (the full
-    path finds it), and a wrong key only fails to open the file."""
-    from client.seal.secrets import SERVICE, KeyringSecretStore
-
-    if sys.platform.startswith("linux") and not os.environ.get("PYTHON_KEYRING_BACKEND"):
-        from keyring.backends import SecretService
-
-        return SecretService.Keyring().get_password(SERVICE, f"{namespace}/db-key")
-    return KeyringSecretStore(namespace).get("db-key")
 
 
 class FirstScreenWindow(QMainWindow):

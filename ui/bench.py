@@ -59,6 +59,8 @@ def _child(home: Path) -> int:
         result["painted_at"] = launch.painted_at
         result["rss_first_paint_mb"] = state.get("rss_first_paint_mb")
         result["heavy_before_paint"] = state.get("heavy_before_paint")
+        result["first_ids"] = state.get("first_ids")
+        result["ready_ids"] = window.table_model.ids()[:20]
         QTimer.singleShot(0, lambda: after_ready(window))
 
     def after_ready(window: Any) -> None:
@@ -88,6 +90,8 @@ def _child(home: Path) -> int:
     def painted() -> None:  # the resident set and the modules when the first rows show
         state["rss_first_paint_mb"] = _rss_mb()
         state["heavy_before_paint"] = sorted(m for m in HEAVY if m in sys.modules)
+        shown = launch.first if launch.first is not None else launch.window
+        state["first_ids"] = shown.table_model.ids()[:20] if shown is not None else None
 
     launch.on_ready = ready
     launch.on_painted = painted

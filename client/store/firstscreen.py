@@ -20,7 +20,6 @@ ROW_COLUMNS = ("id", "lrn", "type", "status", "mrn", "version", "declarant_name"
                "updated_at", "created_at")
 SORTABLE = ("updated_at", "created_at", "lrn", "mrn", "status", "type", "items",
             "declarant_name", "version")
-LANGUAGE_KEY = "ui.language"  # client.store.settings_keys.LANGUAGE
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,8 @@ class FirstScreen:
 def read_first_screen(path: Path, key_hex: str | None, *, limit: int, order_by: str = "lrn",
                       descending: bool = True) -> FirstScreen | None:
     """The first ``limit`` rows sorted as the list sorts them, or None when unsure."""
+    from client.store.settings_keys import LANGUAGE
+
     if not Path(path).is_file() or order_by not in SORTABLE:
         return None
     try:
@@ -55,7 +56,7 @@ def read_first_screen(path: Path, key_hex: str | None, *, limit: int, order_by: 
         rows = conn.execute(
             f"SELECT {', '.join(ROW_COLUMNS)} FROM declaration "
             f"ORDER BY {order_by} {direction}, id {direction} LIMIT ?", (limit,)).fetchall()
-        got = conn.execute("SELECT value FROM setting WHERE key = ?", (LANGUAGE_KEY,)).fetchone()
+        got = conn.execute("SELECT value FROM setting WHERE key = ?", (LANGUAGE.name,)).fetchone()
     except Exception:  # noqa: BLE001 - wrong key, older schema: let the store decide
         return None
     finally:
@@ -66,6 +67,7 @@ def read_first_screen(path: Path, key_hex: str | None, *, limit: int, order_by: 
             value = json.loads(got[0])
         except ValueError:
             value = None
+        # LANGUAGE's declared values, checked here without pydantic (its check imports it)
         language = value if value in ("en", "fr") else None
     return FirstScreen(rows=[tuple(r) for r in rows], language=language, order_by=order_by,
                        descending=descending)

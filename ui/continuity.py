@@ -48,19 +48,26 @@ DEFAULT_MAO_HOURS = keys.MAO_HOURS.default
 WARN_FRACTION = 0.75
 
 
-def continuity_facts(ctx: AppContext) -> dict[str, Any]:
-    """The numbers the view shows (no widgets: tested directly)."""
+def stored_facts(ctx: AppContext) -> dict[str, Any]:
+    """What the view needs from the store: read when something changed, not every tick."""
     queued, oldest = ctx.store.outbox_stats()
+    due = ctx.store.lodgings_due()  # a partial index of the printed rows (0007)
+    return {"lodgings_due": len(due), "nearest_lodge_by": due[0].lodge_by if due else None,
+            "queued": queued, "oldest": oldest, "mao_hours": ctx.store.get_setting(keys.MAO_HOURS)}
+
+
+def continuity_facts(ctx: AppContext, stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The numbers the view shows (no widgets: tested directly); ``stored``: the store's
+    part as last read (:func:`stored_facts`), the clock's part is worked out now."""
+    f = dict(stored if stored is not None else stored_facts(ctx))
     sync = ctx.sync
     rate = float(getattr(sync, "drain_rate", 0) or DEFAULT_DRAIN_RATE)
     outage = sync.outage_seconds() if sync is not None else 0.0
-    mao_h = ctx.store.get_setting(keys.MAO_HOURS)
-    due = ctx.store.lodgings_due()
-    return {"lodgings_due": len(due), "nearest_lodge_by": due[0].lodge_by if due else None,
-            "queued": queued, "oldest": oldest, "drain_rate": rate,
-            "drain_seconds": queued / rate if rate > 0 else 0.0,
-            "offline_since": getattr(sync, "offline_since", None), "outage_seconds": outage,
-            "mao_hours": mao_h, "mao_fraction": outage / (mao_h * 3600) if mao_h else 0.0}
+    mao_h = f["mao_hours"]
+    f.update({"drain_rate": rate, "drain_seconds": f["queued"] / rate if rate > 0 else 0.0,
+              "offline_since": getattr(sync, "offline_since", None), "outage_seconds": outage,
+              "mao_fraction": outage / (mao_h * 3600) if mao_h else 0.0})
+    return f
 
 
 class ContinuityDialog(QDialog):
@@ -111,10 +118,15 @@ class ContinuityDialog(QDialog):
         row.addStretch(1)
         row.addWidget(self.close_button)
         lay.addLayout(row)
+        # The clock's part (ages, countdowns, the outage) moves every second; the store's
+        # part is read again only when a change was signalled, at most once a tick.
+        self._stored: dict[str, Any] | None = None
         self.timer = QTimer(self, interval=1000)
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
-        ctx.signals.operation_did_execute.connect(lambda *_a: self.refresh())
+        ctx.signals.operation_did_execute.connect(lambda *_a: self.reload())
+        ctx.signals.sync_progress.connect(lambda *_a: self._stale())
+        ctx.signals.sync_finished.connect(lambda *_a: self._stale())
         ctx.signals.language_changed.connect(lambda _l: self.retranslate())
         self.retranslate()
 
@@ -131,8 +143,18 @@ class ContinuityDialog(QDialog):
         self.bar.setAccessibleName(t("cont.outage"))
         self.refresh()
 
+    def _stale(self) -> None:
+        self._stored = None  # the next tick reads the store again
+
+    def reload(self) -> None:
+        """Read the store's part now (after an operation of this window) and show it."""
+        self._stale()
+        self.refresh()
+
     def refresh(self) -> None:
-        f = continuity_facts(self.ctx)
+        if self._stored is None:
+            self._stored = stored_facts(self.ctx)
+        f = continuity_facts(self.ctx, self._stored)
         since = f["offline_since"]
         self.labels["offline_since"].setText(
             t("cont.offline_since_value", at=since[:19].replace("T", " "),
@@ -161,7 +183,7 @@ class ContinuityDialog(QDialog):
     def _mao_changed(self, hours: int) -> None:
         store = self.ctx.store
         Op(self.ctx, lambda: store.set_setting(keys.MAO_HOURS, hours),
-           initiator=self).success(lambda _c: self.refresh()).run()
+           initiator=self).success(lambda _c: self.reload()).run()
 
     def print_fallback(self, folder: Path | None = None) -> None:
         if folder is None:

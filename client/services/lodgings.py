@@ -95,8 +95,7 @@ def decide_lodging(store: Store, declaration_ref: str, decision: str, actor: str
         if problem is not None:
             raise ComptoirError("cds.decision_bad_mrn", 1, problem=problem)
     decl_id = store.resolve_id(declaration_ref)
-    open_ = [lg for lg in store.cds_lodgings(states_in=["unresolved"])
-             if lg.declaration_id == decl_id]
+    open_ = _unresolved_of(store, decl_id)
     if not open_:
         raise ComptoirError("cds.not_unresolved", 2, seq=decl_id)
     return store.cds_decide(open_[-1].seq, decision, actor, mrn=mrn)
@@ -104,5 +103,10 @@ def decide_lodging(store: Store, declaration_ref: str, decision: str, actor: str
 
 def is_unresolved(store: Store, decl_id: str) -> bool:
     """Whether ``decl_id`` has a lodging with CDS waiting for the user's decision."""
-    return any(lg.declaration_id == decl_id
-               for lg in store.cds_lodgings(states_in=["unresolved"]))
+    return bool(_unresolved_of(store, decl_id))
+
+
+def _unresolved_of(store: Store, decl_id: str) -> list[Any]:
+    """``decl_id``'s lodgings set aside as unresolved, oldest first."""
+    return [lg for lg in store.cds_lodgings(states_in=["unresolved"])
+            if lg.declaration_id == decl_id]

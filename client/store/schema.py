@@ -7,10 +7,11 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     Text,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = "0006"  # the Alembic head this code writes; see client/migrations/
+SCHEMA_VERSION = "0007"  # the Alembic head this code writes; see client/migrations/
 
 
 
@@ -36,6 +37,10 @@ class DeclarationRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_declaration_declarant_lrn", "declarant_id", "lrn"),
         Index("ix_declaration_status_updated", "status", "updated_at"),
+        # Only the printed fallback documents still owing their lodging (0007).
+        Index("ix_declaration_lodging_due", "fallback_printed_at",
+              sqlite_where=text("fallback_printed_at IS NOT NULL "
+                                "AND lodged_after_fallback_at IS NULL")),
     )
 
 

@@ -114,3 +114,45 @@ def test_the_remembered_sig_time_still_honours_an_envelope_another_writer_added(
     assert sig_t(first) < ahead.replace(microsecond=0)
     assert sig_t(second) >= ahead.replace(microsecond=0)
     assert sig_t(third) >= sig_t(second)
+
+
+def test_lodgings_due_reads_only_the_printed_rows_through_a_partial_index(tmp_path: Path) -> None:
+    """The continuity view asks this while it is open: with many declarations it must not
+    read them all (#14), and a recorded lodging takes the row out of the answer."""
+    store = Store.open(tmp_path / "s.db", KEY)
+    try:
+        rng = random.Random(7)
+        store.create_many([sample_declaration(rng) for _ in range(40)], "t",
+                          status=states.SEALED)
+        ids = store.list_ids()
+        for i in ids[:3]:
+            store.mark_fallback_printed(i, "t")
+        assert "ix_declaration_lodging_due" in _indexes(store)
+        plan = _plan(store, "SELECT id FROM declaration WHERE fallback_printed_at IS NOT NULL "
+                     "AND lodged_after_fallback_at IS NULL")
+        assert "USING INDEX ix_declaration_lodging_due" in plan, plan
+        assert "SCAN declaration" not in plan.replace("USING INDEX", "")  # no full table read
+        with store.engine.connect() as conn:  # the index holds the printed rows, no others
+            held = conn.exec_driver_sql(
+                "SELECT count(*) FROM declaration INDEXED BY ix_declaration_lodging_due "
+                "WHERE fallback_printed_at IS NOT NULL AND lodged_after_fallback_at IS NULL"
+            ).scalar()
+        assert held == 3
+        owing = {i for i, s in store.summaries(ids[:3]).items() if s.lodge_by}
+        assert owing  # import/export among them: a lodging is owed (transit's is not)
+        assert {s.id for s in store.lodgings_due()} == owing
+    finally:
+        store.close()
+
+
+def test_a_profile_at_0006_gains_the_lodging_due_index_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        upgrade(conn, "0006")
+    engine.dispose()
+    store = Store.open(path)
+    try:
+        assert "ix_declaration_lodging_due" in _indexes(store)
+    finally:
+        store.close()

@@ -118,6 +118,34 @@ def test_continuity_facts_and_fallback_documents(window: Any, prof: Any, tmp_pat
     assert prof.store.get_setting(settings_keys.MAO_HOURS) == 100
 
 
+def test_the_continuity_view_reads_the_store_on_change_not_every_second(
+        window: Any, prof: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its clock moves every second; the queue and the lodgings due are read again only
+    when an operation or a sync says something changed (not the whole table each tick)."""
+    reads: list[str] = []
+    real = prof.store.lodgings_due
+
+    def counted() -> Any:
+        reads.append("due")
+        return real()
+
+    monkeypatch.setattr(prof.store, "lodgings_due", counted)
+    window.sync.offline_since = "2026-01-01T00:00:00.000000Z"
+    dlg = window.open_continuity()
+    opened = len(reads)
+    assert opened >= 1
+    before = dlg.labels["offline_since"].text()
+    for _ in range(5):  # five ticks of the clock
+        dlg.refresh()
+    assert len(reads) == opened and dlg.labels["offline_since"].text() == before
+    prof.seed(2)
+    window.ctx.signals.sync_finished.emit(None)  # a sync changed the queue
+    dlg.refresh()
+    dlg.refresh()
+    assert len(reads) == opened + 1
+    dlg.close()
+
+
 def test_settings_keys_language_server(window: Any, prof: Any, tmp_path: Path) -> None:
     from client.seal.keys import list_keys
 

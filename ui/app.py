@@ -93,6 +93,7 @@ class Launch:
         self.on_ready: Any = None
         self.on_painted: Any = None  # called at the first paint (the bench's figures)
         self._watch: Any = None
+        self._finishing = False
 
     def _watch_paint(self, view: Any, then: Any) -> None:
         from PySide6.QtCore import QEvent, QObject, QTimer
@@ -139,8 +140,9 @@ class Launch:
 
     def finish(self) -> None:
         """Open the store, build the main window, show it (in the first screen's place)."""
-        if self.window is not None or self.rc is not None:
+        if self._finishing:  # once; a dialog's own event loop may fire the fallback timer
             return
+        self._finishing = True
         from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox
 
         from client.seal.profile import profile_exists, training_home

@@ -56,7 +56,9 @@ def _database_key(namespace: str) -> str | None:
     if sys.platform.startswith("linux") and not os.environ.get("PYTHON_KEYRING_BACKEND"):
         from keyring.backends import SecretService
 
-        return SecretService.Keyring().get_password(SERVICE, f"{namespace}/db-key")
+        backend = SecretService.Keyring()
+        backend.set_properties_from_env()  # KEYRING_PROPERTY_*, as keyring's own choice has
+        return backend.get_password(SERVICE, f"{namespace}/db-key")
     return KeyringSecretStore(namespace).get("db-key")
 
 

@@ -26,6 +26,15 @@ _B64U_VALUE = {c: i for i, c in enumerate(_B64U_ALPHABET)}
 _B64U_TO_STD = bytes.maketrans(b"-_", b"+/")  # a byte table: one C pass, not per character
 
 
+_B64U_BYTES = _B64U_ALPHABET.encode("ascii")
+
+
+def is_b64u_text(v: Any) -> bool:
+    """Only base64url characters (so no JSON escaping): one C pass deleting the alphabet,
+    several times cheaper than a regular expression over a whole payload."""
+    return type(v) is str and v.isascii() and not v.encode("ascii").translate(None, _B64U_BYTES)
+
+
 def b64u_decode(text: Any) -> bytes:
     """Strict decoding; :class:`Base64Error` for anything but canonical unpadded base64url.
 

@@ -60,6 +60,7 @@ class MainWindow(ActionsMixin, QMainWindow):
         ctx.sync = self.sync
         ctx.error_sink = self.show_error
         self.editors: dict[str, Any] = {}
+        self._stats_lane = LatestOnly()  # the status bar's queue figures
         self.notices: list[str] = []
         self.last_error: str | None = None
         self._sealer: Any = None
@@ -317,7 +318,14 @@ class MainWindow(ActionsMixin, QMainWindow):
         self.statusBar().showMessage(text, 15000)
 
     def update_status(self) -> None:
-        queued, oldest = self.ctx.store.outbox_stats()
+        """The status bar.  The queue's figures are read on the reader pool (every second,
+        and after every change: a count on the GUI thread waited behind a drain's reads,
+        #15); the labels follow when they arrive."""
+        QueryOp(self.ctx, self.ctx.store.outbox_stats, latest=self._stats_lane).success(
+            self._show_status).run()
+
+    def _show_status(self, stats: tuple[int, str | None]) -> None:
+        queued, oldest = stats
         state = self.sync.connectivity
         if self.sync.offline:
             state = "offline"

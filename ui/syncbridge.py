@@ -45,11 +45,15 @@ class QtSyncListener(QObject):
 
 
 def sync_available() -> bool:
+    """Whether the sync package is installed — found, not imported: the engine's import
+    (HTTP, TLS, protocol) happens on the network pool with the first round, never on the
+    GUI thread (it paused the window when a drain began, #15)."""
+    from importlib.util import find_spec
+
     try:
-        import sync.engine  # noqa: F401
-    except ImportError:
+        return find_spec("sync.engine") is not None
+    except ImportError:  # no "sync" package at all
         return False
-    return True
 
 
 class SyncController(QObject):
@@ -124,15 +128,20 @@ class SyncController(QObject):
             return False
         self.running = True
         self.state_changed.emit()
-        queued_before = self.ctx.store.outbox_stats()[0]
+        store = self.ctx.store
 
-        def work() -> tuple[Any, float]:
+        def work() -> tuple[Any, float, int, str | None]:
+            # The queue's size before and after, and the last success, read here on the
+            # network pool: no statement on the GUI thread around a round (#15).
+            queued_before = store.outbox_stats()[0]
             t0 = time.monotonic()
             report = self._engine().sync_once()
-            return report, time.monotonic() - t0
+            elapsed = time.monotonic() - t0
+            sent = queued_before - store.outbox_stats()[0]
+            return report, elapsed, sent, store.get_setting(keys.LAST_SUCCESS)
 
-        def done(result: tuple[Any, float]) -> None:
-            report, elapsed = result
+        def done(result: tuple[Any, float, int, str | None]) -> None:
+            report, elapsed, sent, last_success = result
             self.running = False
             if self._reset_pending:
                 self._reset_pending = False
@@ -143,8 +152,7 @@ class SyncController(QObject):
             if getattr(report, "refdata_version", None):
                 self.ctx.reload_refdata()
             if reachable and getattr(report, "error", None) is None:
-                self.last_sync_ok = self.ctx.store.get_setting(keys.LAST_SUCCESS) or now_utc()
-                sent = queued_before - self.ctx.store.outbox_stats()[0]
+                self.last_sync_ok = last_success or now_utc()
                 if sent >= 50 and elapsed > 0:
                     self.drain_rate = sent / elapsed
                     self._remember({keys.DRAIN_RATE: self.drain_rate})

@@ -23,7 +23,16 @@ def b64u_encode(data: bytes) -> str:
 
 _B64U_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _B64U_VALUE = {c: i for i, c in enumerate(_B64U_ALPHABET)}
-_B64U_TO_STD = str.maketrans("-_", "+/")
+_B64U_TO_STD = bytes.maketrans(b"-_", b"+/")  # a byte table: one C pass, not per character
+
+
+_B64U_BYTES = _B64U_ALPHABET.encode("ascii")
+
+
+def is_b64u_text(v: Any) -> bool:
+    """Only base64url characters (so no JSON escaping): one C pass deleting the alphabet,
+    several times cheaper than a regular expression over a whole payload."""
+    return type(v) is str and v.isascii() and not v.encode("ascii").translate(None, _B64U_BYTES)
 
 
 def b64u_decode(text: Any) -> bytes:
@@ -39,9 +48,10 @@ def b64u_decode(text: Any) -> bytes:
     if rest == 1 or "+" in text or "/" in text or "=" in text:
         raise Base64Error("not base64url")
     try:
-        data = binascii.a2b_base64(text.translate(_B64U_TO_STD) + "=" * (-len(text) % 4),
-                                   strict_mode=True)
-    except (binascii.Error, ValueError) as exc:
+        data = binascii.a2b_base64(
+            text.encode("ascii").translate(_B64U_TO_STD) + b"=" * (-len(text) % 4),
+            strict_mode=True)
+    except (binascii.Error, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         raise Base64Error("not base64url") from exc
     if rest and _B64U_VALUE.get(text[-1], 0) & (0x0F if rest == 2 else 0x03):
         raise Base64Error("not canonical base64url")  # unused low bits: a second spelling

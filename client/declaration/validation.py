@@ -31,6 +31,7 @@ from client.declaration.model import (
     de_number,
 )
 from client.declaration.mrn import PROCEDURE_LETTERS, mrn_letter_problem, mrn_problem
+from client.declaration.plain import plain_declaration
 from client.declaration.refdata import INCOTERMS_2020, ReferenceData, default_reference_data
 from client.declaration.rules_cds import CDS_RULES, country_fields
 from client.declaration.states import REQUESTS
@@ -570,8 +571,9 @@ def validate(decl: Declaration | dict[str, Any], *, refdata: ReferenceData | Non
     if not isinstance(decl, Declaration):
         if not isinstance(decl, dict):
             return _structure_findings(None, type(decl).__name__)
+        plain = plain_declaration(decl)  # the same values, without building the model
         try:
-            decl = Declaration.model_validate(decl)
+            decl = plain if plain is not None else Declaration.model_validate(decl)
         except ValidationError as exc:
             return _structure_findings(exc)
         except (ValueError, TypeError, RecursionError) as exc:  # pathological input

@@ -28,6 +28,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from client.common.b64 import is_b64u_text
 from client.common.i18n import ComptoirError, Message
 from client.seal.canonical import canonicalize, parse_canonical, sha256_hex
 from client.seal.jws import (
@@ -113,9 +114,6 @@ class VerifiedEnvelope:
 # --------------------------------------------------------------------------- hashing
 
 
-_B64U = re.compile(r"[A-Za-z0-9_-]*")
-
-
 def _hash_members(protected: str, payload: str, signature: str) -> str:
     # base64url text needs no JSON escaping, so this is the RFC 8785 form of the three
     # members (keys in order: payload, protected, signature).
@@ -133,7 +131,7 @@ def envelope_hash(env: dict[str, Any]) -> str:
         }
     except (KeyError, TypeError) as exc:
         raise EnvelopeError("envelope.malformed", part="envelope") from exc
-    if all(type(v) is str and _B64U.fullmatch(v) for v in core.values()):
+    if all(is_b64u_text(v) for v in core.values()):
         return _hash_members(core["protected"], core["payload"], core["signature"])
     return sha256_hex(canonicalize(core))
 

@@ -16,17 +16,24 @@ import os
 import secrets as pysecrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from client.common.files import atomic_write
 from client.common.i18n import ComptoirError
-from client.declaration.model import new_declaration_id, now_utc
-from client.store import Store, StoreError
+
+if TYPE_CHECKING:  # imported where used: the desktop's first screen reads the profile
+    from client.store import Store  # before the store's libraries are loaded (#15)
 
 PROFILE_FILE = "profile.json"
 TRAINING_SUFFIX = "-training"  # the training profile lives beside the user's, never inside
 DB_FILE = "comptoir.db"
 ROLES = ("trader", "officer")
+
+
+def _now() -> str:
+    from client.declaration.model import now_utc
+
+    return now_utc()
 
 
 @dataclass
@@ -36,7 +43,7 @@ class Profile:
     device_id: str
     role: str = "trader"
     declarant_id: str | None = None
-    created_at: str = field(default_factory=now_utc)
+    created_at: str = field(default_factory=_now)
     server: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     training: bool = False  # enrols only with a training single window, and it only with us
@@ -108,6 +115,8 @@ def init_profile(home: Path, *, role: str = "trader", declarant_id: str | None =
     before = set(home.iterdir()) if existed else set()
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
+    from client.declaration.model import new_declaration_id
+
     profile = Profile(home=home, profile_id=new_declaration_id(), device_id=new_declaration_id(),
                       role=role, declarant_id=declarant_id, training=training)
     try:
@@ -152,6 +161,8 @@ def secret_store(profile: Profile, passphrase: str | None = None) -> Any:
 def open_store(profile: Profile, *, passphrase: str | None = None, create: bool = False,
                secrets: Any = None) -> Store:
     """Open the profile's encrypted database with its key from the secret store."""
+    from client.store import Store, StoreError
+
     secrets = secrets or secret_store(profile, passphrase)
     key = secrets.get("db-key")
     nxt = secrets.get("db-key.next")

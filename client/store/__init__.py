@@ -13,46 +13,63 @@ transaction; the ORM classes only declare the schema (and drive Alembic).
 
 from __future__ import annotations
 
-from sqlalchemy.exc import OperationalError
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from client.store.amendments import AmendmentsMixin
-from client.store.cds import CdsAttempt, CdsLodging, CdsMixin
-from client.store.connection import StoreBase, _connect_url
-from client.store.declarations import DeclarationsMixin
-from client.store.feed import FeedMixin
-from client.store.history_notes import history_message
-from client.store.journal import JournalMixin
-from client.store.outbox import OutboxMixin
-from client.store.schema import SCHEMA_VERSION
-from client.store.settings import SettingsMixin
-from client.store.types import (
-    CHAIN_LINK,
-    AmendmentOutcome,
-    ChainLink,
-    Changes,
-    DeliveryResult,
-    HistoryEntry,
-    JournalEntry,
-    MakeLink,
-    OutboxItem,
-    PendingAmendment,
-    SealFn,
-    Stored,
-    StoreError,
-    Summary,
-)
+# Where each public name lives.  Resolved on first use (PEP 562): the desktop app reads its
+# first screen of rows through client.store.firstscreen before SQLAlchemy, SQLModel and
+# the pydantic models are imported at all (#15); every other caller sees no difference.
+_WHERE = {
+    "Store": "client.store.facade",
+    "StoreBase": "client.store.connection",
+    "_connect_url": "client.store.connection",
+    "SCHEMA_VERSION": "client.store.schema",
+    "history_message": "client.store.history_notes",
+    "OperationalError": "sqlalchemy.exc",
+    "CdsAttempt": "client.store.cds",
+    "CdsLodging": "client.store.cds",
+    **{name: "client.store.types" for name in (
+        "CHAIN_LINK", "AmendmentOutcome", "ChainLink", "Changes", "DeliveryResult",
+        "HistoryEntry", "JournalEntry", "MakeLink", "OutboxItem", "PendingAmendment",
+        "SealFn", "Stored", "StoreError", "Summary")},
+}
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import OperationalError
+
+    from client.store.cds import CdsAttempt, CdsLodging
+    from client.store.connection import StoreBase, _connect_url
+    from client.store.facade import Store
+    from client.store.history_notes import history_message
+    from client.store.schema import SCHEMA_VERSION
+    from client.store.types import (
+        CHAIN_LINK,
+        AmendmentOutcome,
+        ChainLink,
+        Changes,
+        DeliveryResult,
+        HistoryEntry,
+        JournalEntry,
+        MakeLink,
+        OutboxItem,
+        PendingAmendment,
+        SealFn,
+        Stored,
+        StoreError,
+        Summary,
+    )
 
 
-class Store(DeclarationsMixin, JournalMixin, OutboxMixin, FeedMixin, SettingsMixin, CdsMixin,
-            AmendmentsMixin, StoreBase):
-    """The profile's database.  Thread-safe for readers; writers are serialised.
-
-    The desktop app funnels every write through one executor thread; the lock here
-    makes the CLI and tests safe as well.  Each topic lives in a module of its own.
-    """
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'client.store' has no attribute {name!r}")
+    value = getattr(import_module(where), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = ["Store", "StoreBase", "StoreError", "Changes", "DeliveryResult", "HistoryEntry",
-           "JournalEntry", "OutboxItem", "SealFn", "ChainLink", "MakeLink", "Stored", "Summary", "SCHEMA_VERSION",
-           "history_message", "AmendmentOutcome", "PendingAmendment",
+           "JournalEntry", "OutboxItem", "SealFn", "ChainLink", "MakeLink", "Stored", "Summary",
+           "SCHEMA_VERSION", "history_message", "AmendmentOutcome", "PendingAmendment",
            "_connect_url", "OperationalError", "CdsAttempt", "CdsLodging", "CHAIN_LINK"]

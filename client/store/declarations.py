@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -27,7 +27,20 @@ from client.store import history_notes as notes
 from client.store.connection import StoreBase
 from client.store.helpers import _doc_json, _in_chunks, _json, _like_prefix, _row_values
 from client.store.schema import T_DECL, T_DOC, T_HIST
+from client.store.search import (
+    fts_phrase,
+    like_pattern,
+    list_query,
+    probe_query,
+    run_ids,
+    scan_query,
+)
 from client.store.types import Changes, HistoryEntry, Stored, StoreError, Summary
+
+# The list columns of a Summary, in its field order, then the two fallback stamps.
+_SUMMARY_SQL = ("SELECT id, lrn, type, status, mrn, version, declarant_name, items, updated_at, "
+                "created_at, fallback_printed_at, lodged_after_fallback_at "
+                "FROM declaration WHERE id IN ")
 
 
 class DeclarationsMixin(StoreBase):
@@ -156,7 +169,7 @@ class DeclarationsMixin(StoreBase):
                 .columns(column("declaration_id"))))
         elif search:
             # One or two characters: below a trigram, so the plain scan of the list columns.
-            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            pattern = like_pattern(search)
             where.append(or_(T_DECL.c.lrn.like(pattern, escape="\\"),
                              T_DECL.c.mrn.like(pattern, escape="\\"),
                              T_DECL.c.declarant_name.like(pattern, escape="\\"),
@@ -167,27 +180,35 @@ class DeclarationsMixin(StoreBase):
     SORTABLE = ("updated_at", "created_at", "lrn", "mrn", "status", "type", "items",
                 "declarant_name", "version")
 
+    PROBE_BUDGET = 2000  # index matches counted before a fragment is called common
+
     def list_ids(self, *, statuses: Iterable[str] | None = None, search: str | None = None,
                  order_by: str = "updated_at", descending: bool = True,
-                 limit: int | None = None, offset: int = 0) -> list[str]:
-        """Ids only, sorted and filtered in SQL: the backbone of the lazy table model."""
-        col = T_DECL.c[order_by if order_by in self.SORTABLE else "updated_at"]
-        if limit is not None and not offset and search and len(search.strip()) >= 3:
-            first = self._first_page_by_scan(statuses, search.strip(), col.name, descending,
-                                             limit)
-            if first is not None:
-                return first
-        q = select(T_DECL.c.id).where(and_(true(), *self._filters(statuses, search)))
-        q = q.order_by(col.desc() if descending else col.asc(),
-                       T_DECL.c.id.desc() if descending else T_DECL.c.id.asc())
-        if limit is not None:
-            q = q.limit(limit).offset(offset)
-        with self._read() as conn:
-            return list(conn.execute(q).scalars())
+                 limit: int | None = None, offset: int = 0,
+                 cancelled: Callable[[], bool] | None = None) -> list[str]:
+        """Ids only, sorted and filtered in SQL: the backbone of the lazy table model.
+
+        A fragment rare in the index (at most ``PROBE_BUDGET`` matches, or none) is
+        answered by the index alone, first page and full list alike — a filter that
+        matches nothing costs one index lookup.  A common one's first page is read in
+        list order instead (``_first_page_by_scan``).  ``cancelled``: see ``run_ids``."""
+        col = order_by if order_by in self.SORTABLE else "updated_at"
+        wanted = tuple(statuses) if statuses else ()
+        fragment = (search or "").strip()
+        with self._read_cursor() as cur:
+            if limit is not None and not offset and len(fragment) >= 3:
+                sql, params = probe_query(fragment, self.PROBE_BUDGET)
+                if len(run_ids(cur, sql, params, cancelled)) > self.PROBE_BUDGET:
+                    first = self._first_page_by_scan(cur, wanted, fragment, col, descending,
+                                                     limit)
+                    if first is not None:
+                        return first
+            sql, params = list_query(wanted, fragment, col, descending, limit, offset)
+            return run_ids(cur, sql, params, cancelled)
 
     SCAN_BUDGET = 2000  # rows read in list order before the index answers instead
 
-    def _first_page_by_scan(self, statuses: Iterable[str] | None, search: str, col: str,
+    def _first_page_by_scan(self, cur: Any, statuses: tuple[str, ...], search: str, col: str,
                             descending: bool, limit: int) -> list[str] | None:
         """The first page for a fragment found in many declarations, or None.
 
@@ -199,21 +220,8 @@ class DeclarationsMixin(StoreBase):
         ASCII case, so a non-ASCII case variant may show once the full id list, from the
         index, arrives).  Otherwise the index decides.
         """
-        direction = "DESC" if descending else "ASC"
-        where, params = "", {"budget": self.SCAN_BUDGET, "limit": limit,
-                             "pattern": "%" + _like_escape(search) + "%"}
-        if statuses:
-            names = [f"s{i}" for i, _ in enumerate(statuses)]
-            where = "WHERE d.status IN (" + ", ".join(f":{n}" for n in names) + ")"
-            params.update(dict(zip(names, statuses, strict=True)))
-        sql = (f"SELECT x.id FROM (SELECT d.id, d.{col} AS o FROM declaration d {where} "
-               f"ORDER BY d.{col} {direction}, d.id {direction} LIMIT :budget) x "
-               "JOIN declaration_search_key k ON k.declaration_id = x.id "
-               "JOIN declaration_search_content c ON c.id = k.seq "
-               "WHERE c.c0 LIKE :pattern ESCAPE '\\' "
-               f"ORDER BY x.o {direction}, x.id {direction} LIMIT :limit")
-        with self._read() as conn:
-            ids = list(conn.execute(text(sql), params).scalars())
+        sql, params = scan_query(statuses, search, col, descending, self.SCAN_BUDGET, limit)
+        ids = run_ids(cur, sql, params)
         return ids if len(ids) >= limit else None
 
     def summaries(self, ids: Sequence[str]) -> dict[str, Summary]:
@@ -221,19 +229,16 @@ class DeclarationsMixin(StoreBase):
         deadline of its electronic lodging when it was printed as a fallback document."""
         out: dict[str, Summary] = {}
         printed: dict[str, str] = {}
-        with self._read() as conn:
+        with self._read_cursor() as cur:  # a screen of rows: no SQLAlchemy row per row
             for i in range(0, len(ids), 500):
                 chunk = list(ids[i:i + 500])
-                for r in conn.execute(select(
-                        T_DECL.c.id, T_DECL.c.lrn, T_DECL.c.type, T_DECL.c.status, T_DECL.c.mrn,
-                        T_DECL.c.version, T_DECL.c.declarant_name, T_DECL.c["items"],
-                        T_DECL.c.updated_at, T_DECL.c.created_at, T_DECL.c.fallback_printed_at,
-                        T_DECL.c.lodged_after_fallback_at).where(T_DECL.c.id.in_(chunk))):
-                    out[r.id] = Summary(r.id, r.lrn, r.type, r.status, r.mrn, r.version,
-                                        r.declarant_name, r.items, r.updated_at, r.created_at)
-                    if r.fallback_printed_at and not r.lodged_after_fallback_at:
-                        printed[r.id] = r.fallback_printed_at
-            if printed:  # few rows: the procedure is read from their documents only
+                for r in cur.execute(_SUMMARY_SQL + "(" + ", ".join("?" * len(chunk)) + ")",
+                                     chunk):
+                    out[r[0]] = Summary(*r[:10])
+                    if r[10] and not r[11]:
+                        printed[r[0]] = r[10]
+        if printed:  # few rows: the procedure is read from their documents only
+            with self._read() as conn:
                 for r in _in_chunks(conn, select(
                         T_DOC.c.id, func.json_extract(T_DOC.c.document, "$.transit_type")
                         .label("transit_type"),
@@ -465,11 +470,3 @@ class DeclarationsMixin(StoreBase):
                 detail=_json(detail)))
         return Changes(declarations=(decl_id,))
 
-
-def _like_escape(fragment: str) -> str:
-    return fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def fts_phrase(fragment: str) -> str:
-    """``fragment`` as one FTS5 string (a substring to find, never query syntax)."""
-    return '"' + fragment.replace('"', '""') + '"'

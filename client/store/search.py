@@ -3,6 +3,7 @@ indexed once per transaction, just before it commits (migration 0006 says why)."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 # The text indexed for a declaration: its MRN column (set by the feed, not in the
@@ -47,3 +48,107 @@ def flush_search(cur: Any) -> int:
     n = cur.execute(_INSERT_ROWS).rowcount
     cur.execute(_CLEAR)
     return int(n)
+
+
+# ---- the list's queries (read only) ---------------------------------------------------------
+# The filter box asks for ids sorted in list order.  Answered on a driver cursor: for a
+# 100,000-row list the SQLAlchemy rows around the ids cost more than the SELECT (#15).
+
+class ListCancelled(Exception):
+    """A list query abandoned because a newer one superseded it (never shown to a user)."""
+
+
+def like_pattern(fragment: str) -> str:
+    """``%fragment%`` for ``LIKE … ESCAPE '\\'``: the fragment's own ``%`` and ``_`` literal."""
+    escaped = fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return "%" + escaped + "%"
+
+
+def fts_phrase(fragment: str) -> str:
+    """``fragment`` as one FTS5 string (a substring to find, never query syntax)."""
+    return '"' + fragment.replace('"', '""') + '"'
+
+
+def _status_clause(statuses: tuple[str, ...], params: list[Any]) -> str:
+    params.extend(statuses)
+    return "d.status IN (" + ", ".join("?" * len(statuses)) + ")"
+
+
+def list_query(statuses: tuple[str, ...], search: str, col: str, descending: bool,
+               limit: int | None, offset: int) -> tuple[str, list[Any]]:
+    """The SQL and parameters of a list query; ``col`` is a vetted sortable column.
+
+    A fragment of three characters or more is answered from the FTS5 trigram index,
+    joined row by row to the declarations (the ``id IN (subquery)`` form built the whole
+    match list twice before sorting it); a shorter one scans the list columns."""
+    direction = "DESC" if descending else "ASC"
+    params: list[Any] = []
+    where: list[str] = []
+    if len(search) >= 3:
+        source = ("declaration_search s JOIN declaration_search_key k ON k.seq = s.rowid "
+                  "JOIN declaration d ON d.id = k.declaration_id")
+        where.append("declaration_search MATCH ?")
+        params.append(fts_phrase(search))
+    else:
+        source = "declaration d"
+        if search:
+            where.append("(" + " OR ".join(f"d.{c} LIKE ? ESCAPE '\\'" for c in (
+                "lrn", "mrn", "declarant_name", "declarant_id", "id")) + ")")
+            params.extend([like_pattern(search)] * 5)
+    if statuses:
+        where.append(_status_clause(statuses, params))
+    sql = f"SELECT d.id FROM {source}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY d.{col} {direction}, d.id {direction}"
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        params += [limit, offset]
+    elif offset:
+        sql += " LIMIT -1 OFFSET ?"
+        params.append(offset)
+    return sql, params
+
+
+def probe_query(search: str, budget: int) -> tuple[str, list[Any]]:
+    """At most ``budget + 1`` index matches, unsorted: is the fragment rare?"""
+    return ("SELECT rowid FROM declaration_search WHERE declaration_search MATCH ? LIMIT ?",
+            [fts_phrase(search), budget + 1])
+
+
+def scan_query(statuses: tuple[str, ...], search: str, col: str, descending: bool,
+               budget: int, limit: int) -> tuple[str, list[Any]]:
+    """The first ``budget`` rows in list order, matched with LIKE against the indexed text
+    the index's content table holds (see ``DeclarationsMixin._first_page_by_scan``)."""
+    direction = "DESC" if descending else "ASC"
+    params: list[Any] = []
+    where = ""
+    if statuses:
+        where = "WHERE " + _status_clause(statuses, params)
+    params += [budget, like_pattern(search), limit]
+    sql = (f"SELECT x.id FROM (SELECT d.id, d.{col} AS o FROM declaration d {where} "
+           f"ORDER BY d.{col} {direction}, d.id {direction} LIMIT ?) x "
+           "JOIN declaration_search_key k ON k.declaration_id = x.id "
+           "JOIN declaration_search_content c ON c.id = k.seq "
+           "WHERE c.c0 LIKE ? ESCAPE '\\' "
+           f"ORDER BY x.o {direction}, x.id {direction} LIMIT ?")
+    return sql, params
+
+
+def run_ids(cur: Any, sql: str, params: list[Any],
+            cancelled: Callable[[], bool] | None = None) -> list[str]:
+    """The first column of every row; with ``cancelled`` the statement stops (and
+    :class:`ListCancelled` is raised) soon after it turns true — a superseded id list must
+    not hold a core and the GIL while the user's newer filter waits."""
+    conn = cur.connection
+    if cancelled is None:
+        return [r[0] for r in cur.execute(sql, params)]
+    conn.set_progress_handler(cancelled, 2000)
+    try:
+        return [r[0] for r in cur.execute(sql, params)]
+    except Exception as exc:
+        if cancelled():
+            raise ListCancelled from exc
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)

@@ -15,8 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import TypeAdapter, ValidationError
-
 from client.store.types import StoreError
 
 T = TypeVar("T")
@@ -31,14 +29,16 @@ class Setting(Generic[T]):
     default: T
     doc: str
     family: str | None = None  # the prefix of the family it belongs to, if any
-    _adapter: TypeAdapter[Any] = field(init=False, repr=False, compare=False, hash=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_adapter", TypeAdapter(self.kind))
+    _adapter: Any = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def check(self, value: Any) -> T:
         """``value`` if it has the declared type (no coercion but int -> float), else a
-        StoreError naming the setting."""
+        StoreError naming the setting.  pydantic is imported on the first check, not with
+        the declarations (the desktop's first screen reads one name from here, #15)."""
+        from pydantic import TypeAdapter, ValidationError
+
+        if self._adapter is None:
+            object.__setattr__(self, "_adapter", TypeAdapter(self.kind))
         try:
             return self._adapter.validate_python(value, strict=True)
         except ValidationError:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from client.common.i18n import ComptoirError
-from client.declaration.model import Declaration
+
+if TYPE_CHECKING:  # the list's types load without the pydantic models (#15)
+    from client.declaration.model import Declaration
 
 # --------------------------------------------------------------------------- values
 
@@ -151,7 +153,7 @@ class ChainLink:
     prev_hash: str
 
 
-SealFn = Callable[[Declaration, dict[str, Any], int, str | None], ChainLink]
+SealFn = Callable[["Declaration", dict[str, Any], int, str | None], ChainLink]
 MakeLink = Callable[[int, str | None], ChainLink]
 """(declaration, its canonical JSON form, seq, prev_hash) -> envelope dict; called inside
 the seal transaction."""

@@ -294,8 +294,10 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
         return fits
 
     def release(last: StoredEnvelope | StoredLink) -> None:
-        """Every held envelope or link whose turn has come after ``last`` (iteratively)."""
-        while True:
+        """Every held envelope or link whose turn has come after ``last`` (iteratively).
+        A device with nothing waiting (the usual case) is not looked up position by
+        position: its held count is read once per batch."""
+        while tx.held_count(last.trader_id, last.device_id):
             lk = tx.link(last.trader_id, last.device_id, last.seq + 1)
             if lk is not None and lk.status == "held":
                 if not release_link(lk, last):
@@ -434,6 +436,7 @@ def process_batch(tx: BatchTx, ctx: IntakeContext, principal: Principal,
         seen[(did, ver)] = se
         if (seq == state.last_seq + 1 and prev == state.last_hash) or jump:
             tx.add_envelope(se)
+            tx.resolve_held(se)  # decided now: it waits for nothing (nor counts as held)
             apply_and_release(se, v)
             result(index, se.status, h, did, ver, mrn=se.mrn, receipt=se.receipt,
                    errors=se.errors)

@@ -122,3 +122,16 @@ def test_cyclic_value_refused() -> None:
     a.append(a)
     with pytest.raises(ComptoirError):
         canonicalize(a)
+
+
+def test_parse_canonical_sorts_keys_beyond_the_bmp_as_jcs_does() -> None:
+    """Keys with a character beyond the BMP sort by UTF-16 code units: the JCS order is
+    canonical, Python's code-point order is not (in a key and in a nested object)."""
+    for value in ({"\ufb33": 1, "\U0001f602": 2}, {"a": {"\ufb33": "é", "\U0001f602": [1]}}):
+        jcs = canonicalize(value)
+        assert parse_canonical(jcs) == value
+        python_order = json.dumps(value, sort_keys=True, separators=(",", ":"),
+                                  ensure_ascii=False).encode()
+        assert python_order != jcs
+        with pytest.raises(ComptoirError):
+            parse_canonical(python_order)

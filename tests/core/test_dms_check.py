@@ -209,3 +209,31 @@ def test_a_damaged_declaration_imported_leniently_goes_back_as_it_came(seed: int
         assert imp.kind == "unknown", (name, kinds)  # e.g. FunctionCode 9 made "x"
         return
     assert differences(data, export_dms(imp.declaration)) == [], (name, kinds)
+
+
+@pytest.mark.parametrize("damage", [
+    {"StatementTypeCode": "-1"},  # found by the property test above (seed 318)
+    {"StatementTypeCode": "not a number", "DocumentSectionCode": ""},  # and with the pointer
+])
+def test_a_cancellation_whose_reason_came_damaged_keeps_its_reason(conformance: Path,
+                                                                   damage: dict[str, str]) -> None:
+    """A cancellation's free-text reason whose AES type code came damaged was taken for one
+    of the original declaration's statements, dropped, and replaced by the default reason."""
+    from client.interchange.dms import export_dms
+    from client.interchange.dms.canonical import differences
+
+    data = (conformance / S / "TT_IM011a__TT_IM011a_Cancellation.xml").read_bytes()
+    meta = message_root(etree.fromstring(data))
+    info = next(e for e in meta.iter() if isinstance(e.tag, str)
+                and etree.QName(e).localname == "AdditionalInformation")
+    for el in info.iter():
+        name = etree.QName(el).localname if isinstance(el.tag, str) else ""
+        if name in damage and (name != "DocumentSectionCode" or el.text == "06A"):
+            el.text = damage[name]
+    damaged = etree.tostring(meta)
+    imp = import_dms_bytes(damaged, "damaged.xml", lenient=True)
+    assert imp.declaration is not None
+    out = export_dms(imp.declaration)
+    assert differences(damaged, out) == []
+    assert b"This is a duplicate declaration, please cancel" in out
+    assert b"Cancellation requested by the declarant" not in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import json
 import random
 
@@ -176,6 +177,16 @@ def test_envelope_hash_is_canonical_json_of_three_members(pki) -> None:
     ).hexdigest()
     assert envelope_hash(env) == expected
     assert envelope_hash({**env, "extra": 1}) == expected
+
+
+@pytest.mark.parametrize("odd", ["a+b", "a/b=", "é", 'a"b', "a\\b", "", "a\u2028b", "a b"])
+def test_envelope_hash_of_members_outside_base64url_is_still_their_canonical_json(
+        odd: str) -> None:
+    """The quick form (base64url text needs no escaping) is taken only where it is the
+    canonical JSON; any other member goes through the canonicalisation."""
+    for env in ({"protected": odd, "payload": "eyJ9", "signature": "AA"},
+                {"protected": "eyJ9", "payload": odd, "signature": odd}):
+        assert envelope_hash(env) == hashlib.sha256(canonicalize(env)).hexdigest()
 
 
 def test_every_flipped_byte_detected(pki) -> None:

@@ -106,10 +106,14 @@ def test_a_profile_indexed_by_0003_keeps_its_index_and_indexes_new_ones(
         store.close()
 
 
-def test_a_first_page_read_in_list_order_is_the_page_the_index_gives(tmp_path: Path) -> None:
+@pytest.mark.parametrize("probe_budget", [Store.PROBE_BUDGET, 10])
+def test_a_first_page_read_in_list_order_is_the_page_the_index_gives(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, probe_budget: int) -> None:
     """A fragment most declarations share fills its first page from a bounded scan in
     list order; a rare one from the index; either way the page equals the head of the
-    full (index) answer, with status filters and in both directions."""
+    full (index) answer, with status filters and in both directions.  With a probe budget
+    of 10 the common fragments here take the scan; with the default, the index alone."""
+    monkeypatch.setattr(Store, "PROBE_BUDGET", probe_budget)
     store = Store.open(tmp_path / "s.db", KEY)
     try:
         rng = random.Random(8)

@@ -132,3 +132,38 @@ def test_one_store_transaction_per_batch_whatever_its_size(handle, Traders):
 
     with Session(handle.state.store.read_engine) as s:
         assert s.exec(select(func.count()).select_from(EnvelopeRow)).one() == 60
+
+
+def test_envelopes_applied_in_order_do_not_count_as_held(handle, Traders):
+    """Envelopes lodged in their turn earlier in the same batch wait for nothing: an
+    envelope behind a gap after them is held, not refused as over the held limit."""
+    t = Traders(handle)
+    handle.state.settings.max_held_per_device = 4
+    in_order = [t.seal() for _ in range(6)]
+    t.seal()  # a gap: this one is not sent yet
+    ahead = t.seal()
+    res = t.post([*in_order, ahead]).json()["results"]
+    assert [r["status"] for r in res] == ["accepted"] * 6 + ["held"], res[-1]
+
+
+def test_a_device_with_nothing_held_is_not_looked_up_position_by_position(handle, Traders,
+                                                                           monkeypatch):
+    """Releasing held successors costs nothing when none wait: no per-envelope query for
+    a withdrawn link or a held envelope at the next position."""
+    from sync.sandbox.store import BatchTx
+
+    t = Traders(handle)
+    looked: list[int] = []
+    real_link, real_held = BatchTx.link, BatchTx.held
+    monkeypatch.setattr(BatchTx, "link", lambda self, tr, d, seq: looked.append(seq)
+                        or real_link(self, tr, d, seq))
+    monkeypatch.setattr(BatchTx, "held", lambda self, tr, d, seq: looked.append(seq)
+                        or real_held(self, tr, d, seq))
+    res = t.post([t.seal() for _ in range(20)]).json()["results"]
+    assert [r["status"] for r in res] == ["accepted"] * 20
+    assert [s for s in looked if s > 0] == []  # only the one per-device load (seq 0)
+    # and a held one is still released when its turn comes
+    e1, e2 = t.seal(), t.seal()
+    assert t.post([e2]).json()["results"][0]["status"] == "held"
+    assert [r["status"] for r in t.post([e1]).json()["results"]] == ["accepted"]
+    assert t.post([e2]).json()["results"][0]["status"] == "duplicate"

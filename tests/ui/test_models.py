@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 
 from client.declaration import states
 from client.store import Changes
-from ui.models.declarations import COL_LRN, DeclarationTableModel, IdRole
+from ui.models.declarations import COL_LRN, COL_UPDATED, DeclarationTableModel, IdRole
 from ui.models.findings import FindingsModel
 from ui.models.history import HistoryModel
 from ui.models.rows import GOODS_COLUMNS, RowsModel, get_in, set_in
@@ -59,15 +59,22 @@ def test_changes_refresh_rows_in_place_or_membership(prof: Any) -> None:
     ids = prof.seed(5, status=states.DRAFT)
     model = DeclarationTableModel(prof.store)
     model.set_view([states.DRAFT])
+    model.sort(COL_LRN, Qt.SortOrder.AscendingOrder)
     assert model.rowCount() == 5
     seen: list[int] = []
     model.dataChanged.connect(lambda a, b, *_r: seen.append(a.row()))
-    # an edit: same membership, only that row repaints
+    # an edit: same membership, same order: only that row repaints
     d = prof.store.get(ids[2]).declaration
     d.ucr = "changed"
     ch = prof.store.save_draft(d, "t")
     model.apply_changes(ch)
     assert seen == [model.row_of(ids[2])]
+    # in the order of the last change, the edited row moves to the top
+    model.sort(COL_UPDATED, Qt.SortOrder.DescendingOrder)
+    d = prof.store.get(ids[4]).declaration
+    d.ucr = "changed again"
+    model.apply_changes(prof.store.save_draft(d, "t"))
+    assert model.row_of(ids[4]) == 0
     # a status move out of the view: membership changes
     ch = prof.store.transition(ids[0], states.READY, "t")
     model.apply_changes(ch)

@@ -180,6 +180,7 @@ S: dict[str, tuple[str, str]] = {
     "status.oldest": ("oldest {age}", "la plus ancienne {age}"),
     "status.last_sync": ("Last sync: {age}", "Dernière synchro : {age}"),
     "status.progress": ("Sending the queue", "Envoi de la file"),
+    "status.opening": ("Opening the profile…", "Ouverture du profil…"),
     "age.never": ("never", "jamais"),
     "age.seconds": ("{n} s", "{n} s"),
     "age.minutes": ("{n} min", "{n} min"),

@@ -10,14 +10,17 @@ re-queries the ids.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from client.declaration.continuity import countdown
-from client.store import Changes, Store, Summary
+from client.store.search import ListCancelled
 from ui.i18n import render, status_label, t
+
+if TYPE_CHECKING:  # the first screen shows this model before the store's libraries load
+    from client.store import Changes, Store, Summary
 
 ObjectRole = Qt.ItemDataRole.UserRole + 1  # the row's Summary (None while not cached)
 IdRole = Qt.ItemDataRole.UserRole + 2  # the declaration id
@@ -38,10 +41,26 @@ WINDOW = 200  # rows fetched per cache miss
 FIRST_PAGE = 400  # ids fetched at once on a (re)query; the rest load off the GUI thread
 
 Index = QModelIndex | QPersistentModelIndex
+IdList = tuple[list[str], dict[str, int]]  # the ids in list order and each one's row
+# Orders a delivery, a feed or an edit moves rows in: a change re-reads the order.
+MOVING_ORDERS = ("updated_at", "status", "mrn", "version")
+
+
+class FirstRow:
+    """A Summary's list fields read by :mod:`client.store.firstscreen` (no lodging
+    deadline: a row printed as a fallback shows its countdown once the store is open)."""
+
+    __slots__ = ("id", "lrn", "type", "status", "mrn", "version", "declarant", "items",
+                 "updated_at", "created_at", "lodge_by")
+
+    def __init__(self, row: Sequence[Any]) -> None:
+        (self.id, self.lrn, self.type, self.status, self.mrn, self.version, self.declarant,
+         self.items, self.updated_at, self.created_at) = row[:10]
+        self.lodge_by = None
 
 
 class DeclarationTableModel(QAbstractTableModel):
-    def __init__(self, store: Store, parent: Any = None) -> None:
+    def __init__(self, store: Store | None, parent: Any = None) -> None:
         super().__init__(parent)
         self.store = store
         self._ids: list[str] = []
@@ -55,8 +74,20 @@ class DeclarationTableModel(QAbstractTableModel):
         self.complete = True  # False while the ids past the first page are loading
         self._generation = 0
         #: runs a full id query off the GUI thread: loader(query, on_result); None = inline
-        self.loader: Callable[[Callable[[], list[str]], Callable[[list[str]], None]],
-                              None] | None = None
+        self.loader: Callable[[Callable[[], IdList | None],
+                               Callable[[IdList | None], None]], None] | None = None
+
+    def preload(self, rows: Sequence[Sequence[Any]], order_by: str, descending: bool) -> None:
+        """Show the first screen's rows (store not open yet): the ids past them and the
+        store follow (``complete`` stays False until then)."""
+        self.beginResetModel()
+        self.order_by, self.descending = order_by, descending
+        firsts = [FirstRow(r) for r in rows]
+        self._ids = [f.id for f in firsts]
+        self._cache = {f.id: f for f in firsts}  # type: ignore[misc]
+        self._row_of = None
+        self.complete = False
+        self.endResetModel()
 
     # ---- queries ----------------------------------------------------------------
     def _query(self, limit: int | None = None) -> list[str]:
@@ -64,11 +95,27 @@ class DeclarationTableModel(QAbstractTableModel):
                                    order_by=self.order_by, descending=self.descending,
                                    limit=limit)
 
-    def _full_query(self) -> Callable[[], list[str]]:
+    def _full_query(self) -> Callable[[], IdList | None]:
+        """The full id list for the current filter and the row of each id, both made off
+        the GUI thread (a 100,000-entry dict built there held it for tens of ms during a
+        drain).  It gives up (None) as soon as a newer query supersedes it: a list still
+        being read would otherwise share the cores and the GIL with the filter the user
+        typed next (#15)."""
         store, statuses, search = self.store, self.statuses, self.search or None
         order_by, descending = self.order_by, self.descending
-        return lambda: store.list_ids(statuses=statuses, search=search, order_by=order_by,
-                                      descending=descending)
+        gen = self._generation
+        assert store is not None
+
+        def query() -> IdList | None:
+            try:
+                ids = store.list_ids(statuses=statuses, search=search, order_by=order_by,
+                                     descending=descending,
+                                     cancelled=lambda: self._generation != gen)
+            except ListCancelled:
+                return None
+            return ids, {d: i for i, d in enumerate(ids)}
+
+        return query
 
     def reload(self) -> None:
         """Re-query (membership, filter or order changed): the first page at once, so the
@@ -91,18 +138,19 @@ class DeclarationTableModel(QAbstractTableModel):
         else:
             self.loader(query, lambda ids: self._rest_loaded(gen, ids))
 
-    def _rest_loaded(self, gen: int, ids: list[str]) -> None:
-        if gen != self._generation:  # a newer query superseded this one
+    def _rest_loaded(self, gen: int, got: IdList | None) -> None:
+        if gen != self._generation or got is None:  # a newer query superseded this one
             return
+        ids, rows = got
         n = len(self._ids)
         if ids[:n] == self._ids:
             if len(ids) > n:
                 self.beginInsertRows(QModelIndex(), n, len(ids) - 1)
                 self._ids = ids
-                self._row_of = None
+                self._row_of = rows
                 self.endInsertRows()
         else:
-            self._relayout(ids)
+            self._relayout(ids, rows)
         self.complete = True
 
     def set_view(self, statuses: Iterable[str] | None) -> None:
@@ -147,6 +195,8 @@ class DeclarationTableModel(QAbstractTableModel):
         return got
 
     def _fill(self, row: int) -> None:
+        if self.store is None:  # the first screen: only its own rows are known
+            return
         start = max(0, row - WINDOW // 4)
         window = [i for i in self._ids[start:start + WINDOW] if i not in self._cache]
         if not window:
@@ -158,51 +208,59 @@ class DeclarationTableModel(QAbstractTableModel):
 
     # ---- changes ----------------------------------------------------------------------
     def apply_changes(self, changes: Changes) -> None:
-        """Refresh only what changed: stale rows in place, or re-query on membership."""
+        """Refresh only what changed: stale rows in place, or re-query on membership.
+
+        No statement on the GUI thread here: changed rows are dropped from the cache and
+        repainted with one signal (the view refetches what it shows, one window), and a
+        re-query — a new declaration, a change under a status filter, a search or an
+        order a change can move — runs on the loader.  A drain reports thousands of
+        changes at once (#15)."""
         if not changes.declarations and not changes.statuses:
             return
-        fresh = self.store.summaries(list(changes.declarations)) if changes.declarations else {}
-        membership = changes.statuses or any(self.row_of(d) < 0 for d in changes.declarations)
-        if not membership and self.statuses is not None:
-            membership = any(s.status not in self.statuses for s in fresh.values())
-        for decl_id in changes.declarations:
+        changed = tuple(changes.declarations)
+        for decl_id in changed:
             self._cache.pop(decl_id, None)
-        if membership:
+        requery = (any(self.row_of(d) < 0 for d in changed)
+                   or (self.statuses is not None and (changes.statuses or bool(changed)))
+                   or (bool(self.search) and bool(changed))
+                   or (self.order_by in MOVING_ORDERS and bool(changed)))
+        if requery and self.store is not None:
             self._generation += 1
             gen = self._generation
             query = self._full_query()
-            changed = tuple(changes.declarations)
             if self.loader is None:
                 self._membership_loaded(gen, query(), changed)
             else:
-                self.loader(query, lambda ids: self._membership_loaded(gen, ids, changed))
+                self.loader(query, lambda got: self._membership_loaded(gen, got, changed))
             return
-        for decl_id, summ in fresh.items():
-            row = self.row_of(decl_id)
-            if row >= 0:
-                self._cache[decl_id] = summ
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        self._repaint(changed)
 
-    def _membership_loaded(self, gen: int, ids: list[str], changed: tuple[str, ...]) -> None:
-        if gen != self._generation:
+    def _repaint(self, changed: Iterable[str]) -> None:
+        """One ``dataChanged`` over the rows of ``changed`` (not one signal per row)."""
+        rows = [r for r in (self.row_of(d) for d in changed) if r >= 0]
+        if rows:
+            self.dataChanged.emit(self.index(min(rows), 0),
+                                  self.index(max(rows), len(COLUMNS) - 1))
+
+    def _membership_loaded(self, gen: int, got: IdList | None,
+                           changed: tuple[str, ...]) -> None:
+        if gen != self._generation or got is None:
             return
+        ids, rows = got
         self.complete = True
         if ids != self._ids:
-            self._relayout(ids)
+            self._relayout(ids, rows)
             return
-        last = len(COLUMNS) - 1
-        for decl_id in changed:
-            row = self.row_of(decl_id)
-            if row >= 0:
-                self.dataChanged.emit(self.index(row, 0), self.index(row, last))
+        self._row_of = rows
+        self._repaint(changed)
 
-    def _relayout(self, ids: list[str]) -> None:
+    def _relayout(self, ids: list[str], rows: dict[str, int] | None = None) -> None:
         """New ids, same model: persistent indexes (selection, current row) follow their id."""
         self.layoutAboutToBeChanged.emit()
         old = self.persistentIndexList()
         old_ids = [self.id_at(i.row()) for i in old]
         self._ids = ids
-        self._row_of = None
+        self._row_of = rows
         for idx, decl_id in zip(old, old_ids, strict=True):
             row = self.row_of(decl_id) if decl_id else -1
             self.changePersistentIndex(

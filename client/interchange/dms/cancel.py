@@ -30,6 +30,7 @@ INSIDE = {"Submitter": ("ID",),
 # AdditionalInformation/StatementDescription is required; a request without a reason says so.
 DEFAULT_STATEMENT = "Cancellation requested by the declarant"
 STATEMENT_TYPE = "AES"  # the statement type of amendments and cancellations
+AMENDMENT_SECTION = "06A"  # a Pointer's DocumentSectionCode for the Amendment (change reason)
 CANCEL_REASON = "1"  # Amendment/ChangeReasonCode 1: the declaration is to be cancelled
 
 
@@ -79,12 +80,27 @@ def _add(parent: etree._Element, name: str, text: str | None = None, *,
     return e
 
 
+def _is_request_reason(info: etree._Element) -> bool:
+    """A statement that says why the request is made: its type is AES, or (a file whose
+    type code came damaged or otherwise) it has no StatementCode — every statement of a
+    declaration (DE 2/2) is identified by its code; in the published samples only the
+    requests' free-text reasons go without — or it points at the request's change reason
+    (DocumentSectionCode 06A, the Amendment), which no statement of the original does."""
+    if info.find(_q("StatementDescription")) is None:
+        return False
+    if info.findtext(_q("StatementTypeCode")) == STATEMENT_TYPE:
+        return True
+    if info.find(_q("StatementCode")) is None:
+        return True
+    return any((p.findtext(_q("DocumentSectionCode")) or "").strip() == AMENDMENT_SECTION
+               for p in info.findall(_q("Pointer")))
+
+
 def cancellation_request(declaration: etree._Element, decl: Declaration) -> None:
     """Cut a written ``Declaration`` element down to a CANCEL.xsd request, in place."""
     _prune(declaration, KEPT, _carried_names(decl, set()))
     for info in declaration.findall(_q("AdditionalInformation")):
-        kind = info.findtext(_q("StatementTypeCode"))
-        if kind != STATEMENT_TYPE or info.find(_q("StatementDescription")) is None:
+        if not _is_request_reason(info):
             declaration.remove(info)  # the original's statements, not this request's reason
     sub = declaration.find(_q("Submitter"))
     if sub is not None and sub.find(_q("ID")) is None:

@@ -1,0 +1,105 @@
+"""The first screen (#15): the rows paint before the store's libraries load, and the main
+window that takes over shows the same rows in the same order."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from client.store.firstscreen import read_first_screen
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _start_app(home: Path) -> dict[str, Any]:
+    """The real start-up in a fresh process (ui.bench's child: ui.app.Launch), one JSON line."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", COMPTOIR_UI_NO_PROMPT="1",
+               PYTHONPATH=str(REPO))
+    env.pop("COMPTOIR_PASSPHRASE", None)  # the key comes from the keyring, as on a desktop
+    out = subprocess.run([sys.executable, "-m", "ui.bench", "--child", str(home)], env=env,
+                         capture_output=True, text=True, cwd=REPO, timeout=300)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("{")), None)
+    assert line is not None, out.stderr[-3000:]
+    return dict(json.loads(line))
+
+
+def _keyring_profile(prof: Any) -> None:
+    from client.seal.secrets import KIND_KEYRING, recorded_backend
+
+    if recorded_backend(prof.home) != KIND_KEYRING:
+        pytest.skip("no Secret Service here (run under .ci/with-keyring): the first screen "
+                    "reads its key from the keyring only")
+
+
+def test_the_first_rows_paint_before_the_store_libraries_load(prof: Any) -> None:
+    _keyring_profile(prof)
+    prof.seed(150)
+    prof.close()
+    got = _start_app(prof.home)
+    # Nothing of SQLAlchemy, SQLModel, pydantic, the model, sealing, interchange, the
+    # editor or the main window was imported when the first rows were painted …
+    assert got["heavy_before_paint"] == []
+    assert got["rss_first_paint_mb"] > 0
+    # … and those rows were the declarations, as the main window then shows them.
+    assert len(got["first_ids"]) == 20
+    assert got["ready_ids"] == got["first_ids"]
+    assert got["rows"] == 150
+
+
+def test_a_profile_with_passphrase_files_has_no_first_screen(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its key needs the passphrase: the app opens as before, the main window first."""
+    from client.seal import secrets as secrets_mod
+    from client.seal.profile import load_or_init, open_store, secret_store
+    from ui.firstload import load_first_screen
+
+    home = tmp_path / "files"
+    monkeypatch.setattr(secrets_mod, "keyring_available", lambda attempts=1: False)
+    profile = load_or_init(home)
+    open_store(profile, secrets=secret_store(profile)).close()
+    assert secrets_mod.recorded_backend(home) == secrets_mod.KIND_FILE
+    assert load_first_screen(home) is None
+
+
+def test_the_first_screen_reads_what_the_main_window_lists(prof: Any, qtbot: Any) -> None:
+    """Same ids, same order as the main window's model in its first order; language too."""
+    from client.store import settings_keys as keys
+    from ui.firstload import ORDER
+    from ui.firstscreen import FirstScreenWindow
+    from ui.mainwindow import MainWindow
+    from ui.syncbridge import SyncController
+
+    prof.seed(60)
+    prof.store.set_setting(keys.LANGUAGE, "fr")
+    key = prof.secrets.get("db-key")
+    screen = read_first_screen(prof.profile.db_path, key, limit=25, order_by=ORDER[0],
+                               descending=ORDER[1])
+    assert screen is not None and screen.language == "fr"
+    first = FirstScreenWindow(screen)
+    qtbot.addWidget(first)
+    ctx = prof.context()
+    window = MainWindow(ctx, sync=SyncController(ctx, auto=False))
+    qtbot.addWidget(window)
+    assert (window.table_model.order_by, window.table_model.descending) == ORDER
+    assert first.table_model.ids() == window.table_model.ids()[:25]
+    for col in range(first.table_model.columnCount()):  # each cell renders the same
+        assert first.table_model.index(3, col).data() == window.table_model.index(3, col).data()
+    first.filter.setText("LRN01")
+    first.hand_over(window)
+    assert window.filter.text() == "LRN01"
+
+
+def test_a_wrong_key_or_no_file_is_no_first_screen(prof: Any, tmp_path: Path) -> None:
+    prof.seed(3)
+    assert read_first_screen(prof.profile.db_path, "00" * 32, limit=5) is None
+    assert read_first_screen(tmp_path / "absent.db", "00" * 32, limit=5) is None
+    assert read_first_screen(prof.profile.db_path, prof.secrets.get("db-key"), limit=5,
+                             order_by="document; DROP TABLE declaration") is None
+    got = read_first_screen(prof.profile.db_path, prof.secrets.get("db-key"), limit=5)
+    assert got is not None and len(got.rows) == 3 and got.language is None

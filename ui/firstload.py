@@ -1,0 +1,83 @@
+"""The first screen's reading, without Qt: profile, database key, one screen of rows.
+
+Started on a thread of its own before PySide6 is imported (:func:`prefetch`): the keyring
+answers over D-Bus and the Qt libraries load meanwhile, so the first paint waits for the
+longer of the two rather than for both (#15).  See :mod:`ui.firstscreen` for the window.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from client.store.firstscreen import FirstScreen, read_first_screen
+
+ROWS = 100  # more than a maximised window shows; the rest follow with the store
+ORDER = ("lrn", True)  # the main window's first order: its header sorts the LRN column down
+
+
+def load_first_screen(home: Path) -> tuple[Any, FirstScreen] | None:
+    """(profile, first screen) for an existing profile whose key the keyring gives at
+    once, else None (a first run, a passphrase to ask, a damaged file: the full path).
+
+    The key is read straight from the keyring the profile recorded, without the probe
+    (a write, a read and a delete) that choosing a secret store makes: the full path
+    still makes it, and says what is wrong when the keyring does not answer."""
+    from client.seal.profile import load_profile, profile_exists
+    from client.seal.secrets import KIND_KEYRING, recorded_backend
+
+    if not profile_exists(home):
+        return None
+    try:
+        if recorded_backend(home) != KIND_KEYRING:
+            return None
+        profile = load_profile(home)
+        key = _database_key(profile.profile_id)
+    except Exception:  # noqa: BLE001 - the full path opens the profile and says why
+        return None
+    if key is None:
+        return None
+    screen = read_first_screen(profile.db_path, key, limit=ROWS, order_by=ORDER[0],
+                               descending=ORDER[1])
+    return (profile, screen) if screen is not None else None
+
+
+def _database_key(namespace: str) -> str | None:
+    """The database key from the keyring.  On Linux, the Secret Service's backend alone:
+    ``keyring`` otherwise imports every backend it ships to choose one, which took longer
+    than reading and painting the rows.  A key kept elsewhere reads as None here (the full
+    path finds it), and a wrong key only fails to open the file."""
+    from client.seal.secrets import SERVICE, KeyringSecretStore
+
+    if sys.platform.startswith("linux") and not os.environ.get("PYTHON_KEYRING_BACKEND"):
+        from keyring.backends import SecretService
+
+        backend = SecretService.Keyring()
+        backend.set_properties_from_env()  # KEYRING_PROPERTY_*, as keyring's own choice has
+        return backend.get_password(SERVICE, f"{namespace}/db-key")
+    return KeyringSecretStore(namespace).get("db-key")
+
+
+
+def prefetch(home: Path) -> Callable[[], tuple[Any, FirstScreen] | None]:
+    """Start :func:`load_first_screen` on a thread; the callable returned waits for it."""
+    box: list[tuple[Any, FirstScreen] | None] = [None]
+
+    def run() -> None:
+        try:
+            box[0] = load_first_screen(home)
+        except Exception:  # noqa: BLE001 - no first screen; the full path says why
+            box[0] = None
+
+    thread = threading.Thread(target=run, name="comptoir-first-screen", daemon=True)
+    thread.start()
+
+    def result() -> tuple[Any, FirstScreen] | None:
+        thread.join()
+        return box[0]
+
+    return result

@@ -226,10 +226,13 @@ class SingleWindowClient(Closing):
         """What the server takes, asked once; a probe that fails (an older or odd server,
         a blip) means the plain form for this client: gzip and full headers, which every
         server of protocol v1 takes.  The batch itself then says what is wrong, if
-        anything."""
+        anything.  A probe that reached no server (refused, reset, timed out) ends the
+        round as the batch would have: one connection, no second try inside a round."""
         try:
             return self.health()
-        except TransportError:
+        except TransportError as exc:
+            if getattr(exc, "status", None) is None:
+                raise
             self.offer = HealthResponse(status="ok", version="1", time="")
             return self.offer
 

@@ -68,19 +68,28 @@ class DeclarationsMixin(StoreBase):
 
     def create_many(self, decls: Sequence[Declaration], actor: str, *,
                     status: str = states.DRAFT, note: Message | None = None) -> Changes:
-        """Store many declarations in one transaction (demo seed, bulk import)."""
+        """Store many declarations in one transaction (demo seed, bulk import).
+
+        One prepared statement per table for the whole set (executemany): compiling an
+        INSERT per row cost ten times the writes themselves.
+        """
         now = now_utc()
         code, detail = notes.note_columns(note or notes.CREATED())
-        with self._tx() as conn:
-            for decl in decls:
-                doc = _doc_json(decl)
-                conn.execute(insert(T_DECL).values(**_row_values(decl), status=status,
-                                                   created_at=now, updated_at=now))
-                conn.execute(insert(T_DOC).values(id=decl.id, document=doc))
-                conn.execute(insert(T_HIST).values(
-                    declaration_id=decl.id, version=decl.version, at=now, actor=actor,
-                    from_status=None, to_status=status, note=code, detail=_json(detail),
-                    document=doc))
+        detail_json = _json(detail)
+        rows, docs, hist = [], [], []
+        for decl in decls:
+            doc = _doc_json(decl)
+            rows.append({**_row_values(decl), "status": status, "created_at": now,
+                         "updated_at": now})
+            docs.append({"id": decl.id, "document": doc})
+            hist.append({"declaration_id": decl.id, "version": decl.version, "at": now,
+                         "actor": actor, "from_status": None, "to_status": status,
+                         "note": code, "detail": detail_json, "document": doc})
+        if rows:
+            with self._tx() as conn:
+                conn.execute(insert(T_DECL), rows)
+                conn.execute(insert(T_DOC), docs)
+                conn.execute(insert(T_HIST), hist)
         return Changes(declarations=tuple(d.id for d in decls))
 
     def save_draft(self, decl: Declaration, actor: str) -> Changes:

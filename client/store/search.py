@@ -80,13 +80,15 @@ def list_query(statuses: tuple[str, ...], search: str, col: str, descending: boo
 
     A fragment of three characters or more is answered from the FTS5 trigram index,
     joined row by row to the declarations (the ``id IN (subquery)`` form built the whole
-    match list twice before sorting it); a shorter one scans the list columns."""
+    match list twice before sorting it); a shorter one scans the list columns.  CROSS
+    JOIN keeps the index as the outer loop: with a status filter the planner otherwise
+    walks the status index and runs the full-text query again for every row."""
     direction = "DESC" if descending else "ASC"
     params: list[Any] = []
     where: list[str] = []
     if len(search) >= 3:
-        source = ("declaration_search s JOIN declaration_search_key k ON k.seq = s.rowid "
-                  "JOIN declaration d ON d.id = k.declaration_id")
+        source = ("declaration_search s CROSS JOIN declaration_search_key k "
+                  "ON k.seq = s.rowid CROSS JOIN declaration d ON d.id = k.declaration_id")
         where.append("declaration_search MATCH ?")
         params.append(fts_phrase(search))
     else:

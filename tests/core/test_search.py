@@ -98,6 +98,27 @@ def test_search_on_100000_declarations_matches_a_plain_scan(tmp_path: Path) -> N
         store.close()
 
 
+def test_a_status_filter_with_a_fragment_walks_the_index_first(tmp_path: Path) -> None:
+    """With a status filter the planner chose the status index as the outer loop and ran
+    the FTS5 query again for every row of that status: 100 s for one list on 100,000
+    declarations, where the index first answers in a tenth of a second."""
+    from client.store.search import list_query
+
+    store = Store.open(tmp_path / "plan.db", KEY)
+    try:
+        rng = random.Random(3)
+        store.create_many([sample_declaration(rng) for _ in range(40)], "test",
+                          status=states.READY)
+        for statuses in ((), (states.READY,), (states.READY, states.DRAFT)):
+            sql, params = list_query(statuses, "LRN0", "updated_at", True, None, 0)
+            with store._read_cursor() as cur:
+                plan = [r[-1] for r in cur.execute("EXPLAIN QUERY PLAN " + sql, params)]
+            assert plan[0].startswith("SCAN s VIRTUAL TABLE"), (statuses, plan)
+            assert not any("VIRTUAL TABLE" in step for step in plan[1:]), (statuses, plan)
+    finally:
+        store.close()
+
+
 def test_an_autosave_reindexes_in_the_same_transaction(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "s.db", KEY)
     try:

@@ -63,9 +63,33 @@ def _database_key(namespace: str) -> str | None:
 
 
 
+def _import_for_the_thread() -> None:
+    """Everything :func:`load_first_screen` uses, imported here on the main thread.
+
+    PySide6's start-up (shiboken's signature bootstrap) iterates ``sys.modules``: a module
+    the thread imported at that moment aborted the app ("dictionary changed size during
+    iteration", then a fatal error).  So the thread only reads (D-Bus, the file) while Qt
+    loads; the imports, a few tens of ms, come first."""
+    import sqlcipher3.dbapi2  # noqa: F401 - the driver read_first_screen opens
+
+    import client.seal.profile  # noqa: F401
+    import client.seal.secrets  # noqa: F401
+    import client.store.settings_keys  # noqa: F401
+
+    if sys.platform.startswith("linux") and not os.environ.get("PYTHON_KEYRING_BACKEND"):
+        import cryptography.hazmat.backends.openssl.backend  # noqa: F401 - the session's DH
+        import cryptography.hazmat.primitives.hashes  # noqa: F401
+        import keyring.backends.SecretService  # noqa: F401
+        import secretstorage  # noqa: F401
+
+
 def prefetch(home: Path) -> Callable[[], tuple[Any, FirstScreen] | None]:
     """Start :func:`load_first_screen` on a thread; the callable returned waits for it."""
     box: list[tuple[Any, FirstScreen] | None] = [None]
+    try:
+        _import_for_the_thread()
+    except ImportError:  # a module missing: no first screen, the full path says why
+        return lambda: None
 
     def run() -> None:
         try:

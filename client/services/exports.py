@@ -18,8 +18,6 @@ from typing import Any
 from client.common.files import atomic_write
 from client.common.i18n import ComptoirError, language
 from client.declaration.model import Declaration
-from client.interchange import printing
-from client.interchange.dms import export_dms
 from client.seal.sealing import fallback_qr_payload, signature_fingerprint
 from client.store import Changes, JournalEntry, Store, Stored
 
@@ -75,6 +73,8 @@ def sealed_entry(store: Store, decl_id: str, version: int) -> JournalEntry:
 
 def render_declaration_pdf(st: Stored, *, lang: str | None = None) -> bytes:
     """The declaration print (any status; sealed ones carry their envelope hash)."""
+    from client.interchange import printing  # reportlab: loaded when a PDF is made
+
     return printing.render_pdf(st.declaration, status=st.status, mrn=st.mrn,
                                envelope_hash=st.envelope_hash, lang=lang or language())
 
@@ -85,6 +85,7 @@ def render_fallback_pdf(decl: Declaration, entry: JournalEntry, *,
     offline transit accompanying document with its list of items) for a sealed version:
     its hash, the signature's fingerprint and a QR code carrying the envelope."""
     from client.declaration.continuity import rule_for
+    from client.interchange import printing
 
     return printing.render_fallback_pdf(
         decl, envelope_hash=entry.envelope_hash,
@@ -105,6 +106,8 @@ def render_export(store: Store, decl_id: str, fmt: str, *, lang: str | None = No
     if fmt == "envelope":
         return json_text(sealed_entry(store, decl_id, decl.version).envelope).encode("utf-8")
     if fmt == "dms-xml":
+        from client.interchange.dms import export_dms  # lxml: loaded when XML is made
+
         return export_dms(decl)
     if fmt == "pdf":
         return render_declaration_pdf(st, lang=lang)

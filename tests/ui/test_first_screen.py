@@ -103,3 +103,46 @@ def test_a_wrong_key_or_no_file_is_no_first_screen(prof: Any, tmp_path: Path) ->
                              order_by="document; DROP TABLE declaration") is None
     got = read_first_screen(prof.profile.db_path, prof.secrets.get("db-key"), limit=5)
     assert got is not None and len(got.rows) == 3 and got.language is None
+
+
+_IMPORTS_OFF_THE_MAIN_THREAD = """
+import sys, threading
+from pathlib import Path
+seen = []
+def hook(event, args):
+    if event == "import" and threading.current_thread() is not threading.main_thread():
+        seen.append(args[0])
+sys.addaudithook(hook)
+from ui.firstload import prefetch
+result = prefetch(Path(sys.argv[1]))
+got = result()
+print("FIRST", got is not None)
+print("IMPORTS", sorted(set(seen)))
+"""
+
+
+def test_the_first_screen_thread_imports_nothing_while_qt_loads(prof: Any) -> None:
+    """PySide6's start-up (shiboken's signature bootstrap) walks ``sys.modules``; a module
+    imported meanwhile by the first-screen thread aborted the app at start ("dictionary
+    changed size during iteration", then a fatal error).  The thread now finds every
+    module it uses already imported: it reads, it never imports."""
+    _keyring_profile(prof)
+    prof.seed(5)
+    prof.close()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("COMPTOIR_PASSPHRASE", None)
+    out = subprocess.run([sys.executable, "-c", _IMPORTS_OFF_THE_MAIN_THREAD, str(prof.home)],
+                         env=env, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert "FIRST True" in out.stdout, out.stdout + out.stderr[-3000:]
+    assert "IMPORTS []" in out.stdout, out.stdout
+
+
+def test_the_main_window_loads_no_printing_or_xml_library() -> None:
+    """reportlab, Pillow, segno and lxml (~15 MB resident) load when a PDF or an XML file is
+    made, not with the window (#15's memory)."""
+    code = ("import sys; import ui.mainwindow, ui.app; "
+            "print(sorted(m for m in ('reportlab', 'PIL', 'segno', 'lxml') if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=str(REPO), QT_QPA_PLATFORM="offscreen")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         cwd=REPO, timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr[-2000:]

@@ -25,6 +25,7 @@ from client.declaration.continuity import lodge_by
 from client.declaration.model import Declaration, now_utc
 from client.store import history_notes as notes
 from client.store.connection import StoreBase
+from client.store.firstscreen import ROW_COLUMNS, SORTABLE
 from client.store.helpers import _doc_json, _in_chunks, _json, _like_prefix, _row_values
 from client.store.schema import T_DECL, T_DOC, T_HIST
 from client.store.search import (
@@ -38,9 +39,8 @@ from client.store.search import (
 from client.store.types import Changes, HistoryEntry, Stored, StoreError, Summary
 
 # The list columns of a Summary, in its field order, then the two fallback stamps.
-_SUMMARY_SQL = ("SELECT id, lrn, type, status, mrn, version, declarant_name, items, updated_at, "
-                "created_at, fallback_printed_at, lodged_after_fallback_at "
-                "FROM declaration WHERE id IN ")
+_SUMMARY_SQL = ("SELECT " + ", ".join(ROW_COLUMNS) + ", fallback_printed_at, "
+                "lodged_after_fallback_at FROM declaration WHERE id IN ")
 
 
 class DeclarationsMixin(StoreBase):
@@ -186,8 +186,7 @@ class DeclarationsMixin(StoreBase):
                              T_DECL.c.id.like(pattern, escape="\\")))
         return where
 
-    SORTABLE = ("updated_at", "created_at", "lrn", "mrn", "status", "type", "items",
-                "declarant_name", "version")
+    SORTABLE = SORTABLE
 
     PROBE_BUDGET = 2000  # index matches counted before a fragment is called common
 

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Summary's fields, in order (client.store.types.Summary), for the all-declarations view.
+# A list row's columns, in the order of Summary's fields (client.store.types.Summary):
+# the one spelling the first screen, the store's summaries and the table's rows share.
 ROW_COLUMNS = ("id", "lrn", "type", "status", "mrn", "version", "declarant_name", "items",
                "updated_at", "created_at")
+ROW_FIELDS = tuple("declarant" if c == "declarant_name" else c for c in ROW_COLUMNS)
 SORTABLE = ("updated_at", "created_at", "lrn", "mrn", "status", "type", "items",
             "declarant_name", "version")
 

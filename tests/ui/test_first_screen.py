@@ -146,3 +146,18 @@ def test_the_main_window_loads_no_printing_or_xml_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          cwd=REPO, timeout=120)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr[-2000:]
+
+
+def test_a_list_row_is_spelled_once() -> None:
+    """The first screen's columns, the store's Summary and the table's FirstRow share one
+    list (client.store.firstscreen.ROW_COLUMNS): a column added to one is in all three."""
+    from dataclasses import fields
+
+    from client.store.firstscreen import ROW_FIELDS
+    from client.store.types import Summary
+    from ui.models.declarations import FirstRow
+
+    assert tuple(f.name for f in fields(Summary))[:len(ROW_FIELDS)] == ROW_FIELDS
+    row = FirstRow([f"v{i}" for i in range(len(ROW_FIELDS))])
+    assert [getattr(row, name) for name in ROW_FIELDS] == [f"v{i}" for i in range(len(ROW_FIELDS))]
+    assert row.lodge_by is None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from client.declaration.continuity import countdown
+from client.store.firstscreen import ROW_FIELDS
 from client.store.search import ListCancelled
 from ui.i18n import render, status_label, t
 
@@ -50,12 +51,11 @@ class FirstRow:
     """A Summary's list fields read by :mod:`client.store.firstscreen` (no lodging
     deadline: a row printed as a fallback shows its countdown once the store is open)."""
 
-    __slots__ = ("id", "lrn", "type", "status", "mrn", "version", "declarant", "items",
-                 "updated_at", "created_at", "lodge_by")
+    __slots__ = (*ROW_FIELDS, "lodge_by")
 
     def __init__(self, row: Sequence[Any]) -> None:
-        (self.id, self.lrn, self.type, self.status, self.mrn, self.version, self.declarant,
-         self.items, self.updated_at, self.created_at) = row[:10]
+        for name, value in zip(ROW_FIELDS, row, strict=False):
+            setattr(self, name, value)
         self.lodge_by = None
 
 

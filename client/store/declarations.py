@@ -27,6 +27,7 @@ from client.store import history_notes as notes
 from client.store.connection import StoreBase
 from client.store.firstscreen import ROW_COLUMNS, SORTABLE
 from client.store.helpers import _doc_json, _in_chunks, _json, _like_prefix, _row_values
+from client.store.idcolumn import IdColumn
 from client.store.schema import T_DECL, T_DOC, T_HIST
 from client.store.search import (
     fts_phrase,
@@ -200,6 +201,24 @@ class DeclarationsMixin(StoreBase):
         answered by the index alone, first page and full list alike — a filter that
         matches nothing costs one index lookup.  A common one's first page is read in
         list order instead (``_first_page_by_scan``).  ``cancelled``: see ``run_ids``."""
+        got = self._query_ids(statuses, search, order_by, descending, limit, offset, cancelled)
+        assert isinstance(got, list)
+        return got
+
+    def id_column(self, *, statuses: Iterable[str] | None = None, search: str | None = None,
+                  order_by: str = "updated_at", descending: bool = True,
+                  cancelled: Callable[[], bool] | None = None) -> IdColumn:
+        """The whole list's ids as :func:`list_ids` gives them, packed (an
+        :class:`~client.store.idcolumn.IdColumn`): what a window holds for 100,000 rows."""
+        got = self._query_ids(statuses, search, order_by, descending, None, 0, cancelled,
+                        packed=True)
+        assert isinstance(got, IdColumn)
+        return got
+
+    def _query_ids(self, statuses: Iterable[str] | None, search: str | None, order_by: str,
+             descending: bool, limit: int | None, offset: int,
+             cancelled: Callable[[], bool] | None, *,
+             packed: bool = False) -> list[str] | IdColumn:
         col = order_by if order_by in self.SORTABLE else "updated_at"
         wanted = tuple(statuses) if statuses else ()
         fragment = (search or "").strip()
@@ -212,7 +231,7 @@ class DeclarationsMixin(StoreBase):
                     if first is not None:
                         return first
             sql, params = list_query(wanted, fragment, col, descending, limit, offset)
-            return run_ids(cur, sql, params, cancelled)
+            return run_ids(cur, sql, params, cancelled, packed=packed)
 
     SCAN_BUDGET = 2000  # rows read in list order before the index answers instead
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from client.store.idcolumn import IdColumn
+
 # The text indexed for a declaration: its MRN column (set by the feed, not in the
 # document) and the searchable leaves of its stored document — the LRN (DE 2/5), the MRN,
 # the id, each party's name and number (DE 3/x), each goods item's description (DE 6/8)
@@ -138,16 +140,23 @@ def scan_query(statuses: tuple[str, ...], search: str, col: str, descending: boo
 
 
 def run_ids(cur: Any, sql: str, params: list[Any],
-            cancelled: Callable[[], bool] | None = None) -> list[str]:
+            cancelled: Callable[[], bool] | None = None, *,
+            packed: bool = False) -> list[str] | IdColumn:
     """The first column of every row; with ``cancelled`` the statement stops (and
     :class:`ListCancelled` is raised) soon after it turns true — a superseded id list must
-    not hold a core and the GIL while the user's newer filter waits."""
+    not hold a core and the GIL while the user's newer filter waits.  ``packed``: an
+    :class:`~client.store.idcolumn.IdColumn`, read without a list of strings."""
     conn = cur.connection
+
+    def collect() -> list[str] | IdColumn:
+        rows = (r[0] for r in cur.execute(sql, params))
+        return IdColumn(rows) if packed else list(rows)
+
     if cancelled is None:
-        return [r[0] for r in cur.execute(sql, params)]
+        return collect()
     conn.set_progress_handler(cancelled, 2000)
     try:
-        return [r[0] for r in cur.execute(sql, params)]
+        return collect()
     except Exception as exc:
         if cancelled():
             raise ListCancelled from exc

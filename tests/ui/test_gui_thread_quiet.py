@@ -40,7 +40,7 @@ def test_a_drain_of_changes_repaints_with_one_signal_and_no_statement(
         model.data(model.index(row, 0))
     signals: list[tuple[int, int]] = []
     model.dataChanged.connect(lambda a, b, *_r: signals.append((a.row(), b.row())))
-    calls = _watch(prof.store, monkeypatch, "summaries", "list_ids", "count",
+    calls = _watch(prof.store, monkeypatch, "summaries", "list_ids", "id_column", "count",
                    "counts_by_status")
     # What one flush during a drain reports: every declaration moved on, statuses too.
     prof.store.execute_raw_for_tests(f"UPDATE declaration SET status = '{states.SUBMITTED}'")

@@ -341,14 +341,14 @@ def test_table_id_queries_superseded_while_queued_never_run(qtbot: Any, prof: An
     qtbot.waitUntil(lambda: w.table_model.complete, timeout=WAIT)
     _settle(reader)
     off_gui: list[str] = []
-    real = prof.store.list_ids
+    real = prof.store.id_column  # the full id list (the first page is list_ids, on the GUI)
 
-    def watched(**kw: Any) -> list[str]:
+    def watched(**kw: Any) -> Any:
         if threading.current_thread() is not threading.main_thread():
             off_gui.append(kw.get("search") or "")
         return real(**kw)
 
-    monkeypatch.setattr(prof.store, "list_ids", watched)
+    monkeypatch.setattr(prof.store, "id_column", watched)
     started, release = threading.Event(), threading.Event()
     QueryOp(tctx, lambda: (started.set(), release.wait(30))).run()  # the reader is busy
     assert started.wait(30)

@@ -17,6 +17,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 
 from client.declaration.continuity import countdown
 from client.store.firstscreen import ROW_FIELDS
+from client.store.idcolumn import IdColumn
 from client.store.search import ListCancelled
 from ui.i18n import render, status_label, t
 
@@ -42,7 +43,7 @@ WINDOW = 200  # rows fetched per cache miss
 FIRST_PAGE = 400  # ids fetched at once on a (re)query; the rest load off the GUI thread
 
 Index = QModelIndex | QPersistentModelIndex
-IdList = tuple[list[str], dict[str, int]]  # the ids in list order and each one's row
+IdList = IdColumn  # a whole list's ids in list order, each one's row found by row_of
 # Orders a delivery, a feed or an edit moves rows in: a change re-reads the order.
 MOVING_ORDERS = ("updated_at", "status", "mrn", "version")
 
@@ -63,8 +64,8 @@ class DeclarationTableModel(QAbstractTableModel):
     def __init__(self, store: Store | None, parent: Any = None) -> None:
         super().__init__(parent)
         self.store = store
-        self._ids: list[str] = []
-        self._row_of: dict[str, int] | None = None
+        self._ids: list[str] | IdColumn = []  # a page as a list, a whole list packed
+        self._row_of: dict[str, int] | None = None  # a page's rows (an IdColumn has its own)
         self._cache: dict[str, Summary] = {}
         self.statuses: tuple[str, ...] | None = None
         self.search: str = ""
@@ -96,11 +97,11 @@ class DeclarationTableModel(QAbstractTableModel):
                                    limit=limit)
 
     def _full_query(self) -> Callable[[], IdList | None]:
-        """The full id list for the current filter and the row of each id, both made off
+        """The full id list for the current filter, packed with its row index, made off
         the GUI thread (a 100,000-entry dict built there held it for tens of ms during a
-        drain).  It gives up (None) as soon as a newer query supersedes it: a list still
-        being read would otherwise share the cores and the GIL with the filter the user
-        typed next (#15)."""
+        drain; as strings and a dict it was 16 MB).  It gives up (None) as soon as a newer
+        query supersedes it: a list still being read would otherwise share the cores and
+        the GIL with the filter the user typed next (#15)."""
         store, statuses, search = self.store, self.statuses, self.search or None
         order_by, descending = self.order_by, self.descending
         gen = self._generation
@@ -108,12 +109,11 @@ class DeclarationTableModel(QAbstractTableModel):
 
         def query() -> IdList | None:
             try:
-                ids = store.list_ids(statuses=statuses, search=search, order_by=order_by,
-                                     descending=descending,
-                                     cancelled=lambda: self._generation != gen)
+                return store.id_column(statuses=statuses, search=search, order_by=order_by,
+                                       descending=descending,
+                                       cancelled=lambda: self._generation != gen)
             except ListCancelled:
                 return None
-            return ids, {d: i for i, d in enumerate(ids)}
 
         return query
 
@@ -141,16 +141,16 @@ class DeclarationTableModel(QAbstractTableModel):
     def _rest_loaded(self, gen: int, got: IdList | None) -> None:
         if gen != self._generation or got is None:  # a newer query superseded this one
             return
-        ids, rows = got
+        ids = got
         n = len(self._ids)
-        if ids[:n] == self._ids:
+        if ids[:n] == list(self._ids):
             if len(ids) > n:
                 self.beginInsertRows(QModelIndex(), n, len(ids) - 1)
                 self._ids = ids
-                self._row_of = rows
+                self._row_of = None
                 self.endInsertRows()
         else:
-            self._relayout(ids, rows)
+            self._relayout(ids)
         self.complete = True
 
     def set_view(self, statuses: Iterable[str] | None) -> None:
@@ -177,6 +177,8 @@ class DeclarationTableModel(QAbstractTableModel):
         return self._ids[row] if 0 <= row < len(self._ids) else None
 
     def row_of(self, decl_id: str) -> int:
+        if isinstance(self._ids, IdColumn):
+            return self._ids.row_of(decl_id)
         if self._row_of is None:
             self._row_of = {d: i for i, d in enumerate(self._ids)}
         return self._row_of.get(decl_id, -1)
@@ -246,21 +248,21 @@ class DeclarationTableModel(QAbstractTableModel):
                            changed: tuple[str, ...]) -> None:
         if gen != self._generation or got is None:
             return
-        ids, rows = got
         self.complete = True
-        if ids != self._ids:
-            self._relayout(ids, rows)
+        if got != self._ids:
+            self._relayout(got)
             return
-        self._row_of = rows
+        self._ids = got
+        self._row_of = None
         self._repaint(changed)
 
-    def _relayout(self, ids: list[str], rows: dict[str, int] | None = None) -> None:
+    def _relayout(self, ids: list[str] | IdColumn) -> None:
         """New ids, same model: persistent indexes (selection, current row) follow their id."""
         self.layoutAboutToBeChanged.emit()
         old = self.persistentIndexList()
         old_ids = [self.id_at(i.row()) for i in old]
         self._ids = ids
-        self._row_of = rows
+        self._row_of = None
         for idx, decl_id in zip(old, old_ids, strict=True):
             row = self.row_of(decl_id) if decl_id else -1
             self.changePersistentIndex(

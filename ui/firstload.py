@@ -62,7 +62,6 @@ def _database_key(namespace: str) -> str | None:
     return KeyringSecretStore(namespace).get("db-key")
 
 
-
 def _import_for_the_thread() -> None:
     """Everything :func:`load_first_screen` uses, imported here on the main thread.
 
@@ -81,6 +80,10 @@ def _import_for_the_thread() -> None:
         import cryptography.hazmat.primitives.hashes  # noqa: F401
         import keyring.backends.SecretService  # noqa: F401
         import secretstorage  # noqa: F401
+    else:  # keyring's own choice: it imports its backends as it makes it
+        import keyring
+
+        keyring.get_keyring()
 
 
 def prefetch(home: Path) -> Callable[[], tuple[Any, FirstScreen] | None]:
@@ -88,7 +91,7 @@ def prefetch(home: Path) -> Callable[[], tuple[Any, FirstScreen] | None]:
     box: list[tuple[Any, FirstScreen] | None] = [None]
     try:
         _import_for_the_thread()
-    except ImportError:  # a module missing: no first screen, the full path says why
+    except Exception:  # noqa: BLE001 - no first screen; the full path says why
         return lambda: None
 
     def run() -> None:

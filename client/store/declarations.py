@@ -211,14 +211,14 @@ class DeclarationsMixin(StoreBase):
         """The whole list's ids as :func:`list_ids` gives them, packed (an
         :class:`~client.store.idcolumn.IdColumn`): what a window holds for 100,000 rows."""
         got = self._query_ids(statuses, search, order_by, descending, None, 0, cancelled,
-                        packed=True)
+                              packed=True)
         assert isinstance(got, IdColumn)
         return got
 
     def _query_ids(self, statuses: Iterable[str] | None, search: str | None, order_by: str,
-             descending: bool, limit: int | None, offset: int,
-             cancelled: Callable[[], bool] | None, *,
-             packed: bool = False) -> list[str] | IdColumn:
+                   descending: bool, limit: int | None, offset: int,
+                   cancelled: Callable[[], bool] | None, *,
+                   packed: bool = False) -> list[str] | IdColumn:
         col = order_by if order_by in self.SORTABLE else "updated_at"
         wanted = tuple(statuses) if statuses else ()
         fragment = (search or "").strip()

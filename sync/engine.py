@@ -339,7 +339,8 @@ class SyncEngine:
         before = client.bytes_sent
         try:
             wire = [wire_item(it) for it in items]
-            resp = client.submit(wire, batch_key(items, wire), log_size=self.log.size())
+            resp = client.submit(wire, batch_key(items, wire), log_size=self.log.size(),
+                                 hashes=[it.envelope_hash for it in items])
         except TransportError as exc:
             self._note_attempt(items, exc.code)
             raise

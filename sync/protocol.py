@@ -9,6 +9,7 @@ refused instead of corrupting local state.  Everything lives under ``/v1``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -246,9 +247,11 @@ def wire_envelope(envelope: dict[str, str]) -> dict[str, str]:
             "signature": envelope["signature"]}
 
 
-def thin_batch(items: list[dict[str, Any]]) -> dict[str, Any]:
+def thin_batch(items: list[dict[str, Any]],
+               hashes: Sequence[str | None] | None = None) -> dict[str, Any]:
     """A batch body with each certificate chain sent once (``protected_json`` + ``chains``)
-    and each ``prev`` that names the item before it elided.
+    and each ``prev`` that names the item before it elided.  ``hashes``: each item's chain
+    link where the sender already holds it (the outbox does), so nothing is hashed again.
 
     An item whose header would not come back byte for byte (not canonical base64url, not
     UTF-8, no single x5c member) keeps its ``protected``: the thin form only ever saves
@@ -257,10 +260,10 @@ def thin_batch(items: list[dict[str, Any]]) -> dict[str, Any]:
     chains: list[str] = []
     out: list[dict[str, Any]] = []
     prev: str | None = None
-    for item in items:
+    for i, item in enumerate(items):
         thin = _thin_item(item, chains, prev)
         out.append(thin if thin is not None else item)
-        prev = _item_hash(item)
+        prev = hashes[i] if hashes is not None else _item_hash(item)
     body: dict[str, Any] = {"envelopes": out}
     if chains:
         body["chains"] = chains

@@ -46,6 +46,12 @@ def load_first_screen(home: Path) -> tuple[Any, FirstScreen] | None:
     return (profile, screen) if screen is not None else None
 
 
+def _secret_service_direct() -> bool:
+    """True where the first screen talks to the Secret Service's backend itself (Linux,
+    no backend named by the user): one predicate for the key read and its imports."""
+    return sys.platform.startswith("linux") and not os.environ.get("PYTHON_KEYRING_BACKEND")
+
+
 def _database_key(namespace: str) -> str | None:
     """The database key from the keyring.  On Linux, the Secret Service's backend alone:
     ``keyring`` otherwise imports every backend it ships to choose one, which took longer
@@ -53,7 +59,7 @@ def _database_key(namespace: str) -> str | None:
     path finds it), and a wrong key only fails to open the file."""
     from client.seal.secrets import SERVICE, KeyringSecretStore
 
-    if sys.platform.startswith("linux") and not os.environ.get("PYTHON_KEYRING_BACKEND"):
+    if _secret_service_direct():
         from keyring.backends import SecretService
 
         backend = SecretService.Keyring()
@@ -75,7 +81,7 @@ def _import_for_the_thread() -> None:
     import client.seal.secrets  # noqa: F401
     import client.store.settings_keys  # noqa: F401
 
-    if sys.platform.startswith("linux") and not os.environ.get("PYTHON_KEYRING_BACKEND"):
+    if _secret_service_direct():
         import cryptography.hazmat.backends.openssl.backend  # noqa: F401 - the session's DH
         import cryptography.hazmat.primitives.hashes  # noqa: F401
         import keyring.backends.SecretService  # noqa: F401

@@ -17,13 +17,18 @@ from client.store.firstscreen import read_first_screen
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _start_app(home: Path) -> dict[str, Any]:
-    """The real start-up in a fresh process (ui.bench's child: ui.app.Launch), one JSON line."""
+def _python(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Python in a fresh process, offscreen, its key from the keyring as on a desktop."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", COMPTOIR_UI_NO_PROMPT="1",
                PYTHONPATH=str(REPO))
-    env.pop("COMPTOIR_PASSPHRASE", None)  # the key comes from the keyring, as on a desktop
-    out = subprocess.run([sys.executable, "-m", "ui.bench", "--child", str(home)], env=env,
-                         capture_output=True, text=True, cwd=REPO, timeout=300)
+    env.pop("COMPTOIR_PASSPHRASE", None)
+    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
+                          cwd=REPO, timeout=timeout)
+
+
+def _start_app(home: Path) -> dict[str, Any]:
+    """The real start-up in a fresh process (ui.bench's child: ui.app.Launch), one JSON line."""
+    out = _python("-m", "ui.bench", "--child", str(home), timeout=300)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("{")), None)
     assert line is not None, out.stderr[-3000:]
     return dict(json.loads(line))
@@ -129,10 +134,7 @@ def test_the_first_screen_thread_imports_nothing_while_qt_loads(prof: Any) -> No
     _keyring_profile(prof)
     prof.seed(5)
     prof.close()
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("COMPTOIR_PASSPHRASE", None)
-    out = subprocess.run([sys.executable, "-c", _IMPORTS_OFF_THE_MAIN_THREAD, str(prof.home)],
-                         env=env, capture_output=True, text=True, cwd=REPO, timeout=120)
+    out = _python("-c", _IMPORTS_OFF_THE_MAIN_THREAD, str(prof.home))
     assert "FIRST True" in out.stdout, out.stdout + out.stderr[-3000:]
     assert "IMPORTS []" in out.stdout, out.stdout
 
@@ -142,9 +144,7 @@ def test_the_main_window_loads_no_printing_or_xml_library() -> None:
     made, not with the window (#15's memory)."""
     code = ("import sys; import ui.mainwindow, ui.app; "
             "print(sorted(m for m in ('reportlab', 'PIL', 'segno', 'lxml') if m in sys.modules))")
-    env = dict(os.environ, PYTHONPATH=str(REPO), QT_QPA_PLATFORM="offscreen")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         cwd=REPO, timeout=120)
+    out = _python("-c", code)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr[-2000:]
 
 

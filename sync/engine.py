@@ -339,8 +339,11 @@ class SyncEngine:
         before = client.bytes_sent
         try:
             wire = [wire_item(it) for it in items]
+            known = [{"declaration_id": it.declaration_id, "version": it.version,
+                      "envelope_hash": it.envelope_hash, "device_id": self.profile.device_id,
+                      "seq": it.seq} for it in items]
             resp = client.submit(wire, batch_key(items, wire), log_size=self.log.size(),
-                                 hashes=[it.envelope_hash for it in items])
+                                 known=known)
         except TransportError as exc:
             self._note_attempt(items, exc.code)
             raise

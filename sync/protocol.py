@@ -83,6 +83,9 @@ class HealthResponse(_Wire):
     thin_headers: bool = Field(
         default=False, description="Batches may carry `protected_json` and `chains` (the "
                                    "certificate chain once per batch)")
+    thin_results: bool = Field(
+        default=False, description="A batch sent with `Comptoir-Results: thin` is answered "
+                                   "without what the sender already knows of each envelope")
 
 
 class EnrolRequest(_Request):
@@ -357,6 +360,44 @@ class ErrorItem(_Wire):
 
 
 LOG_SIZE_HEADER = "Comptoir-Log-Size"  # request: the tree size the client last verified
+RESULTS_HEADER = "Comptoir-Results"  # request: "thin" asks for thin results (below)
+
+# What a sender knows of each envelope it sent, and so need not read back: a thin answer
+# leaves these out of every result and of every receipt's claims (the log's leaf).  The
+# sender puts its own values back before anything is checked; the leaf is still proven
+# by the signed tree head, so a value the single window logged differently is caught
+# there, as an echoed one would be by comparison.
+SENDER_KNOWS_RESULT = ("declaration_id", "version", "envelope_hash")
+SENDER_KNOWS_LEAF = ("declaration_id", "device_id", "envelope_hash", "seq", "version")
+
+
+def thin_results(doc: dict[str, Any]) -> dict[str, Any]:
+    """A BatchResponse document without what the sender knows (see SENDER_KNOWS_*)."""
+    results = []
+    for r in doc.get("results", []):
+        r = {k: v for k, v in r.items() if k not in SENDER_KNOWS_RESULT}
+        if isinstance(r.get("leaf"), dict):
+            r["leaf"] = {k: v for k, v in r["leaf"].items() if k not in SENDER_KNOWS_LEAF}
+        results.append(r)
+    return {**doc, "results": results}
+
+
+def fill_results(doc: Any, known: Sequence[dict[str, Any]]) -> None:
+    """Put back into a thin BatchResponse document, in place, what the sender knows of
+    each envelope (``known[i]`` for the envelope at index i): only where a member is
+    absent, so whatever the server did say is still compared."""
+    results = doc.get("results") if isinstance(doc, dict) else None
+    if not isinstance(results, list) or len(results) != len(known):
+        return  # validation and the count check say what is wrong
+    for i, (r, mine) in enumerate(zip(results, known, strict=True)):
+        if not isinstance(r, dict) or r.get("index") != i:
+            continue
+        for k in SENDER_KNOWS_RESULT:
+            r.setdefault(k, mine[k])
+        leaf = r.get("leaf")
+        if isinstance(leaf, dict):
+            for k in SENDER_KNOWS_LEAF:
+                leaf.setdefault(k, mine[k])
 _Hash = Field(max_length=64, pattern=r"^[A-Za-z0-9_-]{43}$")
 
 

@@ -21,6 +21,7 @@ import json
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,6 +36,7 @@ from sync.protocol import (
     API_PREFIX,
     LOG_SIZE_HEADER,
     PROBLEM_CONTENT_TYPE,
+    RESULTS_HEADER,
     BatchResponse,
     ConsistencyResponse,
     EnrolRequest,
@@ -46,6 +48,7 @@ from sync.protocol import (
     TokenResponse,
     TreeHeadResponse,
     TrustResponse,
+    fill_results,
     thin_batch,
 )
 from sync.wire import encode_body
@@ -210,15 +213,23 @@ class SingleWindowClient(Closing):
                           auth=False)
 
     def submit(self, envelopes: list[dict[str, Any]], idempotency_key: str,
-               log_size: int = 0, hashes: Sequence[str | None] | None = None) -> BatchResponse:
-        """POST one batch; ``hashes`` (each envelope's chain link, when the caller holds
-        them) spare the thin form hashing every envelope again."""
+               log_size: int = 0, known: Sequence[dict[str, Any]] | None = None
+               ) -> BatchResponse:
+        """POST one batch.  ``known``: per envelope what the sender holds of it
+        (``SENDER_KNOWS_LEAF``'s members): its chain link spares the thin form hashing
+        it again, and a server that offers thin results is asked for them."""
         headers = {"Idempotency-Key": idempotency_key}
         if log_size:
             headers[LOG_SIZE_HEADER] = str(log_size)
         offer = self.offer or self._probe_offer()
+        hashes = [k["envelope_hash"] for k in known] if known is not None else None
         body = thin_batch(envelopes, hashes) if offer.thin_headers else {"envelopes": envelopes}
-        resp = self._call("POST", "/envelopes", BatchResponse, body=body, headers=headers)
+        fill = None
+        if known is not None and offer.thin_results:
+            headers[RESULTS_HEADER] = "thin"
+            fill = partial(fill_results, known=known)
+        resp = self._call("POST", "/envelopes", BatchResponse, body=body, headers=headers,
+                          fill=fill)
         if len(resp.results) != len(envelopes) or any(
                 r.index != i for i, r in enumerate(resp.results)):
             raise TransportError("transport.bad_response", reason="results do not match batch")
@@ -268,7 +279,7 @@ class SingleWindowClient(Closing):
     # -- the one request path ----------------------------------------------------
     def _call(self, method: str, path: str, model: type[M], *, body: Any = None,
               params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-              auth: bool = True) -> M:
+              auth: bool = True, fill: Callable[[Any], None] | None = None) -> M:
         url = f"{self.base_url}{API_PREFIX}{path}"
         hdrs = dict(headers or {})
         data: bytes | None = None
@@ -319,6 +330,8 @@ class SingleWindowClient(Closing):
             raise TransportError("transport.bad_response", retryable=status >= 300,
                                  reason=f"HTTP {status}")
         doc = self._json(payload)
+        if fill is not None:
+            fill(doc)
         try:
             return model.model_validate(doc)
         except ValidationError as exc:

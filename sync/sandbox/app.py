@@ -42,6 +42,7 @@ from sync.protocol import (
     MAX_FEED_LIMIT,
     PROBLEM_CONTENT_TYPE,
     PROTOCOL_VERSION,
+    RESULTS_HEADER,
     BatchResponse,
     ConsistencyResponse,
     EnrolRequest,
@@ -58,6 +59,7 @@ from sync.protocol import (
     WireFormError,
     WithdrawnLink,
     check_chains,
+    thin_results,
 )
 from sync.sandbox import authz
 from sync.sandbox import officer as officer_mod
@@ -505,7 +507,7 @@ def create_app(state: SandboxState | None) -> FastAPI:
         return HealthResponse(status="ok", version=PROTOCOL_VERSION, time=now_iso(),
                               training=bool(state and state.settings.training),
                               request_encodings=encodings, zstd_dictionaries=dictionaries,
-                              thin_headers=True)
+                              thin_headers=True, thin_results=True)
 
     @app.post(f"{API_PREFIX}/enrol", response_model=EnrolResponse, tags=["enrolment"],
               responses=_problems(400, 403, 413, 415, 422))
@@ -585,9 +587,11 @@ def create_app(state: SandboxState | None) -> FastAPI:
                                        {"Retry-After": "1"})
             state.in_flight.add(slot)
         try:
+            # Thin results (what the sender knows left out) only where thin is offered.
+            thin = thin_link() and request.headers.get(RESULTS_HEADER) == "thin"
             record = state.store.idempotency_record(*slot)
             if record is not None:
-                return _replay(record, fingerprints)
+                return _replay(record, fingerprints, thin)
             ctx = IntakeContext(
                 ca_cert=state.pki.ca_cert, receipt_jwk=state.pki.receipt_private_jwk,
                 country=state.settings.country, seed=state.settings.seed,
@@ -600,19 +604,28 @@ def create_app(state: SandboxState | None) -> FastAPI:
             with state.store.batch() as tx:
                 record = tx.idempotency_record(*slot)  # another worker may have answered
                 if record is not None:
-                    return _replay(record, fingerprints)
+                    return _replay(record, fingerprints, thin)
                 payload = process_batch(tx, ctx, who, incoming)
                 text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
                 tx.save_idempotency(who.trader_id, idempotency_key, fingerprint, text)
-            return Response(text.encode("utf-8"), media_type="application/json")
+            return _thin_answer(payload) if thin else Response(text.encode("utf-8"),
+                                                               media_type="application/json")
         finally:
             with state.in_flight_lock:
                 state.in_flight.discard(slot)
 
-    def _replay(record: tuple[str, str], fingerprints: tuple[str, str]) -> Response:
+    def _replay(record: tuple[str, str], fingerprints: tuple[str, str], thin: bool
+                ) -> Response:
+        """The stored answer (always in full) again, in the form this request asked."""
         if record[0] not in fingerprints:
             raise ProblemException(422, "sandbox.idempotency_mismatch", None)
-        return Response(record[1].encode("utf-8"), media_type="application/json")
+        if not thin:
+            return Response(record[1].encode("utf-8"), media_type="application/json")
+        return _thin_answer(json.loads(record[1]))
+
+    def _thin_answer(payload: dict[str, Any]) -> Response:
+        text = json.dumps(thin_results(payload), separators=(",", ":"), ensure_ascii=False)
+        return Response(text.encode("utf-8"), media_type="application/json")
 
     @app.get(f"{API_PREFIX}/notifications", response_model=NotificationPage,
              tags=["notifications"], responses=_problems(401, 422))

@@ -21,7 +21,15 @@ import zstandard
 
 from client.common.b64 import b64u_decode_lenient
 from client.seal.envelope import envelope_hash
-from sync.protocol import MAX_BODY_BYTES, thin_batch, wire_envelope
+from sync.protocol import (
+    MAX_BODY_BYTES,
+    RESULTS_HEADER,
+    SENDER_KNOWS_LEAF,
+    SENDER_KNOWS_RESULT,
+    fill_results,
+    thin_batch,
+    wire_envelope,
+)
 from sync.sandbox.server import SandboxHandle, start_in_thread
 from sync.transport import SingleWindowClient
 from sync.wire import DICTIONARY_ID, dictionary
@@ -316,3 +324,83 @@ def test_a_server_without_the_offer_gets_the_plain_form(sw, Traders):
     sent = json.loads(gzip.decompress(body))
     assert coding == "gzip" and "chains" not in sent
     assert all("protected" in e and "protected_json" not in e for e in sent["envelopes"])
+
+
+def _known(envs: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """What a sender holds of each envelope it sent (the outbox's columns)."""
+    out = []
+    for e in envs:
+        header = json.loads(b64u_decode_lenient(e["protected"]))
+        out.append({"declaration_id": header["did"], "version": header["ver"],
+                    "envelope_hash": envelope_hash(e), "device_id": header["dev"],
+                    "seq": header["seq"]})
+    return out
+
+
+def _thin_post(t: Any, envs: list[dict[str, str]], key: str) -> requests.Response:
+    headers = t.headers(key) | {"Content-Type": "application/json", RESULTS_HEADER: "thin"}
+    return requests.post(f"{t.sandbox.url}/v1/envelopes", json={"envelopes": envs},
+                         headers=headers, verify=str(t.sandbox.ca_pem_path), timeout=60)
+
+
+def test_thin_results_leave_out_what_the_sender_knows_and_fill_back_whole(sw, Traders):
+    """The answer to a batch echoed every envelope's hash and identity twice (in the
+    result and in its receipt's claims): two thirds of what came down a thin link.  A
+    thin answer leaves them out; what the sender puts back is the full answer, byte for
+    byte, fresh or replayed."""
+    t = Traders(sw)
+    with _client(sw, t.token) as c:
+        assert c.health().thin_results
+    for envs, thin_first in (([t.seal() for _ in range(5)], True),
+                             ([t.seal() for _ in range(5)], False)):
+        key = uuid.uuid4().hex
+        if thin_first:
+            thin = _thin_post(t, envs, key)
+            full = _post(t, {"envelopes": envs}, key=key)  # the replay, in full
+        else:
+            full = _post(t, {"envelopes": envs}, key=key)
+            thin = _thin_post(t, envs, key)  # the replay, thin
+        assert thin.status_code == full.status_code == 200, thin.text + full.text
+        doc = thin.json()
+        for r in doc["results"]:
+            assert not set(SENDER_KNOWS_RESULT) & set(r), r
+            assert not set(SENDER_KNOWS_LEAF) & set(r["leaf"]), r["leaf"]
+        assert len(thin.content) < 0.7 * len(full.content)
+        fill_results(doc, _known(envs))
+        assert doc == full.json()
+
+
+def test_a_thin_answer_is_checked_as_strictly_as_a_full_one(sw, Traders):
+    """The sender's own values go back only where the server said nothing, and the
+    receipts they rebuild must still hash to the signed tree head: an envelope the
+    single window logged other than the sender holds it is caught there."""
+    from cryptography import x509
+
+    from client.seal import translog as tl
+
+    t = Traders(sw)
+    envs = [t.seal() for _ in range(4)]
+    key = uuid.uuid4().hex
+    doc = _thin_post(t, envs, key).json()
+    receipt_cert = x509.load_pem_x509_certificate(sw.state.pki.receipt_cert_pem.encode())
+
+    def receipts(filled: dict[str, Any]) -> list[str]:
+        log = filled["log"]
+        head = tl.verify_tree_head(log["tree_head"], receipt_cert)
+        leaves = [tl.BatchLeaf(r["leaf"], r["log_index"]) for r in filled["results"]]
+        return tl.batch_receipts(head, log["first"], log["count"],
+                                 tl.decode_hashes(log["range"]), leaves)
+
+    good = copy.deepcopy(doc)
+    fill_results(good, _known(envs))
+    assert len(receipts(good)) == 4
+    wrong = _known(envs)
+    wrong[2]["envelope_hash"] = "0" * 64  # not what was logged at that position
+    bad = copy.deepcopy(doc)
+    fill_results(bad, wrong)
+    with pytest.raises(tl.LogError):
+        receipts(bad)
+    said = copy.deepcopy(doc)  # what the server does say is kept, to be compared
+    said["results"][1]["envelope_hash"] = "f" * 64
+    fill_results(said, _known(envs))
+    assert said["results"][1]["envelope_hash"] == "f" * 64

@@ -69,6 +69,37 @@ def offer_training(parent: Any) -> bool:
     return answer == QMessageBox.StandardButton.Yes
 
 
+class _SourceLinesNotKept(dict):  # type: ignore[type-arg]
+    """:mod:`linecache`'s cache while the app loads: the latest file only (linecache
+    reads back what it has just stored), so nothing accumulates."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.clear()
+        super().__setitem__(key, value)
+
+
+def hold_back_source_lines() -> None:
+    """Keep no module's source lines while the window's modules load.
+
+    shiboken's ``__import__`` replacement reads the source of every module imported after
+    PySide6 (``inspect.getsource``, to see whether it uses PySide), and linecache kept
+    each file's lines: about 28 MB for the window's 700 modules, which clearing the cache
+    afterwards did not give back (the freed strings stay in the allocator's arenas).
+    A traceback meanwhile reads the lines it shows from the file, as always."""
+    import linecache
+
+    if not isinstance(linecache.cache, _SourceLinesNotKept):
+        linecache.cache = _SourceLinesNotKept()
+
+
+def release_source_lines() -> None:
+    """The window has loaded: linecache caches again (see hold_back_source_lines)."""
+    import linecache
+
+    if isinstance(linecache.cache, _SourceLinesNotKept):
+        linecache.cache = {}
+
+
 class Launch:
     """Start-up in two steps: the first screen, then the main window behind it (#15).
 
@@ -203,6 +234,7 @@ class Launch:
             from ui.testhook import run_hook
 
             run_hook(window, hook)
+        release_source_lines()
         if self.on_ready is not None:
             self.on_ready(window)
 
@@ -238,6 +270,7 @@ def prefetch_first_screen(home: Path, args: argparse.Namespace) -> Any:
 
 def make_app(args: argparse.Namespace) -> Any:
     """The QApplication, named, with its icon, layout direction and language."""
+    hold_back_source_lines()
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 

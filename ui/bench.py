@@ -88,6 +88,9 @@ def _child(home: Path) -> int:
         model.set_search("")
         result["filter_all_ms"] = timings
         result["rss_mb"] = _rss_mb()
+        import linecache
+
+        result["source_files_cached"] = sorted(linecache.cache)
         print(json.dumps(result), flush=True)
         window.close()
         app.quit()

@@ -398,6 +398,8 @@ def fill_results(doc: Any, known: Sequence[dict[str, Any]]) -> None:
         if isinstance(leaf, dict):
             for k in SENDER_KNOWS_LEAF:
                 leaf.setdefault(k, mine[k])
+
+
 _Hash = Field(max_length=64, pattern=r"^[A-Za-z0-9_-]{43}$")
 
 

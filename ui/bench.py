@@ -26,6 +26,7 @@ drain.  These are figures, never test assertions: a loaded machine stretches the
 from __future__ import annotations
 
 import json
+import linecache
 import os
 import subprocess
 import sys
@@ -88,8 +89,6 @@ def _child(home: Path) -> int:
         model.set_search("")
         result["filter_all_ms"] = timings
         result["rss_mb"] = _rss_mb()
-        import linecache
-
         result["source_files_cached"] = sorted(linecache.cache)
         print(json.dumps(result), flush=True)
         window.close()

@@ -32,6 +32,9 @@ def _connect_url(path: Path, key_hex: str | None) -> URL:
     return URL.create("sqlite+pysqlcipher", password=f"x'{key_hex}'", database=str(path))
 
 
+PAGE_CACHE_KIB = 1024  # SQLite's page cache per pooled connection: see _pragmas
+
+
 class StoreBase(Closing):
     """The profile's database.  Thread-safe for readers; writers are serialised.
 
@@ -69,6 +72,10 @@ class StoreBase(Closing):
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # Measured (bench ui, 100,000 rows): SQLite's default 2 MB page cache on each
+            # pooled connection held ~20 MB of the window's memory; 1 MiB gave the memory
+            # back with the filter as fast as the bare Qt floor's (512 KiB slowed it).
+            cur.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
             cur.close()
             # Let SQLAlchemy issue BEGIN itself (IMMEDIATE for writes, see _tx).
             dbapi_conn.isolation_level = None

@@ -32,6 +32,18 @@ def test_pragmas_wal_full_foreign_keys(store: Store) -> None:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
+def test_every_pooled_connection_keeps_a_small_page_cache(store: Store) -> None:
+    """The window holds several pooled connections: each one's page cache is bounded
+    (1 MiB, not SQLite's 2 MB default), the ones opened alongside the first included."""
+    conns = [store.engine.connect() for _ in range(3)]
+    try:
+        sizes = {c.exec_driver_sql("PRAGMA cache_size").scalar() for c in conns}
+    finally:
+        for c in conns:
+            c.close()
+    assert sizes == {-1024}
+
+
 def test_file_is_encrypted_and_wrong_key_is_a_clear_error(tmp_path: Path) -> None:
     s = Store.open(tmp_path / "c.db", KEY)
     s.create(_decl("SECRET-LRN-42"), "me")

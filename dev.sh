@@ -8,7 +8,8 @@
 # runtime libraries, poppler-utils, PostgreSQL: the sandbox suite also runs on a real
 # server, which the tests start themselves from its binaries in a temporary folder —
 # tests/pgserver.py), then a virtual environment in .venv with the
-# project and its test extras.  Re-running is cheap: nothing is reinstalled unless
+# project and its test extras, and the project's own bytecode compiled (as pip does for
+# what it installs).  Re-running is cheap: nothing is reinstalled unless
 # pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -65,6 +66,9 @@ setup() {
     "$VENV/bin/python" -m pip install -q -e ".[test,packaging]" >&2
     echo "$want" > "$stamp"
   fi
+  # pip compiles what it installs, not an editable project's own sources: without this,
+  # where bytecode is never written (PYTHONDONTWRITEBYTECODE) every launch compiles them
+  "$VENV/bin/python" "$ROOT/scripts/compile_bytecode.py" >&2
 }
 
 cmd=${1:-run}

@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scripts.compile_bytecode import ROOT as REPO
 from scripts.compile_bytecode import compile_packages
-
-REPO = Path(__file__).resolve().parents[2]
 
 # Counts the project's modules compiled from source while the window's modules load.
 _CHILD = """
@@ -27,19 +26,20 @@ print(len(compiled), *compiled[:5])
 """
 
 
-def test_the_window_loads_its_modules_from_bytecode_once_compiled() -> None:
-    assert compile_packages(REPO)
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", QT_QPA_PLATFORM="offscreen")
+def _compiled_from_source(**extra: str) -> list[str]:
+    """(count, first names) of the project's modules a fresh child compiled from source."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", QT_QPA_PLATFORM="offscreen", **extra)
     out = subprocess.run([sys.executable, "-c", _CHILD, str(REPO)], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=120, check=True)
-    count, *names = out.stdout.split()
+    return out.stdout.split()
+
+
+def test_the_window_loads_its_modules_from_bytecode_once_compiled() -> None:
+    assert compile_packages(REPO)
+    count, *names = _compiled_from_source()
     assert int(count) == 0, names
 
 
 def test_a_child_without_bytecode_would_compile_them(tmp_path: Path) -> None:
     """The check above can fail: with an empty bytecode folder the same imports compile."""
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", QT_QPA_PLATFORM="offscreen",
-               PYTHONPYCACHEPREFIX=str(tmp_path))
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(REPO)], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=120, check=True)
-    assert int(out.stdout.split()[0]) > 20
+    assert int(_compiled_from_source(PYTHONPYCACHEPREFIX=str(tmp_path))[0]) > 20

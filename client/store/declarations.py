@@ -33,6 +33,7 @@ from client.store.search import (
     fts_phrase,
     like_pattern,
     list_query,
+    matched,
     probe_query,
     run_ids,
     scan_query,
@@ -169,13 +170,13 @@ class DeclarationsMixin(StoreBase):
         if statuses:
             where.append(T_DECL.c.status.in_(list(statuses)))
         if search and len(search.strip()) >= 3:
-            # FTS5 trigram index (migration 0002): a substring of the LRN, MRN, id, a
+            # FTS5 trigram indexes (migrations 0003, 0008): a substring of the LRN, MRN, id, a
             # party's name or number, a goods description or a commodity code, answered
             # from the index — a query that matches nothing costs no table scan.
             where.append(T_DECL.c.id.in_(
                 text("SELECT k.declaration_id FROM declaration_search_key k WHERE k.seq IN "
-                     "(SELECT rowid FROM declaration_search WHERE declaration_search MATCH "
-                     ":fts_query)").bindparams(fts_query=fts_phrase(search.strip()))
+                     "(" + matched(":fts_query") + ")")
+                .bindparams(fts_query=fts_phrase(search.strip()))
                 .columns(column("declaration_id"))))
         elif search:
             # One or two characters: below a trigram, so the plain scan of the list columns.

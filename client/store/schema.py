@@ -11,7 +11,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = "0007"  # the Alembic head this code writes; see client/migrations/
+SCHEMA_VERSION = "0008"  # the Alembic head this code writes; see client/migrations/
 
 
 

@@ -8,16 +8,17 @@ from typing import Any
 
 from client.store.idcolumn import IdColumn
 
-# The text indexed for a declaration: its MRN column (set by the feed, not in the
-# document) and the searchable leaves of its stored document — the LRN (DE 2/5), the MRN,
-# the id, each party's name and number (DE 3/x), each goods item's description (DE 6/8)
-# and commodity code (DE 6/14).  The same text as migration 0003's triggers index.
+# The text indexed for a declaration: the searchable leaves of its stored document — the
+# LRN (DE 2/5), the MRN a request carries, the id, each party's name and number (DE 3/x),
+# each goods item's description (DE 6/8) and commodity code (DE 6/14).  The same text as
+# migration 0008's triggers index.  The MRN column (set by the single window's answer)
+# has an index of its own, ``declaration_search_mrn``: 0008 says why.
 _PATHS = ["$.id", "$.lrn", "$.mrn"] + [
     f"$.{party}.{leaf}" for party in ("declarant", "exporter", "consignee", "importer",
                                       "representative", "seller", "buyer")
     for leaf in ("id", "name")]
 _LEAVES = " || ' ' || ".join(f"coalesce(json_extract(c.document, '{p}'), '')" for p in _PATHS)
-_BODY = ("coalesce(d.mrn, '') || ' ' || " + _LEAVES + " || ' ' || coalesce(("
+_BODY = (_LEAVES + " || ' ' || coalesce(("
          "SELECT group_concat(coalesce(json_extract(g.value, '$.description'), '') || ' ' || "
          "coalesce(json_extract(g.value, '$.commodity_code'), ''), ' ') "
          "FROM json_each(c.document, '$.goods_items') AS g), '')")
@@ -28,13 +29,17 @@ _ANY_PENDING = "SELECT 1 FROM declaration_search_pending LIMIT 1"
 _INDEXED_BEFORE = ("SELECT k.seq FROM declaration_search_pending p JOIN declaration_search_key k "
                    "ON k.declaration_id = p.declaration_id")
 _DELETE_ROW = "DELETE FROM declaration_search WHERE rowid = ?"
+_DELETE_MRN = "DELETE FROM declaration_search_mrn WHERE rowid = ?"
 _NEW_KEYS = ("INSERT OR IGNORE INTO declaration_search_key (declaration_id) "
              "SELECT declaration_id FROM declaration_search_pending")
 _INSERT_ROWS = ("INSERT INTO declaration_search (rowid, body) SELECT k.seq, " + _BODY + " "
                 "FROM declaration_search_pending p JOIN declaration_search_key k "
                 "ON k.declaration_id = p.declaration_id "
-                "JOIN declaration d ON d.id = p.declaration_id "
                 "JOIN declaration_document c ON c.id = p.declaration_id")
+_INSERT_MRNS = ("INSERT INTO declaration_search_mrn (rowid, mrn) SELECT k.seq, d.mrn "
+                "FROM declaration_search_pending p JOIN declaration_search_key k "
+                "ON k.declaration_id = p.declaration_id "
+                "JOIN declaration d ON d.id = p.declaration_id WHERE d.mrn IS NOT NULL")
 _CLEAR = "DELETE FROM declaration_search_pending"
 
 
@@ -46,8 +51,10 @@ def flush_search(cur: Any) -> int:
     old = cur.execute(_INDEXED_BEFORE).fetchall()
     if old:
         cur.executemany(_DELETE_ROW, old)
+        cur.executemany(_DELETE_MRN, old)
     cur.execute(_NEW_KEYS)
     n = cur.execute(_INSERT_ROWS).rowcount
+    cur.execute(_INSERT_MRNS)
     cur.execute(_CLEAR)
     return int(n)
 
@@ -58,6 +65,15 @@ def flush_search(cur: Any) -> int:
 
 class ListCancelled(Exception):
     """A list query abandoned because a newer one superseded it (never shown to a user)."""
+
+
+def matched(param: str = "?", *, distinct: bool = True) -> str:
+    """The index keys (``declaration_search_key.seq``) of the declarations whose body or
+    MRN holds a fragment; ``param`` (the fragment as an FTS5 phrase) is bound twice."""
+    union = "UNION" if distinct else "UNION ALL"
+    return (f"SELECT rowid AS seq FROM declaration_search WHERE declaration_search MATCH "
+            f"{param} {union} SELECT rowid FROM declaration_search_mrn "
+            f"WHERE declaration_search_mrn MATCH {param}")
 
 
 def like_pattern(fragment: str) -> str:
@@ -80,19 +96,19 @@ def list_query(statuses: tuple[str, ...], search: str, col: str, descending: boo
                limit: int | None, offset: int) -> tuple[str, list[Any]]:
     """The SQL and parameters of a list query; ``col`` is a vetted sortable column.
 
-    A fragment of three characters or more is answered from the FTS5 trigram index,
-    joined row by row to the declarations (the ``id IN (subquery)`` form built the whole
-    match list twice before sorting it); a shorter one scans the list columns.  CROSS
+    A fragment of three characters or more is answered from the FTS5 trigram indexes
+    (:func:`matched`), joined row by row to the declarations (the ``id IN (subquery)``
+    form built the whole match list twice before sorting it); a shorter one scans the
+    list columns.  CROSS
     JOIN keeps the index as the outer loop: with a status filter the planner otherwise
     walks the status index and runs the full-text query again for every row."""
     direction = "DESC" if descending else "ASC"
     params: list[Any] = []
     where: list[str] = []
     if len(search) >= 3:
-        source = ("declaration_search s CROSS JOIN declaration_search_key k "
-                  "ON k.seq = s.rowid CROSS JOIN declaration d ON d.id = k.declaration_id")
-        where.append("declaration_search MATCH ?")
-        params.append(fts_phrase(search))
+        source = (f"({matched()}) s CROSS JOIN declaration_search_key k "
+                  "ON k.seq = s.seq CROSS JOIN declaration d ON d.id = k.declaration_id")
+        params += [fts_phrase(search)] * 2
     else:
         source = "declaration d"
         if search:
@@ -115,9 +131,10 @@ def list_query(statuses: tuple[str, ...], search: str, col: str, descending: boo
 
 
 def probe_query(search: str, budget: int) -> tuple[str, list[Any]]:
-    """At most ``budget + 1`` index matches, unsorted: is the fragment rare?"""
-    return ("SELECT rowid FROM declaration_search WHERE declaration_search MATCH ? LIMIT ?",
-            [fts_phrase(search), budget + 1])
+    """At most ``budget + 1`` index matches, unsorted: is the fragment rare?  (A
+    declaration matched by its MRN and its body counts twice: an estimate is enough.)"""
+    return (matched(distinct=False) + " LIMIT ?",
+            [fts_phrase(search)] * 2 + [budget + 1])
 
 
 def scan_query(statuses: tuple[str, ...], search: str, col: str, descending: bool,
@@ -129,12 +146,12 @@ def scan_query(statuses: tuple[str, ...], search: str, col: str, descending: boo
     where = ""
     if statuses:
         where = "WHERE " + _status_clause(statuses, params)
-    params += [budget, like_pattern(search), limit]
-    sql = (f"SELECT x.id FROM (SELECT d.id, d.{col} AS o FROM declaration d {where} "
+    params += [budget] + [like_pattern(search)] * 2 + [limit]
+    sql = (f"SELECT x.id FROM (SELECT d.id, d.mrn, d.{col} AS o FROM declaration d {where} "
            f"ORDER BY d.{col} {direction}, d.id {direction} LIMIT ?) x "
            "JOIN declaration_search_key k ON k.declaration_id = x.id "
            "JOIN declaration_search_content c ON c.id = k.seq "
-           "WHERE c.c0 LIKE ? ESCAPE '\\' "
+           "WHERE (c.c0 LIKE ? ESCAPE '\\' OR x.mrn LIKE ? ESCAPE '\\') "
            f"ORDER BY x.o {direction}, x.id {direction} LIMIT ?")
     return sql, params
 

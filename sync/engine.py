@@ -47,7 +47,7 @@ from client.seal.profile import Profile
 from client.store import CHAIN_LINK, Changes, DeliveryResult, OutboxItem, Store
 from client.store import settings_keys as keys
 from sync.connectors.base import Connector, ConnectorError
-from sync.protocol import wire_envelope
+from sync.protocol import BatchResponse, wire_envelope
 from sync.receipts import LogKeeper
 from sync.transport import SingleWindowClient, TransportError
 
@@ -151,7 +151,6 @@ class SyncEngine:
         self.bytes_sent = 0
         # The receipts log (#16): heads and proofs checked before anything is stored.
         self.log = LogKeeper(profile.home, self.client, self.receipt_certificate)
-        self._head_to_keep: Any = None
 
     # ---- configuration ---------------------------------------------------------------
 
@@ -297,44 +296,78 @@ class SyncEngine:
 
     def _drain(self, report: SyncReport) -> None:
         """Batches in device order, each answer stored (receipts and outbox together)
-        before the next batch is sent: a crash loses at most the answer to the batch on
-        the wire, which a resend then replays."""
+        and its tree head kept before the next answer is checked.  When this engine does
+        its own writes, a batch's answer is stored in the background while the next batch
+        is on the wire (the feed's pattern): the single window's work on one batch and
+        the store's on the one before overlap.  A crash then loses at most the answers
+        to the batch being stored and the one on the wire, which a resend replays (the
+        single window answers duplicates, with their receipts)."""
         total = self.store.outbox_stats()[0]
-        done = 0
+        done = [0]
         if total:
             self.listener.on_progress(0, total)
-        while True:
-            items = self.store.outbox_pending(self.batch_size, links=True)
-            if not items:
-                break
-            results = self._submit(items)
-            changes = self._write(partial(self.store.record_deliveries, results))
-            self.log.keep(self._head_to_keep)  # only once the receipts it proves are stored
-            progressed = 0
-            for r in results:
-                if r.outcome == "accepted":
-                    report.accepted += 1
-                elif r.outcome == "duplicate":
-                    report.duplicates += 1
-                elif r.outcome == "rejected":
-                    report.rejected += 1
-                    report.statuses.append((self._did(items, r.seq), "rejected"))
-                elif r.outcome == "held":
-                    report.held += 1
-                if r.outcome != "held":
-                    progressed += 1
-            done += progressed
-            self.listener.on_progress(done, max(total, done))
+        writer: _Background | _Inline = _Background() if self._own_writes else _Inline()
+
+        def told(items: list[OutboxItem], results: list[DeliveryResult],
+                 changes: Changes) -> None:
+            done[0] += self._tally(report, items, results)
+            self.listener.on_progress(done[0], max(total, done[0]))
             if changes.declarations or changes.outbox:
                 self.listener.on_changes(changes)
-            if progressed == 0:
-                break  # everything left is held by the single window: wait for the feed
+
+        # The tree head the next answer is checked against: the last one checked (its
+        # batch may still be being stored), so the single window proves consistency
+        # from there without a second request.
+        log_size = self.log.size()
+        try:
+            items = self.store.outbox_pending(self.batch_size, links=True)
+            while items:
+                resp = self._send(items, log_size)
+                writer.wait()  # the answer before this one stored, its head kept
+                results, head = self._accept(items, resp)
+                log_size = head.size if head is not None else log_size
+                writer.start(partial(self._store_answer, results, head),
+                             partial(told, items, results))
+                if all(r.outcome == "held" for r in results):
+                    break  # everything left is held by the single window: wait for the feed
+                items = self.store.outbox_pending(self.batch_size, links=True,
+                                                  after=items[-1].seq)
+        finally:
+            writer.wait()
+
+    def _store_answer(self, results: list[DeliveryResult], head: Any) -> Changes:
+        changes = self._write(partial(self.store.record_deliveries, results))
+        self.log.keep(head)  # only once the receipts it proves are stored
+        return changes
+
+    @staticmethod
+    def _tally(report: SyncReport, items: Sequence[OutboxItem],
+               results: Sequence[DeliveryResult]) -> int:
+        """Count one stored answer into the report; how many envelopes it decided."""
+        progressed = 0
+        for r in results:
+            if r.outcome == "accepted":
+                report.accepted += 1
+            elif r.outcome == "duplicate":
+                report.duplicates += 1
+            elif r.outcome == "rejected":
+                report.rejected += 1
+                report.statuses.append((SyncEngine._did(items, r.seq), "rejected"))
+            elif r.outcome == "held":
+                report.held += 1
+            if r.outcome != "held":
+                progressed += 1
+        return progressed
 
     @staticmethod
     def _did(items: Sequence[OutboxItem], seq: int) -> str:
         return next((i.declaration_id for i in items if i.seq == seq), "")
 
     def _submit(self, items: list[OutboxItem]) -> list[DeliveryResult]:
+        """One batch sent and its answer checked (nothing stored)."""
+        return self._accept(items, self._send(items, self.log.size()))[0]
+
+    def _send(self, items: list[OutboxItem], log_size: int) -> BatchResponse:
         client = self.client()
         before = client.bytes_sent
         try:
@@ -342,17 +375,20 @@ class SyncEngine:
             known = [{"declaration_id": it.declaration_id, "version": it.version,
                       "envelope_hash": it.envelope_hash, "device_id": self.profile.device_id,
                       "seq": it.seq} for it in items]
-            resp = client.submit(wire, batch_key(items, wire), log_size=self.log.size(),
-                                 known=known)
+            return client.submit(wire, batch_key(items, wire), log_size=log_size, known=known)
         except TransportError as exc:
             self._note_attempt(items, exc.code)
             raise
         finally:
             self.bytes_sent += client.bytes_sent - before
+
+    def _accept(self, items: list[OutboxItem], resp: BatchResponse
+                ) -> tuple[list[DeliveryResult], Any]:
+        """The batch's results, trusted only once proven; and the tree head to keep."""
         try:
-            receipts, self._head_to_keep = self.log.check_batch(resp)
+            receipts, head = self.log.check_batch(resp)
             return [self._check_result(it, r, rc)
-                    for it, r, rc in zip(items, resp.results, receipts, strict=True)]
+                    for it, r, rc in zip(items, resp.results, receipts, strict=True)], head
         except ComptoirError as exc:
             self._note_attempt(items, exc.code)
             raise TransportError("transport.bad_response", reason=exc.render()) from exc
@@ -490,6 +526,16 @@ class SyncEngine:
                 wake.clear()
             else:
                 stop.wait(delay)
+
+
+class _Inline:
+    """:class:`_Background`'s interface, run at once (writes handed to another writer)."""
+
+    def start(self, fn: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        then(fn())
+
+    def wait(self) -> None:
+        return None
 
 
 class _Background:

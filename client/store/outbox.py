@@ -27,13 +27,15 @@ class OutboxMixin(StoreBase):
 
     # ---- outbox ------------------------------------------------------------------------
 
-    def outbox_pending(self, limit: int = 500, *, links: bool = False) -> list[OutboxItem]:
+    def outbox_pending(self, limit: int = 500, *, links: bool = False,
+                       after: int = 0) -> list[OutboxItem]:
         """Queued (and held) envelopes in device order: what the next batch carries.
 
         ``links``: with the chain links too (state ``chain_link``), the envelopes of
         transits ended on paper that the single window must see as withdrawn, never
         lodged, so that the device chain has no gap (only a device-chained connector
-        asks for them)."""
+        asks for them).  ``after``: only envelopes later than that seq (the next batch
+        while the answer to the one before is still being stored)."""
         wanted = ("queued", "held", CHAIN_LINK) if links else ("queued", "held")
         with self._read() as conn:
             rows = conn.execute(
@@ -41,7 +43,7 @@ class OutboxMixin(StoreBase):
                        T_JOURNAL.c.declaration_id, T_JOURNAL.c.version, T_JOURNAL.c.kind,
                        T_JOURNAL.c.envelope_hash, T_JOURNAL.c.envelope)
                 .join(T_JOURNAL, T_JOURNAL.c.seq == T_OUTBOX.c.seq)
-                .where(T_OUTBOX.c.state.in_(wanted))
+                .where(T_OUTBOX.c.state.in_(wanted), T_OUTBOX.c.seq > after)
                 .order_by(T_OUTBOX.c.seq).limit(limit)).all()
         return [OutboxItem(r.seq, r.declaration_id, r.version, r.kind, r.envelope_hash,
                            json.loads(r.envelope), r.attempts, r.state) for r in rows]

@@ -89,8 +89,12 @@ def test_kill_while_syncing(world: World, point: str) -> None:
         assert p.returncode == -signal.SIGKILL, (point, at, p.returncode, p.stderr[-2000:])
         c = _after_kill(world, c)
         receipts = c.store.receipt_count()
-        if point in ("sync.before_send", "sync.after_send", "sync.in_record"):
-            # the killed batch's receipts were never committed
+        if point in ("sync.before_send", "sync.after_send"):
+            # the killed batch's receipts were never committed; the answer before it was
+            # being stored behind it (the drain's pipeline) and may or may not have been
+            low, high = 2 * max(at - 2, 0), 2 * (at - 1)
+            assert low <= receipts - before <= high, (point, at, receipts - before)
+        elif point == "sync.in_record":  # the answers are stored one after the other
             assert receipts - before == 2 * (at - 1), (point, at, receipts - before)
         elif point == "sync.after_record":
             assert receipts - before == 2 * at

@@ -70,13 +70,13 @@ def test_answers_are_stored_behind_the_next_batch_in_order_and_progress_waits_fo
             progress.append((done, store.receipt_count()))
 
     engine = SyncEngine(profile, store, secrets, batch_size=5, listener=Listener())
-    real_submit = engine._submit
+    real_send = engine._send
 
-    def recording_submit(items):  # type: ignore[no-untyped-def]
+    def recording_send(items, log_size):  # type: ignore[no-untyped-def]
         sent.append([it.seq for it in items])
-        return real_submit(items)
+        return real_send(items, log_size)
 
-    engine._submit = recording_submit  # type: ignore[method-assign]
+    engine._send = recording_send  # type: ignore[method-assign]
     report = engine.sync_once()
     engine.close()
     assert report.error is None and report.accepted == 23 and report.remaining == 0
@@ -85,6 +85,42 @@ def test_answers_are_stored_behind_the_next_batch_in_order_and_progress_waits_fo
     assert stored == sent  # answers stored in the order they came
     assert progress[-1] == (23, 23)
     assert all(done <= receipts for done, receipts in progress)  # told only once stored
+    assert store.receipt_count() == 23
+
+
+def test_the_next_batch_is_on_the_wire_while_the_answer_before_is_stored(drained) -> None:
+    """A batch's answer is stored while the next batch is sent: each store waits (up to
+    a minute) for the next batch to leave; a drain that stored before sending would
+    only ever see its wait run out."""
+    profile, secrets, store = drained
+    sent: list[int] = []
+    overlapped: list[bool] = []
+    next_sent = threading.Condition()
+    real_record = store.record_deliveries
+
+    def waiting_record(results):  # type: ignore[no-untyped-def]
+        last = results[-1].seq
+        if last < 23:  # a later batch exists: it must leave before this store ends
+            with next_sent:
+                overlapped.append(next_sent.wait_for(lambda: max(sent) > last, timeout=60))
+        return real_record(results)
+
+    store.record_deliveries = waiting_record  # type: ignore[method-assign]
+    engine = SyncEngine(profile, store, secrets, batch_size=5)
+    real_send = engine._send
+
+    def recording_send(items, log_size):  # type: ignore[no-untyped-def]
+        with next_sent:
+            sent.extend(it.seq for it in items)
+            next_sent.notify_all()
+        return real_send(items, log_size)
+
+    engine._send = recording_send  # type: ignore[method-assign]
+    report = engine.sync_once()
+    engine.close()
+    assert report.error is None and report.accepted == 23 and report.remaining == 0
+    assert sent == list(range(1, 24))
+    assert overlapped == [True] * 4  # batches 1-4 stored behind batches 2-5
     assert store.receipt_count() == 23
 
 

@@ -13,19 +13,26 @@ MAX_JSON_DEPTH = 32
 
 
 def json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
-    """The nesting depth of ``value``, counting stops as soon as it passes ``limit``."""
-    stack = [(value, 1)]
-    deepest = 0
-    while stack:
-        v, d = stack.pop()
-        deepest = max(deepest, d)
-        if d > limit:
-            return d
-        if isinstance(v, dict):
-            stack.extend((x, d + 1) for x in v.values())
-        elif isinstance(v, list):
-            stack.extend((x, d + 1) for x in v)
-    return deepest
+    """The nesting depth of ``value`` (a scalar is 1, ``{"a": 1}`` 2), counting stops as
+    soon as it passes ``limit``.  Walked one level at a time over the containers only: a
+    batch's answer holds tens of thousands of scalars, each once a stack entry (#16)."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    level: list[Any] = [value]
+    depth = 1
+    while True:
+        below: list[Any] = []
+        leaves = False
+        for v in level:
+            children = v.values() if isinstance(v, dict) else v
+            leaves = leaves or len(children) > 0
+            below += [c for c in children if isinstance(c, (dict, list))]
+        if not below:
+            return depth + 1 if leaves else depth
+        depth += 1
+        if depth > limit:
+            return depth
+        level = below
 
 
 def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:

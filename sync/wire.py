@@ -12,6 +12,7 @@ full.
 from __future__ import annotations
 
 import gzip
+import threading
 import zlib
 from functools import lru_cache
 from importlib import resources
@@ -68,11 +69,22 @@ def encode_body(raw: bytes, accepted: list[str], dictionaries: list[int],
     return gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0), "gzip"
 
 
-@lru_cache(maxsize=4)
+_local = threading.local()
+
+
 def _compressor(level: int) -> zstandard.ZstdCompressor:
-    zdict = dictionary(DICTIONARY_ID)
-    return zstandard.ZstdCompressor(level=level, dict_data=zdict, write_content_size=True,
-                                    write_checksum=False)
+    """This thread's compressor at ``level``: a ZstdCompressor holds one compression
+    context, and two threads using it at once (each sync engine compresses on its own)
+    corrupt it — an error at best, a segmentation fault at worst."""
+    made: dict[int, zstandard.ZstdCompressor] | None = getattr(_local, "compressors", None)
+    if made is None:
+        made = _local.compressors = {}
+    got = made.get(level)
+    if got is None:
+        got = made[level] = zstandard.ZstdCompressor(
+            level=level, dict_data=dictionary(DICTIONARY_ID), write_content_size=True,
+            write_checksum=False)
+    return got
 
 
 def inflate(body: bytes, encoding: str, limit: int) -> bytes:

@@ -404,3 +404,41 @@ def test_a_thin_answer_is_checked_as_strictly_as_a_full_one(sw, Traders):
     said["results"][1]["envelope_hash"] = "f" * 64
     fill_results(said, _known(envs))
     assert said["results"][1]["envelope_hash"] == "f" * 64
+
+
+def test_bodies_compressed_on_many_threads_at_once_all_inflate() -> None:
+    """Every sync engine of a process (the herd, a window and its CLI) compresses on its
+    own thread: a zstd compressor shared between them failed ("Src size is incorrect")
+    or mixed their frames."""
+    import threading
+
+    from sync.wire import (
+        ZSTD_LEVEL_FAST_LINK,
+        ZSTD_LEVEL_SLOW_LINK,
+        encode_body,
+        inflate,
+    )
+
+    bodies = [json.dumps({"envelopes": [{"n": t, "i": i, "pad": uuid.UUID(int=t * 10**6 + i).hex}
+                                        for i in range(4000)]}).encode() for t in range(4)]
+    failures: list[str] = []
+    start = threading.Barrier(len(bodies))
+
+    def compress(t: int) -> None:
+        start.wait()
+        for k in range(30):
+            bps = 10e6 if k % 2 else None  # both levels, as links are measured
+            try:
+                data, coding = encode_body(bodies[t], ["gzip", "zstd"], [DICTIONARY_ID], bps)
+                if coding != "zstd" or inflate(data, coding, 1 << 22) != bodies[t]:
+                    failures.append(f"thread {t}: wrong body")
+            except Exception as exc:  # noqa: BLE001 - reported below, whatever it is
+                failures.append(f"thread {t}: {exc}")
+
+    threads = [threading.Thread(target=compress, args=(t,)) for t in range(len(bodies))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert ZSTD_LEVEL_FAST_LINK != ZSTD_LEVEL_SLOW_LINK
+    assert failures == []

@@ -478,16 +478,16 @@ def _herd_child(homes: list[str], start_at: float, delay_small: float,
 
         engine = SyncEngine(profile, store, secrets, listener=Clock(), batch_size=250,
                             timeout=(10, 120))
-        real_submit = engine._submit
+        real_send = engine._send
 
-        def timed(items: Any) -> Any:
+        def timed(items: Any, log_size: int) -> Any:  # a batch sent until its answer is in
             t = time.perf_counter()
             try:
-                return real_submit(items)
+                return real_send(items, log_size)
             finally:
                 batches.append((time.perf_counter() - t) * 1000)
 
-        engine._submit = timed  # type: ignore[method-assign]
+        engine._send = timed  # type: ignore[method-assign]
         begin = start_at + (delay_small if small else 0.0)
         time.sleep(max(0.0, begin - time.time()))
         failures = 0

@@ -18,6 +18,8 @@ Existing profiles: the bodies of declarations holding an MRN are rewritten witho
 their MRN goes into the new table.
 """
 
+import importlib
+
 from alembic import op
 
 revision = "0008"
@@ -27,11 +29,7 @@ depends_on = None
 
 # The body as 0003 indexed it, without the MRN column (the document's own "mrn" leaf, the
 # MRN a request carries, stays): the same text as client/store/search.py's _BODY.
-_PATHS = ["$.id", "$.lrn", "$.mrn"] + [
-    f"$.{party}.{leaf}" for party in ("declarant", "exporter", "consignee", "importer",
-                                      "representative", "seller", "buyer")
-    for leaf in ("id", "name")]
-_LEAVES = " || ' ' || ".join(f"coalesce(json_extract(c.document, '{p}'), '')" for p in _PATHS)
+_LEAVES = importlib.import_module("client.store.migrations.versions.0003_search")._LEAVES
 _BODY = (_LEAVES + """ || ' ' || coalesce((
         SELECT group_concat(coalesce(json_extract(g.value, '$.description'), '') || ' ' ||
                             coalesce(json_extract(g.value, '$.commodity_code'), ''), ' ')

@@ -45,6 +45,16 @@ _SUMMARY_SQL = ("SELECT " + ", ".join(ROW_COLUMNS) + ", fallback_printed_at, "
                 "lodged_after_fallback_at FROM declaration WHERE id IN ")
 
 
+# Which transits owe a withdrawal (``withdrawals_owed``): the notes written literally so
+# that the planner reads migration 0009's partial indexes, never the whole history.
+WITHDRAWALS_OWED_SQL = (
+    "SELECT h.declaration_id FROM history h "
+    f"WHERE h.note = '{notes.LODGED_BEFORE_PAPER.code}' AND NOT EXISTS "
+    "(SELECT 1 FROM history w WHERE w.declaration_id = h.declaration_id AND w.id > h.id "
+    f"AND w.note = '{notes.WITHDRAWAL_QUEUED.code}') "
+    "GROUP BY h.declaration_id ORDER BY MIN(h.id)")
+
+
 class DeclarationsMixin(StoreBase):
     """Declarations and their history: create, autosave, list, move, versions."""
 
@@ -475,12 +485,8 @@ class DeclarationsMixin(StoreBase):
     def withdrawals_owed(self) -> list[str]:
         """Transits sent to paper that turned out lodged (``LODGED_BEFORE_PAPER``) and
         whose withdrawal has not been queued since: the Code wants it withdrawn."""
-        with self._read() as conn:
-            return [r[0] for r in conn.exec_driver_sql(
-                "SELECT h.declaration_id FROM history h WHERE h.note = ? AND NOT EXISTS "
-                "(SELECT 1 FROM history w WHERE w.declaration_id = h.declaration_id "
-                "AND w.id > h.id AND w.note = ?) GROUP BY h.declaration_id ORDER BY "
-                "MIN(h.id)", (notes.LODGED_BEFORE_PAPER.code, notes.WITHDRAWAL_QUEUED.code))]
+        with self._read_cursor() as cur:
+            return [r[0] for r in cur.execute(WITHDRAWALS_OWED_SQL)]
 
     def note_continuity(self, decl_id: str, actor: str, note: Message,
                         detail: dict[str, Any] | None = None) -> Changes:

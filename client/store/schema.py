@@ -11,7 +11,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = "0008"  # the Alembic head this code writes; see client/migrations/
+SCHEMA_VERSION = "0009"  # the Alembic head this code writes; see client/migrations/
 
 
 
@@ -67,6 +67,13 @@ class HistoryRow(SQLModel, table=True):
     note: str | None = None
     detail: str | None = None  # JSON: codes/params (rejection errors, MRN …)
     document: str | None = Field(default=None, sa_column=Column(Text))
+    __table_args__ = (
+        # Only the rows of the two notes ``withdrawals_owed`` asks about (0009).
+        Index("ix_history_lodged_before_paper", "declaration_id", "id",
+              sqlite_where=text("note = 'history.note.lodged_before_paper'")),
+        Index("ix_history_withdrawal_queued", "declaration_id", "id",
+              sqlite_where=text("note = 'history.note.withdrawal_queued'")),
+    )
 
 
 class JournalRow(SQLModel, table=True):

@@ -44,6 +44,7 @@ from client.common.b64 import b64u_decode_lenient
 from client.common.i18n import ComptoirError, Message
 from client.declaration.model import now_utc
 from client.seal.profile import Profile
+from client.seal.translog import TreeHead
 from client.store import CHAIN_LINK, Changes, DeliveryResult, OutboxItem, Store
 from client.store import settings_keys as keys
 from sync.connectors.base import Connector, ConnectorError
@@ -303,15 +304,16 @@ class SyncEngine:
         to the batch being stored and the one on the wire, which a resend replays (the
         single window answers duplicates, with their receipts)."""
         total = self.store.outbox_stats()[0]
-        done = [0]
+        done = 0
         if total:
             self.listener.on_progress(0, total)
         writer: _Background | _Inline = _Background() if self._own_writes else _Inline()
 
         def told(items: list[OutboxItem], results: list[DeliveryResult],
                  changes: Changes) -> None:
-            done[0] += self._tally(report, items, results)
-            self.listener.on_progress(done[0], max(total, done[0]))
+            nonlocal done
+            done += self._tally(report, items, results)
+            self.listener.on_progress(done, max(total, done))
             if changes.declarations or changes.outbox:
                 self.listener.on_changes(changes)
 
@@ -335,7 +337,7 @@ class SyncEngine:
         finally:
             writer.wait()
 
-    def _store_answer(self, results: list[DeliveryResult], head: Any) -> Changes:
+    def _store_answer(self, results: list[DeliveryResult], head: TreeHead | None) -> Changes:
         changes = self._write(partial(self.store.record_deliveries, results))
         self.log.keep(head)  # only once the receipts it proves are stored
         return changes
@@ -383,7 +385,7 @@ class SyncEngine:
             self.bytes_sent += client.bytes_sent - before
 
     def _accept(self, items: list[OutboxItem], resp: BatchResponse
-                ) -> tuple[list[DeliveryResult], Any]:
+                ) -> tuple[list[DeliveryResult], TreeHead | None]:
         """The batch's results, trusted only once proven; and the tree head to keep."""
         try:
             receipts, head = self.log.check_batch(resp)

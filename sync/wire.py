@@ -76,9 +76,7 @@ def _compressor(level: int) -> zstandard.ZstdCompressor:
     """This thread's compressor at ``level``: a ZstdCompressor holds one compression
     context, and two threads using it at once (each sync engine compresses on its own)
     corrupt it — an error at best, a segmentation fault at worst."""
-    made: dict[int, zstandard.ZstdCompressor] | None = getattr(_local, "compressors", None)
-    if made is None:
-        made = _local.compressors = {}
+    made: dict[int, zstandard.ZstdCompressor] = _local.__dict__.setdefault("compressors", {})
     got = made.get(level)
     if got is None:
         got = made[level] = zstandard.ZstdCompressor(

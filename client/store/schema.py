@@ -11,6 +11,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from client.store import history_notes as notes
+
 SCHEMA_VERSION = "0009"  # the Alembic head this code writes; see client/migrations/
 
 
@@ -70,9 +72,9 @@ class HistoryRow(SQLModel, table=True):
     __table_args__ = (
         # Only the rows of the two notes ``withdrawals_owed`` asks about (0009).
         Index("ix_history_lodged_before_paper", "declaration_id", "id",
-              sqlite_where=text("note = 'history.note.lodged_before_paper'")),
+              sqlite_where=text(f"note = '{notes.LODGED_BEFORE_PAPER.code}'")),
         Index("ix_history_withdrawal_queued", "declaration_id", "id",
-              sqlite_where=text("note = 'history.note.withdrawal_queued'")),
+              sqlite_where=text(f"note = '{notes.WITHDRAWAL_QUEUED.code}'")),
     )
 
 

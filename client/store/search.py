@@ -99,9 +99,9 @@ def list_query(statuses: tuple[str, ...], search: str, col: str, descending: boo
     A fragment of three characters or more is answered from the FTS5 trigram indexes
     (:func:`matched`), joined row by row to the declarations (the ``id IN (subquery)``
     form built the whole match list twice before sorting it); a shorter one scans the
-    list columns.  CROSS
-    JOIN keeps the index as the outer loop: with a status filter the planner otherwise
-    walks the status index and runs the full-text query again for every row."""
+    list columns.  CROSS JOIN keeps the index as the outer loop: with a status filter
+    the planner otherwise walks the status index and runs the full-text query again for
+    every row."""
     direction = "DESC" if descending else "ASC"
     params: list[Any] = []
     where: list[str] = []

@@ -12,7 +12,9 @@ One pass (:meth:`SyncEngine.sync_once`):
    the receipt.  A hostile or broken answer changes nothing locally: it is an error,
    and the batch is retried later.
 2. **Pull the feed** from the stored cursor; each page is applied with the cursor in
-   one transaction.
+   one transaction.  During a drain of more than one batch the feed is already pulled
+   on a second connection (:class:`_FeedAhead`), each page applied once the receipts
+   it can speak of are stored.
 3. **Reference data**: deltas since the version held, written where
    :func:`client.declaration.refdata.load_reference_data` finds them.
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import random
 import threading
 import time
@@ -51,6 +54,8 @@ from sync.connectors.base import Connector, ConnectorError
 from sync.protocol import BatchResponse, wire_envelope
 from sync.receipts import LogKeeper
 from sync.transport import SingleWindowClient, TransportError
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 250
 TOKEN_REFRESH_MARGIN = dt.timedelta(days=10)  # refresh the API token this long before its end
@@ -317,25 +322,45 @@ class SyncEngine:
             if changes.declarations or changes.outbox:
                 self.listener.on_changes(changes)
 
+        # The feed of the statuses of what is lodged, pulled on a second connection
+        # while the next batches go out (a backlog of more than one batch).
+        ahead = _FeedAhead(self) if self._own_writes and total > self.batch_size else None
+
+        def store(results: list[DeliveryResult], head: TreeHead | None) -> Changes:
+            changes = self._store_answer(results, head)
+            if ahead is not None:
+                ahead.stored()
+            return changes
+
         # The tree head the next answer is checked against: the last one checked (its
         # batch may still be being stored), so the single window proves consistency
         # from there without a second request.
         log_size = self.log.size()
+        ok = False
         try:
+            if ahead is not None:
+                ahead.start()
             items = self.store.outbox_pending(self.batch_size, links=True)
             while items:
+                if ahead is not None:
+                    ahead.dispatched()
                 resp = self._send(items, log_size)
                 writer.wait()  # the answer before this one stored, its head kept
                 results, head = self._accept(items, resp)
                 log_size = head.size if head is not None else log_size
-                writer.start(partial(self._store_answer, results, head),
-                             partial(told, items, results))
+                writer.start(partial(store, results, head), partial(told, items, results))
                 if all(r.outcome == "held" for r in results):
                     break  # everything left is held by the single window: wait for the feed
                 items = self.store.outbox_pending(self.batch_size, links=True,
                                                   after=items[-1].seq)
-        finally:
             writer.wait()
+            ok = True
+        finally:
+            try:
+                writer.wait()
+            finally:
+                if ahead is not None:
+                    ahead.finish(report, ok)
 
     def _store_answer(self, results: list[DeliveryResult], head: TreeHead | None) -> Changes:
         changes = self._write(partial(self.store.record_deliveries, results))
@@ -528,6 +553,98 @@ class SyncEngine:
                 wake.clear()
             else:
                 stop.wait(delay)
+
+
+class _FeedAhead:
+    """The status feed pulled during a drain, on a connection of its own (#15).
+
+    After each stored answer, one page is fetched while the next batch is on the wire
+    (on a thin link the download direction is idle then; on a fast one the single
+    window answers it between batches).  A page is applied only once every batch sent
+    before it arrived has its answer stored: whatever the single window lodged before
+    answering the feed was sent by then, so no status ever overtakes its receipt.  When
+    the drain fails, a page not yet applied is dropped (the cursor stays, the next pass
+    fetches it again).  Any trouble here only stops it: the pass's own pull follows."""
+
+    def __init__(self, engine: SyncEngine) -> None:
+        self.engine = engine
+        self._cond = threading.Condition()
+        self._dispatched = self._stored = 0
+        self._done = self._ok = False
+        self._client: SingleWindowClient | None = None
+        self.notifications = 0
+        self.statuses: list[tuple[str, str]] = []
+        self._thread = threading.Thread(target=self._run, name="comptoir-sync-feed",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def dispatched(self) -> None:
+        """A batch is about to go out."""
+        with self._cond:
+            self._dispatched += 1
+
+    def stored(self) -> None:
+        """A batch's answer is committed."""
+        with self._cond:
+            self._stored += 1
+            self._cond.notify_all()
+
+    def finish(self, report: SyncReport, ok: bool) -> None:
+        """The drain is over (``ok``: every answer stored): wait, and count what was
+        applied into ``report``."""
+        with self._cond:
+            self._done, self._ok = True, ok
+            self._cond.notify_all()
+        self._thread.join()
+        if self._client is not None:
+            self._client.close()
+        report.notifications += self.notifications
+        report.statuses.extend(self.statuses)
+
+    def _wait_stored(self, count: int) -> bool:
+        """Wait until ``count`` answers are stored or the drain is over; whether they are."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._done or self._stored >= count)
+            return self._stored >= count
+
+    def _run(self) -> None:
+        engine = self.engine
+        try:
+            main = engine.client()
+            self._client = client = SingleWindowClient(
+                main.base_url, ca_pem_path=engine._tls_ca(), token=main.token,
+                pin_sha256=engine.server.get("pin_sha256"), timeout=engine.timeout)
+            after = engine.store.get_setting(keys.FEED_CURSOR)
+            seen = 0
+            while True:
+                if not self._wait_stored(seen + 1) or self._done:
+                    return  # once the drain is over, the pass's own pull goes on
+                seen = self._stored
+                page = client.notifications(after, FEED_PAGE)
+                if not page.notifications:
+                    continue
+                cursors = [n.cursor for n in page.notifications]
+                if any(c <= after for c in cursors) or page.next < max(cursors):
+                    return  # said by the pass's own pull, which checks the same
+                with self._cond:
+                    sent = self._dispatched
+                if not self._wait_stored(sent):
+                    return  # the drain failed before that answer was stored: dropped
+                batch = [n.model_dump(mode="json") for n in page.notifications]
+                changes = engine._write(partial(engine.store.apply_notifications, batch,
+                                                page.next))
+                if changes.declarations:
+                    engine.listener.on_changes(changes)
+                self.notifications += len(batch)
+                self.statuses.extend((n.declaration_id, n.status) for n in page.notifications)
+                after = page.next
+                if len(batch) == FEED_PAGE:
+                    seen -= 1  # more waiting: the next page at once
+        except Exception as exc:  # noqa: BLE001 - the pass's own pull says what is wrong
+            log.info("feed during the drain stopped: %s",
+                     getattr(exc, "code", type(exc).__name__))
 
 
 class _Inline:

@@ -1,7 +1,8 @@
 """The sync engine's drain (#16): never an envelope sent twice in one pass, answers
 stored in order, progress told only once the receipts are stored (the herd benchmark
 reads it as "holds its receipts"), a failed store stops the pass with nothing lost; the
-feed's pages are applied in order while the next one is fetched."""
+feed's pages are applied in order while the next one is fetched, and during a drain on
+a connection of its own, never ahead of the receipts (#15)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from client.declaration.samples import sample_declaration
 from client.seal.keys import create_key
 from client.seal.profile import init_profile, open_store, secret_store
 from client.seal.sealing import Sealer
+from client.store import history_notes as notes
 from client.store import settings_keys as keys
 from sync.engine import SyncEngine, SyncListener
 from sync.enrolment import enrol
@@ -124,6 +126,42 @@ def test_the_next_batch_is_on_the_wire_while_the_answer_before_is_stored(drained
     assert store.receipt_count() == 23
 
 
+def _receipt_and_first_status(store) -> dict[str, tuple[int | None, int | None]]:  # type: ignore[no-untyped-def]
+    """Per declaration the history ids of its receipt and of its first feed status."""
+    out: dict[str, tuple[int | None, int | None]] = {}
+    for e in store.journal():
+        rows = store.history(e.declaration_id)
+        receipt = next((h.id for h in rows if h.note == notes.RECEIPT.code), None)
+        status = next((h.id for h in rows if h.note == notes.NOTIFICATION.code), None)
+        out[e.declaration_id] = (receipt, status)
+    return out
+
+
+def test_the_feed_comes_in_during_the_drain_never_ahead_of_a_receipt(drained) -> None:
+    """Five batches, each sent a moment after the one before is stored: the statuses of
+    the first ones are applied before the last receipts are in, and no declaration's
+    status is ever applied before its receipt.  With the feed pulled only after the
+    drain, every status would come after every receipt."""
+    profile, secrets, store = drained
+    engine = SyncEngine(profile, store, secrets, batch_size=5)
+    real_send = engine._send
+
+    def paced_send(items, log_size):  # type: ignore[no-untyped-def]
+        if items[0].seq > 1:
+            time.sleep(0.2)  # a slow link: the feed's connection has time to answer
+        return real_send(items, log_size)
+
+    engine._send = paced_send  # type: ignore[method-assign]
+    report = engine.sync_once()
+    engine.close()
+    assert report.error is None and report.accepted == 23 and report.remaining == 0
+    assert report.notifications == 69  # received, accepted, released: each counted once
+    ids = _receipt_and_first_status(store)
+    assert all(r is not None and s is not None and r < s for r, s in ids.values()), ids
+    last_receipt = max(r for r, _ in ids.values() if r is not None)
+    assert min(s for _, s in ids.values() if s is not None) < last_receipt
+
+
 def test_a_store_that_fails_stops_the_pass_and_nothing_is_lost(drained) -> None:
     profile, secrets, store = drained
     calls = {"n": 0}
@@ -142,6 +180,9 @@ def test_a_store_that_fails_stops_the_pass_and_nothing_is_lost(drained) -> None:
     engine.close()
     assert threading.active_count() < 50  # no store thread left behind
     assert store.receipt_count() == 5  # the first batch only
+    # a page of the feed fetched meanwhile is dropped, not applied ahead of receipts
+    assert all(s is None or (r is not None and r < s)
+               for r, s in _receipt_and_first_status(store).values())
     store.record_deliveries = real_record  # type: ignore[method-assign]
     engine = SyncEngine(profile, store, secrets, batch_size=5)
     report = engine.sync_once()  # the rest, again: the single window answers duplicates

@@ -134,12 +134,13 @@ def serve(settings: SandboxSettings, host: str = "127.0.0.1", port: int = 0,
 
 
 def _fork_worker(settings: SandboxSettings, sock: socket.socket) -> int:
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         return pid
     code = 0
     try:
-        _die_with_parent()
+        _die_with_parent(parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
         state = SandboxState.open(settings)
         server = _server(state, sock)
@@ -159,10 +160,12 @@ def _fork_worker(settings: SandboxSettings, sock: socket.socket) -> int:
         os._exit(code)
 
 
-def _die_with_parent() -> None:
-    """A worker ends when the server process does, however it ended (Linux: the kernel
-    sends it SIGKILL; elsewhere a watcher thread notices the new parent)."""
-    parent = os.getppid()
+def _die_with_parent(parent: int) -> None:
+    """A worker ends when the server process ``parent`` (its pid taken before the fork)
+    does, however it ended (Linux: the kernel sends it SIGKILL; elsewhere a watcher
+    thread notices the new parent).  A parent killed between the fork and the kernel's
+    arming is seen by the check after it: read in the child, the parent's pid could
+    already be the reaper's, and that worker would hold the port for ever."""
     try:
         import ctypes
 

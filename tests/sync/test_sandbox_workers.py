@@ -183,3 +183,45 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1].split("\n", 1)[0].lower()
     except (OSError, IndexError):
         return "gone"
+
+
+
+def test_a_worker_whose_server_died_before_it_armed_ends_at_once() -> None:
+    """A server killed between forking a worker and the worker arming the kernel's
+    signal: the worker, reparented by then, must see it and end (it held the port for
+    ever, and every restart of the server on that port failed)."""
+    import subprocess
+    import sys
+
+    from .helpers import REPO
+
+    out = subprocess.run([sys.executable, "-c", _ORPHAN_CHECK], capture_output=True,
+                         text=True, cwd=REPO, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ended", out.stdout + out.stderr[-1000:]
+
+
+# A "server" forks a "worker" and exits at once; the worker, reparented, then calls
+# _die_with_parent with the server's pid and says on a pipe whether it lived past it
+# (the pipe's end closes with it: nothing read means it ended).
+_ORPHAN_CHECK = """
+import os, time
+from sync.sandbox.server import _die_with_parent
+r, w = os.pipe()
+server = os.fork()
+if server == 0:
+    me = os.getpid()
+    if os.fork() == 0:
+        while os.getppid() == me:
+            time.sleep(0.01)
+        try:
+            _die_with_parent(me)
+            os.write(w, b"survived")
+        except BaseException as exc:
+            os.write(w, repr(exc).encode()[:100])
+        os._exit(0)
+    os._exit(0)
+os.close(w)
+os.waitpid(server, 0)
+print(os.read(r, 100).decode() or "ended", flush=True)
+"""

@@ -58,6 +58,7 @@ from sync.transport import SingleWindowClient, TransportError
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 250
+FIRST_BATCH_UNMEASURED = 50  # envelopes in a first batch on a link of unknown speed
 TOKEN_REFRESH_MARGIN = dt.timedelta(days=10)  # refresh the API token this long before its end
 FEED_PAGE = 500
 BACKOFF_BASE_S = 1.0
@@ -340,7 +341,7 @@ class SyncEngine:
         try:
             if ahead is not None:
                 ahead.start()
-            items = self.store.outbox_pending(self.batch_size, links=True)
+            items = self.store.outbox_pending(self._first_batch_size(), links=True)
             while items:
                 if ahead is not None:
                     ahead.dispatched()
@@ -361,6 +362,16 @@ class SyncEngine:
             finally:
                 if ahead is not None:
                     ahead.finish(report, ok)
+
+    def _first_batch_size(self) -> int:
+        """A link not yet measured gets zstd's slowest level (right for a border post's
+        line) on a small first batch: its upload measures the link for the rest.  A
+        first batch of 250 at that level cost 0.3 s of CPU on a fast line (each device
+        of a reconnecting herd paying it)."""
+        client = self._client
+        if client is not None and client.link_bps is not None:
+            return self.batch_size
+        return min(self.batch_size, FIRST_BATCH_UNMEASURED)
 
     def _store_answer(self, results: list[DeliveryResult], head: TreeHead | None) -> Changes:
         changes = self._write(partial(self.store.record_deliveries, results))

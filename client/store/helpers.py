@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
-    func,
     insert,
     select,
 )
@@ -18,7 +17,7 @@ from client.declaration import states
 from client.declaration.model import Declaration
 from client.declaration.mrn import mrn_problem
 from client.store import history_notes as notes
-from client.store.schema import T_DECL, T_DOC, T_HIST
+from client.store.schema import T_DECL, T_HIST
 
 
 def _in_chunks(conn: Connection, query: Any, column: Any, values: Sequence[Any],
@@ -43,8 +42,7 @@ class _Moves:
                 T_DECL.c.id, T_DECL.c.status, T_DECL.c.version, T_DECL.c.mrn,
                 T_DECL.c.updated_at, T_DECL.c.fallback_printed_at,
                 T_DECL.c.lodged_after_fallback_at,
-                func.json_extract(T_DOC.c.document, "$.function").label("function"))
-                .join(T_DOC, T_DOC.c.id == T_DECL.c.id), T_DECL.c.id, unique)}
+                T_DECL.c.function), T_DECL.c.id, unique)}
         self.history: list[dict[str, Any]] = []
         self.dirty: dict[str, None] = {}
 

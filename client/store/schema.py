@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 
 from client.store import history_notes as notes
 
-SCHEMA_VERSION = "0009"  # the Alembic head this code writes; see client/migrations/
+SCHEMA_VERSION = "0010"  # the Alembic head this code writes; see client/migrations/
 
 
 
@@ -36,6 +36,8 @@ class DeclarationRow(SQLModel, table=True):
     envelope_hash: str | None = None
     fallback_printed_at: str | None = None
     lodged_after_fallback_at: str | None = None
+    # DE 1/2 of the current version as the document says it (triggers of 0010 keep it)
+    function: str | None = Field(default=None, max_length=24)
     __table_args__ = (
         Index("ix_declaration_declarant_lrn", "declarant_id", "lrn"),
         Index("ix_declaration_status_updated", "status", "updated_at"),

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    insert,
     select,
 )
 
@@ -19,6 +18,9 @@ from client.store.connection import StoreBase
 from client.store.helpers import _Moves
 from client.store.schema import T_NOTIF
 from client.store.types import Changes
+
+_NOTIFICATION_SQL = ("INSERT INTO notification (cursor, declaration_id, version, status, "
+                     "mrn, at, payload, applied) VALUES (?, ?, ?, ?, ?, ?, ?, 1)")
 
 
 class FeedMixin(StoreBase):
@@ -35,10 +37,9 @@ class FeedMixin(StoreBase):
             rows = []
             for n in notifications:
                 status = n.get("status", "")
-                rows.append(dict(cursor=int(n.get("cursor", cursor)),
-                                 declaration_id=n["declaration_id"], version=n.get("version"),
-                                 status=status, mrn=n.get("mrn"), at=n.get("at") or now,
-                                 payload=json.dumps(n, default=str), applied=True))
+                rows.append((int(n.get("cursor", cursor)), n["declaration_id"],
+                             n.get("version"), status, n.get("mrn"), n.get("at") or now,
+                             json.dumps(n, default=str)))
                 detail = {k: n[k] for k in ("errors", "detail", "decision", "cursor")
                           if n.get(k)}
                 answer = states.REQUEST_ANSWERS.get(status)
@@ -59,7 +60,7 @@ class FeedMixin(StoreBase):
                     moves.note(n["declaration_id"], actor, now,
                                note=notes.NOTIFICATION(status=status), detail=detail)
             if rows:
-                conn.execute(insert(T_NOTIF), rows)
+                conn.exec_driver_sql(_NOTIFICATION_SQL, rows)
             touched = moves.flush(conn)
             self._set_setting(conn, settings_keys.FEED_CURSOR, cursor)
         return Changes(declarations=touched, statuses=bool(touched))

@@ -16,6 +16,7 @@ from client.declaration import states
 from client.declaration.model import Declaration
 from client.declaration.mrn import mrn_problem
 from client.store import history_notes as notes
+from client.store import search
 from client.store.schema import T_DECL
 
 
@@ -46,6 +47,7 @@ class _Moves:
                 T_DECL.c.updated_at, T_DECL.c.fallback_printed_at,
                 T_DECL.c.lodged_after_fallback_at,
                 T_DECL.c.function), T_DECL.c.id, unique)}
+        self._mrn_before = {i: r["mrn"] for i, r in self.rows.items()}
         self.history: list[dict[str, Any]] = []
         self.dirty: dict[str, None] = {}
 
@@ -164,11 +166,23 @@ class _Moves:
                  h["to_status"], h["note"], h["detail"], h["document"])
                 for h in self.history])
         if self.dirty:
-            conn.exec_driver_sql(
-                "UPDATE declaration SET status = ?, updated_at = ?, mrn = ?, "
-                "lodged_after_fallback_at = ? WHERE id = ?",
-                [(r["status"], r["updated_at"], r["mrn"], r["lodged_after_fallback_at"], i)
-                 for i in self.dirty for r in (self.rows[i],)])
+            # The MRNs this move sets are indexed in one statement after the update, not
+            # by the trigger row by row (migration 0011).
+            mrns = {i: self._mrn_before[i] is not None for i in self.dirty
+                    if self.rows[i]["mrn"] != self._mrn_before[i]}
+            cur = conn.connection.cursor()
+            try:
+                if mrns:
+                    search.note_mrns(cur, mrns)
+                cur.executemany(
+                    "UPDATE declaration SET status = ?, updated_at = ?, mrn = ?, "
+                    "lodged_after_fallback_at = ? WHERE id = ?",
+                    [(r["status"], r["updated_at"], r["mrn"], r["lodged_after_fallback_at"], i)
+                     for i in self.dirty for r in (self.rows[i],)])
+                if mrns:
+                    search.index_mrns(cur, mrns)
+            finally:
+                cur.close()
         return tuple(self.dirty)
 
 

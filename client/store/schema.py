@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 
 from client.store import history_notes as notes
 
-SCHEMA_VERSION = "0010"  # the Alembic head this code writes; see client/migrations/
+SCHEMA_VERSION = "0011"  # the Alembic head this code writes; see client/migrations/
 
 
 

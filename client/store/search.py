@@ -42,6 +42,39 @@ _INSERT_MRNS = ("INSERT INTO declaration_search_mrn (rowid, mrn) SELECT k.seq, d
                 "JOIN declaration d ON d.id = p.declaration_id WHERE d.mrn IS NOT NULL")
 _CLEAR = "DELETE FROM declaration_search_pending"
 
+# A bulk move's MRNs (migration 0011): noted first, so that the trigger leaves them alone.
+_NOTE_BULK = "INSERT OR IGNORE INTO declaration_search_mrn_bulk (declaration_id) VALUES (?)"
+_BULK_KEYS = ("INSERT OR IGNORE INTO declaration_search_key (declaration_id) "
+              "SELECT b.declaration_id FROM declaration_search_mrn_bulk b WHERE NOT EXISTS "
+              "(SELECT 1 FROM declaration_search_pending p WHERE p.declaration_id = b.declaration_id)")
+_BULK_INSERT = ("INSERT INTO declaration_search_mrn (rowid, mrn) SELECT k.seq, d.mrn "
+                "FROM declaration_search_mrn_bulk b JOIN declaration_search_key k "
+                "ON k.declaration_id = b.declaration_id JOIN declaration d ON d.id = b.declaration_id "
+                "WHERE d.mrn IS NOT NULL AND NOT EXISTS (SELECT 1 FROM declaration_search_pending p "
+                "WHERE p.declaration_id = b.declaration_id) ORDER BY k.seq")
+_BULK_CLEAR = "DELETE FROM declaration_search_mrn_bulk"
+
+
+def note_mrns(cur: Any, changed: dict[str, bool]) -> None:
+    """Before an update that sets these declarations' MRNs: the trigger is to leave them
+    to :func:`index_mrns`.  ``changed``: id -> whether it had an MRN indexed before."""
+    cur.executemany(_NOTE_BULK, [(i,) for i in changed])
+
+
+def index_mrns(cur: Any, changed: dict[str, bool]) -> None:
+    """After that update: the new MRNs into their index in one statement, in rowid order
+    (the old ones out first, one rowid at a time, as FTS5 wants); a declaration whose
+    body waits in ``declaration_search_pending`` is left to :func:`flush_search`."""
+    had = [i for i, before in changed.items() if before]
+    for i in range(0, len(had), 500):
+        part = had[i:i + 500]
+        seqs = cur.execute("SELECT seq FROM declaration_search_key WHERE declaration_id "
+                           f"IN ({', '.join('?' * len(part))})", part).fetchall()
+        cur.executemany(_DELETE_MRN, seqs)
+    cur.execute(_BULK_KEYS)
+    cur.execute(_BULK_INSERT)
+    cur.execute(_BULK_CLEAR)
+
 
 def flush_search(cur: Any) -> int:
     """Index the declarations noted in this transaction; returns how many (0: no work).

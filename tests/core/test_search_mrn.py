@@ -165,3 +165,29 @@ def test_a_profile_at_0007_is_moved_to_the_separate_mrn_index(tmp_path: Path) ->
         assert store.list_ids(search="OL0000000009") == [other.id]
     finally:
         store.close()
+
+
+def test_the_mrns_of_a_page_of_answers_are_indexed_together_and_found(tmp_path: Path) -> None:
+    """A bulk move (a batch's receipts, a page of the feed) sets many MRNs in one update
+    and indexes them in one statement after it (migration 0011): each is found by a
+    fragment, the body index is untouched, and nothing is left noted for later."""
+    from client.declaration.mrn import allocate_mrn
+
+    store = Store.open(tmp_path / "s.db", KEY)
+    try:
+        rng = random.Random(16)
+        decls = [sample_declaration(rng, n_items=1) for _ in range(40)]
+        store.create_many(decls, "test", status=states.SUBMITTED)
+        before = _body_index(store)
+        mrns = [allocate_mrn("GB", 2026, 7000 + i, "A") for i in range(40)]
+        page = [{"cursor": i + 1, "declaration_id": d.id, "version": d.version,
+                 "status": "accepted", "mrn": mrns[i]} for i, d in enumerate(decls)]
+        store.apply_notifications(page, 40)
+        assert _rows(store, "SELECT count(*) FROM declaration_search_mrn_bulk") == [(0,)]
+        assert _rows(store, "SELECT count(*) FROM declaration_search_mrn") == [(40,)]
+        assert _body_index(store) == before
+        for i in (0, 13, 39):
+            assert store.get(decls[i].id).mrn == mrns[i]
+            assert store.list_ids(search=mrns[i][3:]) == [decls[i].id]
+    finally:
+        store.close()

@@ -324,8 +324,10 @@ class SyncEngine:
                 self.listener.on_changes(changes)
 
         # The feed of the statuses of what is lodged, pulled on a second connection
-        # while the next batches go out (a backlog of more than one batch).
-        ahead = _FeedAhead(self) if self._own_writes and total > self.batch_size else None
+        # while the next batches go out (a backlog of more than one batch).  Not on a
+        # thin link: its handshake costs more bytes than the overlap saves time there.
+        ahead: _FeedAhead | None = None
+        want_ahead = self._own_writes and total > self.batch_size
 
         def store(results: list[DeliveryResult], head: TreeHead | None) -> Changes:
             changes = self._store_answer(results, head)
@@ -339,13 +341,15 @@ class SyncEngine:
         log_size = self.log.size()
         ok = False
         try:
-            if ahead is not None:
-                ahead.start()
             items = self.store.outbox_pending(self._first_batch_size(), links=True)
             while items:
                 if ahead is not None:
                     ahead.dispatched()
                 resp = self._send(items, log_size)
+                if ahead is None and want_ahead and not self._thin_link():
+                    ahead = _FeedAhead(self)
+                    ahead.dispatched()  # the batch just answered, stored below
+                    ahead.start()
                 writer.wait()  # the answer before this one stored, its head kept
                 results, head = self._accept(items, resp)
                 log_size = head.size if head is not None else log_size
@@ -362,6 +366,14 @@ class SyncEngine:
             finally:
                 if ahead is not None:
                     ahead.finish(report, ok)
+
+    def _thin_link(self) -> bool:
+        """The last batch measured a link slower than the fast one of :mod:`sync.wire`."""
+        from sync.wire import FAST_LINK_BPS
+
+        client = self._client
+        return client is not None and client.link_bps is not None \
+            and client.link_bps <= FAST_LINK_BPS
 
     def _first_batch_size(self) -> int:
         """A link not yet measured gets zstd's slowest level (right for a border post's

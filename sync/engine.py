@@ -180,11 +180,15 @@ class SyncEngine:
             token = self.secrets.get("api-token")
             if not token:
                 raise SyncError("sync.not_enrolled", 2, home=str(self.profile.home))
-            self._client = SingleWindowClient(url, ca_pem_path=self._tls_ca(), token=token,
-                                              pin_sha256=self.server.get("pin_sha256"),
-                                              timeout=self.timeout)
+            self._client = self._new_client(url, token)
             self._refresh_token_if_due(self._client)
         return self._client
+
+    def _new_client(self, url: str, token: str) -> SingleWindowClient:
+        """A connection to the single window with this profile's trust settings."""
+        return SingleWindowClient(url, ca_pem_path=self._tls_ca(), token=token,
+                                  pin_sha256=self.server.get("pin_sha256"),
+                                  timeout=self.timeout)
 
     def _refresh_token_if_due(self, client: SingleWindowClient) -> None:
         """Swap the API token for a fresh one when it ends within TOKEN_REFRESH_MARGIN.
@@ -339,7 +343,6 @@ class SyncEngine:
         # batch may still be being stored), so the single window proves consistency
         # from there without a second request.
         log_size = self.log.size()
-        ok = False
         try:
             items = self.store.outbox_pending(self._first_batch_size(), links=True)
             while items:
@@ -358,30 +361,30 @@ class SyncEngine:
                     break  # everything left is held by the single window: wait for the feed
                 items = self.store.outbox_pending(self.batch_size, links=True,
                                                   after=items[-1].seq)
-            writer.wait()
-            ok = True
         finally:
             try:
                 writer.wait()
             finally:
                 if ahead is not None:
-                    ahead.finish(report, ok)
+                    ahead.finish(report)
+
+    def _link_bps(self) -> float | None:
+        """The link's rate as the last batch measured it (None: not yet)."""
+        return self._client.link_bps if self._client is not None else None
 
     def _thin_link(self) -> bool:
         """The last batch measured a link slower than the fast one of :mod:`sync.wire`."""
         from sync.wire import FAST_LINK_BPS
 
-        client = self._client
-        return client is not None and client.link_bps is not None \
-            and client.link_bps <= FAST_LINK_BPS
+        bps = self._link_bps()
+        return bps is not None and bps <= FAST_LINK_BPS
 
     def _first_batch_size(self) -> int:
         """A link not yet measured gets zstd's slowest level (right for a border post's
         line) on a small first batch: its upload measures the link for the rest.  A
         first batch of 250 at that level cost 0.3 s of CPU on a fast line (each device
         of a reconnecting herd paying it)."""
-        client = self._client
-        if client is not None and client.link_bps is not None:
+        if self._link_bps() is not None:
             return self.batch_size
         return min(self.batch_size, FIRST_BATCH_UNMEASURED)
 
@@ -506,8 +509,7 @@ class SyncEngine:
                 page = client.notifications(after, FEED_PAGE)
                 if not page.notifications:
                     break
-                cursors = [n.cursor for n in page.notifications]
-                if any(c <= after for c in cursors) or page.next < max(cursors):
+                if _cursor_went_back(page, after):
                     raise TransportError("transport.bad_response", reason="feed cursor went back")
                 batch = [n.model_dump(mode="json") for n in page.notifications]
                 apply = partial(self._write, partial(self.store.apply_notifications, batch,
@@ -578,6 +580,12 @@ class SyncEngine:
                 stop.wait(delay)
 
 
+def _cursor_went_back(page: Any, after: int) -> bool:
+    """A feed page that repeats or skips back behind the cursor it was asked from."""
+    cursors = [n.cursor for n in page.notifications]
+    return any(c <= after for c in cursors) or page.next < max(cursors)
+
+
 class _FeedAhead:
     """The status feed pulled during a drain, on a connection of its own (#15).
 
@@ -593,7 +601,7 @@ class _FeedAhead:
         self.engine = engine
         self._cond = threading.Condition()
         self._dispatched = self._stored = 0
-        self._done = self._ok = False
+        self._done = False
         self._client: SingleWindowClient | None = None
         self.notifications = 0
         self.statuses: list[tuple[str, str]] = []
@@ -614,11 +622,11 @@ class _FeedAhead:
             self._stored += 1
             self._cond.notify_all()
 
-    def finish(self, report: SyncReport, ok: bool) -> None:
-        """The drain is over (``ok``: every answer stored): wait, and count what was
-        applied into ``report``."""
+    def finish(self, report: SyncReport) -> None:
+        """The drain is over: wait, and count what was applied into ``report`` (a page
+        whose answers were not all stored is dropped by the counts)."""
         with self._cond:
-            self._done, self._ok = True, ok
+            self._done = True
             self._cond.notify_all()
         self._thread.join()
         if self._client is not None:
@@ -636,9 +644,7 @@ class _FeedAhead:
         engine = self.engine
         try:
             main = engine.client()
-            self._client = client = SingleWindowClient(
-                main.base_url, ca_pem_path=engine._tls_ca(), token=main.token,
-                pin_sha256=engine.server.get("pin_sha256"), timeout=engine.timeout)
+            self._client = client = engine._new_client(main.base_url, str(main.token))
             after = engine.store.get_setting(keys.FEED_CURSOR)
             seen = 0
             while True:
@@ -648,8 +654,7 @@ class _FeedAhead:
                 page = client.notifications(after, FEED_PAGE)
                 if not page.notifications:
                     continue
-                cursors = [n.cursor for n in page.notifications]
-                if any(c <= after for c in cursors) or page.next < max(cursors):
+                if _cursor_went_back(page, after):
                     return  # said by the pass's own pull, which checks the same
                 with self._cond:
                     sent = self._dispatched

@@ -166,10 +166,10 @@ class _Moves:
                  h["to_status"], h["note"], h["detail"], h["document"])
                 for h in self.history])
         if self.dirty:
-            # The MRNs this move sets are indexed in one statement after the update, not
-            # by the trigger row by row (migration 0011).
-            mrns = {i: self._mrn_before[i] is not None for i in self.dirty
-                    if self.rows[i]["mrn"] != self._mrn_before[i]}
+            # The MRNs this move gives declarations that had none are indexed in one
+            # statement after the update, not by the trigger row by row (migration 0011).
+            mrns = [i for i in self.dirty
+                    if self._mrn_before[i] is None and self.rows[i]["mrn"] is not None]
             cur = conn.connection.cursor()
             try:
                 if mrns:
@@ -180,7 +180,7 @@ class _Moves:
                     [(r["status"], r["updated_at"], r["mrn"], r["lodged_after_fallback_at"], i)
                      for i in self.dirty for r in (self.rows[i],)])
                 if mrns:
-                    search.index_mrns(cur, mrns)
+                    search.index_mrns(cur)
             finally:
                 cur.close()
         return tuple(self.dirty)

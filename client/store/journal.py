@@ -15,7 +15,7 @@ from client.declaration import states
 from client.declaration.model import Declaration, now_utc
 from client.store import history_notes as notes
 from client.store.connection import StoreBase
-from client.store.helpers import lodged_status
+from client.store.helpers import HISTORY_SQL, lodged_status
 from client.store.schema import T_JOURNAL
 from client.store.types import ChainLink, JournalEntry, MakeLink, SealFn, StoreError
 
@@ -34,9 +34,6 @@ _JOURNAL_SQL = ("INSERT INTO journal (seq, kind, declaration_id, version, envelo
 _OUTBOX_SQL = "INSERT INTO outbox (seq, state, attempts, queued_at) VALUES (?, 'queued', 0, ?)"
 _SEALED_SQL = ("UPDATE declaration SET status = ?, updated_at = ?, sealed_at = ?, "
                "envelope_hash = ? WHERE id = ?")
-_HISTORY_SQL = ("INSERT INTO history (declaration_id, version, at, actor, from_status, "
-                "to_status, note, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-
 
 class JournalMixin(StoreBase):
     """The device journal: seal appends the signed envelope and queues it, atomically."""
@@ -85,8 +82,8 @@ class JournalMixin(StoreBase):
                 cur.execute(_SEALED_SQL, (status, now, now, entry.envelope_hash, decl_id))
                 code, detail = notes.note_columns(notes.SEALED(seq=entry.seq),
                                                   {"hash": entry.envelope_hash})
-                cur.execute(_HISTORY_SQL, (decl_id, decl.version, now, actor, row[0],
-                                           status, code, json.dumps(detail)))
+                cur.execute(HISTORY_SQL, (decl_id, decl.version, now, actor, row[0],
+                                          status, code, json.dumps(detail), None))
             finally:
                 cur.close()
         return entry

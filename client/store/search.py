@@ -55,22 +55,16 @@ _BULK_INSERT = ("INSERT INTO declaration_search_mrn (rowid, mrn) SELECT k.seq, d
 _BULK_CLEAR = "DELETE FROM declaration_search_mrn_bulk"
 
 
-def note_mrns(cur: Any, changed: dict[str, bool]) -> None:
-    """Before an update that sets these declarations' MRNs: the trigger is to leave them
-    to :func:`index_mrns`.  ``changed``: id -> whether it had an MRN indexed before."""
-    cur.executemany(_NOTE_BULK, [(i,) for i in changed])
+def note_mrns(cur: Any, ids: list[str]) -> None:
+    """Before an update that gives these declarations their first MRN: the trigger is to
+    leave them to :func:`index_mrns`."""
+    cur.executemany(_NOTE_BULK, [(i,) for i in ids])
 
 
-def index_mrns(cur: Any, changed: dict[str, bool]) -> None:
-    """After that update: the new MRNs into their index in one statement, in rowid order
-    (the old ones out first, one rowid at a time, as FTS5 wants); a declaration whose
-    body waits in ``declaration_search_pending`` is left to :func:`flush_search`."""
-    had = [i for i, before in changed.items() if before]
-    for i in range(0, len(had), 500):
-        part = had[i:i + 500]
-        seqs = cur.execute("SELECT seq FROM declaration_search_key WHERE declaration_id "
-                           f"IN ({', '.join('?' * len(part))})", part).fetchall()
-        cur.executemany(_DELETE_MRN, seqs)
+def index_mrns(cur: Any) -> None:
+    """After that update: their MRNs into the index in one statement, in rowid order; a
+    declaration whose body waits in ``declaration_search_pending`` is left to
+    :func:`flush_search`, as the trigger leaves it."""
     cur.execute(_BULK_KEYS)
     cur.execute(_BULK_INSERT)
     cur.execute(_BULK_CLEAR)

@@ -6,7 +6,7 @@ Create Date: 2026-12-03
 
 The trigger of 0008 indexes an MRN as its row is updated: one FTS5 insert per row, each
 writing its own pages, 55 of the 80 us a batch's update of a declaration cost (#16).  A
-bulk move (``client.store.helpers._Moves``) now notes the declarations whose MRN it sets
+bulk move (``client.store.helpers._Moves``) now notes the declarations it gives a first MRN
 in ``declaration_search_mrn_bulk`` first; the trigger leaves those alone and the move
 indexes them in one statement, in rowid order (``client.store.search.index_mrns``).  Any
 other writer of an MRN goes through the trigger as before.

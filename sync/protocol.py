@@ -494,6 +494,11 @@ class Notification(_Wire):
 class NotificationPage(_Wire):
     notifications: list[Notification]
     next: int = Field(ge=0, description="Cursor to pass as `after` next time")
+    refdata: int | None = Field(
+        default=None, ge=0, le=2**62,
+        description="The reference-data version the single window serves now: a client "
+                    "that holds it has no need to ask `/refdata` (one round trip fewer "
+                    "per sync on a thin link)")
 
 
 class RefList(_Wire):

@@ -36,6 +36,7 @@ class ComptoirConnector:
         self.engine._pull_feed(report)
         self.engine._pull_refdata(report)
         pull_trust(self.engine.profile, self.engine.client())  # officers: offline trust (#8)
+        self.engine.client().warm_offer()  # a pass that sent nothing: the next one will
 
     def probe(self) -> None:
         self.engine.client().health()

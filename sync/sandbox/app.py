@@ -638,8 +638,9 @@ def create_app(state: SandboxState | None) -> FastAPI:
         nxt = rows[-1]["cursor"] if rows else after
         # Written straight to JSON: the rows are the store's own, of the model's shape
         # (a page of a thousand would otherwise be validated and encoded twice).
-        text = json.dumps({"notifications": rows, "next": nxt}, separators=(",", ":"),
-                          ensure_ascii=False)
+        text = json.dumps({"notifications": rows, "next": nxt,
+                           "refdata": max(state.versions.values(), default=0)},
+                          separators=(",", ":"), ensure_ascii=False)
         return Response(text.encode("utf-8"), media_type="application/json")
 
     @app.get(f"{API_PREFIX}/log/head", response_model=TreeHeadResponse, tags=["log"],

@@ -118,6 +118,30 @@ def test_64kbit_link_drains(world: World) -> None:
     _delivered_once(world, c)
 
 
+def test_a_64kbit_link_pulls_the_feed_during_a_long_drain_only(world: World) -> None:
+    """On a thin link the feed's own connection (its handshake costs upload bytes) opens
+    during a drain only while two batches or more are still to go up (#15): a short
+    backlog keeps one connection, a long one has its statuses come down meanwhile."""
+    c = world.new_client(seed=65)
+    eng = c.engine(batch_size=12, timeout=(5, 30))
+    assert eng.sync_once().error is None
+    counts = []
+    for n in (20, 40):  # after the first batch: 8 left (one batch), then 28 (three)
+        for decl_id in c.create(n):
+            c.seal(decl_id)
+        world.proxy.set_link(kbit=64)
+        before = world.proxy.stats.connections
+        report = eng.sync_once()
+        counts.append(world.proxy.stats.connections - before)
+        assert report.error is None and report.remaining == 0, report
+        if n == 40:
+            assert report.notifications >= n  # each counted once, ahead or after
+    eng.close()
+    world.proxy.clear()
+    assert counts == [0, 1], counts  # the kept connection; then the feed's one
+    _delivered_once(world, c)
+
+
 def test_server_gone_then_back(world: World) -> None:
     c = _sealed(world, 3)
     world.kill_server()

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,53 @@ def enrolled_profile(home: Path, sandbox: SandboxProcess, *, url: str | None = N
     ok(comptoir(home, "init", "--declarant", trader))
     ok(comptoir(home, "enrol", "--server", url or sandbox.url, "--code", sandbox.code(trader),
                 "--ca", str(sandbox.ca)))
+
+
+@contextmanager
+def in_thread_world(tmp_path: Path) -> Iterator[tuple[Any, Any, Any, Any]]:
+    """A green-lane sandbox in this process and an enrolled profile beside it, in-process
+    (handle, profile, secrets, open store): the engine's tests drive both directly."""
+    from client.seal.keys import create_key
+    from client.seal.profile import init_profile, open_store, secret_store
+    from sync.enrolment import enrol
+    from sync.sandbox.server import start_in_thread
+
+    handle = start_in_thread(tmp_path / "sbx", lane="green")
+    try:
+        profile = init_profile(tmp_path / "client", declarant_id=TRADER)
+        secrets = secret_store(profile)
+        create_key(profile.home, secrets)
+        enrol(profile, secrets, server_url=handle.url,
+              code=handle.new_enrolment_code(TRADER), ca_pem_path=handle.ca_pem_path,
+              trader_id=TRADER)
+        store = open_store(profile, secrets=secrets)
+        try:
+            yield handle, profile, secrets, store
+        finally:
+            store.close()
+    finally:
+        handle.stop()
+
+
+def seal_ready(profile: Any, secrets: Any, store: Any, n: int, tag: str,
+               seed: int | str | None = None) -> None:
+    """``n`` one-item sample declarations (LRNs ``tag`` + number) created ready and sealed."""
+    import random
+
+    from client.declaration import states
+    from client.declaration.samples import sample_declaration
+    from client.seal.sealing import Sealer
+
+    rng = random.Random(tag if seed is None else seed)
+    decls = []
+    for i in range(n):
+        d = sample_declaration(rng, n_items=1, declarant_id=TRADER)
+        d.lrn = f"{tag}{i:08d}"
+        decls.append(d)
+    store.create_many(decls, "test", status=states.READY)
+    sealer = Sealer(profile, store, secrets)
+    for d in decls:
+        sealer.seal(d.id)
 
 
 def list_json(home: Path) -> list[dict[str, Any]]:

@@ -6,49 +6,23 @@ a connection of its own, never ahead of the receipts (#15)."""
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from client.declaration import states
-from client.declaration.samples import sample_declaration
-from client.seal.keys import create_key
-from client.seal.profile import init_profile, open_store, secret_store
-from client.seal.sealing import Sealer
 from client.store import history_notes as notes
 from client.store import settings_keys as keys
 from sync.engine import SyncEngine, SyncListener
-from sync.enrolment import enrol
-from sync.sandbox.server import start_in_thread
-
-TRADER = "GB123456789000"
+from tests.sync.helpers import in_thread_world, seal_ready
 
 
 @pytest.fixture
 def drained(tmp_path: Path):  # type: ignore[no-untyped-def]
-    handle = start_in_thread(tmp_path / "sbx", lane="green")
-    profile = init_profile(tmp_path / "client", declarant_id=TRADER)
-    secrets = secret_store(profile)
-    create_key(profile.home, secrets)
-    enrol(profile, secrets, server_url=handle.url, code=handle.new_enrolment_code(TRADER),
-          ca_pem_path=handle.ca_pem_path, trader_id=TRADER)
-    store = open_store(profile, secrets=secrets)
-    rng = random.Random(4)
-    decls = []
-    for i in range(23):
-        d = sample_declaration(rng, n_items=1, declarant_id=TRADER)
-        d.lrn = f"PIPE{i:08d}"
-        decls.append(d)
-    store.create_many(decls, "test", status=states.READY)
-    sealer = Sealer(profile, store, secrets)
-    for d in decls:
-        sealer.seal(d.id)
-    yield profile, secrets, store
-    store.close()
-    handle.stop()
+    with in_thread_world(tmp_path) as (_handle, profile, secrets, store):
+        seal_ready(profile, secrets, store, 23, "PIPE", seed=4)
+        yield profile, secrets, store
 
 
 def test_answers_are_stored_behind_the_next_batch_in_order_and_progress_waits_for_them(
@@ -219,3 +193,50 @@ def test_feed_pages_are_applied_in_order_while_the_next_is_fetched(drained) -> N
     assert [a for a, _ in applied] == sorted(a for a, _ in applied)
     assert all(b[0] > a[1] for a, b in zip(applied, applied[1:], strict=False))  # no overlap
     assert store.get_setting(keys.FEED_CURSOR) == applied[-1][1]
+
+
+def test_with_the_apps_one_writer_answers_and_feed_overlap_and_every_write_is_its(
+        drained) -> None:
+    """The desktop app hands every write to its one writer thread: the drain still
+    stores each answer behind the next batch and pulls the feed during the drain (the
+    background threads only wait for the writer), and no write runs anywhere else."""
+    import concurrent.futures
+
+    profile, secrets, store = drained
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="app-writer")
+    writers: set[str] = set()
+    for name in ("record_deliveries", "apply_notifications", "set_setting",
+                 "outbox_note_attempt"):
+        real = getattr(store, name)
+
+        def on_writer(*a, _real=real, _name=name, **kw):  # type: ignore[no-untyped-def]
+            writers.add(threading.current_thread().name.split("_")[0])
+            if _name == "record_deliveries":
+                time.sleep(0.1)  # a store that takes a while: the next batch goes meanwhile
+            return _real(*a, **kw)
+
+        setattr(store, name, on_writer)
+    engine = SyncEngine(profile, store, secrets, batch_size=5,
+                        writer=lambda fn: pool.submit(fn).result(timeout=60))
+    real_send = engine._send
+    overlapped: list[bool] = []
+
+    def paced_send(items, log_size):  # type: ignore[no-untyped-def]
+        if items[0].seq > 1:
+            overlapped.append(any(t.name == "comptoir-sync-store" and t.is_alive()
+                                  for t in threading.enumerate()))
+            time.sleep(0.2)  # a slow link: the feed's connection has time to answer
+        return real_send(items, log_size)
+
+    engine._send = paced_send  # type: ignore[method-assign]
+    report = engine.sync_once()
+    engine.close()
+    pool.shutdown()
+    assert report.error is None and report.accepted == 23 and report.remaining == 0
+    assert report.notifications == 69
+    assert writers == {"app-writer"}, writers
+    assert overlapped == [True] * 4, overlapped  # batches 1-4 stored behind 2-5
+    ids = _receipt_and_first_status(store)
+    assert all(r is not None and s is not None and r < s for r, s in ids.values()), ids
+    last_receipt = max(r for r, _ in ids.values() if r is not None)
+    assert min(s for _, s in ids.values() if s is not None) < last_receipt

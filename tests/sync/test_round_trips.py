@@ -7,51 +7,22 @@ batch resent once, instead of every later pass failing with 415."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from client.declaration import states
-from client.declaration.samples import sample_declaration
-from client.seal.keys import create_key
-from client.seal.profile import init_profile, open_store, secret_store
-from client.seal.sealing import Sealer
 from client.store import settings_keys as keys
 from sync.engine import SyncEngine
-from sync.enrolment import enrol
-from sync.sandbox.server import SandboxHandle, start_in_thread
-
-TRADER = "GB123456789000"
+from sync.sandbox.server import SandboxHandle
+from tests.sync.helpers import in_thread_world, seal_ready
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[SandboxHandle, Any, Any, Any]]:
-    handle = start_in_thread(tmp_path / "sbx", lane="green")
-    profile = init_profile(tmp_path / "client", declarant_id=TRADER)
-    secrets = secret_store(profile)
-    create_key(profile.home, secrets)
-    enrol(profile, secrets, server_url=handle.url, code=handle.new_enrolment_code(TRADER),
-          ca_pem_path=handle.ca_pem_path, trader_id=TRADER)
-    store = open_store(profile, secrets=secrets)
-    yield handle, profile, secrets, store
-    store.close()
-    handle.stop()
-
-
-def _seal(profile: Any, secrets: Any, store: Any, n: int, tag: str) -> None:
-    rng = random.Random(tag)
-    decls = []
-    for i in range(n):
-        d = sample_declaration(rng, n_items=1, declarant_id=TRADER)
-        d.lrn = f"{tag}{i:08d}"
-        decls.append(d)
-    store.create_many(decls, "test", status=states.READY)
-    sealer = Sealer(profile, store, secrets)
-    for d in decls:
-        sealer.seal(d.id)
+    with in_thread_world(tmp_path) as got:
+        yield got
 
 
 def _recorded(engine: SyncEngine) -> list[str]:
@@ -73,7 +44,7 @@ def test_a_pass_that_sent_nothing_learns_the_offer_so_the_drain_starts_with_its_
     seen = _recorded(engine)
     assert engine.sync_once().error is None
     assert seen[-1] == "GET /v1/health", seen  # asked last, when nothing waited on it
-    _seal(profile, secrets, store, 12, "IDLE")
+    seal_ready(profile, secrets, store, 12, "IDLE")
     del seen[:]
     report = engine.sync_once()
     assert report.error is None and report.accepted == 12
@@ -129,7 +100,7 @@ def test_a_coding_the_server_dropped_is_asked_again_and_the_batch_resent_once(wo
     # The single window is redeployed without zstd (as a build before #15) while this
     # client keeps the offer it was given: the batch's coding is refused with 415.
     handle.state.settings.thin_link = False
-    _seal(profile, secrets, store, 3, "STALE")
+    seal_ready(profile, secrets, store, 3, "STALE")
     seen = _recorded(engine)
     report = engine.sync_once()
     assert report.error is None and report.accepted == 3, report.error
@@ -145,7 +116,7 @@ def test_a_refusal_of_a_freshly_asked_offer_is_not_retried(world) -> None:
     engine = SyncEngine(profile, store, secrets, batch_size=10)
     client = engine.client()
     client.offer = None
-    _seal(profile, secrets, store, 2, "FRESH")
+    seal_ready(profile, secrets, store, 2, "FRESH")
     real = client._call
 
     def refuse_envelopes(method: str, path: str, *a: Any, **kw: Any) -> Any:

@@ -123,20 +123,47 @@ class StoreBase(Closing):
                 yield conn
                 self._flush_search(conn)
 
+    @contextmanager
+    def _write_cursor(self) -> Iterator[Any]:
+        """The same write transaction as :meth:`_tx` (write lock, BEGIN IMMEDIATE, the
+        search index flushed before COMMIT) on a bare driver cursor, for the seal: the
+        SQLAlchemy connection and transaction around it cost 50 us of CPU against 14."""
+        with self._write_lock:
+            raw = self.engine.raw_connection()
+            try:
+                driver = raw.driver_connection
+                cur = driver.cursor()  # type: ignore[union-attr]
+                try:
+                    cur.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield cur
+                        self._flush_search_cur(cur)
+                        driver.commit()  # type: ignore[union-attr]
+                    except BaseException:
+                        driver.rollback()  # type: ignore[union-attr]
+                        raise
+                finally:
+                    cur.close()
+            finally:
+                raw.close()
+
     def _flush_search(self, conn: Connection) -> None:
         """Index what this transaction saved, before it commits (migration 0006)."""
-        from client.store.search import flush_search
-
         cur = conn.connection.cursor()
         try:
-            if self._deferred_search is None:
-                self._deferred_search = cur.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'declaration_search_pending'"
-                ).fetchone() is not None
-            if self._deferred_search:
-                flush_search(cur)
+            self._flush_search_cur(cur)
         finally:
             cur.close()
+
+    def _flush_search_cur(self, cur: Any) -> None:
+        from client.store.search import flush_search
+
+        if self._deferred_search is None:
+            self._deferred_search = cur.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'declaration_search_pending'"
+            ).fetchone() is not None
+        if self._deferred_search:
+            flush_search(cur)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:

@@ -186,13 +186,15 @@ class _Moves:
         return tuple(self.dirty)
 
 
-def lodged_status(conn: Connection, decl_id: str, version: int) -> str | None:
+def lodged_status(cur: Any, decl_id: str, version: int) -> str | None:
     """The state a declaration was in when request ``version`` about it was started: the
-    ``from_status`` of that version's new-version row in the history."""
-    return conn.exec_driver_sql(
+    ``from_status`` of that version's new-version row in the history (``cur``: a driver
+    cursor, inside the seal's transaction)."""
+    row = cur.execute(
         "SELECT from_status FROM history WHERE declaration_id = ? AND version = ? "
         "AND note = ? ORDER BY id LIMIT 1",
-        (decl_id, version, notes.NEW_VERSION.code)).scalar()
+        (decl_id, version, notes.NEW_VERSION.code)).fetchone()
+    return None if row is None else row[0]
 
 
 def _json(detail: dict[str, Any] | None) -> str | None:

@@ -62,30 +62,26 @@ class JournalMixin(StoreBase):
             check(decl)
         now = now_utc()
         document = json.loads(snap_document)  # stored as Declaration.to_json_dict()
-        with self._tx() as conn:
-            # The hot path talks to the driver's cursor directly (same connection, same
-            # transaction): SQLAlchemy's per-statement bookkeeping was a third of the CPU
-            # time of a seal, and the driver keeps each fixed statement prepared.
-            cur = conn.connection.cursor()
-            try:
-                row = cur.execute(_SNAPSHOT_SQL, (decl_id,)).fetchone()
-                if row is None or row[0] not in states.EDITABLE or row[1] != snap_document:
-                    raise StoreError("store.changed_while_sealing", 2, id=decl_id)
-                entry = self._append_journal_cur(
-                    cur, "declaration", decl.id, decl.version,
-                    lambda seq, prev: sealer(decl, document, seq, prev), now)
-                # A request (amendment, invalidation) is assessed while the declaration keeps
-                # the state it was lodged in: sealing it goes back there, not to "sealed".
-                status = states.SEALED
-                if decl.function in states.REQUESTS:
-                    status = lodged_status(conn, decl_id, decl.version) or states.SEALED
-                cur.execute(_SEALED_SQL, (status, now, now, entry.envelope_hash, decl_id))
-                code, detail = notes.note_columns(notes.SEALED(seq=entry.seq),
-                                                  {"hash": entry.envelope_hash})
-                cur.execute(HISTORY_SQL, (decl_id, decl.version, now, actor, row[0],
-                                          status, code, json.dumps(detail), None))
-            finally:
-                cur.close()
+        # The hot path talks to the driver's cursor directly: SQLAlchemy's per-statement
+        # and per-transaction bookkeeping was a third of the CPU time of a seal, and the
+        # driver keeps each fixed statement prepared.
+        with self._write_cursor() as cur:
+            row = cur.execute(_SNAPSHOT_SQL, (decl_id,)).fetchone()
+            if row is None or row[0] not in states.EDITABLE or row[1] != snap_document:
+                raise StoreError("store.changed_while_sealing", 2, id=decl_id)
+            entry = self._append_journal_cur(
+                cur, "declaration", decl.id, decl.version,
+                lambda seq, prev: sealer(decl, document, seq, prev), now)
+            # A request (amendment, invalidation) is assessed while the declaration keeps
+            # the state it was lodged in: sealing it goes back there, not to "sealed".
+            status = states.SEALED
+            if decl.function in states.REQUESTS:
+                status = lodged_status(cur, decl_id, decl.version) or states.SEALED
+            cur.execute(_SEALED_SQL, (status, now, now, entry.envelope_hash, decl_id))
+            code, detail = notes.note_columns(notes.SEALED(seq=entry.seq),
+                                              {"hash": entry.envelope_hash})
+            cur.execute(HISTORY_SQL, (decl_id, decl.version, now, actor, row[0],
+                                      status, code, json.dumps(detail), None))
         return entry
 
     def append_journal(self, kind: str, subject_id: str, version: int,

@@ -122,6 +122,47 @@ def test_the_remembered_sig_time_still_honours_an_envelope_another_writer_added(
     assert sig_t(third) >= sig_t(second)
 
 
+def test_a_seal_failing_in_its_transaction_leaves_nothing_and_holds_no_lock(
+        tmp_path: Path) -> None:
+    """The seal's transaction runs on a bare driver cursor: a failure inside it (here the
+    journal refusing a second envelope with the same hash) rolls back, and the database
+    is free for the next writer at once, on another connection as on this one."""
+    import sqlcipher3
+
+    from client.store import ChainLink
+
+    rng = random.Random(9)
+    a, b = (sample_declaration(rng, declarant_id="GB1") for _ in range(2))
+    store = Store.open(tmp_path / "s.db", KEY)
+    try:
+        store.create_many([a, b], "t", status=states.READY)
+        env = {"protected": "p", "payload": "x", "signature": "s"}
+        first = store.seal(a.id, "t", lambda d, doc, seq, prev: ChainLink(env, "h" * 64,
+                                                                          prev or "0" * 64))
+        try:
+            store.seal(b.id, "t", lambda d, doc, seq, prev: ChainLink(env, "h" * 64,
+                                                                      prev or "0" * 64))
+        except sqlcipher3.dbapi2.IntegrityError:
+            pass
+        else:
+            raise AssertionError("a second envelope with the same hash was journalled")
+        assert store.get(b.id).status == states.READY
+        assert [e.seq for e in store.journal()] == [first.seq]
+        other = sqlcipher3.connect(str(tmp_path / "s.db"), timeout=0.2, isolation_level=None)
+        try:
+            other.execute(f"PRAGMA key = \"x'{KEY}'\"")
+            other.execute("BEGIN IMMEDIATE")  # no transaction left open by the failed seal
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        again = store.seal(b.id, "t", lambda d, doc, seq, prev: ChainLink(env, "g" * 64,
+                                                                          prev or "0" * 64))
+        assert again.seq == first.seq + 1 and again.prev_hash == "h" * 64
+        assert store.get(b.id).status == states.SEALED
+    finally:
+        store.close()
+
+
 def test_lodgings_due_reads_only_the_printed_rows_through_a_partial_index(tmp_path: Path) -> None:
     """The continuity view asks this while it is open: with many declarations it must not
     read them all (#14), and a recorded lodging takes the row out of the answer."""

@@ -33,6 +33,12 @@ class _NotPlain(Exception):
     """The input needs the model's own parsing (a coercion, a bound, an unknown member)."""
 
 
+class Plain:
+    """Base of the plain objects read here; ``plain_of`` is the model they stand for."""
+
+    plain_of: type[BaseModel]
+
+
 Reader = Callable[[Any], Any]
 _NONE_TYPE = type(None)
 
@@ -208,8 +214,9 @@ def _model_reader(model: type[BaseModel]) -> Reader:
         return _not_plain  # a validator of its own: only the model runs it
     if model.model_config.get("extra") != "forbid" or model.model_config.get("strict"):
         return _not_plain
-    plain_cls = type(f"Plain{model.__name__}", (), {
-        "model_fields": model.model_fields, "__doc__": f"{model.__name__}, read plainly."})
+    plain_cls = type(f"Plain{model.__name__}", (Plain,), {
+        "model_fields": model.model_fields, "plain_of": model,
+        "__doc__": f"{model.__name__}, read plainly."})
     required: list[str] = []
     for name, info in model.model_fields.items():
         if info.alias is not None and info.alias != name:
@@ -249,6 +256,19 @@ def _model_reader(model: type[BaseModel]) -> Reader:
         return obj
 
     return read
+
+
+def read_declaration(document: dict[str, Any]) -> Any:
+    """``document`` (a declaration's JSON dict) as the rules read it: plainly when the
+    model would take it unchanged, else parsed by the model (which raises on what it
+    refuses).  The seal reads its stored snapshot once, this way."""
+    plain = plain_declaration(document)
+    return plain if plain is not None else Declaration.model_validate(document)
+
+
+def is_plain_declaration(value: Any) -> bool:
+    """True for what :func:`plain_declaration` returns."""
+    return isinstance(value, Plain) and value.plain_of is Declaration
 
 
 def _check_config() -> None:

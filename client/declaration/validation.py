@@ -31,7 +31,7 @@ from client.declaration.model import (
     de_number,
 )
 from client.declaration.mrn import PROCEDURE_LETTERS, mrn_letter_problem, mrn_problem
-from client.declaration.plain import plain_declaration
+from client.declaration.plain import is_plain_declaration, plain_declaration
 from client.declaration.refdata import INCOTERMS_2020, ReferenceData, default_reference_data
 from client.declaration.rules_cds import CDS_RULES, country_fields
 from client.declaration.states import REQUESTS
@@ -565,10 +565,11 @@ def validate(decl: Declaration | dict[str, Any], *, refdata: ReferenceData | Non
              lrn_taken: LrnTaken | None = None, errors_only: bool = False) -> list[Finding]:
     """Every finding on ``decl``, errors and warnings, in rule order.  Never raises on
     malformed input (a dict that is not a declaration is reported as ``V-STRUCTURE``).
+    ``decl`` may also be the plain reading of a declaration (what the seal holds).
 
     ``errors_only``: only the rules that block (the single window, which rejects on
     errors and never shows warnings, skips the work of the others)."""
-    if not isinstance(decl, Declaration):
+    if not isinstance(decl, Declaration) and not is_plain_declaration(decl):
         if not isinstance(decl, dict):
             return _structure_findings(None, type(decl).__name__)
         plain = plain_declaration(decl)  # the same values, without building the model

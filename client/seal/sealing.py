@@ -82,13 +82,14 @@ class Sealer:
         store = self.store
         device = self.profile.device_id
 
-        def check(decl: Declaration) -> None:
+        # ``decl``: the declaration as the store read it (read_declaration), model or plain
+        def check(decl: Any) -> None:
             findings = validation_findings(decl, store, exclude_id=decl.id,
                                            home=self.profile.home)
             if has_errors(findings):
                 raise SealRefused(findings, decl.id)
 
-        def sign(decl: Declaration, document: dict[str, Any], seq: int,
+        def sign(decl: Any, document: dict[str, Any], seq: int,
                  prev: str | None) -> ChainLink:
             link = prev or GENESIS
             return _link(seal_envelope(canonicalize(document), self._jwk, self._x5c,

@@ -12,7 +12,8 @@ from sqlalchemy import (
 )
 
 from client.declaration import states
-from client.declaration.model import Declaration, now_utc
+from client.declaration.model import now_utc
+from client.declaration.plain import read_declaration
 from client.store import history_notes as notes
 from client.store.connection import StoreBase
 from client.store.helpers import HISTORY_SQL, lodged_status
@@ -41,7 +42,7 @@ class JournalMixin(StoreBase):
     # ---- seal: journal + outbox in one transaction ------------------------------------
 
     def seal(self, decl_id: str, actor: str, sealer: SealFn,
-             check: Callable[[Declaration], None] | None = None) -> JournalEntry:
+             check: Callable[[Any], None] | None = None) -> JournalEntry:
         """Sign and queue: journal append, outbox entry and the move to sealed, atomically.
 
         ``check`` (validation) runs first, on a snapshot; ``sealer`` (canonicalise +
@@ -49,6 +50,8 @@ class JournalMixin(StoreBase):
         unchanged, so the sequence number and chain link it signs are the ones
         committed — a crash anywhere leaves either nothing or everything.  The
         document itself is not copied into the history: the journal holds it, signed.
+        Both are given the declaration as :func:`read_declaration` reads it (the model's
+        attributes, not always a model instance).
         """
         with self._read_cursor() as cur:
             snap = cur.execute(_SNAPSHOT_SQL, (decl_id,)).fetchone()
@@ -57,11 +60,13 @@ class JournalMixin(StoreBase):
         snap_status, snap_document = snap
         if snap_status not in states.EDITABLE:
             raise StoreError("store.already_sealed", 2, id=decl_id, status=snap_status)
-        decl = Declaration.model_validate_json(snap_document)
+        # Parsed once: the document as stored (Declaration.to_json_dict()) is what is
+        # signed, and its plain reading is what validation and the header read.
+        document = json.loads(snap_document)
+        decl = read_declaration(document)
         if check is not None:
             check(decl)
         now = now_utc()
-        document = json.loads(snap_document)  # stored as Declaration.to_json_dict()
         # The hot path talks to the driver's cursor directly: SQLAlchemy's per-statement
         # and per-transaction bookkeeping was a third of the CPU time of a seal, and the
         # driver keeps each fixed statement prepared.

@@ -153,10 +153,10 @@ class ChainLink:
     prev_hash: str
 
 
-SealFn = Callable[["Declaration", dict[str, Any], int, str | None], ChainLink]
+SealFn = Callable[[Any, dict[str, Any], int, str | None], ChainLink]
 MakeLink = Callable[[int, str | None], ChainLink]
-"""(declaration, its canonical JSON form, seq, prev_hash) -> envelope dict; called inside
-the seal transaction."""
+"""(declaration as read_declaration reads it, its stored JSON form, seq, prev_hash) ->
+envelope dict; called inside the seal transaction."""
 
 
 # --------------------------------------------------------------------------- store

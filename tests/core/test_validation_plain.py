@@ -186,3 +186,19 @@ def test_the_mutations_exercise_both_readings() -> None:
     """Some of the spellings above are read plainly, the others go to the model."""
     plain = [plain_declaration(_with(p, v, IM)) is not None for p, v in _mutations()]
     assert sum(plain) >= 15 and plain.count(False) >= 30
+
+
+def test_the_seal_reads_its_snapshot_once_and_validates_that_reading() -> None:
+    """The seal parses its stored document once (read_declaration) and validates what it
+    read: a plain reading gives the model's findings, a document the plain reader leaves
+    to the model comes back as the model, and a plain reading of something other than a
+    declaration is still refused as not a declaration."""
+    from client.declaration.model import Declaration, GoodsItem
+    from client.declaration.plain import _model_reader, read_declaration
+
+    for doc in _samples()[:40] + [_with(["lrn"], " PADDED ", IM)]:
+        read = read_declaration(doc)
+        assert isinstance(read, Declaration) == (plain_declaration(doc) is None)
+        assert validation.validate(read) == validation.validate(Declaration.model_validate(doc))
+    item = _model_reader(GoodsItem)(IM["goods_items"][0])
+    assert [f.code for f in validation.validate(item)] == ["V-STRUCTURE"]

@@ -19,6 +19,7 @@ from client.declaration.model import Declaration
 from client.seal.envelope import GENESIS, envelope_hash
 from client.seal.profile import Profile
 from client.store import ChainLink, JournalEntry, Store
+from client.store.types import LrnLookup
 
 
 class SealRefused(ComptoirError):
@@ -33,17 +34,21 @@ class SealRefused(ComptoirError):
 
 
 def validation_findings(decl: Declaration | dict[str, Any], store: Store | None,
-                        exclude_id: str | None = None, home: Path | None = None) -> list[Any]:
+                        exclude_id: str | None = None, home: Path | None = None,
+                        lookup: LrnLookup | None = None) -> list[Any]:
     """Validate offline against the reference data held (the built-in seed plus the
-    deltas the last sync brought into ``home/refdata``), LRN uniqueness from the store."""
+    deltas the last sync brought into ``home/refdata``), LRN uniqueness from the store
+    (through ``lookup`` when given: the seal's, on the cursor it read the snapshot with)."""
     from client.declaration.refdata import default_reference_data, profile_reference_data
     from client.declaration.validation import validate
 
     refdata = profile_reference_data(home / "refdata") if home else default_reference_data()
     lrn_taken = None
-    if store is not None:
+    if store is not None or lookup is not None:
+        ask = lookup or store.lrn_taken  # type: ignore[union-attr]
+
         def lrn_taken(declarant_id: str | None, lrn: str, exclude: str | None = None) -> bool:
-            return store.lrn_taken(declarant_id, lrn, exclude or exclude_id)
+            return ask(declarant_id, lrn, exclude or exclude_id)
     return validate(decl, refdata=refdata, lrn_taken=lrn_taken)
 
 
@@ -83,9 +88,9 @@ class Sealer:
         device = self.profile.device_id
 
         # ``decl``: the declaration as the store read it (read_declaration), model or plain
-        def check(decl: Any) -> None:
+        def check(decl: Any, lookup: LrnLookup) -> None:
             findings = validation_findings(decl, store, exclude_id=decl.id,
-                                           home=self.profile.home)
+                                           home=self.profile.home, lookup=lookup)
             if has_errors(findings):
                 raise SealRefused(findings, decl.id)
 

@@ -26,7 +26,14 @@ from client.declaration.model import Declaration, now_utc
 from client.store import history_notes as notes
 from client.store.connection import StoreBase
 from client.store.firstscreen import ROW_COLUMNS, SORTABLE
-from client.store.helpers import _doc_json, _in_chunks, _json, _like_prefix, _row_values
+from client.store.helpers import (
+    _doc_json,
+    _in_chunks,
+    _json,
+    _like_prefix,
+    _row_values,
+    lrn_taken_on,
+)
 from client.store.idcolumn import IdColumn
 from client.store.schema import T_DECL, T_DOC, T_HIST
 from client.store.search import (
@@ -319,16 +326,8 @@ class DeclarationsMixin(StoreBase):
 
     def lrn_taken(self, declarant_id: str | None, lrn: str, exclude_id: str | None = None) -> bool:
         """LRN (DE 2/5) uniqueness per declarant."""
-        # Plain SQL over the (declarant_id, lrn) index: asked once per seal, where the
-        # query builder's compile step cost more than the lookup itself.
-        sql = "SELECT 1 FROM declaration WHERE lrn = ? AND " + (
-            "declarant_id = ?" if declarant_id else "declarant_id IS NULL")
-        params: tuple[Any, ...] = (lrn, declarant_id) if declarant_id else (lrn,)
-        if exclude_id:
-            sql += " AND id != ?"
-            params += (exclude_id,)
         with self._read_cursor() as cur:
-            return cur.execute(sql + " LIMIT 1", params).fetchone() is not None
+            return lrn_taken_on(cur, declarant_id, lrn, exclude_id)
 
     def transition(self, decl_id: str, to_status: str, actor: str, *,
                    note: Message | None = None, detail: dict[str, Any] | None = None) -> Changes:

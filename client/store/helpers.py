@@ -186,6 +186,20 @@ class _Moves:
         return tuple(self.dirty)
 
 
+def lrn_taken_on(cur: Any, declarant_id: str | None, lrn: str,
+                 exclude_id: str | None = None) -> bool:
+    """LRN (DE 2/5) uniqueness per declarant, on a driver cursor: plain SQL over the
+    (declarant_id, lrn) index, where the query builder's compile step cost more than
+    the lookup itself."""
+    sql = "SELECT 1 FROM declaration WHERE lrn = ? AND " + (
+        "declarant_id = ?" if declarant_id else "declarant_id IS NULL")
+    params: tuple[Any, ...] = (lrn, declarant_id) if declarant_id else (lrn,)
+    if exclude_id:
+        sql += " AND id != ?"
+        params += (exclude_id,)
+    return cur.execute(sql + " LIMIT 1", params).fetchone() is not None
+
+
 def lodged_status(cur: Any, decl_id: str, version: int) -> str | None:
     """The state a declaration was in when request ``version`` about it was started: the
     ``from_status`` of that version's new-version row in the history (``cur``: a driver

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,9 +17,9 @@ from client.declaration.model import now_utc
 from client.declaration.plain import read_declaration
 from client.store import history_notes as notes
 from client.store.connection import StoreBase
-from client.store.helpers import HISTORY_SQL, lodged_status
+from client.store.helpers import HISTORY_SQL, lodged_status, lrn_taken_on
 from client.store.schema import T_JOURNAL
-from client.store.types import ChainLink, JournalEntry, MakeLink, SealFn, StoreError
+from client.store.types import ChainLink, JournalEntry, LrnLookup, MakeLink, SealFn, StoreError
 
 
 class _Skip(Exception):
@@ -42,7 +43,7 @@ class JournalMixin(StoreBase):
     # ---- seal: journal + outbox in one transaction ------------------------------------
 
     def seal(self, decl_id: str, actor: str, sealer: SealFn,
-             check: Callable[[Any], None] | None = None) -> JournalEntry:
+             check: Callable[[Any, LrnLookup], None] | None = None) -> JournalEntry:
         """Sign and queue: journal append, outbox entry and the move to sealed, atomically.
 
         ``check`` (validation) runs first, on a snapshot; ``sealer`` (canonicalise +
@@ -51,21 +52,24 @@ class JournalMixin(StoreBase):
         committed — a crash anywhere leaves either nothing or everything.  The
         document itself is not copied into the history: the journal holds it, signed.
         Both are given the declaration as :func:`read_declaration` reads it (the model's
-        attributes, not always a model instance).
+        attributes, not always a model instance); ``check`` also gets the store's LRN
+        lookup (:meth:`lrn_taken`'s arguments) on the snapshot's own cursor.
         """
         with self._read_cursor() as cur:
             snap = cur.execute(_SNAPSHOT_SQL, (decl_id,)).fetchone()
-        if snap is None:
-            raise StoreError("error.not_found", 2, id=decl_id)
-        snap_status, snap_document = snap
-        if snap_status not in states.EDITABLE:
-            raise StoreError("store.already_sealed", 2, id=decl_id, status=snap_status)
-        # Parsed once: the document as stored (Declaration.to_json_dict()) is what is
-        # signed, and its plain reading is what validation and the header read.
-        document = json.loads(snap_document)
-        decl = read_declaration(document)
-        if check is not None:
-            check(decl)
+            if snap is None:
+                raise StoreError("error.not_found", 2, id=decl_id)
+            snap_status, snap_document = snap
+            if snap_status not in states.EDITABLE:
+                raise StoreError("store.already_sealed", 2, id=decl_id, status=snap_status)
+            # Parsed once: the document as stored (Declaration.to_json_dict()) is what is
+            # signed, and its plain reading is what validation and the header read.
+            document = json.loads(snap_document)
+            decl = read_declaration(document)
+            if check is not None:
+                # validation's LRN lookup runs on this cursor: a second checkout from the
+                # pool cost more CPU than the indexed query itself
+                check(decl, functools.partial(lrn_taken_on, cur))
         now = now_utc()
         # The hot path talks to the driver's cursor directly: SQLAlchemy's per-statement
         # and per-transaction bookkeeping was a third of the CPU time of a seal, and the

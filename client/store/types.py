@@ -153,6 +153,8 @@ class ChainLink:
     prev_hash: str
 
 
+LrnLookup = Callable[[str | None, str, str | None], bool]
+"""(declarant id, LRN, declaration id to leave out) -> taken: the store's LRN lookup."""
 SealFn = Callable[[Any, dict[str, Any], int, str | None], ChainLink]
 MakeLink = Callable[[int, str | None], ChainLink]
 """(declaration as read_declaration reads it, its stored JSON form, seq, prev_hash) ->

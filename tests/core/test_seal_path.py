@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine
 
@@ -159,6 +160,43 @@ def test_a_seal_failing_in_its_transaction_leaves_nothing_and_holds_no_lock(
                                                                           prev or "0" * 64))
         assert again.seq == first.seq + 1 and again.prev_hash == "h" * 64
         assert store.get(b.id).status == states.SEALED
+    finally:
+        store.close()
+
+
+def test_the_seal_gives_validation_an_lrn_lookup_on_its_snapshot_cursor(
+        tmp_path: Path) -> None:
+    """``check`` gets the declaration as read and the store's LRN lookup (on the cursor
+    the snapshot was read with): it answers as :meth:`Store.lrn_taken` does, and a
+    refusal there leaves nothing sealed."""
+    from client.store import ChainLink
+    from client.store.types import LrnLookup
+
+    rng = random.Random(11)
+    a, b = (sample_declaration(rng, declarant_id="GB1") for _ in range(2))
+    b.lrn = a.lrn
+    store = Store.open(tmp_path / "s.db", KEY)
+    try:
+        store.create_many([a, b], "t", status=states.READY)
+        asked: list[tuple[bool, bool, bool]] = []
+
+        def check(decl: Any, ask: LrnLookup) -> None:
+            asked.append((ask("GB1", a.lrn, b.id), ask("GB1", a.lrn, a.id),
+                          ask("GB2", a.lrn, None)))
+            if ask(decl.declarant.id, decl.lrn, decl.id):
+                raise ValueError("LRN taken")
+
+        env = {"protected": "p", "payload": "x", "signature": "s"}
+        try:
+            store.seal(b.id, "t", lambda d, doc, seq, prev: ChainLink(env, "h" * 64, "0" * 64),
+                       check)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("a taken LRN was sealed")
+        assert asked == [(True, True, False)]
+        assert store.lrn_taken("GB1", a.lrn, b.id) and not store.lrn_taken("GB2", a.lrn)
+        assert store.get(b.id).status == states.READY and not list(store.journal())
     finally:
         store.close()
 

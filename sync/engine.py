@@ -157,7 +157,6 @@ class SyncEngine:
         self._lock = threading.Lock()
         self.connectivity = "offline"
         self.bytes_sent = 0
-        self._server_refdata: int | None = None  # the version the last feed page named
         # The receipts log (#16): heads and proofs checked before anything is stored.
         self.log = LogKeeper(profile.home, self.client, self.receipt_certificate)
 
@@ -505,14 +504,15 @@ class SyncEngine:
             return DeliveryResult(item.seq, "withdrawn")
         raise SyncError("sync.result_mismatch", 2, seq=item.seq)
 
-    def _pull_feed(self, report: SyncReport) -> None:
+    def _pull_feed(self, report: SyncReport) -> int | None:
         """Pages from the stored cursor, each applied with its cursor in one transaction,
         in the background while the next one is fetched (applied in order; a crash
-        re-fetches what was not)."""
+        re-fetches what was not).  Returns the reference-data version the last page
+        named (None: a single window that does not say)."""
         client = self.client()
         after = self.store.get_setting(keys.FEED_CURSOR)
         writer = _Background()
-        self._server_refdata = None
+        named: int | None = None
 
         def applied(changes: Changes) -> None:
             if changes.declarations:
@@ -521,7 +521,7 @@ class SyncEngine:
         try:
             while True:
                 page = client.notifications(after, FEED_PAGE)
-                self._server_refdata = page.refdata
+                named = page.refdata
                 if not page.notifications:
                     break
                 if _cursor_went_back(page, after):
@@ -540,11 +540,14 @@ class SyncEngine:
             writer.wait()
         if report.statuses:
             self.listener.on_statuses(list(report.statuses))
+        return named
 
-    def _pull_refdata(self, report: SyncReport) -> None:
+    def _pull_refdata(self, report: SyncReport, named: int | None = None) -> None:
+        """Newer code lists into ``home/refdata``; not asked when the feed ``named`` a
+        version this profile already holds."""
         since = self.store.get_setting(keys.REFDATA_VERSION)
-        if self._server_refdata is not None and self._server_refdata <= since:
-            return  # the feed said which version the single window has: this one
+        if named is not None and named <= since:
+            return
         resp = self.client().refdata(since)
         if resp.version <= since or not resp.lists:
             return

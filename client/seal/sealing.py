@@ -43,10 +43,9 @@ def validation_findings(decl: Declaration | dict[str, Any], store: Store | None,
     from client.declaration.validation import validate
 
     refdata = profile_reference_data(home / "refdata") if home else default_reference_data()
+    ask = lookup if lookup is not None else store.lrn_taken if store is not None else None
     lrn_taken = None
-    if store is not None or lookup is not None:
-        ask = lookup or store.lrn_taken  # type: ignore[union-attr]
-
+    if ask is not None:
         def lrn_taken(declarant_id: str | None, lrn: str, exclude: str | None = None) -> bool:
             return ask(declarant_id, lrn, exclude or exclude_id)
     return validate(decl, refdata=refdata, lrn_taken=lrn_taken)
@@ -89,7 +88,7 @@ class Sealer:
 
         # ``decl``: the declaration as the store read it (read_declaration), model or plain
         def check(decl: Any, lookup: LrnLookup) -> None:
-            findings = validation_findings(decl, store, exclude_id=decl.id,
+            findings = validation_findings(decl, None, exclude_id=decl.id,
                                            home=self.profile.home, lookup=lookup)
             if has_errors(findings):
                 raise SealRefused(findings, decl.id)

@@ -33,8 +33,7 @@ class ComptoirConnector:
             self.engine._drain(report)  # the withdrawals go out in the same sync
 
     def pull(self, report: Any) -> None:
-        self.engine._pull_feed(report)
-        self.engine._pull_refdata(report)
+        self.engine._pull_refdata(report, self.engine._pull_feed(report))
         pull_trust(self.engine.profile, self.engine.client())  # officers: offline trust (#8)
         self.engine.client().warm_offer()  # a pass that sent nothing: the next one will
 

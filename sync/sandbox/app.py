@@ -136,6 +136,11 @@ class SandboxState:
         log = MerkleLog(f"comptoir-sandbox:{jwk['kid']}", jwk)
         return cls(settings, pki, store, lists, versions, checker, log)
 
+    @property
+    def refdata_version(self) -> int:
+        """The newest list's version: what ``/refdata`` and each feed page name."""
+        return max(self.versions.values(), default=0)
+
     def close(self) -> None:
         self.checker.close()
         self.store.close()
@@ -639,7 +644,7 @@ def create_app(state: SandboxState | None) -> FastAPI:
         # Written straight to JSON: the rows are the store's own, of the model's shape
         # (a page of a thousand would otherwise be validated and encoded twice).
         text = json.dumps({"notifications": rows, "next": nxt,
-                           "refdata": max(state.versions.values(), default=0)},
+                           "refdata": state.refdata_version},
                           separators=(",", ":"), ensure_ascii=False)
         return Response(text.encode("utf-8"), media_type="application/json")
 
@@ -672,7 +677,7 @@ def create_app(state: SandboxState | None) -> FastAPI:
         lists = [RefList(list=name, version=state.versions[name], entries=entries)
                  for name, entries in sorted(state.lists.items())
                  if state.versions[name] > since]
-        return RefdataResponse(version=max(state.versions.values(), default=0), lists=lists)
+        return RefdataResponse(version=state.refdata_version, lists=lists)
 
     @app.get(f"{API_PREFIX}/trust", response_model=TrustResponse, tags=["trust"],
              responses=_problems(401, 403))

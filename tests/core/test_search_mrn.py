@@ -34,17 +34,23 @@ def _body_index(store: Store) -> tuple[list[tuple[object, ...]], list[tuple[obje
             _rows(store, "SELECT id, c0 FROM declaration_search_content ORDER BY id"))
 
 
+def _seeded(tmp_path: Path, seed: int, n: int, n_items: int, status: str
+            ) -> tuple[Store, list[Declaration], tuple[object, ...]]:
+    """A store holding ``n`` sample declarations in ``status``, and its body index."""
+    store = Store.open(tmp_path / "s.db", KEY)
+    rng = random.Random(seed)
+    decls = [sample_declaration(rng, n_items=n_items) for _ in range(n)]
+    store.create_many(decls, "test", status=status)
+    return store, decls, _body_index(store)
+
+
 def _mrn(i: int) -> str:
     return f"26GBQM{i:010d}A1"
 
 
 def test_the_mrn_leaves_the_body_index_alone_and_is_found(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "s.db", KEY)
+    store, decls, before = _seeded(tmp_path, 15, 30, 2, states.READY)
     try:
-        rng = random.Random(15)
-        decls = [sample_declaration(rng, n_items=2) for _ in range(30)]
-        store.create_many(decls, "test", status=states.READY)
-        before = _body_index(store)
         for i, d in enumerate(decls):  # one transaction each, as answers arrive
             store.execute_raw_for_tests(
                 f"UPDATE declaration SET mrn = '{_mrn(i)}' WHERE id = '{d.id}'")
@@ -173,12 +179,8 @@ def test_the_mrns_of_a_page_of_answers_are_indexed_together_and_found(tmp_path: 
     fragment, the body index is untouched, and nothing is left noted for later."""
     from client.declaration.mrn import allocate_mrn
 
-    store = Store.open(tmp_path / "s.db", KEY)
+    store, decls, before = _seeded(tmp_path, 16, 40, 1, states.SUBMITTED)
     try:
-        rng = random.Random(16)
-        decls = [sample_declaration(rng, n_items=1) for _ in range(40)]
-        store.create_many(decls, "test", status=states.SUBMITTED)
-        before = _body_index(store)
         mrns = [allocate_mrn("GB", 2026, 7000 + i, "A") for i in range(40)]
         page = [{"cursor": i + 1, "declaration_id": d.id, "version": d.version,
                  "status": "accepted", "mrn": mrns[i]} for i, d in enumerate(decls)]

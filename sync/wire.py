@@ -85,6 +85,35 @@ def _compressor(level: int) -> zstandard.ZstdCompressor:
     return got
 
 
+# Answers and feed pages to a client on a thin link (it asks with ``Accept-Encoding:
+# zstd``): measured on a feed page of 180 statuses, gzip-5 2,620 bytes, zstd-15 1,897
+# (3.6 ms), zstd-19 1,865 (15 ms); a batch answer of 50, gzip-5 1,196, zstd-15 928.
+# No dictionary: the shipped one is trained on declarations, not on answers.
+ZSTD_RESPONSE_LEVEL = 15
+ZSTD_RESPONSE_MIN_BYTES = 512
+
+
+def accepts_zstd(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` value admits zstd (``zstd;q=0`` refuses it)."""
+    for part in accept_encoding.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        if name.strip() != "zstd":
+            continue
+        q = params.strip()
+        return not (q.startswith("q=") and q[2:].strip() in ("0", "0.0", "0.00", "0.000"))
+    return False
+
+
+def encode_response(raw: bytes) -> bytes:
+    """A response body in zstd for a client on a thin link (no dictionary)."""
+    made: dict[str, zstandard.ZstdCompressor] = _local.__dict__.setdefault("responders", {})
+    got = made.get("zstd")
+    if got is None:
+        got = made["zstd"] = zstandard.ZstdCompressor(
+            level=ZSTD_RESPONSE_LEVEL, write_content_size=True, write_checksum=False)
+    return got.compress(raw)
+
+
 def inflate(body: bytes, encoding: str, limit: int) -> bytes:
     """The decoded body, at most ``limit`` bytes; :class:`BodyError` otherwise."""
     if encoding in ("", "identity"):

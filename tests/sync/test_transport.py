@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zstandard
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -65,6 +66,32 @@ def test_enrol_submit_feed_and_refdata_through_the_transport(green_sandbox, Trad
     raw = len(json.dumps({"envelopes": envs}).encode())
     assert 0 < c.bytes_sent < raw and c.bytes_received > 0
     c.close()
+
+
+def test_answers_come_in_zstd_on_a_thin_link_and_gzip_on_a_fast_one(green_sandbox, Traders):
+    """A client on a thin (or not yet measured) link asks for zstd and gets it, the same
+    page as a fast client's gzip one, in fewer bytes; a fast client never asks."""
+    t = Traders(green_sandbox)
+    answer = t.post([t.seal() for _ in range(20)]).json()
+    assert [r["status"] for r in answer["results"]] == ["accepted"] * 20
+    pages, codings, sizes = {}, {}, {}
+    for name, bps in (("thin", 64_000.0), ("unmeasured", None), ("fast", 50e6)):
+        c = _client(green_sandbox, token=t.token)
+        c.health()
+        c.link_bps = bps
+        seen: list[tuple[str | None, str | None]] = []
+        c.session.hooks["response"].append(lambda r, *_a, seen=seen, **_k: seen.append(
+            (r.request.headers.get("Accept-Encoding"), r.headers.get("Content-Encoding"))))
+        before = c.bytes_received
+        pages[name] = c.notifications(0, limit=1000)
+        sizes[name] = c.bytes_received - before
+        codings[name] = seen[-1]
+        c.close()
+    assert len(pages["fast"].notifications) == 60
+    assert pages["thin"] == pages["unmeasured"] == pages["fast"]
+    assert codings == {"thin": ("zstd, gzip", "zstd"), "unmeasured": ("zstd, gzip", "zstd"),
+                       "fast": ("gzip", "gzip")}
+    assert sizes["thin"] < sizes["fast"]
 
 
 def test_problems_map_to_problem_errors_with_retryability(green_sandbox, Traders):
@@ -190,6 +217,10 @@ class Hostile:
         elif m == "gzip_bomb":
             self._send(conn, "200 OK", gzip.compress(b" " * (50 << 20)),
                        {"Content-Encoding": "gzip"})
+        elif m.startswith("zstd_"):
+            self._send(conn, "200 OK", self._zstd(m[5:]), {"Content-Encoding": "zstd"})
+        elif m == "brotli":
+            self._send(conn, "200 OK", b"\x0b\x02\x80{}\x03", {"Content-Encoding": "br"})
         elif m == "trickle":
             body = json.dumps({"status": "ok", "version": "1", "time": "x" * 500}).encode()
             conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n"
@@ -199,6 +230,24 @@ class Hostile:
                     return
                 conn.sendall(bytes([b]))
                 time.sleep(0.05)
+
+    @staticmethod
+    def _zstd(kind: str) -> bytes:
+        """zstd bodies a hostile server might send: 50 MiB of spaces with or without
+        the size in the frame's header, garbage, a cut frame, a dictionary nobody has."""
+        ok = json.dumps({"status": "ok", "version": "1", "time": "x" * 4000}).encode()
+        if kind == "bomb":
+            return zstandard.ZstdCompressor(write_content_size=False).compress(b" " * (50 << 20))
+        if kind == "bomb_declared":
+            return zstandard.ZstdCompressor().compress(b" " * (50 << 20))
+        if kind == "corrupt":
+            return b"\x28\xb5\x2f\xfd" + b"\x00garbage" * 20
+        if kind == "truncated":
+            return zstandard.ZstdCompressor().compress(ok)[:-8]
+        samples = [json.dumps({"status": "ok", "n": i, "note": f"sample {i * 7919}"}).encode()
+                   for i in range(2000)]
+        zdict = zstandard.train_dictionary(2048, samples, dict_id=4242)
+        return zstandard.ZstdCompressor(dict_data=zdict).compress(ok)
 
     def close(self) -> None:
         self.stopping = True
@@ -226,6 +275,12 @@ def _hostile_client(hostile: Hostile, green_sandbox, **kw) -> SingleWindowClient
     ("oversized", "transport.response_too_large", True),
     ("oversized_declared", "transport.response_too_large", True),
     ("gzip_bomb", "transport.response_too_large", True),
+    ("zstd_bomb", "transport.response_too_large", True),
+    ("zstd_bomb_declared", "transport.response_too_large", True),
+    ("zstd_corrupt", "transport.bad_response", True),
+    ("zstd_truncated", "transport.bad_response", True),
+    ("zstd_unknown_dictionary", "transport.bad_response", True),
+    ("brotli", "transport.bad_response", True),
 ])
 def test_hostile_bodies_are_clear_errors_never_crashes(hostile, green_sandbox, mode, code,
                                                        retryable):
